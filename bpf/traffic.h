@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * ABI of the traffic probe: the structs that cross to user space.
+ * Must match src/probes/traffic/layout.ts byte by byte (checked by test/abi against this
+ * object's BTF, plus golden bytes).
+ */
+#ifndef __FOVEA_TRAFFIC_H
+#define __FOVEA_TRAFFIC_H
+
+/* Default size of traffic_counts: one entry per attached interface. The agent sets the real
+ * size from its configuration (probes.traffic.maxInterfaces) before load. */
+#define TRAFFIC_MAX_INTERFACES 4096
+
+enum traffic_direction {
+	TRAFFIC_INGRESS = 0, /* received by the interface (tc ingress)  -> network.io.direction=receive */
+	TRAFFIC_EGRESS = 1,  /* sent by the interface (tc egress)       -> network.io.direction=transmit */
+};
+
+/* key of traffic_counts: __u32 ifindex (root network namespace) */
+struct traffic_value {
+	__u64 packets[2]; /* indexed by enum traffic_direction */
+	__u64 bytes[2];   /* skb->len at tc: includes the L2 header, like `ip -s link` */
+};
+
+/* Indexes of traffic_errors (per-CPU u64 counters). */
+enum traffic_error {
+	TRAFFIC_ERR_MAP_FULL = 0, /* interface could not be inserted: traffic_counts is full */
+	TRAFFIC_ERR_UPDATE = 1,   /* any other failed insert */
+	TRAFFIC_ERR_MAX = 2,
+};
+
+#endif /* __FOVEA_TRAFFIC_H */

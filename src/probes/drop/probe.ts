@@ -1,0 +1,122 @@
+/**
+ * Probe "drop": loads bpf/build/drop.bpf.o, attaches it to skb:kfree_skb (tp_btf, else raw
+ * tracepoint) and turns drop_counts into `fovea.network.drop.packets` / `.bytes`.
+ */
+import { join } from 'node:path';
+import type { Attributes } from '@opentelemetry/api';
+import { attachTracing, type Attachment } from '../../kernel/attach.js';
+import { Btf } from '../../kernel/btf.js';
+import { BpfObject } from '../../kernel/object.js';
+import type { ReadableMap } from '../../kernel/map.js';
+import { ATTR, INSTRUMENTS } from '../../names.js';
+import { readFailureCounters } from '../counters.js';
+import type { MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
+import { DROP_ERRORS, DROP_ERRORS_LOSING, DROP_TRANSPORT, decodeDropCounts, type DropCount } from './layout.js';
+import { dropReasonsFromBtf, type DropReasons } from './reasons.js';
+
+export const DROP_OBJECT = 'drop.bpf.o';
+
+/** Hooks in order of preference: program name in drop.bpf.c and how we describe it. */
+const HOOKS = [
+  { program: 'drop_tp_btf', hook: 'tp_btf/kfree_skb' },
+  { program: 'drop_raw_tp', hook: 'raw_tp/kfree_skb' },
+] as const;
+
+/** Attributes of one drop_counts entry. Unknown transport / non-IP omit the attributes. */
+export function dropAttributes(c: Pick<DropCount, 'reason' | 'ipVersion' | 'transport'>, reasons: DropReasons): Attributes {
+  const a: Attributes = { [ATTR.dropReason]: reasons.name(c.reason) };
+  const transport = DROP_TRANSPORT[c.transport];
+  if (transport) a[ATTR.transport] = transport;
+  if (c.ipVersion === 4 || c.ipVersion === 6) a[ATTR.networkType] = `ipv${c.ipVersion}`;
+  return a;
+}
+
+/** drop_counts entries → the two metric families. Pure, for unit tests. */
+export function dropFamilies(counts: readonly DropCount[], reasons: DropReasons): MetricFamily[] {
+  const packets = [];
+  const bytes = [];
+  for (const c of counts) {
+    if (c.packets === 0n) continue; // key inserted, increment not yet visible
+    const attributes = dropAttributes(c, reasons);
+    packets.push({ attributes, value: Number(c.packets) });
+    bytes.push({ attributes, value: Number(c.bytes) });
+  }
+  return [
+    { instrument: INSTRUMENTS.dropPackets, series: packets },
+    { instrument: INSTRUMENTS.dropBytes, series: bytes },
+  ];
+}
+
+export class DropProbe implements Probe {
+  readonly name = 'drop';
+  private obj: BpfObject | undefined;
+  private link: Attachment | undefined;
+  private counts: ReadableMap | undefined;
+  private errors: ReadableMap | undefined;
+  private reasons: DropReasons | undefined;
+  private state: ProbeStatus;
+
+  constructor(private readonly ctx: ProbeContext) {
+    this.state = { name: this.name, state: 'down', detail: 'not started' };
+  }
+
+  /** The reason table of the running kernel, read once. */
+  static kernelReasons(): DropReasons {
+    const btf = Btf.vmlinux();
+    try {
+      return dropReasonsFromBtf(btf);
+    } finally {
+      btf.close();
+    }
+  }
+
+  start(): void {
+    const log = this.ctx.logger.child({ probe: this.name });
+    this.reasons = DropProbe.kernelReasons();
+    const path = join(this.ctx.settings.bpfObjectDir, DROP_OBJECT);
+    const failures: string[] = [];
+    for (const { program, hook } of HOOKS) {
+      const obj = BpfObject.open(path);
+      try {
+        for (const other of HOOKS) obj.program(other.program).setAutoload(other.program === program);
+        obj.load();
+        this.link = attachTracing(obj.program(program));
+        this.obj = obj;
+        this.counts = obj.map('drop_counts');
+        this.errors = obj.map('drop_errors');
+        this.state = { name: this.name, state: 'up', hook };
+        log.info({ hook, reasons: this.reasons.size }, 'drop probe attached');
+        return;
+      } catch (err) {
+        obj.close();
+        failures.push(`${hook}: ${(err as Error).message}`);
+        log.warn({ hook, err: (err as Error).message }, 'drop probe hook unavailable, trying the next one');
+      }
+    }
+    this.state = { name: this.name, state: 'down', detail: failures.join('; ') };
+    throw new Error(`drop probe: no hook could be attached (${failures.join('; ')})`);
+  }
+
+  collect(): MetricFamily[] {
+    if (!this.counts || !this.reasons) return [];
+    return dropFamilies(decodeDropCounts(this.counts.readAll()), this.reasons);
+  }
+
+  recordFailures(): RecordFailure[] {
+    return this.errors ? readFailureCounters(this.errors, DROP_ERRORS, DROP_ERRORS_LOSING) : [];
+  }
+
+  status(): ProbeStatus {
+    return this.state;
+  }
+
+  stop(): void {
+    this.link?.detach();
+    this.link = undefined;
+    this.obj?.close();
+    this.obj = undefined;
+    this.counts = undefined;
+    this.errors = undefined;
+    if (this.state.state === 'up') this.state = { name: this.name, state: 'down', detail: 'stopped' };
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Drop-reason names from the running kernel's BTF. Values of `enum skb_drop_reason` differ between
+ * kernels, so nothing here is a copied table: the names are read at start-up, and a value the
+ * kernel's BTF does not name exports as `UNKNOWN_<n>`.
+ */
+import type { BtfEnumValue } from '../../kernel/btf.js';
+
+const PREFIX = 'SKB_DROP_REASON_';
+/** Subsystem enums whose values live in the upper 16 bits of a drop reason (SKB_DROP_REASON_SUBSYS_MASK). */
+export const SUBSYSTEM_REASON_ENUMS = ['ovs_drop_reason', 'mac80211_drop_reason'] as const;
+
+export class DropReasons {
+  private readonly names = new Map<number, string>();
+
+  /** @param enums `enum skb_drop_reason` first, then subsystem enums; earlier names win. */
+  constructor(enums: ReadonlyArray<readonly BtfEnumValue[]>) {
+    for (const values of enums) {
+      for (const { name, value } of values) {
+        if (name === 'SKB_DROP_REASON_MAX' || name.startsWith('SKB_DROP_REASON_SUBSYS_')) continue;
+        if (!this.names.has(value)) this.names.set(value, name.startsWith(PREFIX) ? name.slice(PREFIX.length) : name);
+      }
+    }
+  }
+
+  /** Kernel name without the SKB_DROP_REASON_ prefix (e.g. NETFILTER_DROP), or UNKNOWN_<n>. */
+  name(value: number): string {
+    return this.names.get(value) ?? `UNKNOWN_${value}`;
+  }
+
+  get size(): number {
+    return this.names.size;
+  }
+
+  /** All known reasons, sorted by value. */
+  entries(): Array<{ value: number; name: string }> {
+    return [...this.names].map(([value, name]) => ({ value, name })).sort((a, b) => a.value - b.value);
+  }
+}
+
+/** Reads the reason table from a BTF source (the kernel's, in production). */
+export function dropReasonsFromBtf(btf: { enumValues(name: string): BtfEnumValue[] | undefined }): DropReasons {
+  const main = btf.enumValues('skb_drop_reason');
+  if (!main) {
+    throw new Error('the kernel BTF has no enum skb_drop_reason: kernel older than 5.17 has no drop reasons');
+  }
+  const subsystems = SUBSYSTEM_REASON_ENUMS.map((n) => btf.enumValues(n) ?? []);
+  return new DropReasons([main, ...subsystems]);
+}

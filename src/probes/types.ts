@@ -1,0 +1,72 @@
+/**
+ * What every probe is to the agent: it loads and attaches its eBPF programs, reads its maps on
+ * demand into cumulative counter series, reports kernel-side record failures, and detaches.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import type { Logger } from '../log.js';
+import type { InstrumentName } from '../names.js';
+
+/** One cumulative counter series: the kernel's running total for one attribute set. */
+export interface CounterSeries {
+  readonly attributes: Attributes;
+  readonly value: number;
+}
+
+/** All current series of one instrument. A series absent from a read has ended (it disappears). */
+export interface MetricFamily {
+  readonly instrument: InstrumentName;
+  readonly series: readonly CounterSeries[];
+}
+
+/** Failures the kernel side counted: kind → cumulative count, and whether that kind lost data. */
+export interface RecordFailure {
+  readonly kind: string;
+  readonly count: number;
+  readonly lost: boolean;
+}
+
+export type ProbeState = 'up' | 'down' | 'disabled';
+
+export interface ProbeStatus {
+  readonly name: string;
+  readonly state: ProbeState;
+  /** how it is attached, e.g. `tp_btf/kfree_skb`, `tcx`, `clsact` */
+  readonly hook?: string;
+  /** why it is down or degraded */
+  readonly detail?: string;
+}
+
+export interface Probe {
+  readonly name: string;
+  /** Loads and attaches. Throws on failure (the agent reports the probe down and goes on). */
+  start(): void;
+  /** Reads the kernel maps; called at every metric collection. */
+  collect(): MetricFamily[];
+  recordFailures(): RecordFailure[];
+  status(): ProbeStatus;
+  /** Detaches everything and frees kernel objects. Idempotent; safe after a failed start. */
+  stop(): void;
+}
+
+/** Settings every probe may use; each probe picks what it needs. */
+export interface ProbeSettings {
+  readonly bpfObjectDir: string;
+  readonly interfaces: readonly string[];
+  readonly excludeInterfaces: readonly string[];
+  readonly interfaceRescanIntervalMs: number;
+  readonly trafficMaxInterfaces: number;
+  /** tc attach mode: prefer tcx, or force one */
+  readonly tcMode: 'auto' | 'tcx' | 'clsact';
+}
+
+export interface ProbeContext {
+  readonly logger: Logger;
+  readonly settings: ProbeSettings;
+}
+
+/** Registry entry (src/probes/index.ts). */
+export interface ProbeDefinition {
+  readonly name: string;
+  readonly description: string;
+  create(ctx: ProbeContext): Probe;
+}
