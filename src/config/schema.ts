@@ -1,0 +1,173 @@
+/**
+ * The agent's configuration schema: the only place where settings, their bounds, their defaults
+ * and their one-line descriptions live. Sources (file, env, flags) feed raw values into it;
+ * `--help` reads descriptions and defaults back out of it.
+ */
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+export const EXPORT_PROTOCOLS = ['grpc', 'http/protobuf'] as const;
+export const COMPRESSIONS = ['gzip', 'none'] as const;
+
+const DURATION_RE = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * "500ms", "2s", "1.5m", "1h" or a bare number (milliseconds) → milliseconds. Anything else is
+ * returned unchanged so the schema reports it with the value the user wrote.
+ */
+export function parseDuration(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const m = DURATION_RE.exec(value);
+  if (!m) return value;
+  const unit = (m[2] ?? 'ms') as keyof typeof UNIT_MS;
+  return Number(m[1]) * UNIT_MS[unit];
+}
+
+/** A `*Ms` setting: integer milliseconds, also accepting duration strings. */
+function durationMs(min: number, max?: number) {
+  const n = z.number().int().min(min);
+  return z.preprocess(parseDuration, max === undefined ? n : n.max(max));
+}
+
+/** Linux IFNAMSIZ is 16 including the NUL. */
+export const IFNAME_MAX = 15;
+const GLOB_CHARS = /[*?[]/;
+
+/** Why `pattern` is not a usable interface name or glob (`*`, `?`, `[...]`), or undefined. */
+export function interfacePatternProblem(pattern: string): string | undefined {
+  if (pattern === '') return 'must not be empty';
+  if (/[\s/]/.test(pattern)) return `interface names cannot contain whitespace or "/" (got ${JSON.stringify(pattern)})`;
+  if (!GLOB_CHARS.test(pattern) && pattern.length > IFNAME_MAX) {
+    return `interface names are at most ${IFNAME_MAX} characters (got ${JSON.stringify(pattern)}, ${pattern.length})`;
+  }
+  let open = false;
+  for (const ch of pattern) {
+    if (ch === '[') { if (open) return `nested "[" in glob ${JSON.stringify(pattern)}`; open = true; }
+    else if (ch === ']' && open) open = false;
+  }
+  if (open) return `unclosed "[" in glob ${JSON.stringify(pattern)}`;
+  return undefined;
+}
+
+const interfacePattern = z.string().superRefine((s, ctx) => {
+  const problem = interfacePatternProblem(s);
+  if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
+
+const httpUrl = z.string().superRefine((s, ctx) => {
+  let ok = false;
+  try { const u = new URL(s); ok = u.protocol === 'http:' || u.protocol === 'https:'; } catch { /* reported below */ }
+  if (!ok) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be an http:// or https:// URL (got ${JSON.stringify(s)})` });
+});
+
+const filePath = z.string().min(1);
+
+export const ConfigSchema = z.object({
+  logLevel: z.enum(LOG_LEVELS).default('info')
+    .describe('Log level'),
+  nodeName: z.string().default('')
+    .describe('Kubernetes node name; empty runs standalone'),
+  interfaces: z.array(interfacePattern).default([])
+    .describe('Interfaces to watch (names or globs *, ?, [..]); empty = every non-loopback interface of the host netns'),
+  excludeInterfaces: z.array(interfacePattern).default(['lo'])
+    .describe('Interfaces never to watch (names or globs)'),
+  interfaceRescanIntervalMs: durationMs(100, 60_000).default(2_000)
+    .describe('How often to look for new or removed interfaces'),
+  probes: z.object({
+    drop: z.object({
+      enabled: z.boolean().default(true).describe('Kernel drop-reason probe (skb:kfree_skb)'),
+    }).strict().default({}),
+    traffic: z.object({
+      enabled: z.boolean().default(true).describe('Per-interface traffic probe (tc)'),
+      maxInterfaces: z.number().int().min(1).max(65_536).default(4_096)
+        .describe('Size of the traffic probe\'s per-interface kernel map'),
+      attachMode: z.enum(['auto', 'tcx', 'clsact']).default('auto')
+        .describe('tc attachment: auto = tcx where the kernel has it (>= 6.6), else clsact'),
+    }).strict().default({}),
+  }).strict().default({}),
+  /** Sits below the standard OTEL_EXPORTER_OTLP_* variables; the export module applies those. */
+  export: z.object({
+    protocol: z.enum(EXPORT_PROTOCOLS).optional().describe('OTLP protocol'),
+    endpoint: httpUrl.optional().describe('OTLP endpoint URL'),
+    headers: z.record(z.string()).optional(),
+    compression: z.enum(COMPRESSIONS).optional(),
+    timeoutMs: durationMs(1).optional(),
+    intervalMs: durationMs(100).optional()
+      .describe('Export (and map read) interval; unset = OTEL_METRIC_EXPORT_INTERVAL or the agent default'),
+    certificate: filePath.optional(),
+    clientKey: filePath.optional(),
+    clientCertificate: filePath.optional(),
+    insecure: z.boolean().optional(),
+    cardinalityLimit: z.number().int().min(1).max(100_000).default(2_000)
+      .describe('Maximum series per instrument'),
+  }).strict().default({}),
+  bpfObjectDir: z.string().default('')
+    .describe('Directory of the compiled *.bpf.o; empty = <package root>/bpf/build'),
+  shutdownTimeoutMs: durationMs(100, 600_000).default(2_000)
+    .describe('Deadline for an orderly shutdown'),
+}).strict();
+
+type DeepReadonly<T> = T extends readonly (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The fully defaulted configuration (deep-frozen at run time). */
+export type Config = DeepReadonly<z.output<typeof ConfigSchema>>;
+/** What a config file (or any single source) may contain. */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Schema introspection, used for help text, unknown-key hints and source bookkeeping.
+
+/** Strip default/optional/preprocess wrappers; returns the description found on the way, if any. */
+export function unwrapSchema(s: z.ZodTypeAny): { inner: z.ZodTypeAny; description: string | undefined } {
+  let description = s.description;
+  for (;;) {
+    if (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s._def.innerType as z.ZodTypeAny;
+    else if (s instanceof z.ZodEffects) s = s._def.schema as z.ZodTypeAny;
+    else return { inner: s, description };
+    description ??= s.description;
+  }
+}
+
+/** The schema node at a dotted/segmented path, or undefined. */
+export function schemaAt(path: readonly (string | number)[], root: z.ZodTypeAny = ConfigSchema): z.ZodTypeAny | undefined {
+  let s: z.ZodTypeAny = root;
+  for (const seg of path) {
+    const { inner } = unwrapSchema(s);
+    if (inner instanceof z.ZodObject && typeof seg === 'string') {
+      const next = (inner.shape as Record<string, z.ZodTypeAny>)[seg];
+      if (next === undefined) return undefined;
+      s = next;
+    } else if (inner instanceof z.ZodArray) {
+      s = inner.element as z.ZodTypeAny;
+    } else if (inner instanceof z.ZodRecord) {
+      s = inner.valueSchema as z.ZodTypeAny;
+    } else {
+      return undefined;
+    }
+  }
+  return s;
+}
+
+/** Keys of the object schema at `path` (for "did you mean"). */
+export function knownKeysAt(path: readonly (string | number)[]): string[] {
+  const s = schemaAt(path);
+  if (s === undefined) return [];
+  const { inner } = unwrapSchema(s);
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape as object) : [];
+}
+
+/** Every leaf setting path ("probes.traffic.maxInterfaces"); arrays and records are leaves. */
+export function leafPaths(s: z.ZodTypeAny = ConfigSchema, prefix = ''): string[] {
+  const { inner } = unwrapSchema(s);
+  if (!(inner instanceof z.ZodObject)) return [prefix];
+  return Object.entries(inner.shape as Record<string, z.ZodTypeAny>)
+    .flatMap(([k, v]) => leafPaths(v, prefix === '' ? k : `${prefix}.${k}`));
+}
+
+/** The all-defaults configuration. */
+export function defaultConfig(): Config {
+  return ConfigSchema.parse({});
+}

@@ -1,0 +1,76 @@
+/**
+ * Which environment variables and flags feed which setting. Values, bounds and defaults are the
+ * schema's business; this table only says where raw strings come from and how to shape them.
+ */
+import type { AgentFlagName } from './flags.js';
+
+/** How a raw string becomes the value the schema checks. */
+export type SettingKind =
+  | 'string'   // as is (trimmed for env)
+  | 'list'     // comma-separated; each item trimmed, empty items dropped; repeated flags concatenate
+  | 'bool'     // true/false/1/0/yes/no/on/off
+  | 'number'   // numeric strings → number; anything else passes through for the schema to report
+  | 'duration'; // passes through: the schema accepts "2s", "500ms", "1m" and bare milliseconds
+
+export interface Setting {
+  readonly path: string;
+  readonly kind: SettingKind;
+  /** First non-empty variable wins. */
+  readonly env?: readonly string[];
+  readonly flag?: AgentFlagName;
+  /** A boolean `--no-x` flag that sets the setting to false. */
+  readonly negate?: boolean;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { path: 'logLevel', kind: 'string', env: ['FOVEA_LOG_LEVEL'], flag: 'log-level' },
+  { path: 'nodeName', kind: 'string', env: ['FOVEA_NODE_NAME', 'K8S_NODE_NAME', 'NODE_NAME'], flag: 'node-name' },
+  { path: 'interfaces', kind: 'list', env: ['FOVEA_INTERFACES'], flag: 'interfaces' },
+  { path: 'excludeInterfaces', kind: 'list', env: ['FOVEA_EXCLUDE_INTERFACES'], flag: 'exclude-interfaces' },
+  { path: 'interfaceRescanIntervalMs', kind: 'duration', env: ['FOVEA_INTERFACE_RESCAN_INTERVAL'], flag: 'rescan-interval' },
+  { path: 'probes.drop.enabled', kind: 'bool', env: ['FOVEA_PROBE_DROP'], flag: 'no-drop', negate: true },
+  { path: 'probes.traffic.enabled', kind: 'bool', env: ['FOVEA_PROBE_TRAFFIC'], flag: 'no-traffic', negate: true },
+  { path: 'probes.traffic.maxInterfaces', kind: 'number', env: ['FOVEA_TRAFFIC_MAX_INTERFACES'], flag: 'max-interfaces' },
+  { path: 'probes.traffic.attachMode', kind: 'string', env: ['FOVEA_TC_ATTACH_MODE'], flag: 'attach-mode' },
+  // export.*: no FOVEA_* variables on purpose — OTEL_EXPORTER_OTLP_* / OTEL_METRIC_EXPORT_INTERVAL
+  // are the environment interface there. Flags sit above those; file values below.
+  { path: 'export.intervalMs', kind: 'duration', flag: 'export-interval' },
+  { path: 'export.endpoint', kind: 'string', flag: 'endpoint' },
+  { path: 'export.protocol', kind: 'string', flag: 'protocol' },
+  { path: 'export.cardinalityLimit', kind: 'number', flag: 'cardinality-limit' },
+  { path: 'bpfObjectDir', kind: 'string', env: ['FOVEA_BPF_DIR'], flag: 'bpf-dir' },
+  { path: 'shutdownTimeoutMs', kind: 'duration', env: ['FOVEA_SHUTDOWN_TIMEOUT'], flag: 'shutdown-timeout' },
+];
+
+/** Names the config file path. Read by loadConfig, not a setting itself. */
+export const CONFIG_FILE_ENV = 'FOVEA_CONFIG';
+
+/** Every FOVEA_* variable the agent reads. */
+export const KNOWN_ENV: readonly string[] = [
+  CONFIG_FILE_ENV,
+  ...SETTINGS.flatMap((s) => s.env ?? []).filter((e) => e.startsWith('FOVEA_')),
+];
+
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+const NUMBER_RE = /^[+-]?\d+(\.\d+)?$/;
+
+/** Shape one raw string for `kind`. Unparseable values pass through so the schema reports them. */
+export function shapeValue(kind: SettingKind, raw: string): unknown {
+  const v = raw.trim();
+  switch (kind) {
+    case 'list': return splitList(v);
+    case 'bool': {
+      const l = v.toLowerCase();
+      return TRUE.has(l) ? true : FALSE.has(l) ? false : v;
+    }
+    case 'number': return NUMBER_RE.test(v) ? Number(v) : v;
+    case 'string':
+    case 'duration':
+      return v;
+  }
+}
+
+export function splitList(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
