@@ -1,0 +1,414 @@
+/**
+ * A test OTLP metrics receiver built from the official opentelemetry-proto definitions:
+ * OTLP/gRPC (MetricsService/Export) and, optionally, OTLP/HTTP protobuf (POST /v1/metrics) on a
+ * second port. It keeps every request and answers questions about the latest data points.
+ *
+ * Decoding choices (one place, used by both transports): camelCase field names, 64-bit integers as
+ * decimal strings (a counter may exceed 2^53: `rawValue` keeps the exact digits, `value` is the
+ * nearest number), enums as their names, oneofs reported (`value: 'asInt' | 'asDouble'`).
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { gunzipSync, inflateSync } from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { Logger } from '../log.js';
+import { METRICS_SERVICE_PROTO, otlpProtoDir } from './paths.js';
+
+const SERVICE = 'opentelemetry.proto.collector.metrics.v1.MetricsService';
+
+// ---- Decoded OTLP shapes (subset we read; see metrics.proto / common.proto) ----
+export interface AnyValue {
+  value?: 'stringValue' | 'boolValue' | 'intValue' | 'doubleValue' | 'arrayValue' | 'kvlistValue' | 'bytesValue';
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: string;
+  doubleValue?: number;
+  arrayValue?: { values: AnyValue[] };
+  kvlistValue?: { values: KeyValue[] };
+  bytesValue?: Buffer;
+}
+export interface KeyValue { key: string; value?: AnyValue | null }
+export interface NumberDataPoint {
+  attributes: KeyValue[];
+  startTimeUnixNano: string;
+  timeUnixNano: string;
+  value?: 'asInt' | 'asDouble';
+  asInt?: string;
+  asDouble?: number;
+}
+export interface Metric {
+  name: string;
+  description: string;
+  unit: string;
+  data?: 'gauge' | 'sum' | 'histogram' | 'exponentialHistogram' | 'summary';
+  gauge?: { dataPoints: NumberDataPoint[] } | null;
+  sum?: { dataPoints: NumberDataPoint[]; aggregationTemporality: string; isMonotonic: boolean } | null;
+}
+export interface ScopeMetrics { scope?: { name: string; version: string } | null; metrics: Metric[] }
+export interface ResourceMetrics { resource?: { attributes: KeyValue[] } | null; scopeMetrics: ScopeMetrics[] }
+export interface ExportMetricsServiceRequest { resourceMetrics: ResourceMetrics[] }
+
+export type AttrValue = string | number | boolean;
+export type Attrs = Record<string, AttrValue>;
+
+export interface ReceivedExport {
+  transport: 'grpc' | 'http';
+  /** gRPC metadata or HTTP headers, lower-case keys, joined with ',' when repeated. */
+  headers: Record<string, string>;
+  receivedAt: number;
+  request: ExportMetricsServiceRequest;
+}
+
+export type Temporality = 'cumulative' | 'delta' | 'unspecified';
+
+export interface Series {
+  metric: string;
+  resource: Attrs;
+  scope: { name: string; version: string };
+  attrs: Attrs;
+  /** Latest value as a number (may round above 2^53 for ints; see rawValue). */
+  value: number;
+  /** Exact value: decimal digits for int points, the number's string form for doubles. */
+  rawValue: string;
+  /** Unix nanoseconds as decimal strings (exact). */
+  startTime: string;
+  time: string;
+  kind: 'sum' | 'gauge';
+  temporality: Temporality;
+  isMonotonic: boolean;
+  unit: string;
+  description: string;
+}
+
+export interface OtlpReceiverOptions {
+  host?: string;
+  /** gRPC port; 0 picks a free one. */
+  port?: number;
+  /** Also serve OTLP/HTTP protobuf at POST /v1/metrics on this port (0 = free port); omit to disable. */
+  httpPort?: number;
+  logger?: Logger;
+}
+
+interface Decoder {
+  service: grpc.ServiceDefinition;
+  decode: (buf: Buffer) => ExportMetricsServiceRequest;
+  encodeResponse: () => Buffer;
+}
+
+const decoders = new Map<string, Decoder>();
+
+/** Loads (once per proto dir) the official service definition. */
+function loadDecoder(): Decoder {
+  const dir = otlpProtoDir();
+  const cached = decoders.get(dir);
+  if (cached) return cached;
+  const def = protoLoader.loadSync(join(dir, METRICS_SERVICE_PROTO), {
+    includeDirs: [dir],
+    keepCase: false,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const service = def[SERVICE] as grpc.ServiceDefinition | undefined;
+  const exportMethod = service?.['Export'];
+  if (!service || !exportMethod) throw new Error(`${SERVICE}/Export not found in ${dir}`);
+  const decoder: Decoder = {
+    service,
+    decode: (buf) => exportMethod.requestDeserialize(buf) as ExportMetricsServiceRequest,
+    encodeResponse: () => exportMethod.responseSerialize({}),
+  };
+  decoders.set(dir, decoder);
+  return decoder;
+}
+
+/** Flattens an OTLP AnyValue: ints become numbers when exact, arrays/maps become JSON strings. */
+export function anyValueToAttr(v: AnyValue | null | undefined): AttrValue {
+  if (!v) return '';
+  switch (v.value) {
+    case 'stringValue': return v.stringValue ?? '';
+    case 'boolValue': return v.boolValue ?? false;
+    case 'doubleValue': return v.doubleValue ?? 0;
+    case 'intValue': {
+      const n = Number(v.intValue ?? '0');
+      return Number.isSafeInteger(n) ? n : (v.intValue ?? '0');
+    }
+    case 'bytesValue': return (v.bytesValue ?? Buffer.alloc(0)).toString('base64');
+    case 'arrayValue': return JSON.stringify((v.arrayValue?.values ?? []).map(anyValueToAttr));
+    case 'kvlistValue': return JSON.stringify(flattenAttrs(v.kvlistValue?.values ?? []));
+    default: return '';
+  }
+}
+
+export function flattenAttrs(kvs: readonly KeyValue[] | undefined): Attrs {
+  const out: Attrs = {};
+  for (const kv of kvs ?? []) out[kv.key] = anyValueToAttr(kv.value);
+  return out;
+}
+
+function temporalityOf(name: string | undefined): Temporality {
+  if (name === 'AGGREGATION_TEMPORALITY_CUMULATIVE') return 'cumulative';
+  if (name === 'AGGREGATION_TEMPORALITY_DELTA') return 'delta';
+  return 'unspecified';
+}
+
+function stableKey(a: Attrs): string {
+  return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]]));
+}
+
+/** True when every key of `match` is present in `attrs` with the same value. */
+export function attrsMatch(attrs: Attrs, match: Attrs | undefined): boolean {
+  if (!match) return true;
+  return Object.entries(match).every(([k, v]) => attrs[k] === v);
+}
+
+export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
+  readonly host: string;
+  readonly port: number;
+  readonly httpPort: number | undefined;
+  private readonly exports: ReceivedExport[] = [];
+  private failure: { code: grpc.status; message: string } | undefined;
+  private stopped = false;
+
+  private constructor(
+    private readonly grpcServer: grpc.Server,
+    private readonly httpServer: HttpServer | undefined,
+    host: string,
+    port: number,
+    httpPort: number | undefined,
+    private readonly logger: Logger | undefined,
+  ) {
+    super();
+    this.host = host;
+    this.port = port;
+    this.httpPort = httpPort;
+  }
+
+  /** gRPC endpoint, e.g. `http://127.0.0.1:4317`. */
+  get endpoint(): string {
+    return `http://${this.host}:${this.port}`;
+  }
+
+  /** OTLP/HTTP metrics URL, e.g. `http://127.0.0.1:4318/v1/metrics` (only with `httpPort`). */
+  get httpEndpoint(): string {
+    if (this.httpPort === undefined) throw new Error('OtlpReceiver started without httpPort');
+    return `http://${this.host}:${this.httpPort}/v1/metrics`;
+  }
+
+  static async start(opts: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
+    const host = opts.host ?? '127.0.0.1';
+    const decoder = loadDecoder();
+    let self: OtlpReceiver | undefined;
+    const server = new grpc.Server();
+    server.addService(decoder.service, {
+      Export: (call: grpc.ServerUnaryCall<ExportMetricsServiceRequest, object>, cb: grpc.sendUnaryData<object>) => {
+        const r = self;
+        if (!r) return cb({ code: grpc.status.UNAVAILABLE, details: 'starting' });
+        if (r.failure) return cb({ code: r.failure.code, details: r.failure.message });
+        r.record('grpc', metadataToHeaders(call.metadata), call.request);
+        cb(null, {});
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p));
+    });
+
+    let httpServer: HttpServer | undefined;
+    let httpPort: number | undefined;
+    if (opts.httpPort !== undefined) {
+      httpServer = createServer((req, res) => {
+        const r = self;
+        if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/metrics') {
+          res.writeHead(404).end();
+          return;
+        }
+        readBody(req).then((body) => {
+          if (!r) throw new Error('starting');
+          if (r.failure) {
+            res.writeHead(503, { 'content-type': 'text/plain' }).end(r.failure.message);
+            return;
+          }
+          const request = decoder.decode(body);
+          r.record('http', httpHeaders(req), request);
+          res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(decoder.encodeResponse());
+        }).catch((err: unknown) => {
+          res.writeHead(400, { 'content-type': 'text/plain' }).end(String(err));
+        });
+      });
+      const hs = httpServer;
+      httpPort = await new Promise<number>((resolve, reject) => {
+        hs.once('error', reject);
+        hs.listen(opts.httpPort, host, () => resolve((hs.address() as AddressInfo).port));
+      }).catch(async (err: unknown) => {
+        server.forceShutdown();
+        throw err;
+      });
+    }
+    self = new OtlpReceiver(server, httpServer, host, port, httpPort, opts.logger?.child({ component: 'otlp-receiver' }));
+    self.logger?.info({ endpoint: self.endpoint, httpPort }, 'OTLP receiver listening');
+    return self;
+  }
+
+  /** Makes every following export fail (gRPC UNAVAILABLE / HTTP 503) until called with `false`. */
+  failRequests(fail: boolean, message = 'simulated collector outage'): void {
+    this.failure = fail ? { code: grpc.status.UNAVAILABLE, message } : undefined;
+  }
+
+  /** Stops both servers; open client connections are closed after `graceMs`. Idempotent. */
+  async stop(graceMs = 500): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const grpcDone = new Promise<void>((resolve) => {
+      const t = setTimeout(() => { this.grpcServer.forceShutdown(); resolve(); }, graceMs);
+      t.unref();
+      this.grpcServer.tryShutdown(() => { clearTimeout(t); resolve(); });
+    });
+    const hs = this.httpServer;
+    const httpDone = hs
+      ? new Promise<void>((resolve) => {
+        hs.close(() => resolve());
+        hs.closeAllConnections();
+      })
+      : Promise.resolve();
+    await Promise.all([grpcDone, httpDone]);
+  }
+
+  /** Every request received, oldest first. */
+  get requests(): readonly ReceivedExport[] {
+    return this.exports;
+  }
+
+  get requestCount(): number {
+    return this.exports.length;
+  }
+
+  /** Forgets everything received so far. */
+  clear(): void {
+    this.exports.length = 0;
+  }
+
+  /** Names of every metric received. */
+  metricNames(): string[] {
+    const names = new Set<string>();
+    for (const e of this.exports) {
+      for (const rm of e.request.resourceMetrics) {
+        for (const sm of rm.scopeMetrics) for (const m of sm.metrics) names.add(m.name);
+      }
+    }
+    return [...names].sort();
+  }
+
+  /**
+   * Latest data point of every series of a Sum or Gauge metric. A series is identified by its
+   * resource attributes, scope and point attributes; "latest" is by point time, then arrival.
+   */
+  series(metricName: string): Series[] {
+    const latest = new Map<string, Series>();
+    for (const e of this.exports) {
+      for (const rm of e.request.resourceMetrics) {
+        const resource = flattenAttrs(rm.resource?.attributes);
+        for (const sm of rm.scopeMetrics) {
+          const scope = { name: sm.scope?.name ?? '', version: sm.scope?.version ?? '' };
+          for (const m of sm.metrics) {
+            if (m.name !== metricName) continue;
+            const kind = m.data === 'sum' ? 'sum' : m.data === 'gauge' ? 'gauge' : undefined;
+            const data = kind === 'sum' ? m.sum : kind === 'gauge' ? m.gauge : undefined;
+            if (!kind || !data) continue;
+            for (const dp of data.dataPoints) {
+              const attrs = flattenAttrs(dp.attributes);
+              const rawValue = dp.value === 'asInt' ? (dp.asInt ?? '0') : String(dp.asDouble ?? 0);
+              const s: Series = {
+                metric: m.name,
+                resource,
+                scope,
+                attrs,
+                value: Number(rawValue),
+                rawValue,
+                startTime: dp.startTimeUnixNano,
+                time: dp.timeUnixNano,
+                kind,
+                temporality: kind === 'sum' ? temporalityOf(m.sum?.aggregationTemporality) : 'unspecified',
+                isMonotonic: kind === 'sum' ? (m.sum?.isMonotonic ?? false) : false,
+                unit: m.unit,
+                description: m.description,
+              };
+              const key = `${stableKey(resource)}|${scope.name}|${scope.version}|${stableKey(attrs)}`;
+              const prev = latest.get(key);
+              if (!prev || BigInt(prev.time) <= BigInt(s.time)) latest.set(key, s);
+            }
+          }
+        }
+      }
+    }
+    return [...latest.values()];
+  }
+
+  /** Sum of the latest values of the series whose attributes match `attrMatch` (undefined when none). */
+  latest(metricName: string, attrMatch?: Attrs): number | undefined {
+    const matching = this.series(metricName).filter((s) => attrsMatch(s.attrs, attrMatch));
+    if (matching.length === 0) return undefined;
+    return matching.reduce((acc, s) => acc + s.value, 0);
+  }
+
+  /**
+   * Resolves once `predicate(this)` is true (checked now and after every export); rejects after
+   * `timeoutMs` with the last state in the message.
+   */
+  waitFor(predicate: (r: OtlpReceiver) => boolean, timeoutMs = 10_000): Promise<void> {
+    if (predicate(this)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onExport = (): void => {
+        let ok = false;
+        try {
+          ok = predicate(this);
+        } catch (err) {
+          done();
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        if (ok) { done(); resolve(); }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`OtlpReceiver.waitFor: condition not met within ${timeoutMs} ms ` +
+          `(${this.exports.length} requests, metrics: ${this.metricNames().join(', ') || 'none'})`));
+      }, timeoutMs);
+      const done = (): void => { clearTimeout(timer); this.off('export', onExport); };
+      this.on('export', onExport);
+    });
+  }
+
+  private record(transport: ReceivedExport['transport'], headers: Record<string, string>, request: ExportMetricsServiceRequest): void {
+    const e: ReceivedExport = { transport, headers, receivedAt: Date.now(), request };
+    this.exports.push(e);
+    this.logger?.debug({ transport, resourceMetrics: request.resourceMetrics.length }, 'export received');
+    this.emit('export', e);
+  }
+}
+
+function metadataToHeaders(md: grpc.Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md.getMap())) out[k.toLowerCase()] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+  return out;
+}
+
+function httpHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const body = Buffer.concat(chunks);
+  const enc = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (enc === 'gzip') return gunzipSync(body);
+  if (enc === 'deflate') return inflateSync(body);
+  if (enc === 'identity') return body;
+  throw new Error(`unsupported content-encoding ${enc}`);
+}
