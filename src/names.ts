@@ -8,6 +8,8 @@ export const METER_NAME = 'fovea';
 /** Instrument definitions: OTel name, unit, description and the Prometheus name after translation. */
 export interface InstrumentName {
   readonly name: string;
+  /** counter: cumulative monotonic sum; gauge: current value */
+  readonly kind: 'counter' | 'gauge';
   readonly unit: string;
   readonly description: string;
   /** Name after OTLP → Prometheus translation (counters get `_total`, unit suffixes added). */
@@ -15,7 +17,11 @@ export interface InstrumentName {
 }
 
 function counter(name: string, unit: string, description: string, prometheus: string): InstrumentName {
-  return { name, unit, description, prometheus };
+  return { name, kind: 'counter', unit, description, prometheus };
+}
+
+function gauge(name: string, unit: string, description: string, prometheus: string): InstrumentName {
+  return { name, kind: 'gauge', unit, description, prometheus };
 }
 
 export const INSTRUMENTS = {
@@ -29,7 +35,7 @@ export const INSTRUMENTS = {
     'Bytes seen by the tc probe per interface and direction', 'fovea_network_io_bytes_total'),
 
   // Agent health (self-observability).
-  probeUp: counter('fovea.agent.probe.up', '1',
+  probeUp: gauge('fovea.agent.probe.up', '{probe}',
     '1 when the probe is loaded and attached, 0 when it failed or was skipped', 'fovea_agent_probe_up'),
   mapReadDuration: counter('fovea.agent.map.read.duration', 's',
     'Time spent reading eBPF maps, cumulative', 'fovea_agent_map_read_duration_seconds_total'),
@@ -40,10 +46,13 @@ export const INSTRUMENTS = {
     'fovea_agent_kernel_record_failures_total'),
   exportFailures: counter('fovea.agent.export.failures', '{failure}',
     'OTLP exports that failed', 'fovea_agent_export_failures_total'),
-  attachedInterfaces: counter('fovea.agent.interfaces.attached', '{interface}',
+  attachedInterfaces: gauge('fovea.agent.interfaces.attached', '{interface}',
     'Interfaces the traffic probe is attached to', 'fovea_agent_interfaces_attached'),
   attachFailures: counter('fovea.agent.attach.failures', '{failure}',
     'Failed attachments of the traffic probe to an interface', 'fovea_agent_attach_failures_total'),
+  seriesOverflow: counter('fovea.agent.series.overflow', '{series}',
+    'Series folded into the otel.metric.overflow series because an instrument hit its cardinality limit',
+    'fovea_agent_series_overflow_total'),
 } as const satisfies Record<string, InstrumentName>;
 
 export const ATTR = {
@@ -55,6 +64,7 @@ export const ATTR = {
   probe: 'fovea.probe',
   failureKind: 'fovea.failure.kind',
   hook: 'fovea.hook',
+  instrument: 'fovea.instrument',
 } as const;
 
 /** Values of `network.io.direction` (OTel semantic conventions). */

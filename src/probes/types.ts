@@ -44,7 +44,11 @@ export interface Probe {
   collect(): MetricFamily[];
   recordFailures(): RecordFailure[];
   status(): ProbeStatus;
-  /** Detaches everything and frees kernel objects. Idempotent; safe after a failed start. */
+  /** Probe-specific health numbers (optional). */
+  health?(): { attachedInterfaces?: number; attachFailures?: number };
+  /** Stops counting (detaches programs) but keeps maps readable for a final collect. Idempotent. */
+  detach(): void;
+  /** Detaches if needed and frees kernel objects. Idempotent; safe after a failed start. */
   stop(): void;
 }
 

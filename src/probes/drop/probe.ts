@@ -110,9 +110,13 @@ export class DropProbe implements Probe {
     return this.state;
   }
 
-  stop(): void {
+  detach(): void {
     this.link?.detach();
     this.link = undefined;
+  }
+
+  stop(): void {
+    this.detach();
     this.obj?.close();
     this.obj = undefined;
     this.counts = undefined;

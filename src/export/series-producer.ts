@@ -1,0 +1,149 @@
+/**
+ * A MetricProducer for counters the kernel already keeps cumulatively.
+ *
+ * Why not SDK observable instruments: the JS SDK never forgets a series an asynchronous instrument
+ * once reported (opentelemetry-js #4096), so the series of a removed interface (or, later, a
+ * deleted pod) would be exported forever. Here every collection exports exactly the series the
+ * sources report now: a series that is gone from the kernel is gone from the export.
+ *
+ * Also here: an explicit cap on series per instrument (the rest fold into one series with
+ * `otel.metric.overflow=true`, and the folded count is reported), and start times per series
+ * (reset when a counter goes backwards, e.g. an interface re-created under the same index).
+ */
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
+import {
+  AggregationTemporality, DataPointType,
+  type CollectionResult, type MetricData, type MetricProducer, type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
+import { emptyResource } from '@opentelemetry/resources';
+import type { InstrumentName } from '../names.js';
+
+export interface SeriesSource {
+  /** Current cumulative series per instrument. May throw: the error is returned, not rethrown. */
+  collect(): ReadonlyArray<{ instrument: InstrumentName; series: ReadonlyArray<{ attributes: Attributes; value: number }> }>;
+}
+
+export const OVERFLOW_ATTRIBUTE = 'otel.metric.overflow';
+
+interface SeriesState {
+  start: HrTime;
+  last: number;
+  seen: number; // collection number when last seen
+}
+
+export interface SeriesProducerOptions {
+  readonly scope: { name: string; version?: string };
+  readonly cardinalityLimit: number;
+  readonly now?: () => HrTime;
+}
+
+/** Stable key of an attribute set (sorted keys). */
+export function attributesKey(a: Attributes): string {
+  return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]]));
+}
+
+export class SeriesProducer implements MetricProducer {
+  private readonly sources: SeriesSource[] = [];
+  private readonly state = new Map<string, Map<string, SeriesState>>();
+  private collection = 0;
+  private lastCollect: HrTime;
+  private readonly now: () => HrTime;
+  /** series folded into the overflow series at the last collection, per instrument */
+  readonly overflowed = new Map<string, number>();
+  private overflowTotal = 0;
+
+  constructor(private readonly opts: SeriesProducerOptions) {
+    this.now = opts.now ?? (() => hrTime());
+    this.lastCollect = this.now();
+  }
+
+  addSource(s: SeriesSource): void {
+    this.sources.push(s);
+  }
+
+  /** How many series have been folded into overflow series, summed over all collections. */
+  get overflowCount(): number {
+    return this.overflowTotal;
+  }
+
+  async collect(): Promise<CollectionResult> {
+    return this.collectSync();
+  }
+
+  collectSync(): CollectionResult {
+    const errors: unknown[] = [];
+    const end = this.now();
+    const collection = ++this.collection;
+    const byInstrument = new Map<string, { instrument: InstrumentName; series: Array<{ attributes: Attributes; value: number }> }>();
+    for (const source of this.sources) {
+      try {
+        for (const fam of source.collect()) {
+          let e = byInstrument.get(fam.instrument.name);
+          if (!e) byInstrument.set(fam.instrument.name, (e = { instrument: fam.instrument, series: [] }));
+          e.series.push(...fam.series);
+        }
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    const metrics: MetricData[] = [];
+    for (const { instrument, series } of byInstrument.values()) {
+      metrics.push(this.toMetric(instrument, series, end, collection));
+    }
+    // forget series not reported this time: they ended
+    for (const states of this.state.values()) {
+      for (const [k, s] of states) if (s.seen !== collection) states.delete(k);
+    }
+    this.lastCollect = end;
+    const scopeMetrics: ScopeMetrics[] = metrics.length ? [{ scope: this.opts.scope, metrics }] : [];
+    // The reader replaces the resource with the SDK's own.
+    return { resourceMetrics: { resource: emptyResource(), scopeMetrics }, errors };
+  }
+
+  private toMetric(
+    instrument: InstrumentName, series: ReadonlyArray<{ attributes: Attributes; value: number }>, end: HrTime, collection: number,
+  ): MetricData {
+    let states = this.state.get(instrument.name);
+    if (!states) this.state.set(instrument.name, (states = new Map()));
+    const limit = Math.max(1, this.opts.cardinalityLimit);
+    const dataPoints = [];
+    let overflowValue = 0;
+    let overflowCount = 0;
+    // Series already known keep their place; new ones are admitted while there is room.
+    const known = series.filter((s) => states!.has(attributesKey(s.attributes)));
+    const fresh = series.filter((s) => !states!.has(attributesKey(s.attributes)));
+    // All fit: no overflow series. Otherwise limit-1 regular series plus the overflow series.
+    const room = series.length <= limit ? limit : limit - 1;
+    let admitted = 0;
+    for (const s of [...known, ...fresh]) {
+      const key = attributesKey(s.attributes);
+      let st = states.get(key);
+      if (admitted >= room) {
+        overflowValue += s.value;
+        overflowCount++;
+        continue;
+      }
+      if (!st) {
+        st = { start: this.lastCollect, last: s.value, seen: collection };
+        states.set(key, st);
+      } else if (s.value < st.last && instrument.kind === 'counter') {
+        st.start = this.lastCollect; // counter reset
+      }
+      st.last = s.value;
+      st.seen = collection;
+      admitted++;
+      dataPoints.push({ startTime: st.start, endTime: end, attributes: s.attributes, value: s.value });
+    }
+    if (overflowCount > 0) {
+      dataPoints.push({ startTime: this.lastCollect, endTime: end, attributes: { [OVERFLOW_ATTRIBUTE]: true }, value: overflowValue });
+      this.overflowTotal += overflowCount;
+    }
+    this.overflowed.set(instrument.name, overflowCount);
+    const descriptor = { name: instrument.name, description: instrument.description, unit: instrument.unit, valueType: ValueType.DOUBLE };
+    if (instrument.kind === 'gauge') {
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
+    }
+    return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints };
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Probe "traffic": tc programs on ingress and egress of the selected interfaces, counting packets
+ * and bytes per interface and direction → `fovea.network.packets` / `fovea.network.io`.
+ *
+ * Interfaces come and go (veths appear and vanish as pods churn): a rescan every
+ * interfaceRescanIntervalMs attaches to new ones and forgets removed ones. At start, filters of
+ * ours left by a previous run that was killed (clsact only; tcx links die with their process) on
+ * interfaces we no longer select are removed.
+ */
+import { join } from 'node:path';
+import { attachTc, detachClsact, queryClsact, type Attachment, type TcDirection, type TcMode } from '../../kernel/attach.js';
+import { BpfObject } from '../../kernel/object.js';
+import type { BpfMap } from '../../kernel/map.js';
+import { listInterfaces, makeInterfaceFilter, type NetInterface } from '../../kernel/netdev.js';
+import { ATTR, DIRECTION, INSTRUMENTS } from '../../names.js';
+import type { Logger } from '../../log.js';
+import { readFailureCounters } from '../counters.js';
+import type { CounterSeries, MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
+import { planInterfaces } from './interfaces.js';
+import { TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, decodeTrafficCounts, encodeTrafficKey, type InterfaceCount } from './layout.js';
+
+export const TRAFFIC_OBJECT = 'traffic.bpf.o';
+const RETRY_AFTER_MS = 30_000;
+const BPF_NOEXIST = 1;
+
+interface Attached {
+  iface: NetInterface;
+  links: Attachment[];
+  mode: TcMode;
+}
+
+/** Interface counters → the two metric families. Pure, for unit tests. */
+export function trafficFamilies(counts: readonly InterfaceCount[], names: ReadonlyMap<number, string>): MetricFamily[] {
+  const packets: CounterSeries[] = [];
+  const bytes: CounterSeries[] = [];
+  for (const c of counts) {
+    const name = names.get(c.ifindex);
+    if (name === undefined) continue;
+    const rx = { [ATTR.interfaceName]: name, [ATTR.ioDirection]: DIRECTION.receive };
+    const tx = { [ATTR.interfaceName]: name, [ATTR.ioDirection]: DIRECTION.transmit };
+    packets.push({ attributes: rx, value: Number(c.rxPackets) }, { attributes: tx, value: Number(c.txPackets) });
+    bytes.push({ attributes: rx, value: Number(c.rxBytes) }, { attributes: tx, value: Number(c.txBytes) });
+  }
+  return [
+    { instrument: INSTRUMENTS.packets, series: packets },
+    { instrument: INSTRUMENTS.io, series: bytes },
+  ];
+}
+
+export class TrafficProbe implements Probe {
+  readonly name = 'traffic';
+  private obj: BpfObject | undefined;
+  private counts: BpfMap | undefined;
+  private errors: BpfMap | undefined;
+  private readonly attached = new Map<number, Attached>();
+  private readonly failedAt = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private state: ProbeStatus;
+  private readonly log: Logger;
+  private readonly selected: (name: string) => boolean;
+  private attachFailureCount = 0;
+  /** Hook for tests and health: called after every rescan. */
+  onRescan?: (attached: number) => void;
+
+  constructor(private readonly ctx: ProbeContext) {
+    this.state = { name: this.name, state: 'down', detail: 'not started' };
+    this.log = ctx.logger.child({ probe: this.name });
+    this.selected = makeInterfaceFilter({ include: ctx.settings.interfaces, exclude: ctx.settings.excludeInterfaces });
+  }
+
+  start(): void {
+    const obj = BpfObject.open(join(this.ctx.settings.bpfObjectDir, TRAFFIC_OBJECT));
+    try {
+      obj.map('traffic_counts').setMaxEntries(this.ctx.settings.trafficMaxInterfaces);
+      obj.load();
+    } catch (err) {
+      obj.close();
+      this.state = { name: this.name, state: 'down', detail: (err as Error).message };
+      throw err;
+    }
+    this.obj = obj;
+    this.counts = obj.map('traffic_counts');
+    this.errors = obj.map('traffic_errors');
+    this.removeStaleFilters();
+    this.rescan();
+    this.state = { name: this.name, state: 'up', hook: this.modeSummary() };
+    this.timer = setInterval(() => this.safeRescan(), this.ctx.settings.interfaceRescanIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Interfaces attached now: name by ifindex. */
+  attachedInterfaces(): ReadonlyMap<number, string> {
+    return new Map([...this.attached].map(([i, a]) => [i, a.iface.name]));
+  }
+
+  private modeSummary(): string {
+    const modes = new Set([...this.attached.values()].map((a) => a.mode));
+    return modes.size ? [...modes].sort().join('+') : this.ctx.settings.tcMode === 'auto' ? 'tc (no interface yet)' : this.ctx.settings.tcMode;
+  }
+
+  /** A crash (SIGKILL) leaves clsact filters behind; remove ours from interfaces we won't attach to. */
+  private removeStaleFilters(): void {
+    for (const i of listInterfaces()) {
+      if (this.selected(i.name)) continue; // attaching replaces (clsact) or removes (tcx) them
+      for (const dir of ['ingress', 'egress'] as const) {
+        if (queryClsact(i.ifindex, dir) !== undefined && detachClsact(i.ifindex, dir)) {
+          this.log.info({ interface: i.name, direction: dir }, 'removed a stale clsact filter left by an earlier run');
+        }
+      }
+    }
+  }
+
+  private safeRescan(): void {
+    try {
+      this.rescan();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'interface rescan failed');
+    }
+  }
+
+  /** Attaches to new interfaces and forgets removed ones. */
+  rescan(): void {
+    if (!this.obj) return;
+    const now = Date.now();
+    for (const [ifindex, at] of this.failedAt) if (now - at >= RETRY_AFTER_MS) this.failedAt.delete(ifindex);
+    const current = new Map([...this.attached].map(([i, a]) => [i, a.iface]));
+    const plan = planInterfaces(current, listInterfaces(), this.selected, new Set(this.failedAt.keys()));
+    for (const i of plan.detach) this.forget(i);
+    for (const i of plan.rename) {
+      const a = this.attached.get(i.ifindex);
+      if (a) { this.log.info({ from: a.iface.name, to: i.name }, 'interface renamed'); a.iface = i; }
+    }
+    for (const i of plan.attach) this.attachTo(i);
+    this.onRescan?.(this.attached.size);
+  }
+
+  private attachTo(i: NetInterface): void {
+    const prog = { ingress: this.obj!.program('traffic_ingress'), egress: this.obj!.program('traffic_egress') };
+    const links: Attachment[] = [];
+    let mode: TcMode = 'tcx';
+    try {
+      // insert the key first so the datapath never has to (no insert races, no map-full surprise later)
+      const zero = Buffer.alloc(this.counts!.valueStride);
+      try {
+        this.counts!.update(encodeTrafficKey(i.ifindex), zero, BPF_NOEXIST);
+      } catch (err) {
+        if (!String((err as Error).message).includes('EEXIST')) throw err;
+      }
+      for (const dir of ['ingress', 'egress'] as TcDirection[]) {
+        const r = attachTc(prog[dir], i.ifindex, i.name, dir, this.ctx.settings.tcMode);
+        links.push(r.attachment);
+        mode = r.mode;
+      }
+      this.attached.set(i.ifindex, { iface: i, links, mode });
+      this.log.info({ interface: i.name, ifindex: i.ifindex, mode }, 'attached');
+    } catch (err) {
+      for (const l of links) l.detach();
+      this.counts!.delete(encodeTrafficKey(i.ifindex));
+      this.failedAt.set(i.ifindex, Date.now());
+      this.attachFailureCount++;
+      this.log.warn({ interface: i.name, err: (err as Error).message, retryInMs: RETRY_AFTER_MS }, 'attach failed');
+    }
+  }
+
+  private forget(i: NetInterface): void {
+    const a = this.attached.get(i.ifindex);
+    if (!a) return;
+    for (const l of a.links) l.detach();
+    this.attached.delete(i.ifindex);
+    try {
+      this.counts?.delete(encodeTrafficKey(i.ifindex));
+    } catch (err) {
+      this.log.warn({ interface: i.name, err: (err as Error).message }, 'could not delete counters');
+    }
+    this.log.info({ interface: i.name, ifindex: i.ifindex }, 'interface gone or deselected; forgotten');
+  }
+
+  collect(): MetricFamily[] {
+    if (!this.counts) return [];
+    const names = this.attachedInterfaces();
+    return trafficFamilies(decodeTrafficCounts(this.counts.readAll()), names);
+  }
+
+  recordFailures(): RecordFailure[] {
+    return this.errors ? readFailureCounters(this.errors, TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING) : [];
+  }
+
+  status(): ProbeStatus {
+    if (this.state.state === 'up') return { ...this.state, hook: this.modeSummary() };
+    return this.state;
+  }
+
+  health(): { attachedInterfaces: number; attachFailures: number } {
+    return { attachedInterfaces: this.attached.size, attachFailures: this.attachFailureCount };
+  }
+
+  /** Stops counting; the interface names stay known so a final collect still labels the counters. */
+  detach(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const a of this.attached.values()) for (const l of a.links) l.detach();
+    for (const a of this.attached.values()) a.links = [];
+  }
+
+  stop(): void {
+    this.detach();
+    this.attached.clear();
+    this.obj?.close();
+    this.obj = undefined;
+    this.counts = undefined;
+    this.errors = undefined;
+    if (this.state.state === 'up') this.state = { name: this.name, state: 'down', detail: 'stopped' };
+  }
+}
+
