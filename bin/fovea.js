@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Entry point for `npx fovea` / the package's bin: runs the compiled CLI.
+// Entry point for `npx fovea` / the package's bin: runs the compiled CLI (npm run build).
 import { main } from '../dist/src/cli.js';
+
+// `fovea reasons | head` closes our stdout early: that is not an error.
+process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

@@ -11,6 +11,7 @@
 import { closeSync } from 'node:fs';
 import { BpfError, check } from './errors.js';
 import { lastErrno, libbpf, type Pointer } from './libbpf.js';
+import { withLibbpfLogMuted } from './libbpf-log.js';
 import type { BpfProgram } from './object.js';
 
 export type TcDirection = 'ingress' | 'egress';
@@ -105,14 +106,16 @@ export function attachClsact(prog: BpfProgram, ifindex: number, ifname: string, 
 
 /** Removes Fovea's clsact filter from one hook; returns false when none was there. */
 export function detachClsact(ifindex: number, dir: TcDirection): boolean {
-  const rc = libbpf().bpf_tc_detach(tcHook(ifindex, dir), tcOpts(0, 0, FOVEA_TC_HANDLE, FOVEA_TC_PRIORITY));
+  // "no clsact qdisc / no such filter" is the common answer: not worth a libbpf warning
+  const rc = withLibbpfLogMuted(() =>
+    libbpf().bpf_tc_detach(tcHook(ifindex, dir), tcOpts(0, 0, FOVEA_TC_HANDLE, FOVEA_TC_PRIORITY)));
   return rc === 0;
 }
 
 /** The program id of Fovea's clsact filter on a hook, or undefined. Used to find stale filters. */
 export function queryClsact(ifindex: number, dir: TcDirection): number | undefined {
   const opts = tcOpts(0, 0, FOVEA_TC_HANDLE, FOVEA_TC_PRIORITY);
-  const rc = libbpf().bpf_tc_query(tcHook(ifindex, dir), opts);
+  const rc = withLibbpfLogMuted(() => libbpf().bpf_tc_query(tcHook(ifindex, dir), opts));
   if (rc === -ENOENT || rc < 0) return undefined;
   return opts.readUInt32LE(16);
 }

@@ -10,6 +10,7 @@ const LEVELS = ['warn', 'info', 'debug'] as const; // LIBBPF_WARN, LIBBPF_INFO, 
 
 let registered: unknown;
 let current: Logger | undefined;
+let muted = 0;
 const buf = Buffer.alloc(8192);
 /** Recent libbpf lines, so errors can quote the verifier's reason. */
 const recent: string[] = [];
@@ -21,6 +22,7 @@ export function routeLibbpfLog(logger: Logger): void {
   registered = koffi.register((level: number, fmt: string, args: unknown) => {
     const n = lib.vsnprintf(buf, buf.length, fmt, args);
     const line = buf.toString('utf8', 0, Math.max(0, Math.min(n, buf.length - 1))).trimEnd();
+    if (muted > 0) return 0;
     recent.push(line);
     if (recent.length > 50) recent.shift();
     const lvl = LEVELS[level] ?? 'debug';
@@ -34,4 +36,14 @@ export function routeLibbpfLog(logger: Logger): void {
 /** The last libbpf log lines (e.g. the verifier's complaint), newest last. */
 export function recentLibbpfLines(max = 10): string[] {
   return recent.slice(-max);
+}
+
+/** Runs fn with libbpf's log silenced: for probes whose failure is expected (e.g. "is there a stale filter?"). */
+export function withLibbpfLogMuted<T>(fn: () => T): T {
+  muted++;
+  try {
+    return fn();
+  } finally {
+    muted--;
+  }
 }

@@ -1,0 +1,90 @@
+/** `fovea agent`: runs the node agent until SIGTERM/SIGINT. */
+import { agentFlagsHelp } from '../config/index.js';
+import { Agent, AgentStartError } from '../agent/agent.js';
+import { createMetricsPipeline } from '../export/metrics-pipeline.js';
+import { packageVersion } from '../export/resource.js';
+import { createLogger } from '../log.js';
+import { defaultBpfObjectDir } from '../paths.js';
+import { resolveAgentSetup } from './agent-setup.js';
+import { EXIT, type Command, type CommandIo } from './types.js';
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'Run the node agent: load the eBPF probes and export OTLP metrics',
+  help: () => [
+    'Usage: fovea agent [options]',
+    '',
+    'Loads the eBPF probes (kernel drop reasons, per-interface traffic), reads their maps at every',
+    'export and sends cumulative OTLP metrics to a collector. Runs standalone unless a node name is',
+    'given. Stops cleanly on SIGTERM/SIGINT (programs detached, final export sent).',
+    '',
+    agentFlagsHelp(),
+    '',
+    'Exit codes: 0 stopped cleanly, 1 could not start, 2 invalid configuration.',
+  ].join('\n'),
+  run: runAgent,
+};
+
+async function runAgent(args: string[], io: CommandIo): Promise<number> {
+  const setup = resolveAgentSetup(args, io.env);
+  if (setup.ok === 'help') {
+    io.stdout.write(agentCommand.help() + '\n');
+    return EXIT.ok;
+  }
+  if (!setup.ok) {
+    io.stderr.write(`fovea agent: invalid configuration:\n${setup.message}\n`);
+    return EXIT.usage;
+  }
+  const { config, otlp, resource } = setup;
+  const logger = createLogger(config.logLevel);
+  for (const w of setup.warnings) logger.warn(w);
+  const agent = new Agent({
+    config, logger, version: packageVersion(),
+    bpfObjectDir: config.bpfObjectDir || defaultBpfObjectDir(),
+    createPipeline: (producer) => createMetricsPipeline({
+      settings: otlp, resource, logger, cardinalityLimit: config.export.cardinalityLimit,
+      metricProducers: [producer], shutdownTimeoutMs: config.shutdownTimeoutMs,
+    }),
+  });
+  try {
+    agent.start();
+  } catch (err) {
+    await agent.stop();
+    if (err instanceof AgentStartError) {
+      logger.error(err.message);
+      io.stderr.write(`fovea agent: ${err.message}\n`);
+      return EXIT.failure;
+    }
+    throw err;
+  }
+  return waitForSignal(agent, config.shutdownTimeoutMs, logger);
+}
+
+/** Resolves with the exit code after the first SIGTERM/SIGINT; a second signal or the deadline forces it. */
+function waitForSignal(agent: Agent, shutdownTimeoutMs: number, logger: ReturnType<typeof createLogger>): Promise<number> {
+  return new Promise((resolve) => {
+    const keepAlive = setInterval(() => {}, 1 << 30); // the export timer is unref'd; this keeps us running
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        logger.warn({ signal: sig }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      logger.info({ signal: sig }, 'stopping');
+      const force = setTimeout(() => {
+        logger.error({ shutdownTimeoutMs }, 'shutdown deadline passed: exiting');
+        process.exit(1);
+      }, shutdownTimeoutMs + 500);
+      force.unref();
+      agent.stop().then(() => {
+        clearInterval(keepAlive);
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve(EXIT.ok);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
