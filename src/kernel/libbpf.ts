@@ -16,6 +16,8 @@ let loadError: Error | undefined;
 function bind(l: koffi.IKoffiLib) {
   const printFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *args)');
   return {
+    /** the koffi library handle, for declarations that need koffi struct types (test-run.ts) */
+    lib: l,
     printFn,
     libbpf_major_version: l.func('uint32_t libbpf_major_version(void)'),
     libbpf_minor_version: l.func('uint32_t libbpf_minor_version(void)'),
