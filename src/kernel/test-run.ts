@@ -35,7 +35,7 @@ export interface TestRunResult {
 }
 
 export function testRun(prog: BpfProgram, opts: { data: Buffer; repeat?: number; ctx?: Buffer }): TestRunResult {
-  fn ??= libbpf().lib.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ fovea_bpf_test_run_opts *opts)') as typeof fn;
+  fn ??= libbpf().lib.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ fovea_bpf_test_run_opts *opts)') as unknown as typeof fn;
   const o: Record<string, unknown> = {
     sz: koffi.sizeof(TestRunOpts),
     data_in: opts.data, data_out: null, data_size_in: opts.data.length, data_size_out: 0,
