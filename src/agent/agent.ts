@@ -44,6 +44,7 @@ export function probeSettings(config: Config, bpfObjectDir: string): ProbeSettin
     interfaceRescanIntervalMs: config.interfaceRescanIntervalMs,
     trafficMaxInterfaces: config.probes.traffic.maxInterfaces,
     tcMode: config.probes.traffic.attachMode,
+    dropHook: config.probes.drop.hook,
   };
 }
 

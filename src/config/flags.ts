@@ -15,6 +15,7 @@ export const AGENT_FLAGS = {
   'exclude-interfaces': { type: 'string', multiple: true },
   'rescan-interval': { type: 'string' },
   'no-drop': { type: 'boolean' },
+  'drop-hook': { type: 'string' },
   'no-traffic': { type: 'boolean' },
   'max-interfaces': { type: 'string' },
   'attach-mode': { type: 'string' },

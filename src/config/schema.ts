@@ -77,6 +77,8 @@ export const ConfigSchema = z.object({
   probes: z.object({
     drop: z.object({
       enabled: z.boolean().default(true).describe('Kernel drop-reason probe (skb:kfree_skb)'),
+      hook: z.enum(['auto', 'tp_btf', 'raw_tp']).default('auto')
+        .describe('Drop probe hook: auto = tp_btf, falling back to the raw tracepoint'),
     }).strict().default({}),
     traffic: z.object({
       enabled: z.boolean().default(true).describe('Per-interface traffic probe (tc)'),

@@ -29,6 +29,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'excludeInterfaces', kind: 'list', env: ['FOVEA_EXCLUDE_INTERFACES'], flag: 'exclude-interfaces' },
   { path: 'interfaceRescanIntervalMs', kind: 'duration', env: ['FOVEA_INTERFACE_RESCAN_INTERVAL'], flag: 'rescan-interval' },
   { path: 'probes.drop.enabled', kind: 'bool', env: ['FOVEA_PROBE_DROP'], flag: 'no-drop', negate: true },
+  { path: 'probes.drop.hook', kind: 'string', env: ['FOVEA_DROP_HOOK'], flag: 'drop-hook' },
   { path: 'probes.traffic.enabled', kind: 'bool', env: ['FOVEA_PROBE_TRAFFIC'], flag: 'no-traffic', negate: true },
   { path: 'probes.traffic.maxInterfaces', kind: 'number', env: ['FOVEA_TRAFFIC_MAX_INTERFACES'], flag: 'max-interfaces' },
   { path: 'probes.traffic.attachMode', kind: 'string', env: ['FOVEA_TC_ATTACH_MODE'], flag: 'attach-mode' },

@@ -61,6 +61,8 @@ export interface ProbeSettings {
   readonly trafficMaxInterfaces: number;
   /** tc attach mode: prefer tcx, or force one */
   readonly tcMode: 'auto' | 'tcx' | 'clsact';
+  /** drop probe hook: prefer tp_btf, or force one */
+  readonly dropHook: 'auto' | 'tp_btf' | 'raw_tp';
 }
 
 export interface ProbeContext {

@@ -37,7 +37,7 @@ describe('defaults', () => {
       interfaces: [],
       excludeInterfaces: ['lo'],
       interfaceRescanIntervalMs: 2000,
-      probes: { drop: { enabled: true }, traffic: { enabled: true, maxInterfaces: 4096, attachMode: 'auto' } },
+      probes: { drop: { enabled: true, hook: 'auto' }, traffic: { enabled: true, maxInterfaces: 4096, attachMode: 'auto' } },
       export: { cardinalityLimit: 2000 },
       bpfObjectDir: '',
       shutdownTimeoutMs: 2000,
@@ -124,7 +124,7 @@ describe('precedence: defaults < file < env < flags', () => {
     expect(ok(load({ env: { FOVEA_PROBE_DROP: 'false' } })).config.probes.drop.enabled).toBe(false);
     expect(ok(load({ env: { FOVEA_PROBE_DROP: ' OFF ' } })).config.probes.drop.enabled).toBe(false);
     expect(ok(load({ env: { FOVEA_PROBE_TRAFFIC: '0' }, flags: { 'no-drop': true } })).config.probes)
-      .toEqual({ drop: { enabled: false }, traffic: { enabled: false, maxInterfaces: 4096, attachMode: 'auto' } });
+      .toEqual({ drop: { enabled: false, hook: 'auto' }, traffic: { enabled: false, maxInterfaces: 4096, attachMode: 'auto' } });
   });
 
   it('JSON files, chosen by extension or content', () => {

@@ -18,8 +18,8 @@ export const DROP_OBJECT = 'drop.bpf.o';
 
 /** Hooks in order of preference: program name in drop.bpf.c and how we describe it. */
 const HOOKS = [
-  { program: 'drop_tp_btf', hook: 'tp_btf/kfree_skb' },
-  { program: 'drop_raw_tp', hook: 'raw_tp/kfree_skb' },
+  { program: 'drop_tp_btf', hook: 'tp_btf/kfree_skb', kind: 'tp_btf' },
+  { program: 'drop_raw_tp', hook: 'raw_tp/kfree_skb', kind: 'raw_tp' },
 ] as const;
 
 /** Attributes of one drop_counts entry. Unknown transport / non-IP omit the attributes. */
@@ -75,7 +75,8 @@ export class DropProbe implements Probe {
     this.reasons = DropProbe.kernelReasons();
     const path = join(this.ctx.settings.bpfObjectDir, DROP_OBJECT);
     const failures: string[] = [];
-    for (const { program, hook } of HOOKS) {
+    const wanted = this.ctx.settings.dropHook ?? 'auto';
+    for (const { program, hook } of HOOKS.filter((h) => wanted === 'auto' || h.kind === wanted)) {
       const obj = BpfObject.open(path);
       try {
         for (const other of HOOKS) obj.program(other.program).setAutoload(other.program === program);
