@@ -96,7 +96,7 @@ export const ConfigSchema = z.object({
     compression: z.enum(COMPRESSIONS).optional(),
     timeoutMs: durationMs(1).optional(),
     intervalMs: durationMs(100).optional()
-      .describe('Export (and map read) interval; unset = OTEL_METRIC_EXPORT_INTERVAL or the agent default'),
+      .describe('Export (and map read) interval; unset = OTEL_METRIC_EXPORT_INTERVAL, else 15s'),
     certificate: filePath.optional(),
     clientKey: filePath.optional(),
     clientCertificate: filePath.optional(),
