@@ -131,11 +131,6 @@ export class Agent {
     ];
   }
 
-  /** Reads every probe now (what the next export will carry). */
-  collectNow(): MetricFamily[] {
-    return this.producer.collectSync().resourceMetrics.scopeMetrics.length ? this.probes.flatMap((p) => p.collect()) : [];
-  }
-
   /** Exports now. */
   async flush(): Promise<void> {
     await this.pipeline?.forceFlush();

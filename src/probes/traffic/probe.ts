@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import { attachTc, detachClsact, queryClsact, type Attachment, type TcDirection, type TcMode } from '../../kernel/attach.js';
+import { BpfError } from '../../kernel/errors.js';
 import { BpfObject } from '../../kernel/object.js';
 import type { BpfMap } from '../../kernel/map.js';
 import { listInterfaces, makeInterfaceFilter, type NetInterface } from '../../kernel/netdev.js';
@@ -144,7 +145,7 @@ export class TrafficProbe implements Probe {
       try {
         this.counts!.update(encodeTrafficKey(i.ifindex), zero, BPF_NOEXIST);
       } catch (err) {
-        if (!String((err as Error).message).includes('EEXIST')) throw err;
+        if (!(err instanceof BpfError && err.code === 'EEXIST')) throw err;
       }
       for (const dir of ['ingress', 'egress'] as TcDirection[]) {
         const r = attachTc(prog[dir], i.ifindex, i.name, dir, this.ctx.settings.tcMode);
