@@ -136,7 +136,16 @@ export class SeriesProducer implements MetricProducer {
       dataPoints.push({ startTime: st.start, endTime: end, attributes: s.attributes, value: s.value });
     }
     if (overflowCount > 0) {
-      dataPoints.push({ startTime: this.lastCollect, endTime: end, attributes: { [OVERFLOW_ATTRIBUTE]: true }, value: overflowValue });
+      // A cumulative series like the others: it keeps its start time while it exists and grows
+      // (a start time moving every collection would read as a reset at every export).
+      const attributes = { [OVERFLOW_ATTRIBUTE]: true };
+      const key = attributesKey(attributes);
+      let st = states.get(key);
+      if (!st) states.set(key, (st = { start: this.lastCollect, last: overflowValue, seen: collection }));
+      else if (overflowValue < st.last && instrument.kind === 'counter') st.start = this.lastCollect;
+      st.last = overflowValue;
+      st.seen = collection;
+      dataPoints.push({ startTime: st.start, endTime: end, attributes, value: overflowValue });
       this.overflowTotal += overflowCount;
     }
     this.overflowed.set(instrument.name, overflowCount);

@@ -111,6 +111,7 @@ export class FakeProbe implements Probe {
     this.attachedAtCollect.push(this.attached);
     const n = this.collects++;
     if (this.collectError) throw this.collectError;
+    if (this.stops > 0) return []; // like the real probes: maps closed, nothing to read
     const f = this.opts.families ?? [];
     return typeof f === 'function' ? f(n) : f;
   }
@@ -132,9 +133,9 @@ export class FakeProbe implements Probe {
   }
 
   stop(): void {
+    if (this.attached) this.detach(); // like the real probes: stop detaches if needed
     this.events.push(`${this.name}:stop`);
     this.stops++;
-    this.detach();
     this.resources = 0;
     if (this.state === 'up') this.state = 'down';
   }

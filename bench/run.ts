@@ -1,0 +1,193 @@
+/**
+ * Fovea benchmark v1: one run, three parts, one report.
+ *
+ *   (a) TCP throughput between two lab pods, agent attached vs not (alternating, same run)
+ *   (b) the tc program's cost per packet through BPF_PROG_TEST_RUN, next to an empty baseline
+ *   (c) the agent's CPU and memory, idle and during a drop storm, and exact drop counts
+ *
+ * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c]
+ * Writes bench/results/latest.json (all raw numbers) and bench/results/latest.md (the report).
+ * Exit code: 0 when every selected part ran (targets may still be missed — the report says),
+ * 1 when a part failed to run, 2 for bad arguments, 130/143 when interrupted.
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Lab } from '../src/lab/lab.js';
+import { OtlpReceiver } from '../src/otlp/receiver.js';
+import { packageRoot } from '../src/paths.js';
+import { endStaleAgent, type AgentProcess, type AgentProcessOptions } from './agent-process.js';
+import { runAgentCost, type AgentCostSettings } from './agent-cost.js';
+import { machineInfo } from './machine.js';
+import { renderMarkdown, type BenchResults } from './report.js';
+import { runTcCost, type TcCostSettings } from './tc-cost.js';
+import { runThroughput, type ThroughputSettings } from './throughput.js';
+import { PART_IDS, progress, type PartId, type Target } from './util.js';
+
+const LAB_NAME = 'bnch'; // lab names are ≤ 4 chars: pods' host veths are fvbnch-0, fvbnch-1
+const INTERFACES = `fv${LAB_NAME}-*`;
+const EXPORT_INTERVAL_MS = 5_000;
+const TC_LIMIT_NS = 50;
+
+interface Settings {
+  readonly a: ThroughputSettings;
+  readonly b: TcCostSettings;
+  readonly c: AgentCostSettings;
+}
+
+function settingsFor(quick: boolean): Settings {
+  return {
+    a: quick
+      ? { pairs: 2, seconds: 2, warmupSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS }
+      : { pairs: 5, seconds: 5, warmupSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS },
+    b: { repeat: 1_000_000, rounds: quick ? 3 : 7, frameSizes: [64, 1500] },
+    c: quick
+      ? { idleSeconds: 5, stormSeconds: 5, referenceStormSeconds: 3, settleSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS, floodProcesses: 2 }
+      : { idleSeconds: 30, stormSeconds: 30, referenceStormSeconds: 10, settleSeconds: 5, exportIntervalMs: EXPORT_INTERVAL_MS, floodProcesses: 2 },
+  };
+}
+
+const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c]\n' +
+  '  --quick      short durations (a smoke test of the benchmark, not a measurement)\n' +
+  '  --only LIST  run only these parts: a (throughput), b (tc cost), c (agent CPU/RSS, drop storm)\n';
+
+function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    return undefined;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const parts = values.only === undefined ? [...PART_IDS] : values.only.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = parts.filter((p) => !(PART_IDS as readonly string[]).includes(p));
+  if (bad.length || parts.length === 0) {
+    process.stderr.write(`--only: unknown part(s) ${bad.join(', ') || '(none given)'}; use a, b, c\n${USAGE}`);
+    return undefined;
+  }
+  return { quick: values.quick ?? false, parts: PART_IDS.filter((p) => parts.includes(p)) };
+}
+
+/** Everything that must not outlive the bench: the agent, the lab, the receiver. Idempotent. */
+class Resources {
+  lab: Lab | undefined;
+  receiver: OtlpReceiver | undefined;
+  agent: AgentProcess | undefined;
+  private closing: Promise<void> | undefined;
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const steps: Array<[string, () => Promise<unknown> | undefined]> = [
+        ['stop the agent', () => this.agent?.stop()],
+        ['destroy the lab', () => this.lab?.destroy()],
+        ['stop the OTLP receiver', () => this.receiver?.stop()],
+      ];
+      for (const [what, step] of steps) {
+        try { await step(); } catch (err) { process.stderr.write(`bench: cleanup: could not ${what}: ${(err as Error).message}\n`); }
+      }
+    })();
+    return this.closing;
+  }
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const cli = parseCli(argv);
+  if (!cli) return 2;
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench: needs root (network namespaces, nft, eBPF programs)\n');
+    return 1;
+  }
+  const root = packageRoot();
+  const resultsDir = join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  for (const f of readdirSync(resultsDir)) if (/^tmp-agent-.*\.log$/.test(f)) rmSync(join(resultsDir, f), { force: true });
+  const pidPath = join(resultsDir, 'tmp-agent.pid');
+  const stale = endStaleAgent(pidPath, INTERFACES);
+  if (stale) progress(`ended agent pid ${stale} left behind by an earlier bench run`);
+
+  const startedAt = new Date();
+  const command = `node ${relative(root, process.argv[1] ?? 'dist/bench/run.js')}${argv.length ? ` ${argv.join(' ')}` : ''}`;
+  const settings = settingsFor(cli.quick);
+  const res = new Resources();
+  let signalled = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (++signalled > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
+    progress(`${sig}: cleaning up (again to exit at once)`);
+    void res.close().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const agentOpts = (label: string): AgentProcessOptions => ({
+    root, endpoint: res.receiver!.endpoint, interfaces: INTERFACES, exportIntervalMs: EXPORT_INTERVAL_MS,
+    logPath: join(resultsDir, `tmp-agent-${label}.log`), pidPath,
+  });
+  const track = (a: AgentProcess | undefined): void => { res.agent = a; };
+
+  progress(`Fovea benchmark v1 (${cli.quick ? 'quick' : 'full'}), parts ${cli.parts.join(', ')}`);
+  const machine = await machineInfo(root);
+  progress(`machine: ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}, Node ${machine.node}, ${machine.libbpf}`);
+
+  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c'] } = {};
+  const errors: Array<{ part: PartId | 'setup'; message: string }> = [];
+  try {
+    if (cli.parts.includes('a') || cli.parts.includes('c')) {
+      res.receiver = await OtlpReceiver.start();
+      res.lab = await Lab.create({ name: LAB_NAME, pods: 2 });
+      progress(`lab ${LAB_NAME}: ${res.lab.pods.map((p) => `${p.hostIfname} ↔ ${p.ip}`).join(', ')}; OTLP receiver ${res.receiver.endpoint}`);
+    }
+    const parts: Record<PartId, () => Promise<void>> = {
+      a: async () => { out.a = await runThroughput(res.lab!, res.receiver!, settings.a, agentOpts, track); },
+      b: async () => { out.b = await runTcCost(root, settings.b, TC_LIMIT_NS); },
+      c: async () => { out.c = await runAgentCost(res.lab!, res.receiver!, settings.c, agentOpts('c'), track); },
+    };
+    for (const p of cli.parts) {
+      if (signalled) break; // interrupted: cleanup is running, results will not be written
+      progress(`part ${p}: start`);
+      try {
+        await parts[p]();
+        progress(`part ${p}: done`);
+      } catch (err) {
+        if (signalled) break;
+        const message = (err as Error).stack ?? String(err);
+        errors.push({ part: p, message: (err as Error).message ?? String(err) });
+        progress(`part ${p}: FAILED: ${message}`);
+        await res.agent?.stop();
+        res.agent = undefined;
+      }
+    }
+  } catch (err) {
+    errors.push({ part: 'setup', message: (err as Error).message ?? String(err) });
+    progress(`setup FAILED: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    await res.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const finishedAt = new Date();
+  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? [])];
+  const results: BenchResults = {
+    benchmark: 'fovea-bench', version: 1,
+    startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
+    durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+    command, mode: cli.quick ? 'quick' : 'full', parts: cli.parts, machine, ...out, errors, targets,
+  };
+  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(resultsDir, 'latest.md'), renderMarkdown(results));
+  progress(`wrote ${relative(process.cwd(), join(resultsDir, 'latest.json'))} and latest.md`);
+  for (const t of targets) {
+    progress(`${t.pass ? 'pass' : 'MISS'}  ${t.id}: ${t.measured} ${t.unit} (${t.op} ${t.limit}; ${t.marginText})`);
+  }
+  return errors.length ? 1 : 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});

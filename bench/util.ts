@@ -1,0 +1,171 @@
+/**
+ * Small helpers shared by the benchmark parts: progress output, statistics, /proc readers and
+ * target verdicts. Nothing here knows about a particular part.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export type PartId = 'a' | 'b' | 'c';
+export const PART_IDS: readonly PartId[] = ['a', 'b', 'c'];
+
+const t0 = Date.now();
+
+/** One progress line on stdout, prefixed with the time since the benchmark started. */
+export function progress(msg: string): void {
+  const s = ((Date.now() - t0) / 1000).toFixed(1).padStart(6);
+  process.stdout.write(`[bench ${s}s] ${msg}\n`);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export const min = (xs: readonly number[]): number => Math.min(...xs);
+export const max = (xs: readonly number[]): number => Math.max(...xs);
+
+/** Rounds for reports (keeps JSON readable without losing meaningful digits). */
+export function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+// ---- /proc readers ----
+
+let clkTck: number | undefined;
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`). */
+export function clockTicks(): number {
+  clkTck ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  if (!Number.isInteger(clkTck) || clkTck <= 0) throw new Error(`getconf CLK_TCK returned ${String(clkTck)}`);
+  return clkTck;
+}
+
+/** utime + stime of a process (all its threads), in clock ticks. */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  const utime = Number(fields[14 - 3]);
+  const stime = Number(fields[15 - 3]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat`);
+  return utime + stime;
+}
+
+export interface ProcMem {
+  /** VmRSS, bytes */
+  readonly rss: number;
+  /** VmHWM (peak RSS since start), bytes */
+  readonly hwm: number;
+}
+
+export function procMem(pid: number): ProcMem {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!m) throw new Error(`no ${key} in /proc/${pid}/status`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/** Whole-machine CPU time from /proc/stat: busy and total jiffies over all cores. */
+export function systemCpu(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('no cpu line in /proc/stat');
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest times are already in user/nice)
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+export interface CpuWindow {
+  readonly wallSeconds: number;
+  /** CPU seconds used by the process over the window */
+  readonly cpuSeconds: number;
+  /** cpuSeconds / wallSeconds × 100: percent of one core */
+  readonly pctOfOneCore: number;
+  /** Whole machine: busy share of all cores over the window, percent */
+  readonly machineBusyPct: number;
+  readonly rssSamples: number;
+  /** largest VmRSS sampled during the window, bytes */
+  readonly rssMax: number;
+  /** VmRSS at the end of the window, bytes */
+  readonly rssEnd: number;
+  /** VmHWM at the end of the window (peak since process start), bytes */
+  readonly hwmEnd: number;
+}
+
+/**
+ * Measures a process's CPU (utime+stime over wall time) and memory (VmRSS sampled every
+ * `sampleMs`, VmHWM at the end) while `during` runs, plus the machine's busy share.
+ */
+export async function measureProcess<T>(pid: number, during: () => Promise<T>, sampleMs = 500): Promise<{ window: CpuWindow; value: T }> {
+  const tck = clockTicks();
+  let rssMax = procMem(pid).rss;
+  let samples = 1;
+  const timer = setInterval(() => {
+    try {
+      rssMax = Math.max(rssMax, procMem(pid).rss);
+      samples++;
+    } catch { /* process gone: reported by the caller's checks */ }
+  }, sampleMs);
+  const sys0 = systemCpu();
+  const ticks0 = cpuTicks(pid);
+  const w0 = process.hrtime.bigint();
+  let value: T;
+  try {
+    value = await during();
+  } finally {
+    clearInterval(timer);
+  }
+  const ticks1 = cpuTicks(pid);
+  const w1 = process.hrtime.bigint();
+  const sys1 = systemCpu();
+  const mem = procMem(pid);
+  rssMax = Math.max(rssMax, mem.rss);
+  const wallSeconds = Number(w1 - w0) / 1e9;
+  const cpuSeconds = (ticks1 - ticks0) / tck;
+  return {
+    value,
+    window: {
+      wallSeconds, cpuSeconds, pctOfOneCore: (cpuSeconds / wallSeconds) * 100,
+      machineBusyPct: ((sys1.busy - sys0.busy) / Math.max(1, sys1.total - sys0.total)) * 100,
+      rssSamples: samples + 1, rssMax, rssEnd: mem.rss, hwmEnd: mem.hwm,
+    },
+  };
+}
+
+export const MB = 1e6;
+
+// ---- targets ----
+
+export interface Target {
+  readonly part: PartId;
+  readonly id: string;
+  /** What is compared, in words (which number, over which window). */
+  readonly description: string;
+  readonly measured: number;
+  readonly op: '>=' | '<=' | '==';
+  readonly limit: number;
+  readonly unit: string;
+  readonly pass: boolean;
+  /** Distance to the limit in the target's unit: positive = headroom, negative = missed by. */
+  readonly margin: number;
+  readonly marginText: string;
+}
+
+export function target(part: PartId, id: string, description: string, measured: number, op: Target['op'], limit: number, unit: string, digits = 2): Target {
+  const margin = op === '>=' ? measured - limit : op === '<=' ? limit - measured : -Math.abs(measured - limit);
+  const pass = op === '==' ? measured === limit : Number.isFinite(measured) && margin >= 0;
+  const u = unit ? ` ${unit}` : '';
+  const marginText = op === '=='
+    ? (pass ? 'exact' : `off by ${round(Math.abs(measured - limit), digits)}${u}`)
+    : pass ? `headroom ${round(margin, digits)}${u}` : `missed by ${round(-margin, digits)}${u}`;
+  return { part, id, description, measured: round(measured, digits), op, limit, unit, pass, margin: round(margin, digits), marginText };
+}

@@ -1,0 +1,189 @@
+/**
+ * The demo's model: received OTLP exports (decoded shapes, as OtlpReceiver hands them over) →
+ * totals, rates, rows, ground-truth verdicts and the final summary. No kernel, no sockets.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  agentNetfilter, buildModel, buildSummary, dropRows, interfaceRows, nftSide, probeHealth,
+  ReceivedMetrics, truthVerdict, type LabInfo,
+} from '../../src/demo/model.js';
+import type { TrafficStats } from '../../src/demo/traffic-loop.js';
+import { ATTR, INSTRUMENTS } from '../../src/names.js';
+import type { ExportMetricsServiceRequest, KeyValue, Metric } from '../../src/otlp/receiver.js';
+
+type Pt = [attrs: Record<string, string>, value: number];
+
+function kv(attrs: Record<string, string>): KeyValue[] {
+  return Object.entries(attrs).map(([key, v]) => ({ key, value: { value: 'stringValue', stringValue: v } }));
+}
+
+const ns = (ms: number): string => (BigInt(ms) * 1_000_000n).toString();
+
+function sum(name: string, tMs: number, points: Pt[]): Metric {
+  return {
+    name, description: '', unit: '', data: 'sum',
+    sum: {
+      aggregationTemporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE', isMonotonic: true,
+      dataPoints: points.map(([a, v]) => ({ attributes: kv(a), startTimeUnixNano: ns(0), timeUnixNano: ns(tMs), value: 'asInt', asInt: String(v) })),
+    },
+  };
+}
+
+function gauge(name: string, tMs: number, points: Pt[]): Metric {
+  return {
+    name, description: '', unit: '', data: 'gauge',
+    gauge: { dataPoints: points.map(([a, v]) => ({ attributes: kv(a), startTimeUnixNano: ns(0), timeUnixNano: ns(tMs), value: 'asDouble', asDouble: v })) },
+  };
+}
+
+function request(...metrics: Metric[]): ExportMetricsServiceRequest {
+  return { resourceMetrics: [{ resource: { attributes: kv({ 'service.name': 'fovea' }) }, scopeMetrics: [{ scope: { name: 'fovea', version: '0' }, metrics }] }] };
+}
+
+const nf = (transport: string) => ({ [ATTR.dropReason]: 'NETFILTER_DROP', [ATTR.transport]: transport, [ATTR.networkType]: 'ipv4' });
+const ns_ = (transport: string) => ({ [ATTR.dropReason]: 'NO_SOCKET', [ATTR.transport]: transport, [ATTR.networkType]: 'ipv4' });
+const ifc = (name: string, dir: 'receive' | 'transmit') => ({ [ATTR.interfaceName]: name, [ATTR.ioDirection]: dir });
+
+/** One agent export at time t (ms) with the given drop and interface totals. */
+function agentExport(t: number, o: { nfUdp: number; nfTcp: number; noSock: number; rx0: number; tx0: number; probesUp?: boolean }): ExportMetricsServiceRequest {
+  const up = o.probesUp ?? true;
+  return request(
+    sum(INSTRUMENTS.dropPackets.name, t, [[nf('udp'), o.nfUdp], [nf('tcp'), o.nfTcp], [ns_('udp'), o.noSock]]),
+    sum(INSTRUMENTS.dropBytes.name, t, [[nf('udp'), o.nfUdp * 100], [nf('tcp'), o.nfTcp * 60], [ns_('udp'), o.noSock * 90]]),
+    sum(INSTRUMENTS.packets.name, t, [[ifc('fvdemo-1', 'receive'), o.rx0], [ifc('fvdemo-1', 'transmit'), o.tx0], [ifc('fvdemo-0', 'receive'), 1], [ifc('fvdemo-0', 'transmit'), 2]]),
+    sum(INSTRUMENTS.io.name, t, [[ifc('fvdemo-1', 'receive'), o.rx0 * 1000], [ifc('fvdemo-1', 'transmit'), o.tx0 * 1000], [ifc('fvdemo-0', 'receive'), 10], [ifc('fvdemo-0', 'transmit'), 20]]),
+    gauge(INSTRUMENTS.probeUp.name, t, up
+      ? [[{ [ATTR.probe]: 'drop', [ATTR.hook]: 'tp_btf/kfree_skb' }, 1], [{ [ATTR.probe]: 'traffic', [ATTR.hook]: 'tcx' }, 1]]
+      : [[{ [ATTR.probe]: 'drop' }, 0], [{ [ATTR.probe]: 'traffic' }, 0]]),
+    gauge(INSTRUMENTS.attachedInterfaces.name, t, [[{ [ATTR.probe]: 'traffic' }, 2]]),
+    sum(INSTRUMENTS.exportFailures.name, t, [[{}, 0]]),
+  );
+}
+
+const LAB: LabInfo = { name: 'demo', pods: 2, netnsPrefix: 'fovea-demo-', interfaceGlob: 'fvdemo-*', nftTable: 'inet fovea_demo', denyPort: 7777, closedPort: 9999 };
+const TRAFFIC: TrafficStats = { intensity: 0.5, tcpTransfers: 1, tcpBytes: 10, udpDatagrams: 2, udpBytes: 20, denyUdp: 3, denyTcp: 1, closedUdp: 4, closedTcp: 1, errors: 0 };
+
+describe('ReceivedMetrics', () => {
+  it('keeps the latest cumulative value and a rate from the points\' own timestamps', () => {
+    const m = new ReceivedMetrics();
+    m.ingest(agentExport(1_000, { nfUdp: 10, nfTcp: 0, noSock: 5, rx0: 100, tx0: 50 }), 1_005);
+    expect(dropRows(m).find((r) => r.reason === 'NETFILTER_DROP' && r.transport === 'udp')).toMatchObject({ packets: 10, bytes: 1000, pps: 0 });
+    m.ingest(agentExport(3_000, { nfUdp: 50, nfTcp: 2, noSock: 5, rx0: 300, tx0: 50 }), 9_999); // arrival time does not matter
+    const udp = dropRows(m).find((r) => r.reason === 'NETFILTER_DROP' && r.transport === 'udp');
+    expect(udp).toEqual({ reason: 'NETFILTER_DROP', transport: 'udp', networkType: 'ipv4', packets: 50, bytes: 5000, pps: 20 });
+    expect(m.exports).toBe(2);
+    expect(m.lastExportAt).toBe(9_999);
+  });
+
+  it('rates cover the last few seconds only, and fall to 0 once the counter stops moving', () => {
+    const m = new ReceivedMetrics();
+    for (let t = 0; t <= 10_000; t += 1_000) {
+      m.ingest(agentExport(t, { nfUdp: t < 5_000 ? t / 10 : 500, nfTcp: 0, noSock: 0, rx0: 0, tx0: 0 }), t);
+    }
+    expect(dropRows(m).find((r) => r.transport === 'udp' && r.reason === 'NETFILTER_DROP')).toMatchObject({ packets: 500, pps: 0 });
+  });
+
+  it('drops series absent from the latest export of their metric (a probe that stopped)', () => {
+    const m = new ReceivedMetrics();
+    m.ingest(agentExport(1_000, { nfUdp: 1, nfTcp: 0, noSock: 0, rx0: 0, tx0: 0 }), 1_000);
+    expect(probeHealth(m)).toEqual([{ name: 'drop', up: true, hook: 'tp_btf/kfree_skb' }, { name: 'traffic', up: true, hook: 'tcx' }]);
+    m.ingest(agentExport(2_000, { nfUdp: 1, nfTcp: 0, noSock: 0, rx0: 0, tx0: 0, probesUp: false }), 2_000);
+    expect(probeHealth(m)).toEqual([{ name: 'drop', up: false }, { name: 'traffic', up: false }]);
+  });
+
+  it('ignores a late older point and restarts the history after a counter reset', () => {
+    const m = new ReceivedMetrics();
+    m.ingest(request(sum('c', 2_000, [[{}, 10]])), 2_000);
+    m.ingest(request(sum('c', 1_000, [[{}, 5]])), 2_100);
+    expect(m.series('c')).toEqual([{ attrs: {}, value: 10, rate: 0 }]);
+    m.ingest(request(sum('c', 3_000, [[{}, 2]])), 3_000);
+    m.ingest(request(sum('c', 4_000, [[{}, 6]])), 4_000);
+    expect(m.series('c')).toEqual([{ attrs: {}, value: 6, rate: 4 }]);
+  });
+});
+
+describe('rows', () => {
+  const m = new ReceivedMetrics();
+  m.ingest(agentExport(1_000, { nfUdp: 10, nfTcp: 3, noSock: 20, rx0: 100, tx0: 50 }), 1_000);
+  m.ingest(agentExport(2_000, { nfUdp: 30, nfTcp: 3, noSock: 25, rx0: 150, tx0: 60 }), 2_000);
+
+  it('drop rows: by packets, descending, with bytes of the same series', () => {
+    expect(dropRows(m).map((r) => [r.reason, r.transport, r.packets, r.bytes])).toEqual([
+      ['NETFILTER_DROP', 'udp', 30, 3000], ['NO_SOCKET', 'udp', 25, 2250], ['NETFILTER_DROP', 'tcp', 3, 180],
+    ]);
+  });
+
+  it('interface rows: rx/tx packets, bytes and rates per interface, by name', () => {
+    expect(interfaceRows(m)).toEqual([
+      { name: 'fvdemo-0', rxPackets: 1, rxBytes: 10, txPackets: 2, txBytes: 20, rxBps: 0, txBps: 0, rxPps: 0, txPps: 0 },
+      { name: 'fvdemo-1', rxPackets: 150, rxBytes: 150_000, txPackets: 60, txBytes: 60_000, rxBps: 50_000, txBps: 10_000, rxPps: 50, txPps: 10 },
+    ]);
+  });
+
+  it('NETFILTER_DROP by transport, and the nft side by rule comment', () => {
+    expect(agentNetfilter(m)).toEqual({
+      udp: { packets: 30, bytes: 3000 }, tcp: { packets: 3, bytes: 180 }, total: { packets: 33, bytes: 3180 },
+    });
+    expect(nftSide({ 'deny-udp': { packets: 30, bytes: 3000 }, 'deny-tcp': { packets: 4, bytes: 240 } })).toEqual({
+      udp: { packets: 30, bytes: 3000 }, tcp: { packets: 4, bytes: 240 }, total: { packets: 34, bytes: 3240 },
+    });
+    expect(nftSide({}).total).toEqual({ packets: 0, bytes: 0 });
+  });
+});
+
+describe('truthVerdict', () => {
+  const side = (p: number) => ({ udp: { packets: p, bytes: 0 }, tcp: { packets: 0, bytes: 0 }, total: { packets: p, bytes: 0 } });
+  it('waiting / match / behind / mismatch', () => {
+    expect(truthVerdict(0, { agent: side(0), nft: side(0) })).toBe('waiting');
+    expect(truthVerdict(3, undefined)).toBe('waiting');
+    expect(truthVerdict(3, { agent: side(5), nft: side(5) })).toBe('match');
+    expect(truthVerdict(3, { agent: side(5), nft: side(7) })).toBe('behind');
+    expect(truthVerdict(3, { agent: side(8), nft: side(7) })).toBe('mismatch');
+  });
+});
+
+describe('buildModel / buildSummary', () => {
+  const m = new ReceivedMetrics();
+  m.ingest(agentExport(1_000, { nfUdp: 10, nfTcp: 2, noSock: 4, rx0: 100, tx0: 50 }), 1_000);
+
+  it('builds the view model from what was received', () => {
+    const truth = { agent: agentNetfilter(m), nft: nftSide({ 'deny-udp': { packets: 10, bytes: 1000 }, 'deny-tcp': { packets: 2, bytes: 120 } }) };
+    const model = buildModel(m, { nowMs: 1_500, startedAtMs: 500, durationMs: 8_000, lab: LAB, endpoint: 'http://127.0.0.1:1', truth, traffic: TRAFFIC, logFile: '/tmp/x.log' });
+    expect(model).toMatchObject({
+      elapsedMs: 1_000, durationMs: 8_000,
+      exports: { received: 1, lastAgoMs: 500, failures: 0 },
+      attachedInterfaces: 2,
+      dropTotal: { packets: 16, bytes: 1_000 + 120 + 360 },
+      truth: { verdict: 'match' },
+      logFile: '/tmp/x.log',
+    });
+    expect(model.probes.every((p) => p.up)).toBe(true);
+  });
+
+  it('summarises totals by reason and compares with nft and link counters', () => {
+    const links = new Map([
+      ['fvdemo-1', { rxPackets: 100, rxBytes: 100_000, txPackets: 50, txBytes: 50_000, rxDropped: 0, txDropped: 0 }],
+      ['fvdemo-0', { rxPackets: 1, rxBytes: 10, txPackets: 3, txBytes: 20, rxDropped: 0, txDropped: 0 }],
+    ]);
+    const s = buildSummary(m, {
+      durationMs: 8_049, endpoint: 'http://127.0.0.1:1', lab: LAB, traffic: TRAFFIC, leftovers: [], links,
+      nft: { 'deny-udp': { packets: 10, bytes: 1000 }, 'deny-tcp': { packets: 2, bytes: 120 } },
+    });
+    expect(s.durationS).toBe(8);
+    expect(s.dropsByReason).toEqual({ NETFILTER_DROP: { packets: 12, bytes: 1120 }, NO_SOCKET: { packets: 4, bytes: 360 } });
+    expect(s.groundTruth.netfilterDrop.match).toBe(true);
+    expect(s.interfaces.map((i) => [i.name, i.match])).toEqual([['fvdemo-0', false], ['fvdemo-1', true]]);
+    expect(s.lab).toMatchObject({ removed: true, leftovers: [] });
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s); // the --json document is plain data
+  });
+
+  it('the summary reports probe health from while the agent ran when given', () => {
+    const s = buildSummary(m, {
+      durationMs: 1, endpoint: '', lab: LAB, traffic: TRAFFIC, leftovers: ['link fvdemo-0'], links: new Map(), nft: {},
+      probes: [{ name: 'drop', up: true }],
+    });
+    expect(s.agent.probes).toEqual([{ name: 'drop', up: true }]);
+    expect(s.groundTruth.netfilterDrop.match).toBe(false);
+    expect(s.lab.removed).toBe(false);
+  });
+});
