@@ -6,6 +6,7 @@
  * table — are exported for unit tests; runChecks() is the only part that touches the kernel, and
  * every check in it catches its own errors (no root, no libbpf, no objects: still a report).
  */
+import { DROP_HOOKS as PROBE_DROP_HOOKS } from '../probes/drop/probe.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -108,11 +109,8 @@ export function privilegeCheck(caps: ReadonlySet<number>, kernel?: { major: numb
 // ---------------------------------------------------------------------------------------------
 // Summary and exit code (pure)
 
-/** Hooks of the drop probe in the agent's order of preference (DropProbe tries them in this order). */
-export const DROP_HOOKS = [
-  { id: 'drop-tp_btf', program: 'drop_tp_btf', hook: 'tp_btf/kfree_skb' },
-  { id: 'drop-raw_tp', program: 'drop_raw_tp', hook: 'raw_tp/kfree_skb' },
-] as const;
+/** Hooks of the drop probe in the agent's order of preference (the probe's own list). */
+export const DROP_HOOKS = PROBE_DROP_HOOKS.map((h) => ({ id: `drop-${h.kind}`, program: h.program, hook: h.hook }));
 export const TC_MODES = [
   { id: 'traffic-tcx', mode: 'tcx' },
   { id: 'traffic-clsact', mode: 'clsact' },

@@ -24,25 +24,6 @@ const ENOENT = 2;
 const ENOSPC = 28;
 const BATCH_UNSUPPORTED = new Set([22 /* EINVAL */, 95 /* EOPNOTSUPP */, 524 /* ENOTSUPP */]);
 
-// Declared here rather than in libbpf.ts: only the feature probes use them.
-let extra: {
-  bpf_object__next_program: (obj: Pointer, prev: Pointer | null) => Pointer | null;
-  bpf_program__name: (prog: Pointer) => string;
-  bpf_prog_load: (type: number, name: string, license: string, insns: Buffer, cnt: number, opts: Buffer) => number;
-} | undefined;
-
-function ext(): NonNullable<typeof extra> {
-  if (extra) return extra;
-  const l = libbpf().lib;
-  extra = {
-    bpf_object__next_program: l.func('void *bpf_object__next_program(void *obj, void *prev)'),
-    bpf_program__name: l.func('const char *bpf_program__name(void *prog)'),
-    bpf_prog_load: l.func(
-      'int bpf_prog_load(int prog_type, const char *prog_name, const char *license, const void *insns, size_t insn_cnt, void *opts)'),
-  } as unknown as NonNullable<typeof extra>;
-  return extra;
-}
-
 export interface LibbpfVersion {
   readonly major: number;
   readonly minor: number;
@@ -80,7 +61,7 @@ export function programNames(path: string): string[] {
   try {
     const names: string[] = [];
     let p: Pointer | null = null;
-    while ((p = ext().bpf_object__next_program(obj, p))) names.push(ext().bpf_program__name(p));
+    while ((p = libbpf().bpf_object__next_program(obj, p))) names.push(libbpf().bpf_program__name(p));
     return names;
   } finally {
     lib.bpf_object__close(obj);
@@ -179,7 +160,7 @@ export function tryFentryLoad(func: string): void {
   opts.writeBigUInt64LE(104n, 0);
   opts.writeUInt32LE(BPF_TRACE_FENTRY, 12);
   opts.writeUInt32LE(btfId, 32);
-  const fd = ext().bpf_prog_load(BPF_PROG_TYPE_TRACING, 'fovea_probe', 'GPL', insns, 2, opts);
+  const fd = libbpf().bpf_prog_load(BPF_PROG_TYPE_TRACING, 'fovea_probe', 'GPL', insns, 2, opts);
   check(`load fentry program on ${func}`, fd);
   closeSync(fd);
 }

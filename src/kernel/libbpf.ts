@@ -55,9 +55,10 @@ function bind(l: koffi.IKoffiLib) {
     bpf_tc_detach: l.func('int bpf_tc_detach(void *hook, void *opts)'),
     bpf_tc_query: l.func('int bpf_tc_query(void *hook, void *opts)'),
 
-    bpf_prog_test_run_opts: l.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
-    bpf_prog_get_fd_by_id: l.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
-    bpf_obj_get_info_by_fd: l.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *info_len)'),
+    bpf_object__next_program: l.func('void *bpf_object__next_program(void *obj, void *prev)'),
+    bpf_program__name: l.func('const char *bpf_program__name(void *prog)'),
+    bpf_prog_load: l.func(
+      'int bpf_prog_load(int prog_type, const char *prog_name, const char *license, const void *insns, size_t insn_cnt, void *opts)'),
 
     btf__load_vmlinux_btf: l.func('void *btf__load_vmlinux_btf(void)'),
     btf__parse: l.func('void *btf__parse(const char *path, void *ext)'),
@@ -65,10 +66,8 @@ function bind(l: koffi.IKoffiLib) {
     btf__find_by_name_kind: l.func('int btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)'),
     btf__type_by_id: l.func('void *btf__type_by_id(void *btf, uint32_t id)'),
     btf__name_by_offset: l.func('const char *btf__name_by_offset(void *btf, uint32_t offset)'),
-    btf__type_cnt: l.func('uint32_t btf__type_cnt(void *btf)'),
     btf__resolve_size: l.func('int64_t btf__resolve_size(void *btf, uint32_t type_id)'),
 
-    libbpf_probe_bpf_prog_type: l.func('int libbpf_probe_bpf_prog_type(int prog_type, void *opts)'),
     libbpf_probe_bpf_map_type: l.func('int libbpf_probe_bpf_map_type(int map_type, void *opts)'),
 
     vsnprintf: koffi.load('libc.so.6').func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *args)'),

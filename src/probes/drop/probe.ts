@@ -17,7 +17,7 @@ import { dropReasonsFromBtf, type DropReasons } from './reasons.js';
 export const DROP_OBJECT = 'drop.bpf.o';
 
 /** Hooks in order of preference: program name in drop.bpf.c and how we describe it. */
-const HOOKS = [
+export const DROP_HOOKS = [
   { program: 'drop_tp_btf', hook: 'tp_btf/kfree_skb', kind: 'tp_btf' },
   { program: 'drop_raw_tp', hook: 'raw_tp/kfree_skb', kind: 'raw_tp' },
 ] as const;
@@ -76,10 +76,10 @@ export class DropProbe implements Probe {
     const path = join(this.ctx.settings.bpfObjectDir, DROP_OBJECT);
     const failures: string[] = [];
     const wanted = this.ctx.settings.dropHook ?? 'auto';
-    for (const { program, hook } of HOOKS.filter((h) => wanted === 'auto' || h.kind === wanted)) {
+    for (const { program, hook } of DROP_HOOKS.filter((h) => wanted === 'auto' || h.kind === wanted)) {
       const obj = BpfObject.open(path);
       try {
-        for (const other of HOOKS) obj.program(other.program).setAutoload(other.program === program);
+        for (const other of DROP_HOOKS) obj.program(other.program).setAutoload(other.program === program);
         obj.load();
         this.link = attachTracing(obj.program(program));
         this.obj = obj;
