@@ -39,7 +39,7 @@ function settingsFor(quick: boolean): Settings {
   return {
     a: quick
       ? { pairs: 2, seconds: 2, warmupSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS }
-      : { pairs: 5, seconds: 5, warmupSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS },
+      : { pairs: 8, seconds: 5, warmupSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS },
     b: { repeat: 1_000_000, rounds: quick ? 3 : 7, frameSizes: [64, 1500] },
     c: quick
       ? { idleSeconds: 5, stormSeconds: 5, referenceStormSeconds: 3, settleSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS, floodProcesses: 2 }

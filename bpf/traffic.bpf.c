@@ -6,8 +6,11 @@
  * interface the agent selects. Always returns TC_ACT_UNSPEC (TCX_NEXT): never changes a
  * verdict, so it coexists with Cilium and any other tc user.
  *
- * Per packet: one per-CPU hash lookup and two increments. The agent inserts the interface's key
- * when it attaches, so the insert path below only runs after a race with removal.
+ * Per packet: one per-CPU array lookup and two increments (the interface's slot); only when
+ * another interface owns that slot, a per-CPU hash lookup instead. The agent claims the slot or
+ * inserts the hash key when it attaches, so the insert path below only runs after a race with
+ * removal. (Measured with BPF_PROG_TEST_RUN: the array path costs ~2 ns over an empty program,
+ * the hash path ~26 ns.)
  */
 #include "include/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,6 +28,15 @@ struct {
 	__type(value, struct traffic_value);
 } traffic_counts SEC(".maps");
 
+/* key: slot = ifindex & (TRAFFIC_SLOTS - 1); value: per-CPU struct traffic_slot.
+ * Size TRAFFIC_SLOTS: 40 bytes x 1024 per CPU; collisions use traffic_counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TRAFFIC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct traffic_slot);
+} traffic_slots SEC(".maps");
+
 /* key: enum traffic_error; value: per-CPU count. Failures to record, exported as agent health. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -36,7 +48,17 @@ struct {
 static __always_inline int count(struct __sk_buff *skb, const __u32 dir)
 {
 	__u32 ifindex = skb->ifindex;
-	struct traffic_value *val = bpf_map_lookup_elem(&traffic_counts, &ifindex);
+	__u32 slot_key = ifindex & (TRAFFIC_SLOTS - 1);
+	struct traffic_slot *slot = bpf_map_lookup_elem(&traffic_slots, &slot_key);
+	struct traffic_value *val;
+
+	if (slot && slot->ifindex == ifindex) {
+		slot->counts.packets[dir] += 1;
+		slot->counts.bytes[dir] += skb->len;
+		return FOVEA_TC_ACT_UNSPEC;
+	}
+
+	val = bpf_map_lookup_elem(&traffic_counts, &ifindex);
 
 	if (!val) {
 		struct traffic_value zero = {};

@@ -16,10 +16,23 @@ enum traffic_direction {
 	TRAFFIC_EGRESS = 1,  /* sent by the interface (tc egress)       -> network.io.direction=transmit */
 };
 
-/* key of traffic_counts: __u32 ifindex (root network namespace) */
+/* Fast path: slots of a per-CPU array indexed by ifindex & (TRAFFIC_SLOTS - 1). A slot belongs
+ * to the one interface whose ifindex the agent wrote into it; interfaces whose slot is taken
+ * fall back to traffic_counts. Power of two. */
+#define TRAFFIC_SLOTS 1024
+
+/* value of traffic_counts (key: __u32 ifindex in the root network namespace), and the counters
+ * of a slot */
 struct traffic_value {
 	__u64 packets[2]; /* indexed by enum traffic_direction */
 	__u64 bytes[2];   /* skb->len at tc: includes the L2 header, like `ip -s link` */
+};
+
+/* value of traffic_slots (key: __u32 slot index) */
+struct traffic_slot {
+	__u32 ifindex;    /* owner, written by the agent on every CPU; 0 = free */
+	__u32 pad;        /* always zero */
+	struct traffic_value counts;
 };
 
 /* Indexes of traffic_errors (per-CPU u64 counters). */

@@ -29,6 +29,7 @@ import {
 import { DROP_OBJECT } from '../../src/probes/drop/probe.js';
 import {
   TRAFFIC_EGRESS, TRAFFIC_ERRORS, TRAFFIC_INGRESS, TRAFFIC_KEY, TRAFFIC_VALUE, decodeTrafficCounts, encodeTrafficKey,
+  TRAFFIC_SLOT, TRAFFIC_SLOTS,
 } from '../../src/probes/traffic/layout.js';
 import { TRAFFIC_OBJECT } from '../../src/probes/traffic/probe.js';
 
@@ -90,6 +91,13 @@ describeObjects('struct layouts: object BTF == TS layout tables', () => {
     expect(offsets(l)).toEqual({ packets: TRAFFIC_VALUE.packets, bytes: TRAFFIC_VALUE.bytes });
     // __u64[2] each, indexed by enum traffic_direction
     expect(sizes(l)).toEqual({ packets: 16, bytes: 16 });
+  });
+
+  it('struct traffic_slot', () => {
+    const l = layout(trafficBtf, 'traffic_slot');
+    expect(l.size).toBe(TRAFFIC_SLOT.size);
+    expect(offsets(l)).toEqual({ ifindex: TRAFFIC_SLOT.ifindex, pad: TRAFFIC_SLOT.pad, counts: TRAFFIC_SLOT.counts });
+    expect(sizes(l)).toEqual({ ifindex: 4, pad: 4, counts: TRAFFIC_VALUE.size });
   });
 });
 
@@ -192,6 +200,7 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
     { obj: DROP_O, map: 'drop_errors', key: 4 /* __u32 enum drop_error */, value: 8 /* __u64 */ },
     { obj: TRAFFIC_O, map: 'traffic_counts', key: TRAFFIC_KEY.size, value: TRAFFIC_VALUE.size },
     { obj: TRAFFIC_O, map: 'traffic_errors', key: 4 /* __u32 enum traffic_error */, value: 8 /* __u64 */ },
+    { obj: TRAFFIC_O, map: 'traffic_slots', key: 4 /* __u32 slot index */, value: TRAFFIC_SLOT.size },
   ];
   for (const c of cases) {
     it(`${c.map}: key ${c.key} B, value ${c.value} B, per-CPU`, () => {
@@ -212,6 +221,7 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
     try {
       expect(d.map('drop_errors').maxEntries).toBe(DROP_ERRORS.length);
       expect(t.map('traffic_errors').maxEntries).toBe(TRAFFIC_ERRORS.length);
+      expect(t.map('traffic_slots').maxEntries).toBe(TRAFFIC_SLOTS);
     } finally {
       d.close();
       t.close();

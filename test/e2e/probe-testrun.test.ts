@@ -24,7 +24,8 @@ import { BpfObject } from '../../src/kernel/object.js';
 import { testRun } from '../../src/kernel/test-run.js';
 import { readFailureCounters } from '../../src/probes/counters.js';
 import {
-  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, decodeTrafficCounts, encodeTrafficKey, type InterfaceCount,
+  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, TRAFFIC_SLOTS, decodeTrafficCounts, decodeTrafficSlots, encodeTrafficKey,
+  encodeTrafficSlot, mergeCounts, slotOf, type InterfaceCount,
 } from '../../src/probes/traffic/layout.js';
 import { describeRoot } from '../helpers/root.js';
 
@@ -205,6 +206,35 @@ describeRoot('traffic tc programs under BPF_PROG_TEST_RUN', 'loading eBPF progra
   it('no record failures on the way', () => {
     const f = readFailureCounters(obj.map('traffic_errors'), TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING);
     expect(f).toEqual([{ kind: 'map_full', count: 0, lost: true }, { kind: 'update_failed', count: 0, lost: true }]);
+  });
+});
+
+describeRoot('traffic tc programs: the fast-path slot', 'loading eBPF programs needs root', () => {
+  it('an interface owning its slot is counted there (not in the hash map); a slot owned by another ifindex is ignored', () => {
+    const obj = BpfObject.open(OBJ);
+    try {
+      obj.load();
+      const slots = obj.map('traffic_slots');
+      const counts = obj.map('traffic_counts');
+      const data = PACKETS['IPv4/TCP SYN'];
+      // slot of ifindex 1 owned by ifindex 1 + TRAFFIC_SLOTS (same slot): lo must use the hash map
+      slots.update(encodeTrafficKey(slotOf(1)), encodeTrafficSlot(1 + TRAFFIC_SLOTS, slots.cpus, slots.valueStride));
+      expect(testRun(obj.program('traffic_ingress'), { data, repeat: 3 }).retval).toBe(TC_ACT_UNSPEC);
+      expect(decodeTrafficSlots(slots.readAll())).toEqual([{ ifindex: 1 + TRAFFIC_SLOTS, rxPackets: 0n, txPackets: 0n, rxBytes: 0n, txBytes: 0n }]);
+      expect(countsByIfindex(counts).get(1)?.rxPackets).toBe(3n);
+      // now lo owns its slot: counted there, the hash entry stays as it was
+      slots.update(encodeTrafficKey(slotOf(1)), encodeTrafficSlot(1, slots.cpus, slots.valueStride));
+      expect(testRun(obj.program('traffic_egress'), { data, repeat: 7 }).retval).toBe(TC_ACT_UNSPEC);
+      expect(testRun(obj.program('traffic_ingress'), { data, repeat: 2 }).retval).toBe(TC_ACT_UNSPEC);
+      const slot = decodeTrafficSlots(slots.readAll());
+      expect(slot).toEqual([{ ifindex: 1, rxPackets: 2n, txPackets: 7n, rxBytes: 2n * BigInt(data.length), txBytes: 7n * BigInt(data.length) }]);
+      expect(countsByIfindex(counts).get(1)?.rxPackets).toBe(3n);
+      // what the probe exports is the sum of both
+      const merged = mergeCounts(slot, decodeTrafficCounts(counts.readAll()));
+      expect(merged.find((c) => c.ifindex === 1)?.rxPackets).toBe(5n);
+    } finally {
+      obj.close();
+    }
   });
 });
 

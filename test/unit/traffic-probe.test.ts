@@ -8,7 +8,8 @@ import { ATTR, DIRECTION, INSTRUMENTS } from '../../src/names.js';
 import { readFailureCounters } from '../../src/probes/counters.js';
 import { planInterfaces } from '../../src/probes/traffic/interfaces.js';
 import {
-  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, TRAFFIC_KEY, TRAFFIC_VALUE, decodeTrafficCounts, encodeTrafficKey, type InterfaceCount,
+  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, TRAFFIC_KEY, TRAFFIC_SLOT, TRAFFIC_SLOTS, TRAFFIC_VALUE, decodeTrafficCounts,
+  decodeTrafficSlots, encodeTrafficKey, encodeTrafficSlot, mergeCounts, slotOf, type InterfaceCount,
 } from '../../src/probes/traffic/layout.js';
 import { trafficFamilies } from '../../src/probes/traffic/probe.js';
 import { FakeMap, u64s } from '../helpers/fakes.js';
@@ -53,7 +54,40 @@ describe('trafficFamilies', () => {
     expect(fams[0]!.series.map((s) => s.value)).toEqual([4, 6]);
     expect(fams[1]!.series.map((s) => s.value)).toEqual([400, 600]);
   });
+
+  it('fast-path slots: free slots skipped, owner from the slot, merged with hash entries of the same interface', () => {
+    const slot = (owner: number, ...counters: number[]): Buffer => Buffer.concat([u32pair(owner), u64s(...counters)]);
+    const slots = new FakeMap('traffic_slots', [
+      { key: encodeTrafficKey(0), perCpuValues: [slot(0, 0, 0, 0, 0), slot(0, 0, 0, 0, 0)] },           // free
+      { key: encodeTrafficKey(2), perCpuValues: [slot(2, 1, 2, 10, 20), slot(2, 1, 0, 10, 0)] },        // eth0
+      { key: encodeTrafficKey(3), perCpuValues: [slot(1027, 5, 0, 50, 0), slot(1027, 0, 0, 0, 0)] },    // 1027 & 1023 = 3
+    ], { keySize: 4, valueSize: TRAFFIC_SLOT.size, cpus: 2 });
+    const hash = new FakeMap('traffic_counts', [
+      { key: encodeTrafficKey(2), perCpuValues: [u64s(1, 1, 1, 1), u64s(0, 0, 0, 0)] },
+    ], { keySize: TRAFFIC_KEY.size, valueSize: TRAFFIC_VALUE.size, cpus: 2 });
+    expect(slotOf(1027)).toBe(3);
+    expect(slotOf(2 + TRAFFIC_SLOTS)).toBe(2);
+    const merged = mergeCounts(decodeTrafficSlots(slots.readAll()), decodeTrafficCounts(hash.readAll()));
+    expect(merged).toEqual([
+      { ifindex: 2, rxPackets: 3n, txPackets: 3n, rxBytes: 21n, txBytes: 21n },
+      { ifindex: 1027, rxPackets: 5n, txPackets: 0n, rxBytes: 50n, txBytes: 0n },
+    ]);
+  });
+
+  it('encodeTrafficSlot writes the owner into every CPU copy and zero counters', () => {
+    const b = encodeTrafficSlot(7, 3, 3 * TRAFFIC_SLOT.size);
+    for (let c = 0; c < 3; c++) {
+      expect(b.readUInt32LE(c * TRAFFIC_SLOT.size + TRAFFIC_SLOT.ifindex)).toBe(7);
+      expect(b.subarray(c * TRAFFIC_SLOT.size + 4, (c + 1) * TRAFFIC_SLOT.size).every((x) => x === 0)).toBe(true);
+    }
+  });
 });
+
+function u32pair(owner: number): Buffer {
+  const b = Buffer.alloc(8); // __u32 ifindex, __u32 pad
+  b.writeUInt32LE(owner, 0);
+  return b;
+}
 
 describe('traffic_errors → record failures', () => {
   it('both kinds lose data', () => {

@@ -18,7 +18,10 @@ import type { Logger } from '../../log.js';
 import { readFailureCounters } from '../counters.js';
 import type { CounterSeries, MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import { planInterfaces } from './interfaces.js';
-import { TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, decodeTrafficCounts, encodeTrafficKey, type InterfaceCount } from './layout.js';
+import {
+  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, decodeTrafficCounts, decodeTrafficSlots, encodeTrafficKey, encodeTrafficSlot,
+  mergeCounts, slotOf, type InterfaceCount,
+} from './layout.js';
 
 export const TRAFFIC_OBJECT = 'traffic.bpf.o';
 const RETRY_AFTER_MS = 30_000;
@@ -52,7 +55,10 @@ export class TrafficProbe implements Probe {
   readonly name = 'traffic';
   private obj: BpfObject | undefined;
   private counts: BpfMap | undefined;
+  private slots: BpfMap | undefined;
   private errors: BpfMap | undefined;
+  /** fast-path slot → the ifindex that owns it */
+  private readonly slotOwner = new Map<number, number>();
   private readonly attached = new Map<number, Attached>();
   private readonly failedAt = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -81,6 +87,7 @@ export class TrafficProbe implements Probe {
     }
     this.obj = obj;
     this.counts = obj.map('traffic_counts');
+    this.slots = obj.map('traffic_slots');
     this.errors = obj.map('traffic_errors');
     this.removeStaleFilters();
     this.rescan();
@@ -140,13 +147,7 @@ export class TrafficProbe implements Probe {
     const links: Attachment[] = [];
     let mode: TcMode = 'tcx';
     try {
-      // insert the key first so the datapath never has to (no insert races, no map-full surprise later)
-      const zero = Buffer.alloc(this.counts!.valueStride);
-      try {
-        this.counts!.update(encodeTrafficKey(i.ifindex), zero, BPF_NOEXIST);
-      } catch (err) {
-        if (!(err instanceof BpfError && err.code === 'EEXIST')) throw err;
-      }
+      this.prepareCounters(i.ifindex);
       for (const dir of ['ingress', 'egress'] as TcDirection[]) {
         const r = attachTc(prog[dir], i.ifindex, i.name, dir, this.ctx.settings.tcMode);
         links.push(r.attachment);
@@ -156,11 +157,41 @@ export class TrafficProbe implements Probe {
       this.log.info({ interface: i.name, ifindex: i.ifindex, mode }, 'attached');
     } catch (err) {
       for (const l of links) l.detach();
-      this.counts!.delete(encodeTrafficKey(i.ifindex));
+      this.releaseCounters(i.ifindex);
       this.failedAt.set(i.ifindex, Date.now());
       this.attachFailureCount++;
       this.log.warn({ interface: i.name, err: (err as Error).message, retryInMs: RETRY_AFTER_MS }, 'attach failed');
     }
+  }
+
+  /**
+   * Before attaching: claim the interface's fast-path slot (zeroed, owned by it on every CPU), or,
+   * when another interface owns that slot, insert its key in the hash map — either way the
+   * datapath never has to insert (no insert races, no map-full surprise later).
+   */
+  private prepareCounters(ifindex: number): void {
+    const slot = slotOf(ifindex);
+    if (!this.slotOwner.has(slot)) {
+      const slots = this.slots!;
+      slots.update(encodeTrafficKey(slot), encodeTrafficSlot(ifindex, slots.cpus, slots.valueStride));
+      this.slotOwner.set(slot, ifindex);
+      return;
+    }
+    try {
+      this.counts!.update(encodeTrafficKey(ifindex), Buffer.alloc(this.counts!.valueStride), BPF_NOEXIST);
+    } catch (err) {
+      if (!(err instanceof BpfError && err.code === 'EEXIST')) throw err;
+    }
+  }
+
+  /** Frees the interface's slot (or hash entry): its counters end with it. */
+  private releaseCounters(ifindex: number): void {
+    const slot = slotOf(ifindex);
+    if (this.slotOwner.get(slot) === ifindex) {
+      this.slots!.update(encodeTrafficKey(slot), Buffer.alloc(this.slots!.valueStride));
+      this.slotOwner.delete(slot);
+    }
+    this.counts!.delete(encodeTrafficKey(ifindex));
   }
 
   private forget(i: NetInterface): void {
@@ -169,7 +200,7 @@ export class TrafficProbe implements Probe {
     for (const l of a.links) l.detach();
     this.attached.delete(i.ifindex);
     try {
-      this.counts?.delete(encodeTrafficKey(i.ifindex));
+      this.releaseCounters(i.ifindex);
     } catch (err) {
       this.log.warn({ interface: i.name, err: (err as Error).message }, 'could not delete counters');
     }
@@ -177,9 +208,10 @@ export class TrafficProbe implements Probe {
   }
 
   collect(): MetricFamily[] {
-    if (!this.counts) return [];
+    if (!this.counts || !this.slots) return [];
     const names = this.attachedInterfaces();
-    return trafficFamilies(decodeTrafficCounts(this.counts.readAll()), names);
+    const counts = mergeCounts(decodeTrafficSlots(this.slots.readAll()), decodeTrafficCounts(this.counts.readAll()));
+    return trafficFamilies(counts, names);
   }
 
   recordFailures(): RecordFailure[] {
@@ -206,9 +238,11 @@ export class TrafficProbe implements Probe {
   stop(): void {
     this.detach();
     this.attached.clear();
+    this.slotOwner.clear();
     this.obj?.close();
     this.obj = undefined;
     this.counts = undefined;
+    this.slots = undefined;
     this.errors = undefined;
     if (this.state.state === 'up') this.state = { name: this.name, state: 'down', detail: 'stopped' };
   }
