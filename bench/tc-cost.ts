@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BpfObject, type BpfProgram } from '../src/kernel/object.js';
 import { testRun } from '../src/kernel/test-run.js';
-import { decodeTrafficCounts } from '../src/probes/traffic/layout.js';
+import {
+  TRAFFIC_SLOTS, decodeTrafficCounts, decodeTrafficSlots, encodeTrafficKey, encodeTrafficSlot, slotOf,
+} from '../src/probes/traffic/layout.js';
 import { max, median, min, progress, round, target, type Target } from './util.js';
 
 const execFileP = promisify(execFile);
@@ -42,7 +44,10 @@ export interface TcCostResult {
   readonly settings: TcCostSettings;
   readonly program: string;
   readonly baselineProgram: string;
+  /** the normal path: the interface owns its fast-path slot */
   readonly frames: readonly FrameResult[];
+  /** the fallback when another interface owns the slot (hash map lookup); informational */
+  readonly collisionPath: readonly FrameResult[];
   /** traffic_counts after the runs vs what the runs should have counted (proves the counting path ran) */
   readonly mapCheck: { readonly expectedPackets: number; readonly countedPackets: number; readonly expectedBytes: number; readonly countedBytes: number; readonly exact: boolean };
   readonly targets: readonly Target[];
@@ -134,39 +139,54 @@ export async function runTcCost(root: string, settings: TcCostSettings, limitNs:
     empty.load();
     const prog = traffic.program('traffic_ingress');
     const base = empty.program('empty_tc');
+    const slots = traffic.map('traffic_slots');
     const frames = settings.frameSizes.map((n) => ({ n, data: ipv4TcpFrame(n) }));
     let expectedPackets = 0;
     let expectedBytes = 0;
-    // Warm-up (not recorded): first run inserts the interface key, faults in pages and caches.
-    for (const { data } of frames) {
-      timedRun(prog, data, 1000);
-      timedRun(base, data, 1000);
-      expectedPackets += 1000;
-      expectedBytes += 1000 * data.length;
-    }
-    const samples = new Map<string, Sample[]>();
-    const add = (k: string, s: Sample): void => { (samples.get(k) ?? samples.set(k, []).get(k)!).push(s); };
-    for (let round = 1; round <= settings.rounds; round++) {
-      const line: string[] = [];
-      for (const { n, data } of frames) {
-        const order: Array<['t' | 'e', BpfProgram]> = round % 2 ? [['e', base], ['t', prog]] : [['t', prog], ['e', base]];
-        for (const [which, p] of order) {
-          const s = timedRun(p, data, settings.repeat);
-          add(`${which}${n}`, s);
-          if (which === 't') { expectedPackets += settings.repeat; expectedBytes += settings.repeat * data.length; }
-        }
-        line.push(`${n} B: traffic ${samples.get(`t${n}`)!.at(-1)!.kernelNs} ns, empty ${samples.get(`e${n}`)!.at(-1)!.kernelNs} ns`);
+    let countedPackets = 0;
+    let countedBytes = 0;
+    const loCounts = (owner: number) => (owner === 1
+      ? decodeTrafficSlots(slots.readAll())
+      : decodeTrafficCounts(traffic.map('traffic_counts').readAll())).find((c) => c.ifindex === 1);
+    // The test-run skb's device is lo (ifindex 1). `owner` sets who owns lo's fast-path slot:
+    // 1 = lo itself (what the agent sets up when it attaches: the normal path), or another ifindex
+    // with the same slot (a collision: lo falls back to the hash map).
+    const measure = (label: string, owner: number): FrameResult[] => {
+      slots.update(encodeTrafficKey(slotOf(1)), encodeTrafficSlot(owner, slots.cpus, slots.valueStride));
+      const before = loCounts(owner);
+      // Warm-up (not recorded): the first hash-path run inserts the key; faults in pages and caches.
+      for (const { data } of frames) {
+        timedRun(prog, data, 1000);
+        timedRun(base, data, 1000);
+        expectedPackets += 1000;
+        expectedBytes += 1000 * data.length;
       }
-      progress(`b: round ${round}/${settings.rounds}: ${line.join('; ')}`);
-    }
-    const counts = decodeTrafficCounts(traffic.map('traffic_counts').readAll());
-    const countedPackets = Number(counts.reduce((a, c) => a + c.rxPackets, 0n));
-    const countedBytes = Number(counts.reduce((a, c) => a + c.rxBytes, 0n));
-    const results: FrameResult[] = frames.map(({ n }) => {
-      const t = stats(samples.get(`t${n}`)!);
-      const e = stats(samples.get(`e${n}`)!);
-      return { frameBytes: n, traffic: t, baseline: e, netNs: t.kernelNsMedian - e.kernelNsMedian };
-    });
+      const samples = new Map<string, Sample[]>();
+      const add = (k: string, s: Sample): void => { (samples.get(k) ?? samples.set(k, []).get(k)!).push(s); };
+      for (let round = 1; round <= settings.rounds; round++) {
+        const line: string[] = [];
+        for (const { n, data } of frames) {
+          const order: Array<['t' | 'e', BpfProgram]> = round % 2 ? [['e', base], ['t', prog]] : [['t', prog], ['e', base]];
+          for (const [which, p] of order) {
+            const s = timedRun(p, data, settings.repeat);
+            add(`${which}${n}`, s);
+            if (which === 't') { expectedPackets += settings.repeat; expectedBytes += settings.repeat * data.length; }
+          }
+          line.push(`${n} B: traffic ${samples.get(`t${n}`)!.at(-1)!.kernelNs} ns, empty ${samples.get(`e${n}`)!.at(-1)!.kernelNs} ns`);
+        }
+        progress(`b: ${label}, round ${round}/${settings.rounds}: ${line.join('; ')}`);
+      }
+      const after = loCounts(owner);
+      countedPackets += Number((after?.rxPackets ?? 0n) - (before?.rxPackets ?? 0n));
+      countedBytes += Number((after?.rxBytes ?? 0n) - (before?.rxBytes ?? 0n));
+      return frames.map(({ n }) => {
+        const t = stats(samples.get(`t${n}`)!);
+        const e = stats(samples.get(`e${n}`)!);
+        return { frameBytes: n, traffic: t, baseline: e, netNs: t.kernelNsMedian - e.kernelNsMedian };
+      });
+    };
+    const results = measure('own slot (normal path)', 1);
+    const collisionPath = measure('slot taken (hash fallback)', 1 + TRAFFIC_SLOTS);
     // Two verdicts, both shown: the net (program minus an empty tc program under the same harness:
     // the probe's own work per packet) and the raw number (an upper bound: it also carries the
     // test-run loop's per-iteration overhead, which the empty program measures).
@@ -176,6 +196,7 @@ export async function runTcCost(root: string, settings: TcCostSettings, limitNs:
     return {
       settings, program: 'traffic_ingress (bpf/build/traffic.bpf.o)', baselineProgram: 'empty_tc (bench/bpf/empty.bpf.c, returns -1)',
       frames: results,
+      collisionPath,
       mapCheck: { expectedPackets, countedPackets, expectedBytes, countedBytes, exact: expectedPackets === countedPackets && expectedBytes === countedBytes },
       targets: [
         target('b', 'b.ns-per-packet-net',
