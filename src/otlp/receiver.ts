@@ -90,6 +90,8 @@ export interface OtlpReceiverOptions {
   /** Also serve OTLP/HTTP protobuf at POST /v1/metrics on this port (0 = free port); omit to disable. */
   httpPort?: number;
   logger?: Logger;
+  /** Serve gRPC over TLS with this key and certificate (PEM); with `clientCa`, require client certificates (mTLS). */
+  tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer };
 }
 
 interface Decoder {
@@ -180,6 +182,7 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
     port: number,
     httpPort: number | undefined,
     private readonly logger: Logger | undefined,
+    private readonly secure = false,
   ) {
     super();
     this.host = host;
@@ -189,7 +192,7 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
 
   /** gRPC endpoint, e.g. `http://127.0.0.1:4317`. */
   get endpoint(): string {
-    return `http://${this.host}:${this.port}`;
+    return `${this.secure ? 'https' : 'http'}://${this.host}:${this.port}`;
   }
 
   /** OTLP/HTTP metrics URL, e.g. `http://127.0.0.1:4318/v1/metrics` (only with `httpPort`). */
@@ -213,7 +216,10 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
       },
     });
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      const creds = opts.tls
+        ? grpc.ServerCredentials.createSsl(opts.tls.clientCa ?? null, [{ private_key: opts.tls.key, cert_chain: opts.tls.cert }], opts.tls.clientCa !== undefined)
+        : grpc.ServerCredentials.createInsecure();
+      server.bindAsync(`${host}:${opts.port ?? 0}`, creds, (err, p) =>
         err ? reject(err) : resolve(p));
     });
 
@@ -248,7 +254,7 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
         throw err;
       });
     }
-    self = new OtlpReceiver(server, httpServer, host, port, httpPort, opts.logger?.child({ component: 'otlp-receiver' }));
+    self = new OtlpReceiver(server, httpServer, host, port, httpPort, opts.logger?.child({ component: 'otlp-receiver' }), opts.tls !== undefined);
     self.logger?.info({ endpoint: self.endpoint, httpPort }, 'OTLP receiver listening');
     return self;
   }
