@@ -7,8 +7,10 @@
  *   (struct sk_buff *skb, void *location, enum skb_drop_reason reason [, struct sock *rx_sk])
  * The agent loads exactly one of the two programs (set_autoload) and attaches it.
  *
- * Per packet: one per-CPU hash lookup (plus an insert the first time a key is seen) and at most
- * two small bounded header reads. No per-packet event goes to user space.
+ * Per dropped packet: one per-CPU hash lookup (plus an insert the first time a key is seen), a
+ * few small bounded header reads, and two lookups of the addresses among the local pods'
+ * (drop_pod_ips) — when a pod is at either end, its own counters and the dropped 5-tuple too.
+ * No per-packet event goes to user space.
  */
 #include "include/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -35,6 +37,32 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drop_errors SEC(".maps");
+
+/* key: struct drop_ip (a pod address); value: __u32 pod id. Written by the agent as pods come and
+ * go; read here to attribute drops to pods. Size DROP_MAX_POD_IPS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DROP_MAX_POD_IPS);
+	__type(key, struct drop_ip);
+	__type(value, __u32);
+} drop_pod_ips SEC(".maps");
+
+/* key: struct drop_pod_key (pod, reason, side, transport); value: per-CPU packets+bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, DROP_MAX_POD_KEYS);
+	__type(key, struct drop_pod_key);
+	__type(value, struct drop_value);
+} drop_pod_counts SEC(".maps");
+
+/* key: struct drop_flow_key; value: struct drop_value (shared, atomic adds). LRU: recent dropped
+ * 5-tuples involving a local pod, so the agent can name the peer's workload. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DROP_MAX_FLOWS);
+	__type(key, struct drop_flow_key);
+	__type(value, struct drop_value);
+} drop_flows SEC(".maps");
 
 /* The IPv6 extension headers we step over to find the transport (bounded). */
 static __always_inline bool ipv6_is_ext(__u8 nexthdr)
@@ -64,7 +92,7 @@ static __always_inline __u8 transport_bucket(__u8 proto, __u8 ip_version)
  * bounded bpf_probe_read_kernel that may fail, and a failure leaves the key at "unknown".
  * The network header offset is only used when set (0xffff means unset).
  */
-static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *key)
+static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *key, struct drop_flow_key *fk)
 {
 	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	unsigned char *head = BPF_CORE_READ(skb, head);
@@ -92,6 +120,14 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 		if (iph.ihl < 5)
 			return; /* malformed: leave transport unknown */
 		key->transport = transport_bucket(iph.protocol, 4);
+		fk->ip_version = 4;
+		fk->proto = iph.protocol;
+		fk->src[10] = fk->src[11] = fk->dst[10] = fk->dst[11] = 0xff;
+		__builtin_memcpy(&fk->src[12], &iph.saddr, 4);
+		__builtin_memcpy(&fk->dst[12], &iph.daddr, 4);
+		if ((iph.protocol == FOVEA_IPPROTO_TCP || iph.protocol == FOVEA_IPPROTO_UDP) &&
+		    !(iph.frag_off & bpf_htons(0x1fff)))
+			bpf_probe_read_kernel(&fk->sport, 4, head + nh_off + iph.ihl * 4); /* sport, dport */
 		return;
 	}
 
@@ -115,6 +151,12 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 		nexthdr = opt.nexthdr;
 	}
 	key->transport = ipv6_is_ext(nexthdr) ? DROP_TRANSPORT_OTHER : transport_bucket(nexthdr, 6);
+	fk->ip_version = 6;
+	fk->proto = nexthdr;
+	__builtin_memcpy(fk->src, &ip6h.saddr, 16);
+	__builtin_memcpy(fk->dst, &ip6h.daddr, 16);
+	if (nexthdr == FOVEA_IPPROTO_TCP || nexthdr == FOVEA_IPPROTO_UDP)
+		bpf_probe_read_kernel(&fk->sport, 4, head + off);
 	return;
 
 unreadable:
@@ -122,10 +164,87 @@ unreadable:
 	FOVEA_COUNT(drop_errors, DROP_ERR_HEADER_READ);
 }
 
+/* Adds to a per-CPU counter map, inserting the key first when needed. */
+static __always_inline void add_percpu(void *map, void *key, __u32 len, __u32 full_err)
+{
+	struct drop_value *val = bpf_map_lookup_elem(map, key);
+
+	if (!val) {
+		struct drop_value zero = {};
+		long err = bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+
+		if (err && err != -17 /* EEXIST */) {
+			FOVEA_COUNT(drop_errors, err == -7 /* E2BIG */ ? full_err : DROP_ERR_UPDATE);
+			return;
+		}
+		val = bpf_map_lookup_elem(map, key);
+		if (!val) {
+			FOVEA_COUNT(drop_errors, DROP_ERR_UPDATE);
+			return;
+		}
+	}
+	val->packets += 1;
+	val->bytes += len;
+}
+
+/* Attributes the drop to the local pods at either end, and remembers its 5-tuple. */
+static __always_inline void record_pod_drop(struct drop_key *key, struct drop_flow_key *fk, __u32 len)
+{
+	__u32 *id, src_pod = 0, dst_pod = 0;
+	bool src_found = false, dst_found = false;
+	struct drop_pod_key pk = {};
+	struct drop_value *fv;
+
+	if (!fk->ip_version)
+		return;
+	/* copy the ids out: the verifier refuses arithmetic on two map-value pointers */
+	id = bpf_map_lookup_elem(&drop_pod_ips, fk->src);
+	if (id) {
+		src_pod = *id;
+		src_found = true;
+	}
+	id = bpf_map_lookup_elem(&drop_pod_ips, fk->dst);
+	if (id) {
+		dst_pod = *id;
+		dst_found = true;
+	}
+	if (!src_found && !dst_found)
+		return;
+	pk.reason = key->reason;
+	pk.transport = key->transport;
+	pk.ip_version = key->ip_version;
+	if (src_found) {
+		pk.pod_id = src_pod;
+		pk.side = DROP_SIDE_SOURCE;
+		add_percpu(&drop_pod_counts, &pk, len, DROP_ERR_POD_MAP_FULL);
+	}
+	if (dst_found) {
+		pk.pod_id = dst_pod;
+		pk.side = DROP_SIDE_DESTINATION;
+		add_percpu(&drop_pod_counts, &pk, len, DROP_ERR_POD_MAP_FULL);
+	}
+	fk->reason = key->reason;
+	fv = bpf_map_lookup_elem(&drop_flows, fk);
+	if (!fv) {
+		struct drop_value init = { .packets = 1, .bytes = len };
+
+		if (!bpf_map_update_elem(&drop_flows, fk, &init, BPF_NOEXIST))
+			return;
+		fv = bpf_map_lookup_elem(&drop_flows, fk);
+		if (!fv) {
+			FOVEA_COUNT(drop_errors, DROP_ERR_FLOW_INSERT);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&fv->packets, 1);
+	__sync_fetch_and_add(&fv->bytes, len);
+}
+
 static __always_inline int record_drop(struct sk_buff *skb, __u32 reason)
 {
 	struct drop_key key = {};
-	struct drop_value *val;
+	struct drop_flow_key fk = {};
+	__u32 len;
 
 	/* SKB_CONSUMED marks a normal free on kernels that route it through this tracepoint. */
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
@@ -133,26 +252,11 @@ static __always_inline int record_drop(struct sk_buff *skb, __u32 reason)
 		return 0;
 
 	key.reason = reason;
-	parse_headers(skb, &key);
+	parse_headers(skb, &key, &fk);
+	len = BPF_CORE_READ(skb, len);
+	record_pod_drop(&key, &fk, len);
 
-	val = bpf_map_lookup_elem(&drop_counts, &key);
-	if (!val) {
-		struct drop_value zero = {};
-		long err = bpf_map_update_elem(&drop_counts, &key, &zero, BPF_NOEXIST);
-
-		/* -EEXIST: another CPU inserted it first, which is fine */
-		if (err && err != -17 /* EEXIST */) {
-			FOVEA_COUNT(drop_errors, err == -7 /* E2BIG: map full */ ? DROP_ERR_MAP_FULL : DROP_ERR_UPDATE);
-			return 0;
-		}
-		val = bpf_map_lookup_elem(&drop_counts, &key);
-		if (!val) {
-			FOVEA_COUNT(drop_errors, DROP_ERR_UPDATE);
-			return 0;
-		}
-	}
-	val->packets += 1;
-	val->bytes += BPF_CORE_READ(skb, len);
+	add_percpu(&drop_counts, &key, len, DROP_ERR_MAP_FULL);
 	return 0;
 }
 

@@ -32,12 +32,55 @@ struct drop_value {
 	__u64 bytes;      /* skb->len at the drop point */
 };
 
+/* Size of drop_pod_ips: pod addresses the agent registers (a node runs ~110 pods by default,
+ * dual stack doubles it; this leaves room for big nodes). */
+#define DROP_MAX_POD_IPS 16384
+/* Size of drop_pod_counts: pods x reasons seen x directions x transports */
+#define DROP_MAX_POD_KEYS 65536
+/* Size of drop_flows (LRU): recent dropped 5-tuples that involve a local pod */
+#define DROP_MAX_FLOWS 16384
+
+/* key of drop_pod_ips: an address (IPv4-mapped for IPv4); value: __u32 pod id given by the agent */
+struct drop_ip {
+	__u8 addr[16];
+};
+
+enum drop_side {
+	DROP_SIDE_SOURCE = 0,      /* the pod sent the dropped packet */
+	DROP_SIDE_DESTINATION = 1, /* the packet was on its way to the pod */
+};
+
+struct drop_pod_key {
+	__u32 pod_id;     /* from drop_pod_ips */
+	__u32 reason;
+	__u8 side;        /* enum drop_side */
+	__u8 transport;   /* enum drop_transport */
+	__u8 ip_version;
+	__u8 pad;         /* always zero */
+};
+/* value of drop_pod_counts: struct drop_value (per CPU) */
+
+/* key of drop_flows: the dropped packet's 5-tuple and reason (ports in network order, 0 when absent) */
+struct drop_flow_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 reason;
+	__u8 proto;
+	__u8 ip_version;
+	__u16 pad;        /* always zero */
+};
+/* value of drop_flows: struct drop_value (shared; atomic adds) */
+
 /* Indexes of drop_errors (per-CPU u64 counters). */
 enum drop_error {
 	DROP_ERR_MAP_FULL = 0,      /* new key could not be inserted: drop_counts is full */
 	DROP_ERR_UPDATE = 1,        /* any other failed insert */
 	DROP_ERR_HEADER_READ = 2,   /* header unreadable: counted with transport UNKNOWN (not a loss) */
-	DROP_ERR_MAX = 3,
+	DROP_ERR_POD_MAP_FULL = 3,  /* a pod's drop could not be recorded: drop_pod_counts is full */
+	DROP_ERR_FLOW_INSERT = 4,   /* a dropped 5-tuple could not be recorded in drop_flows */
+	DROP_ERR_MAX = 5,
 };
 
 #endif /* __FOVEA_DROP_H */

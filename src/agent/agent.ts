@@ -45,6 +45,7 @@ export function probeSettings(config: Config, bpfObjectDir: string): ProbeSettin
     trafficMaxInterfaces: config.probes.traffic.maxInterfaces,
     tcMode: config.probes.traffic.attachMode,
     dropHook: config.probes.drop.hook,
+    maxFlows: config.probes.flows.maxFlows,
   };
 }
 

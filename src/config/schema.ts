@@ -87,6 +87,31 @@ export const ConfigSchema = z.object({
       attachMode: z.enum(['auto', 'tcx', 'clsact']).default('auto')
         .describe('tc attachment: auto = tcx where the kernel has it (>= 6.6), else clsact'),
     }).strict().default({}),
+    flows: z.object({
+      enabled: z.boolean().default(true)
+        .describe('Flow records (5-tuple) on pods\' host-side veths, for workload-to-workload metrics'),
+      maxFlows: z.number().int().min(1_024).max(4_194_304).default(262_144)
+        .describe('Size of the kernel flow table (LRU; evictions are counted)'),
+      idleTimeoutMs: durationMs(1_000, 3_600_000).default(120_000)
+        .describe('A flow idle this long ends: its record is deleted and its series stop'),
+    }).strict().default({}),
+  }).strict().default({}),
+  kubernetes: z.object({
+    mode: z.enum(['auto', 'cluster', 'node', 'off']).default('auto')
+      .describe('Identity from the Kubernetes API: cluster = all pods/services (both ends of a flow), node = this node\'s pods only, auto = cluster when running in a cluster (or a kubeconfig is given), else off'),
+    kubeconfig: z.string().default('')
+      .describe('Kubeconfig file; empty = in-cluster service account, else ~/.kube/config when mode is set'),
+  }).strict().default({}),
+  pods: z.object({
+    seriesTtlMs: durationMs(0, 86_400_000).default(300_000)
+      .describe('Series of a deleted pod keep their last value this long, then disappear'),
+    podNames: z.boolean().default(false).describe('Add pod names to workload-to-workload flow series (cardinality)'),
+    addresses: z.boolean().default(false).describe('Add IP addresses to flow series (cardinality)'),
+    clientPorts: z.boolean().default(false).describe('Add client ports to flow series (cardinality)'),
+  }).strict().default({}),
+  standalone: z.object({
+    netns: z.array(z.string()).default([])
+      .describe('Outside Kubernetes: named network namespaces (globs) to treat as workloads, e.g. ["*"]'),
   }).strict().default({}),
   /** Sits below the standard OTEL_EXPORTER_OTLP_* variables; the export module applies those. */
   export: z.object({

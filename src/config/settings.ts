@@ -32,6 +32,13 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'probes.drop.hook', kind: 'string', env: ['FOVEA_DROP_HOOK'], flag: 'drop-hook' },
   { path: 'probes.traffic.enabled', kind: 'bool', env: ['FOVEA_PROBE_TRAFFIC'], flag: 'no-traffic', negate: true },
   { path: 'probes.traffic.maxInterfaces', kind: 'number', env: ['FOVEA_TRAFFIC_MAX_INTERFACES'], flag: 'max-interfaces' },
+  { path: 'probes.flows.enabled', kind: 'bool', env: ['FOVEA_PROBE_FLOWS'], flag: 'no-flows', negate: true },
+  { path: 'probes.flows.maxFlows', kind: 'number', env: ['FOVEA_MAX_FLOWS'], flag: 'max-flows' },
+  { path: 'probes.flows.idleTimeoutMs', kind: 'duration', env: ['FOVEA_FLOW_IDLE_TIMEOUT'], flag: 'flow-idle-timeout' },
+  { path: 'kubernetes.mode', kind: 'string', env: ['FOVEA_KUBERNETES_MODE'], flag: 'kubernetes' },
+  { path: 'kubernetes.kubeconfig', kind: 'string', env: ['FOVEA_KUBECONFIG'], flag: 'kubeconfig' },
+  { path: 'pods.seriesTtlMs', kind: 'duration', env: ['FOVEA_POD_SERIES_TTL'], flag: 'pod-series-ttl' },
+  { path: 'standalone.netns', kind: 'list', env: ['FOVEA_NETNS'], flag: 'netns' },
   { path: 'probes.traffic.attachMode', kind: 'string', env: ['FOVEA_TC_ATTACH_MODE'], flag: 'attach-mode' },
   // export.*: no FOVEA_* variables on purpose — OTEL_EXPORTER_OTLP_* / OTEL_METRIC_EXPORT_INTERVAL
   // are the environment interface there. Flags sit above those; file values below.

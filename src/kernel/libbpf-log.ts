@@ -11,7 +11,9 @@ const LEVELS = ['warn', 'info', 'debug'] as const; // LIBBPF_WARN, LIBBPF_INFO, 
 let registered: unknown;
 let current: Logger | undefined;
 let muted = 0;
-const buf = Buffer.alloc(8192);
+// Verifier logs arrive as one message and can be long; its tail says why a load failed.
+const buf = Buffer.alloc(1 << 20);
+const MAX_LOGGED_LINES = 40;
 /** Recent libbpf lines, so errors can quote the verifier's reason. */
 const recent: string[] = [];
 
@@ -21,10 +23,13 @@ export function routeLibbpfLog(logger: Logger): void {
   const lib = libbpf();
   registered = koffi.register((level: number, fmt: string, args: unknown) => {
     const n = lib.vsnprintf(buf, buf.length, fmt, args);
-    const line = buf.toString('utf8', 0, Math.max(0, Math.min(n, buf.length - 1))).trimEnd();
     if (muted > 0) return 0;
-    recent.push(line);
-    if (recent.length > 50) recent.shift();
+    let lines = buf.toString('utf8', 0, Math.max(0, Math.min(n, buf.length - 1))).trimEnd().split('\n');
+    const total = lines.length;
+    if (total > MAX_LOGGED_LINES) lines = [`(${total - MAX_LOGGED_LINES} earlier lines left out)`, ...lines.slice(-MAX_LOGGED_LINES)];
+    const line = lines.join('\n');
+    recent.push(...lines.slice(-10));
+    while (recent.length > 50) recent.shift();
     const lvl = LEVELS[level] ?? 'debug';
     // libbpf's "info" is chatty (feature probing); keep it at debug in the agent.
     current?.[lvl === 'info' ? 'debug' : lvl]({ libbpf: true }, line);

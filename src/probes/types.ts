@@ -63,6 +63,13 @@ export interface ProbeSettings {
   readonly tcMode: 'auto' | 'tcx' | 'clsact';
   /** drop probe hook: prefer tp_btf, or force one */
   readonly dropHook: 'auto' | 'tp_btf' | 'raw_tp';
+  /** size of the kernel flow table (LRU) */
+  readonly maxFlows: number;
+  /**
+   * Whether to keep flow records for an interface (pods' host-side veths). Asked when the traffic
+   * probe attaches and at every rescan; undefined = never.
+   */
+  readonly trackFlows?: (iface: { ifindex: number; name: string }) => boolean;
 }
 
 export interface ProbeContext {

@@ -24,12 +24,12 @@ import { Btf, type BtfEnumValue, type StructLayout } from '../../src/kernel/btf.
 import type { MapSnapshot } from '../../src/kernel/map.js';
 import { BpfObject } from '../../src/kernel/object.js';
 import {
-  DROP_ERRORS, DROP_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
+  DROP_ERRORS, DROP_FLOW_KEY, DROP_IP, DROP_KEY, DROP_POD_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
 } from '../../src/probes/drop/layout.js';
 import { DROP_OBJECT } from '../../src/probes/drop/probe.js';
 import {
   TRAFFIC_EGRESS, TRAFFIC_ERRORS, TRAFFIC_INGRESS, TRAFFIC_KEY, TRAFFIC_VALUE, decodeTrafficCounts, encodeTrafficKey,
-  TRAFFIC_SLOT, TRAFFIC_SLOTS,
+  TRAFFIC_SLOT, TRAFFIC_SLOTS, FLOW_KEY, FLOW_VALUE,
 } from '../../src/probes/traffic/layout.js';
 import { TRAFFIC_OBJECT } from '../../src/probes/traffic/probe.js';
 
@@ -88,9 +88,32 @@ describeObjects('struct layouts: object BTF == TS layout tables', () => {
   it('struct traffic_value', () => {
     const l = layout(trafficBtf, 'traffic_value');
     expect(l.size).toBe(TRAFFIC_VALUE.size);
-    expect(offsets(l)).toEqual({ packets: TRAFFIC_VALUE.packets, bytes: TRAFFIC_VALUE.bytes });
-    // __u64[2] each, indexed by enum traffic_direction
-    expect(sizes(l)).toEqual({ packets: 16, bytes: 16 });
+    expect(offsets(l)).toEqual({ packets: TRAFFIC_VALUE.packets, bytes: TRAFFIC_VALUE.bytes, flags: TRAFFIC_VALUE.flags, pad: TRAFFIC_VALUE.pad });
+    // __u64[2] each, indexed by enum traffic_direction; __u32 flags; __u32 pad
+    expect(sizes(l)).toEqual({ packets: 16, bytes: 16, flags: 4, pad: 4 });
+  });
+
+  it('struct flow_key / flow_value', () => {
+    const k = layout(trafficBtf, 'flow_key');
+    expect(k.size).toBe(FLOW_KEY.size);
+    expect(offsets(k)).toEqual({ src: FLOW_KEY.src, dst: FLOW_KEY.dst, sport: FLOW_KEY.sport, dport: FLOW_KEY.dport,
+      ifindex: FLOW_KEY.ifindex, proto: FLOW_KEY.proto, ip_version: FLOW_KEY.ipVersion, direction: FLOW_KEY.direction, pad: FLOW_KEY.pad });
+    const v = layout(trafficBtf, 'flow_value');
+    expect(v.size).toBe(FLOW_VALUE.size);
+    expect(offsets(v)).toEqual({ packets: FLOW_VALUE.packets, bytes: FLOW_VALUE.bytes, first_seen_ns: FLOW_VALUE.firstSeenNs,
+      last_seen_ns: FLOW_VALUE.lastSeenNs, tcp_flags: FLOW_VALUE.tcpFlags, pad: FLOW_VALUE.tcpFlags + 1 });
+  });
+
+  it('struct drop_pod_key / drop_flow_key / drop_ip', () => {
+    const p = layout(dropBtf, 'drop_pod_key');
+    expect(p.size).toBe(DROP_POD_KEY.size);
+    expect(offsets(p)).toEqual({ pod_id: DROP_POD_KEY.podId, reason: DROP_POD_KEY.reason, side: DROP_POD_KEY.side,
+      transport: DROP_POD_KEY.transport, ip_version: DROP_POD_KEY.ipVersion, pad: DROP_POD_KEY.pad });
+    const f = layout(dropBtf, 'drop_flow_key');
+    expect(f.size).toBe(DROP_FLOW_KEY.size);
+    expect(offsets(f)).toEqual({ src: DROP_FLOW_KEY.src, dst: DROP_FLOW_KEY.dst, sport: DROP_FLOW_KEY.sport, dport: DROP_FLOW_KEY.dport,
+      reason: DROP_FLOW_KEY.reason, proto: DROP_FLOW_KEY.proto, ip_version: DROP_FLOW_KEY.ipVersion, pad: DROP_FLOW_KEY.pad });
+    expect(layout(dropBtf, 'drop_ip').size).toBe(DROP_IP.size);
   });
 
   it('struct traffic_slot', () => {
@@ -175,7 +198,9 @@ describe.skipIf(missing.length > 0 || !clang)('enum values: C header == TS table
   it('enum drop_error ↔ DROP_ERRORS (index = value, MAX = length)', () => {
     const { drop_error: e } = enumsOf(DROP_O, 'drop.h', ['drop_error']);
     const r = asRecord(e!);
-    expect(r).toEqual({ DROP_ERR_MAP_FULL: 0, DROP_ERR_UPDATE: 1, DROP_ERR_HEADER_READ: 2, DROP_ERR_MAX: 3 });
+    expect(r).toEqual({ DROP_ERR_MAP_FULL: 0, DROP_ERR_UPDATE: 1, DROP_ERR_HEADER_READ: 2, DROP_ERR_POD_MAP_FULL: 3, DROP_ERR_FLOW_INSERT: 4, DROP_ERR_MAX: 5 });
+    expect(DROP_ERRORS[r['DROP_ERR_POD_MAP_FULL']!]).toBe('pod_map_full');
+    expect(DROP_ERRORS[r['DROP_ERR_FLOW_INSERT']!]).toBe('flow_insert_failed');
     expect(DROP_ERRORS[r['DROP_ERR_MAP_FULL']!]).toBe('map_full');
     expect(DROP_ERRORS[r['DROP_ERR_UPDATE']!]).toBe('update_failed');
     expect(DROP_ERRORS[r['DROP_ERR_HEADER_READ']!]).toBe('header_unreadable');
@@ -186,7 +211,8 @@ describe.skipIf(missing.length > 0 || !clang)('enum values: C header == TS table
     const { traffic_direction: d, traffic_error: e } = enumsOf(TRAFFIC_O, 'traffic.h', ['traffic_direction', 'traffic_error']);
     expect(asRecord(d!)).toEqual({ TRAFFIC_INGRESS, TRAFFIC_EGRESS });
     const r = asRecord(e!);
-    expect(r).toEqual({ TRAFFIC_ERR_MAP_FULL: 0, TRAFFIC_ERR_UPDATE: 1, TRAFFIC_ERR_MAX: 2 });
+    expect(r).toEqual({ TRAFFIC_ERR_MAP_FULL: 0, TRAFFIC_ERR_UPDATE: 1, TRAFFIC_ERR_FLOW_INSERT: 2, TRAFFIC_ERR_MAX: 3 });
+    expect(TRAFFIC_ERRORS[r['TRAFFIC_ERR_FLOW_INSERT']!]).toBe('flow_insert_failed');
     expect(TRAFFIC_ERRORS[r['TRAFFIC_ERR_MAP_FULL']!]).toBe('map_full');
     expect(TRAFFIC_ERRORS[r['TRAFFIC_ERR_UPDATE']!]).toBe('update_failed');
     expect(TRAFFIC_ERRORS).toHaveLength(r['TRAFFIC_ERR_MAX']!);
@@ -328,12 +354,12 @@ describe('golden bytes: drop_counts snapshot, 3 CPUs', () => {
 });
 
 describe('golden bytes: traffic_counts snapshot, 3 CPUs', () => {
-  // keySize 4 (__u32 ifindex); value slot = sizeof(struct traffic_value) = 32; stride = 96.
+  // keySize 4 (__u32 ifindex); value slot = sizeof(struct traffic_value) = 40; stride = 120.
   const keys = Buffer.from([
     0x07, 0x00, 0x00, 0x00, // 0..3 ifindex = 7
   ]);
   const slot = (rxP: number, txP: number, rxB: number, txB: number): number[] => {
-    const b = Buffer.alloc(32);
+    const b = Buffer.alloc(40);           // 32..39: flags (__u32) and pad, zero here
     b.writeBigUInt64LE(BigInt(rxP), 0);  // packets[TRAFFIC_INGRESS]
     b.writeBigUInt64LE(BigInt(txP), 8);  // packets[TRAFFIC_EGRESS]
     b.writeBigUInt64LE(BigInt(rxB), 16); // bytes[TRAFFIC_INGRESS]
@@ -346,12 +372,14 @@ describe('golden bytes: traffic_counts snapshot, 3 CPUs', () => {
     0x14, 0, 0, 0, 0, 0, 0, 0,    //  8..15  packets[1] egress  = 20
     0xe8, 0x03, 0, 0, 0, 0, 0, 0, // 16..23  bytes[0]   ingress = 1000
     0xd0, 0x07, 0, 0, 0, 0, 0, 0, // 24..31  bytes[1]   egress  = 2000
+    0x01, 0, 0, 0,                // 32..35  flags = TRAFFIC_F_FLOWS (not a counter: ignored by the decoder)
+    0, 0, 0, 0,                   // 36..39  pad
     // CPU 1 (same layout; built by slot() to keep the table readable)
-    ...slot(1, 2, 100, 200),      // 32..63
+    ...slot(1, 2, 100, 200),      // 40..79
     // CPU 2
-    ...slot(0, 3, 0, 300),        // 64..95
+    ...slot(0, 3, 0, 300),        // 80..119
   ]);
-  const snap: MapSnapshot = { count: 1, keys, values, keySize: TRAFFIC_KEY.size, valueStride: 96, cpus: 3 };
+  const snap: MapSnapshot = { count: 1, keys, values, keySize: TRAFFIC_KEY.size, valueStride: 120, cpus: 3 };
 
   it('decodes per direction, summed over CPUs', () => {
     expect(decodeTrafficCounts(snap)).toEqual([

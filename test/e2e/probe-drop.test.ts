@@ -37,7 +37,7 @@ const baseSettings: ProbeSettings = {
   interfaceRescanIntervalMs: 2_000,
   trafficMaxInterfaces: 16,
   tcMode: 'auto',
-  dropHook: 'auto',
+  dropHook: 'auto', maxFlows: 1024,
 };
 
 /** packets of one drop series (reason, transport, network.type), 0 when absent */
@@ -211,7 +211,7 @@ describeRoot(`drop probe (${hook}) in a private netns (real kfree_skb drops)`, '
   it('nothing broke: still up, no lost records; stop() is idempotent and leaves nothing readable', () => {
     expect(probe.status().state).toBe('up');
     const lost = probe.recordFailures().filter((f) => f.lost);
-    expect(lost.map((f) => [f.kind, f.count])).toEqual([['map_full', 0], ['update_failed', 0]]);
+    expect(lost.map((f) => [f.kind, f.count])).toEqual([['map_full', 0], ['update_failed', 0], ['pod_map_full', 0], ['flow_insert_failed', 0]]);
     probe.stop();
     probe.stop(); // idempotent
     expect(probe.status()).toMatchObject({ state: 'down', detail: 'stopped' });

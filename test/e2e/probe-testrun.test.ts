@@ -205,7 +205,7 @@ describeRoot('traffic tc programs under BPF_PROG_TEST_RUN', 'loading eBPF progra
 
   it('no record failures on the way', () => {
     const f = readFailureCounters(obj.map('traffic_errors'), TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING);
-    expect(f).toEqual([{ kind: 'map_full', count: 0, lost: true }, { kind: 'update_failed', count: 0, lost: true }]);
+    expect(f).toEqual([{ kind: 'map_full', count: 0, lost: true }, { kind: 'update_failed', count: 0, lost: true }, { kind: 'flow_insert_failed', count: 0, lost: true }]);
   });
 });
 
@@ -254,7 +254,7 @@ describeRoot('traffic tc programs: traffic_counts full', 'loading eBPF programs 
       }
       expect(testRun(obj.program('traffic_egress'), { data, repeat: 5 }).retval).toBe(TC_ACT_UNSPEC);
       const f = readFailureCounters(obj.map('traffic_errors'), TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING);
-      expect(f).toEqual([{ kind: 'map_full', count: 8, lost: true }, { kind: 'update_failed', count: 0, lost: true }]);
+      expect(f).toEqual([{ kind: 'map_full', count: 8, lost: true }, { kind: 'update_failed', count: 0, lost: true }, { kind: 'flow_insert_failed', count: 0, lost: true }]);
       // the existing entry is untouched and lo got none
       expect(decodeTrafficCounts(counts.readAll())).toEqual([{ ifindex: 4242, rxPackets: 0n, txPackets: 0n, rxBytes: 0n, txBytes: 0n }]);
     } finally {

@@ -37,7 +37,10 @@ describe('defaults', () => {
       interfaces: [],
       excludeInterfaces: ['lo'],
       interfaceRescanIntervalMs: 2000,
-      probes: { drop: { enabled: true, hook: 'auto' }, traffic: { enabled: true, maxInterfaces: 4096, attachMode: 'auto' } },
+      probes: { drop: { enabled: true, hook: 'auto' }, traffic: { enabled: true, maxInterfaces: 4096, attachMode: 'auto' }, flows: { enabled: true, maxFlows: 262144, idleTimeoutMs: 120000 } },
+      kubernetes: { mode: 'auto', kubeconfig: '' },
+      pods: { seriesTtlMs: 300000, podNames: false, addresses: false, clientPorts: false },
+      standalone: { netns: [] },
       export: { cardinalityLimit: 2000 },
       bpfObjectDir: '',
       shutdownTimeoutMs: 2000,
@@ -124,7 +127,7 @@ describe('precedence: defaults < file < env < flags', () => {
     expect(ok(load({ env: { FOVEA_PROBE_DROP: 'false' } })).config.probes.drop.enabled).toBe(false);
     expect(ok(load({ env: { FOVEA_PROBE_DROP: ' OFF ' } })).config.probes.drop.enabled).toBe(false);
     expect(ok(load({ env: { FOVEA_PROBE_TRAFFIC: '0' }, flags: { 'no-drop': true } })).config.probes)
-      .toEqual({ drop: { enabled: false, hook: 'auto' }, traffic: { enabled: false, maxInterfaces: 4096, attachMode: 'auto' } });
+      .toEqual({ drop: { enabled: false, hook: 'auto' }, traffic: { enabled: false, maxInterfaces: 4096, attachMode: 'auto' }, flows: { enabled: true, maxFlows: 262144, idleTimeoutMs: 120000 } });
   });
 
   it('JSON files, chosen by extension or content', () => {

@@ -48,7 +48,7 @@ describe('trafficFamilies', () => {
   it('from a fake per-CPU map: CPUs summed per direction', () => {
     const map = new FakeMap('traffic_counts', [
       //                                 packets[in], packets[out], bytes[in], bytes[out]
-      { key: encodeTrafficKey(2), perCpuValues: [u64s(1, 2, 100, 200), u64s(3, 4, 300, 400)] },
+      { key: encodeTrafficKey(2), perCpuValues: [u64s(1, 2, 100, 200, 0), u64s(3, 4, 300, 400, 0)] },
     ], { keySize: TRAFFIC_KEY.size, valueSize: TRAFFIC_VALUE.size, cpus: 2 });
     const fams = trafficFamilies(decodeTrafficCounts(map.readAll()), new Map([[2, 'eth0']]));
     expect(fams[0]!.series.map((s) => s.value)).toEqual([4, 6]);
@@ -56,14 +56,14 @@ describe('trafficFamilies', () => {
   });
 
   it('fast-path slots: free slots skipped, owner from the slot, merged with hash entries of the same interface', () => {
-    const slot = (owner: number, ...counters: number[]): Buffer => Buffer.concat([u32pair(owner), u64s(...counters)]);
+    const slot = (owner: number, ...counters: number[]): Buffer => Buffer.concat([u32pair(owner), u64s(...counters, 0)]); // + flags/pad
     const slots = new FakeMap('traffic_slots', [
       { key: encodeTrafficKey(0), perCpuValues: [slot(0, 0, 0, 0, 0), slot(0, 0, 0, 0, 0)] },           // free
       { key: encodeTrafficKey(2), perCpuValues: [slot(2, 1, 2, 10, 20), slot(2, 1, 0, 10, 0)] },        // eth0
       { key: encodeTrafficKey(3), perCpuValues: [slot(1027, 5, 0, 50, 0), slot(1027, 0, 0, 0, 0)] },    // 1027 & 1023 = 3
     ], { keySize: 4, valueSize: TRAFFIC_SLOT.size, cpus: 2 });
     const hash = new FakeMap('traffic_counts', [
-      { key: encodeTrafficKey(2), perCpuValues: [u64s(1, 1, 1, 1), u64s(0, 0, 0, 0)] },
+      { key: encodeTrafficKey(2), perCpuValues: [u64s(1, 1, 1, 1, 0), u64s(0, 0, 0, 0, 0)] },
     ], { keySize: TRAFFIC_KEY.size, valueSize: TRAFFIC_VALUE.size, cpus: 2 });
     expect(slotOf(1027)).toBe(3);
     expect(slotOf(2 + TRAFFIC_SLOTS)).toBe(2);

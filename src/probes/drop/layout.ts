@@ -3,6 +3,7 @@
  * bpf/build/drop.bpf.o and checks golden bytes.
  */
 import { sumPerCpuU64, type MapSnapshot } from '../../kernel/map.js';
+import { addressText } from '../addresses.js';
 
 export const DROP_KEY = {
   size: 8,
@@ -28,9 +29,9 @@ export const DROP_TRANSPORT: Record<number, string | undefined> = {
 };
 
 /** enum drop_error → `fovea.failure.kind` */
-export const DROP_ERRORS = ['map_full', 'update_failed', 'header_unreadable'] as const;
+export const DROP_ERRORS = ['map_full', 'update_failed', 'header_unreadable', 'pod_map_full', 'flow_insert_failed'] as const;
 /** Which of DROP_ERRORS mean a packet was not recorded (header_unreadable is still counted). */
-export const DROP_ERRORS_LOSING = new Set(['map_full', 'update_failed']);
+export const DROP_ERRORS_LOSING = new Set(['map_full', 'update_failed', 'pod_map_full', 'flow_insert_failed']);
 
 export interface DropCount {
   readonly reason: number;
@@ -65,6 +66,90 @@ export function decodeDropCounts(s: MapSnapshot): DropCount[] {
       ...k,
       packets: sumPerCpuU64(s, i, DROP_VALUE.packets),
       bytes: sumPerCpuU64(s, i, DROP_VALUE.bytes),
+    });
+  }
+  return out;
+}
+
+/** key of drop_pod_ips: struct drop_ip (16 bytes, IPv4-mapped for IPv4); value: __u32 pod id */
+export const DROP_IP = { size: 16 } as const;
+
+/** struct drop_pod_key */
+export const DROP_POD_KEY = {
+  size: 12,
+  podId: 0,      // __u32
+  reason: 4,     // __u32
+  side: 8,       // __u8 enum drop_side
+  transport: 9,  // __u8 enum drop_transport
+  ipVersion: 10, // __u8
+  pad: 11,       // __u8
+} as const;
+
+/** enum drop_side */
+export const DROP_SIDE_SOURCE = 0;
+export const DROP_SIDE_DESTINATION = 1;
+
+/** struct drop_flow_key */
+export const DROP_FLOW_KEY = {
+  size: 44,
+  src: 0, dst: 16, sport: 32, dport: 34, reason: 36, proto: 40, ipVersion: 41, pad: 42,
+} as const;
+
+export interface PodDropCount {
+  readonly podId: number;
+  readonly reason: number;
+  readonly side: number;
+  readonly transport: number;
+  readonly ipVersion: number;
+  readonly packets: bigint;
+  readonly bytes: bigint;
+}
+
+export interface DropFlow {
+  readonly src: string;
+  readonly dst: string;
+  readonly sport: number;
+  readonly dport: number;
+  readonly reason: number;
+  readonly proto: number;
+  readonly ipVersion: number;
+  readonly packets: bigint;
+  readonly bytes: bigint;
+}
+
+export function decodePodDrops(s: MapSnapshot): PodDropCount[] {
+  const out: PodDropCount[] = [];
+  for (let i = 0; i < s.count; i++) {
+    const k = i * s.keySize;
+    out.push({
+      podId: s.keys.readUInt32LE(k + DROP_POD_KEY.podId),
+      reason: s.keys.readUInt32LE(k + DROP_POD_KEY.reason),
+      side: s.keys[k + DROP_POD_KEY.side]!,
+      transport: s.keys[k + DROP_POD_KEY.transport]!,
+      ipVersion: s.keys[k + DROP_POD_KEY.ipVersion]!,
+      packets: sumPerCpuU64(s, i, DROP_VALUE.packets),
+      bytes: sumPerCpuU64(s, i, DROP_VALUE.bytes),
+    });
+  }
+  return out;
+}
+
+export function decodeDropFlows(s: MapSnapshot): DropFlow[] {
+  const out: DropFlow[] = [];
+  for (let i = 0; i < s.count; i++) {
+    const k = i * s.keySize;
+    const v = i * s.valueStride;
+    const ipVersion = s.keys[k + DROP_FLOW_KEY.ipVersion]!;
+    out.push({
+      src: addressText(s.keys, k + DROP_FLOW_KEY.src, ipVersion),
+      dst: addressText(s.keys, k + DROP_FLOW_KEY.dst, ipVersion),
+      sport: s.keys.readUInt16BE(k + DROP_FLOW_KEY.sport),
+      dport: s.keys.readUInt16BE(k + DROP_FLOW_KEY.dport),
+      reason: s.keys.readUInt32LE(k + DROP_FLOW_KEY.reason),
+      proto: s.keys[k + DROP_FLOW_KEY.proto]!,
+      ipVersion,
+      packets: s.values.readBigUInt64LE(v + DROP_VALUE.packets),
+      bytes: s.values.readBigUInt64LE(v + DROP_VALUE.bytes),
     });
   }
   return out;

@@ -7,11 +7,15 @@ import type { Attributes } from '@opentelemetry/api';
 import { attachTracing, type Attachment } from '../../kernel/attach.js';
 import { Btf } from '../../kernel/btf.js';
 import { BpfObject } from '../../kernel/object.js';
-import type { ReadableMap } from '../../kernel/map.js';
+import type { BpfMap, ReadableMap } from '../../kernel/map.js';
+import { encodeIp } from '../addresses.js';
 import { ATTR, INSTRUMENTS } from '../../names.js';
 import { readFailureCounters } from '../counters.js';
 import type { MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
-import { DROP_ERRORS, DROP_ERRORS_LOSING, DROP_TRANSPORT, decodeDropCounts, type DropCount } from './layout.js';
+import {
+  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows, decodePodDrops,
+  type DropCount, type DropFlow, type PodDropCount,
+} from './layout.js';
 import { dropReasonsFromBtf, type DropReasons } from './reasons.js';
 
 export const DROP_OBJECT = 'drop.bpf.o';
@@ -54,6 +58,11 @@ export class DropProbe implements Probe {
   private counts: ReadableMap | undefined;
   private errors: ReadableMap | undefined;
   private reasons: DropReasons | undefined;
+  private podIps: BpfMap | undefined;
+  private podCounts: BpfMap | undefined;
+  private flows: BpfMap | undefined;
+  /** what drop_pod_ips holds now: address → pod id */
+  private readonly registered = new Map<string, number>();
   private state: ProbeStatus;
 
   constructor(private readonly ctx: ProbeContext) {
@@ -85,6 +94,9 @@ export class DropProbe implements Probe {
         this.obj = obj;
         this.counts = obj.map('drop_counts');
         this.errors = obj.map('drop_errors');
+        this.podIps = obj.map('drop_pod_ips');
+        this.podCounts = obj.map('drop_pod_counts');
+        this.flows = obj.map('drop_flows');
         this.state = { name: this.name, state: 'up', hook };
         log.info({ hook, reasons: this.reasons.size }, 'drop probe attached');
         return;
@@ -101,6 +113,53 @@ export class DropProbe implements Probe {
   collect(): MetricFamily[] {
     if (!this.counts || !this.reasons) return [];
     return dropFamilies(decodeDropCounts(this.counts.readAll()), this.reasons);
+  }
+
+  /** The reason table in use (after start). */
+  reasonNames(): DropReasons | undefined {
+    return this.reasons;
+  }
+
+  /**
+   * Makes the kernel attribute drops to these addresses (local pods): address → pod id. Adds new
+   * ones, removes those no longer given; an address that moved to another pod is updated.
+   */
+  setPodAddresses(want: ReadonlyMap<string, number>): void {
+    const map = this.podIps;
+    if (!map) return;
+    for (const [ip, id] of this.registered) {
+      if (want.get(ip) === id) continue;
+      map.delete(encodeIp(ip));
+      this.registered.delete(ip);
+    }
+    for (const [ip, id] of want) {
+      if (this.registered.get(ip) === id) continue;
+      const v = Buffer.alloc(4);
+      v.writeUInt32LE(id);
+      map.update(encodeIp(ip), v);
+      this.registered.set(ip, id);
+    }
+  }
+
+  /** Drops attributed to registered pods, by pod id, reason, side and transport (cumulative). */
+  readPodDrops(): PodDropCount[] {
+    return this.podCounts ? decodePodDrops(this.podCounts.readAll()) : [];
+  }
+
+  /** Forgets a pod's counters (after its series ended). */
+  deletePodDrops(podId: number): void {
+    const map = this.podCounts;
+    if (!map) return;
+    const snap = map.readAll();
+    for (let i = 0; i < snap.count; i++) {
+      const key = snap.keys.subarray(i * snap.keySize, (i + 1) * snap.keySize);
+      if (key.readUInt32LE(0) === podId) map.delete(Buffer.from(key));
+    }
+  }
+
+  /** Recently dropped 5-tuples involving a registered pod (LRU), cumulative per 5-tuple and reason. */
+  readDropFlows(): DropFlow[] {
+    return this.flows ? decodeDropFlows(this.flows.readAll()) : [];
   }
 
   recordFailures(): RecordFailure[] {
@@ -122,6 +181,10 @@ export class DropProbe implements Probe {
     this.obj = undefined;
     this.counts = undefined;
     this.errors = undefined;
+    this.podIps = undefined;
+    this.podCounts = undefined;
+    this.flows = undefined;
+    this.registered.clear();
     if (this.state.state === 'up') this.state = { name: this.name, state: 'down', detail: 'stopped' };
   }
 }

@@ -3,19 +3,25 @@
  * of bpf/build/traffic.bpf.o and checks golden bytes.
  */
 import { sumPerCpuU64, type MapSnapshot } from '../../kernel/map.js';
+import { addressText } from '../addresses.js';
 
 /** key of traffic_counts: __u32 ifindex */
 export const TRAFFIC_KEY = { size: 4, ifindex: 0 } as const;
 
 export const TRAFFIC_VALUE = {
-  size: 32,
+  size: 40,
   packets: 0,  // __u64[2], [TRAFFIC_INGRESS, TRAFFIC_EGRESS]
   bytes: 16,   // __u64[2]
+  flags: 32,   // __u32 TRAFFIC_F_*
+  pad: 36,     // __u32, zero
 } as const;
+
+/** traffic_value.flags: track flows on this interface */
+export const TRAFFIC_F_FLOWS = 1;
 
 /** value of traffic_slots (struct traffic_slot); key: __u32 slot = ifindex & (TRAFFIC_SLOTS - 1) */
 export const TRAFFIC_SLOT = {
-  size: 40,
+  size: 48,
   ifindex: 0,  // __u32, owner; 0 = free
   pad: 4,      // __u32, zero
   counts: 8,   // struct traffic_value
@@ -31,8 +37,10 @@ export function slotOf(ifindex: number): number {
 export const TRAFFIC_INGRESS = 0;
 export const TRAFFIC_EGRESS = 1;
 
-/** enum traffic_error → `fovea.failure.kind`; both lose data. */
-export const TRAFFIC_ERRORS = ['map_full', 'update_failed'] as const;
+/** enum traffic_error → `fovea.failure.kind`; all lose data. */
+export const TRAFFIC_ERRORS = ['map_full', 'update_failed', 'flow_insert_failed'] as const;
+/** enum traffic_stat */
+export const TRAFFIC_STATS = ['flows_created'] as const;
 export const TRAFFIC_ERRORS_LOSING = new Set<string>(TRAFFIC_ERRORS);
 
 export interface InterfaceCount {
@@ -77,11 +85,88 @@ export function decodeTrafficSlots(s: MapSnapshot): InterfaceCount[] {
 }
 
 /** A slot value as the kernel takes it for a per-CPU array: `cpus` copies owned by `ifindex`, zero counters. */
-export function encodeTrafficSlot(ifindex: number, cpus: number, stride: number): Buffer {
+export function encodeTrafficSlot(ifindex: number, cpus: number, stride: number, flags = 0): Buffer {
   const b = Buffer.alloc(stride);
   const per = stride / cpus;
-  for (let c = 0; c < cpus; c++) b.writeUInt32LE(ifindex, c * per + TRAFFIC_SLOT.ifindex);
+  for (let c = 0; c < cpus; c++) {
+    b.writeUInt32LE(ifindex, c * per + TRAFFIC_SLOT.ifindex);
+    b.writeUInt32LE(flags, c * per + TRAFFIC_SLOT.counts + TRAFFIC_VALUE.flags);
+  }
   return b;
+}
+
+/** A traffic_counts value for every CPU: zero counters with `flags`. */
+export function encodeTrafficValue(cpus: number, stride: number, flags = 0): Buffer {
+  const b = Buffer.alloc(stride);
+  const per = stride / cpus;
+  for (let c = 0; c < cpus; c++) b.writeUInt32LE(flags, c * per + TRAFFIC_VALUE.flags);
+  return b;
+}
+
+/** struct flow_key (bpf/traffic.h) */
+export const FLOW_KEY = {
+  size: 44,
+  src: 0,         // __u8[16], IPv4-mapped for IPv4
+  dst: 16,        // __u8[16]
+  sport: 32,      // __u16, network order
+  dport: 34,      // __u16, network order
+  ifindex: 36,    // __u32
+  proto: 40,      // __u8
+  ipVersion: 41,  // __u8
+  direction: 42,  // __u8 enum traffic_direction
+  pad: 43,        // __u8
+} as const;
+
+/** struct flow_value */
+export const FLOW_VALUE = {
+  size: 40,
+  packets: 0, bytes: 8, firstSeenNs: 16, lastSeenNs: 24, tcpFlags: 32, // then 7 bytes of padding
+} as const;
+
+export interface FlowRecord {
+  readonly src: string;
+  readonly dst: string;
+  readonly sport: number;
+  readonly dport: number;
+  readonly ifindex: number;
+  readonly proto: number;
+  readonly ipVersion: number;
+  /** TRAFFIC_INGRESS / TRAFFIC_EGRESS at the interface */
+  readonly direction: number;
+  readonly packets: bigint;
+  readonly bytes: bigint;
+  readonly firstSeenNs: bigint;
+  readonly lastSeenNs: bigint;
+  readonly tcpFlags: number;
+  /** the raw key, to delete the record */
+  readonly key: Buffer;
+}
+
+/** traffic_flows (a shared LRU hash, not per-CPU) → records. */
+export function decodeFlows(s: MapSnapshot): FlowRecord[] {
+  const out: FlowRecord[] = [];
+  for (let i = 0; i < s.count; i++) {
+    const k = i * s.keySize;
+    const v = i * s.valueStride;
+    const ipVersion = s.keys[k + FLOW_KEY.ipVersion]!;
+    out.push({
+      src: addressText(s.keys, k + FLOW_KEY.src, ipVersion),
+      dst: addressText(s.keys, k + FLOW_KEY.dst, ipVersion),
+      sport: s.keys.readUInt16BE(k + FLOW_KEY.sport),
+      dport: s.keys.readUInt16BE(k + FLOW_KEY.dport),
+      ifindex: s.keys.readUInt32LE(k + FLOW_KEY.ifindex),
+      proto: s.keys[k + FLOW_KEY.proto]!,
+      ipVersion,
+      direction: s.keys[k + FLOW_KEY.direction]!,
+      packets: s.values.readBigUInt64LE(v + FLOW_VALUE.packets),
+      bytes: s.values.readBigUInt64LE(v + FLOW_VALUE.bytes),
+      firstSeenNs: s.values.readBigUInt64LE(v + FLOW_VALUE.firstSeenNs),
+      lastSeenNs: s.values.readBigUInt64LE(v + FLOW_VALUE.lastSeenNs),
+      tcpFlags: s.values[v + FLOW_VALUE.tcpFlags]!,
+      key: Buffer.from(s.keys.subarray(k, k + s.keySize)),
+    });
+  }
+  return out;
 }
 
 /** Adds up counts of the same interface (an interface may have both a slot and a hash entry). */

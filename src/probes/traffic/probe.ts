@@ -19,8 +19,9 @@ import { readFailureCounters } from '../counters.js';
 import type { CounterSeries, MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import { planInterfaces } from './interfaces.js';
 import {
-  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, decodeTrafficCounts, decodeTrafficSlots, encodeTrafficKey, encodeTrafficSlot,
-  mergeCounts, slotOf, type InterfaceCount,
+  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, TRAFFIC_F_FLOWS, TRAFFIC_SLOT, TRAFFIC_STATS, TRAFFIC_VALUE, decodeFlows,
+  decodeTrafficCounts, decodeTrafficSlots, encodeTrafficKey, encodeTrafficSlot, encodeTrafficValue, mergeCounts, slotOf,
+  type FlowRecord, type InterfaceCount,
 } from './layout.js';
 
 export const TRAFFIC_OBJECT = 'traffic.bpf.o';
@@ -31,6 +32,8 @@ interface Attached {
   iface: NetInterface;
   links: Attachment[];
   mode: TcMode;
+  /** flow records kept for this interface (TRAFFIC_F_FLOWS) */
+  flows: boolean;
 }
 
 /** Interface counters → the two metric families. Pure, for unit tests. */
@@ -56,6 +59,9 @@ export class TrafficProbe implements Probe {
   private obj: BpfObject | undefined;
   private counts: BpfMap | undefined;
   private slots: BpfMap | undefined;
+  private flowMap: BpfMap | undefined;
+  private statsMap: BpfMap | undefined;
+  private flowsDeleted = 0;
   private errors: BpfMap | undefined;
   /** fast-path slot → the ifindex that owns it */
   private readonly slotOwner = new Map<number, number>();
@@ -79,6 +85,7 @@ export class TrafficProbe implements Probe {
     const obj = BpfObject.open(join(this.ctx.settings.bpfObjectDir, TRAFFIC_OBJECT));
     try {
       obj.map('traffic_counts').setMaxEntries(this.ctx.settings.trafficMaxInterfaces);
+      obj.map('traffic_flows').setMaxEntries(this.ctx.settings.maxFlows);
       obj.load();
     } catch (err) {
       obj.close();
@@ -88,6 +95,8 @@ export class TrafficProbe implements Probe {
     this.obj = obj;
     this.counts = obj.map('traffic_counts');
     this.slots = obj.map('traffic_slots');
+    this.flowMap = obj.map('traffic_flows');
+    this.statsMap = obj.map('traffic_stats');
     this.errors = obj.map('traffic_errors');
     this.removeStaleFilters();
     this.rescan();
@@ -139,6 +148,13 @@ export class TrafficProbe implements Probe {
       if (a) { this.log.info({ from: a.iface.name, to: i.name }, 'interface renamed'); a.iface = i; }
     }
     for (const i of plan.attach) this.attachTo(i);
+    const trackFlows = this.ctx.settings.trackFlows;
+    if (trackFlows) {
+      for (const a of this.attached.values()) {
+        const want = trackFlows(a.iface);
+        if (want !== a.flows && a.links.length > 0) this.setFlowTracking(a, want);
+      }
+    }
     this.onRescan?.(this.attached.size);
   }
 
@@ -147,14 +163,15 @@ export class TrafficProbe implements Probe {
     const links: Attachment[] = [];
     let mode: TcMode = 'tcx';
     try {
-      this.prepareCounters(i.ifindex);
+      const flows = this.ctx.settings.trackFlows?.(i) ?? false;
+      this.prepareCounters(i.ifindex, flows ? TRAFFIC_F_FLOWS : 0);
       for (const dir of ['ingress', 'egress'] as TcDirection[]) {
         const r = attachTc(prog[dir], i.ifindex, i.name, dir, this.ctx.settings.tcMode);
         links.push(r.attachment);
         mode = r.mode;
       }
-      this.attached.set(i.ifindex, { iface: i, links, mode });
-      this.log.info({ interface: i.name, ifindex: i.ifindex, mode }, 'attached');
+      this.attached.set(i.ifindex, { iface: i, links, mode, flows });
+      this.log.info({ interface: i.name, ifindex: i.ifindex, mode, flows }, 'attached');
     } catch (err) {
       for (const l of links) l.detach();
       this.releaseCounters(i.ifindex);
@@ -169,19 +186,39 @@ export class TrafficProbe implements Probe {
    * when another interface owns that slot, insert its key in the hash map — either way the
    * datapath never has to insert (no insert races, no map-full surprise later).
    */
-  private prepareCounters(ifindex: number): void {
+  private prepareCounters(ifindex: number, flags: number): void {
     const slot = slotOf(ifindex);
     if (!this.slotOwner.has(slot)) {
       const slots = this.slots!;
-      slots.update(encodeTrafficKey(slot), encodeTrafficSlot(ifindex, slots.cpus, slots.valueStride));
+      slots.update(encodeTrafficKey(slot), encodeTrafficSlot(ifindex, slots.cpus, slots.valueStride, flags));
       this.slotOwner.set(slot, ifindex);
       return;
     }
     try {
-      this.counts!.update(encodeTrafficKey(ifindex), Buffer.alloc(this.counts!.valueStride), BPF_NOEXIST);
+      this.counts!.update(encodeTrafficKey(ifindex), encodeTrafficValue(this.counts!.cpus, this.counts!.valueStride, flags), BPF_NOEXIST);
     } catch (err) {
       if (!(err instanceof BpfError && err.code === 'EEXIST')) throw err;
     }
+  }
+
+  /**
+   * Turns flow records on or off for an attached interface (e.g. it turned out to be a pod's veth
+   * once the CNI finished). Read-modify-write of the per-CPU value: increments landing between the
+   * two syscalls (microseconds) are lost — only at this change.
+   */
+  private setFlowTracking(a: Attached, on: boolean): void {
+    const flags = on ? TRAFFIC_F_FLOWS : 0;
+    const slot = slotOf(a.iface.ifindex);
+    const [map, key, base] = this.slotOwner.get(slot) === a.iface.ifindex
+      ? [this.slots!, encodeTrafficKey(slot), TRAFFIC_SLOT.counts]
+      : [this.counts!, encodeTrafficKey(a.iface.ifindex), 0];
+    const v = map.lookup(key);
+    if (!v) return;
+    const per = map.valueStride / map.cpus;
+    for (let c = 0; c < map.cpus; c++) v.writeUInt32LE(flags, c * per + base + TRAFFIC_VALUE.flags);
+    map.update(key, v);
+    a.flows = on;
+    this.log.info({ interface: a.iface.name, flows: on }, 'flow records switched');
   }
 
   /** Frees the interface's slot (or hash entry): its counters end with it. */
@@ -214,6 +251,24 @@ export class TrafficProbe implements Probe {
     return trafficFamilies(counts, names);
   }
 
+  /** Every flow record in the kernel now (pods' veths only; see trackFlows). */
+  readFlows(): FlowRecord[] {
+    return this.flowMap ? decodeFlows(this.flowMap.readAll()) : [];
+  }
+
+  /** Deletes flow records (ended or idle flows, after their final values were exported). */
+  deleteFlows(keys: readonly Buffer[]): void {
+    for (const k of keys) if (this.flowMap?.delete(k)) this.flowsDeleted++;
+  }
+
+  /** Flow table bookkeeping: records created by the kernel, deleted by us, and live now. */
+  flowStats(live: number): { created: number; deleted: number; live: number; evicted: number } {
+    const created = this.statsMap
+      ? readFailureCounters(this.statsMap, TRAFFIC_STATS, new Set()).find((c) => c.kind === 'flows_created')?.count ?? 0
+      : 0;
+    return { created, deleted: this.flowsDeleted, live, evicted: Math.max(0, created - this.flowsDeleted - live) };
+  }
+
   recordFailures(): RecordFailure[] {
     return this.errors ? readFailureCounters(this.errors, TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING) : [];
   }
@@ -243,6 +298,8 @@ export class TrafficProbe implements Probe {
     this.obj = undefined;
     this.counts = undefined;
     this.slots = undefined;
+    this.flowMap = undefined;
+    this.statsMap = undefined;
     this.errors = undefined;
     if (this.state.state === 'up') this.state = { name: this.name, state: 'down', detail: 'stopped' };
   }
