@@ -32,7 +32,15 @@ export function encodeIp(ip: string): Buffer {
     return b;
   }
   if (!isIPv6(ip)) throw new Error(`not an IP address: ${JSON.stringify(ip)}`);
-  const [head, tail] = ip.includes('::') ? ip.split('::') as [string, string] : [ip, undefined];
+  // isIPv6 accepts a zone (fe80::1%eth0), which is no part of the 16 bytes, and a trailing dotted
+  // quad (::ffff:10.0.0.1), which is the last two groups
+  let text = ip.replace(/%.*$/, '');
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b2, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b2).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
   const h = head ? head.split(':') : [];
   const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
   const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];

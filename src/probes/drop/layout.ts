@@ -115,6 +115,8 @@ export interface DropFlow {
   readonly ipVersion: number;
   readonly packets: bigint;
   readonly bytes: bigint;
+  /** the raw key, to delete the record */
+  readonly key: Buffer;
 }
 
 export function decodePodDrops(s: MapSnapshot): PodDropCount[] {
@@ -150,6 +152,7 @@ export function decodeDropFlows(s: MapSnapshot): DropFlow[] {
       ipVersion,
       packets: s.values.readBigUInt64LE(v + DROP_VALUE.packets),
       bytes: s.values.readBigUInt64LE(v + DROP_VALUE.bytes),
+      key: Buffer.from(s.keys.subarray(k, k + s.keySize)),
     });
   }
   return out;

@@ -162,6 +162,11 @@ export class DropProbe implements Probe {
     return this.flows ? decodeDropFlows(this.flows.readAll()) : [];
   }
 
+  /** Deletes dropped 5-tuple records (ones that stopped changing; their totals are kept by the reader). */
+  deleteDropFlows(keys: readonly Buffer[]): void {
+    for (const k of keys) this.flows?.delete(k);
+  }
+
   recordFailures(): RecordFailure[] {
     return this.errors ? readFailureCounters(this.errors, DROP_ERRORS, DROP_ERRORS_LOSING) : [];
   }

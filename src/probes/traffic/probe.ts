@@ -244,11 +244,14 @@ export class TrafficProbe implements Probe {
     this.log.info({ interface: i.name, ifindex: i.ifindex }, 'interface gone or deselected; forgotten');
   }
 
-  collect(): MetricFamily[] {
+  /** Cumulative counts of every interface we count (slots and hash merged). */
+  interfaceCounts(): InterfaceCount[] {
     if (!this.counts || !this.slots) return [];
-    const names = this.attachedInterfaces();
-    const counts = mergeCounts(decodeTrafficSlots(this.slots.readAll()), decodeTrafficCounts(this.counts.readAll()));
-    return trafficFamilies(counts, names);
+    return mergeCounts(decodeTrafficSlots(this.slots.readAll()), decodeTrafficCounts(this.counts.readAll()));
+  }
+
+  collect(): MetricFamily[] {
+    return trafficFamilies(this.interfaceCounts(), this.attachedInterfaces());
   }
 
   /** Every flow record in the kernel now (pods' veths only; see trackFlows). */

@@ -1,0 +1,51 @@
+/**
+ * What a flow's two ends are, as attributes: a pod's workload, a Service, a node, or "external".
+ */
+import type { Attributes } from '@opentelemetry/api';
+import type { Endpoint, PodInfo } from '../k8s/types.js';
+
+export interface EndpointLabels {
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly pod?: string;
+}
+
+/** Labels of an address as the identity source resolves it now. */
+export function endpointLabels(e: Endpoint | undefined): EndpointLabels {
+  if (!e) return { namespace: '', kind: 'External', name: 'external' };
+  switch (e.kind) {
+    case 'pod': return { namespace: e.pod.namespace, kind: e.pod.workload.kind, name: e.pod.workload.name, pod: e.pod.name };
+    case 'service': return { namespace: e.service.namespace, kind: 'Service', name: e.service.name };
+    case 'node': return { namespace: '', kind: 'Node', name: e.nodeName };
+  }
+}
+
+export function podAttributes(p: PodInfo): Attributes {
+  return {
+    'k8s.pod.uid': p.uid,
+    'k8s.pod.name': p.name,
+    'k8s.namespace.name': p.namespace,
+    'fovea.workload.kind': p.workload.kind,
+    'fovea.workload.name': p.workload.name,
+  };
+}
+
+const TCP = 6;
+const UDP = 17;
+const EPHEMERAL_START = 32768;
+
+/**
+ * The server side of a 5-tuple: the port below the ephemeral range (32768) when exactly one is,
+ * else the lower port. (TCP flags OR-ed over a record can't tell: both directions see SYN and ACK.)
+ * Protocols without ports give 0.
+ */
+export function serverPort(proto: number, sport: number, dport: number): { server: number; client: number; serverIsDestination: boolean } {
+  if (proto !== TCP && proto !== UDP) return { server: 0, client: 0, serverIsDestination: true };
+  const dLow = dport < EPHEMERAL_START;
+  const sLow = sport < EPHEMERAL_START;
+  if (dLow !== sLow) return dLow ? { server: dport, client: sport, serverIsDestination: true } : { server: sport, client: dport, serverIsDestination: false };
+  return dport <= sport
+    ? { server: dport, client: sport, serverIsDestination: true }
+    : { server: sport, client: dport, serverIsDestination: false };
+}

@@ -1,0 +1,286 @@
+/**
+ * The identity stage: turns what the probes count per interface, per registered pod address and
+ * per flow record into pod-level and workload-to-workload series.
+ *
+ *   traffic probe, per interface  ─┐
+ *   traffic probe, flow records   ─┼─ + which pod is behind which veth (PodNetwork)
+ *   drop probe, per pod / 5-tuple ─┘   + what an address is (IdentitySource)  ──►  series
+ *
+ * Counting rules:
+ * - A pod's traffic is what its host-side veth sees, with the direction flipped (host-side
+ *   receive = the pod transmitted).
+ * - Workload-to-workload flows count each packet once: at the sending pod's veth, or — when the
+ *   sender is not a local pod (another node, outside) — at the receiving pod's veth.
+ * - Series stay monotonic when kernel records end (RecordAccumulator) and disappear `seriesTtlMs`
+ *   after their last change once nothing feeds them (deleted pods, ended flows).
+ */
+import type { Attributes } from '@opentelemetry/api';
+import type { IdentitySource, PodInfo } from '../k8s/types.js';
+import { ATTR, DIRECTION, INSTRUMENTS } from '../names.js';
+import type { DropReasons } from '../probes/drop/reasons.js';
+import { DROP_SIDE_SOURCE, DROP_TRANSPORT, type DropFlow, type PodDropCount } from '../probes/drop/layout.js';
+import { TRAFFIC_INGRESS, type FlowRecord, type InterfaceCount } from '../probes/traffic/layout.js';
+import type { CounterSeries, MetricFamily } from '../probes/types.js';
+import { RecordAccumulator, type RecordReading } from './accumulator.js';
+import { endpointLabels, podAttributes, serverPort, type EndpointLabels } from './endpoints.js';
+
+/** What this stage needs from the traffic probe. */
+export interface TrafficReadings {
+  interfaceCounts(): InterfaceCount[];
+  readFlows(): FlowRecord[];
+  deleteFlows(keys: readonly Buffer[]): void;
+  flowStats(live: number): { created: number; deleted: number; live: number; evicted: number };
+}
+
+/** What this stage needs from the drop probe. */
+export interface DropReadings {
+  setPodAddresses(want: ReadonlyMap<string, number>): void;
+  readPodDrops(): PodDropCount[];
+  readDropFlows(): DropFlow[];
+  deleteDropFlows(keys: readonly Buffer[]): void;
+  deletePodDrops(podId: number): void;
+  reasonNames(): DropReasons | undefined;
+}
+
+export interface PodMetricsSettings {
+  readonly seriesTtlMs: number;
+  readonly flowIdleTimeoutMs: number;
+  readonly podNames: boolean;
+  readonly addresses: boolean;
+  readonly clientPorts: boolean;
+}
+
+export interface PodMetricsDeps {
+  readonly identity: IdentitySource;
+  /** host-side interface (ifindex) → the local pod behind it, now */
+  readonly podInterfaces: () => ReadonlyMap<number, PodInfo>;
+  readonly traffic?: TrafficReadings;
+  readonly drop?: DropReadings;
+  readonly settings: PodMetricsSettings;
+  readonly now?: () => number;
+  /** CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns() */
+  readonly monotonicNs?: () => bigint;
+}
+
+const TRANSPORT: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmp' };
+
+export class PodMetrics {
+  private readonly podTraffic: RecordAccumulator;
+  private readonly podDrops: RecordAccumulator;
+  private readonly flows: RecordAccumulator;
+  private readonly dropFlows: RecordAccumulator;
+  /** pod uid → numeric id given to the drop probe (never reused while the agent runs) */
+  private readonly podIds = new Map<string, number>();
+  private readonly podById = new Map<number, PodInfo>();
+  /** ids of pods that left, with when: their kernel keys are deleted after the TTL */
+  private readonly goneAt = new Map<number, number>();
+  private nextId = 1;
+  private readonly dropFlowSeen = new Map<string, { packets: bigint; at: number }>();
+  private lastFlowStats = { created: 0, deleted: 0, live: 0, evicted: 0 };
+  private readonly now: () => number;
+  private readonly monotonicNs: () => bigint;
+
+  constructor(private readonly deps: PodMetricsDeps) {
+    const ttl = deps.settings.seriesTtlMs;
+    this.podTraffic = new RecordAccumulator(ttl);
+    this.podDrops = new RecordAccumulator(ttl);
+    this.flows = new RecordAccumulator(ttl);
+    this.dropFlows = new RecordAccumulator(ttl);
+    this.now = deps.now ?? Date.now;
+    this.monotonicNs = deps.monotonicNs ?? (() => process.hrtime.bigint());
+  }
+
+  /**
+   * Registers the local pods' addresses with the drop probe (pod ids are stable per uid). Call
+   * whenever local pods may have changed (cheap when nothing did).
+   */
+  syncPods(): void {
+    const now = this.now();
+    const local = this.deps.identity.localPods().filter((p) => !p.hostNetwork && p.ips.length > 0);
+    const live = new Set<string>();
+    const addresses = new Map<string, number>();
+    for (const p of local) {
+      live.add(p.uid);
+      let id = this.podIds.get(p.uid);
+      if (id === undefined) {
+        id = this.nextId++;
+        this.podIds.set(p.uid, id);
+      }
+      this.podById.set(id, p);
+      this.goneAt.delete(id);
+      for (const ip of p.ips) addresses.set(ip, id);
+    }
+    for (const [uid, id] of this.podIds) {
+      if (live.has(uid) || this.goneAt.has(id)) continue;
+      this.goneAt.set(id, now);
+    }
+    for (const [id, at] of this.goneAt) {
+      if (now - at < this.deps.settings.seriesTtlMs) continue;
+      this.deps.drop?.deletePodDrops(id);
+      const p = this.podById.get(id);
+      if (p) this.podIds.delete(p.uid);
+      this.podById.delete(id);
+      this.goneAt.delete(id);
+    }
+    this.deps.drop?.setPodAddresses(addresses);
+  }
+
+  /** Agent health numbers of this stage. */
+  flowStats(): { created: number; deleted: number; live: number; evicted: number } {
+    return this.lastFlowStats;
+  }
+
+  collect(): MetricFamily[] {
+    const now = this.now();
+    const out: MetricFamily[] = [];
+    if (this.deps.traffic) {
+      out.push(...this.collectPodTraffic(now));
+      out.push(...this.collectFlows(now));
+    }
+    if (this.deps.drop) {
+      out.push(...this.collectPodDrops(now));
+      out.push(...this.collectDropFlows(now));
+    }
+    return out;
+  }
+
+  private collectPodTraffic(now: number): MetricFamily[] {
+    const pods = this.deps.podInterfaces();
+    const readings: RecordReading[] = [];
+    for (const c of this.deps.traffic!.interfaceCounts()) {
+      const pod = pods.get(c.ifindex);
+      if (!pod) continue;
+      const base = podAttributes(pod);
+      // host-side receive = the pod transmitted
+      for (const [dir, packets, bytes] of [
+        [DIRECTION.transmit, c.rxPackets, c.rxBytes], [DIRECTION.receive, c.txPackets, c.txBytes],
+      ] as const) {
+        readings.push({
+          recordKey: `${c.ifindex}/${dir}`, seriesKey: `${pod.uid}/${dir}`,
+          attributes: { ...base, [ATTR.ioDirection]: dir }, packets: Number(packets), bytes: Number(bytes),
+        });
+      }
+    }
+    return pair(INSTRUMENTS.podPackets, INSTRUMENTS.podIo, this.podTraffic.update(readings, now));
+  }
+
+  private collectPodDrops(now: number): MetricFamily[] {
+    const reasons = this.deps.drop!.reasonNames();
+    const readings: RecordReading[] = [];
+    for (const d of this.deps.drop!.readPodDrops()) {
+      const pod = this.podById.get(d.podId);
+      if (!pod) continue;
+      const dir = d.side === DROP_SIDE_SOURCE ? DIRECTION.transmit : DIRECTION.receive;
+      const attributes: Attributes = {
+        ...podAttributes(pod),
+        [ATTR.dropReason]: reasons?.name(d.reason) ?? `UNKNOWN_${d.reason}`,
+        [ATTR.ioDirection]: dir,
+      };
+      const transport = DROP_TRANSPORT[d.transport];
+      if (transport) attributes[ATTR.transport] = transport;
+      if (d.ipVersion === 4 || d.ipVersion === 6) attributes[ATTR.networkType] = `ipv${d.ipVersion}`;
+      readings.push({
+        recordKey: `${d.podId}/${d.reason}/${d.side}/${d.transport}/${d.ipVersion}`,
+        seriesKey: JSON.stringify(Object.entries(attributes).sort()),
+        attributes, packets: Number(d.packets), bytes: Number(d.bytes),
+      });
+    }
+    return pair(INSTRUMENTS.podDropPackets, INSTRUMENTS.podDropBytes, this.podDrops.update(readings, now));
+  }
+
+  /** Attributes of a flow between two addresses (`srcPod` known when the source is the local pod). */
+  private flowAttributes(src: string, dst: string, proto: number, sport: number, dport: number, extra: Attributes): Attributes {
+    const s: EndpointLabels = endpointLabels(this.deps.identity.resolve(src));
+    const d: EndpointLabels = endpointLabels(this.deps.identity.resolve(dst));
+    const ports = serverPort(proto, sport, dport);
+    const a: Attributes = {
+      [ATTR.srcNamespace]: s.namespace, [ATTR.srcWorkloadKind]: s.kind, [ATTR.srcWorkload]: s.name,
+      [ATTR.dstNamespace]: d.namespace, [ATTR.dstWorkloadKind]: d.kind, [ATTR.dstWorkload]: d.name,
+      [ATTR.transport]: TRANSPORT[proto] ?? 'other',
+      [ATTR.serverPort]: ports.server,
+      ...extra,
+    };
+    const opt = this.deps.settings;
+    if (opt.podNames) {
+      if (s.pod) a[ATTR.srcPod] = s.pod;
+      if (d.pod) a[ATTR.dstPod] = d.pod;
+    }
+    if (opt.addresses) {
+      a[ATTR.srcAddress] = src;
+      a[ATTR.dstAddress] = dst;
+    }
+    if (opt.clientPorts && ports.client) a[ATTR.clientPort] = ports.client;
+    return a;
+  }
+
+  private collectFlows(now: number): MetricFamily[] {
+    const traffic = this.deps.traffic!;
+    const pods = this.deps.podInterfaces();
+    const localIps = new Set<string>();
+    for (const p of pods.values()) for (const ip of p.ips) localIps.add(ip);
+    const records = traffic.readFlows();
+    const nowNs = this.monotonicNs();
+    const idleNs = BigInt(this.deps.settings.flowIdleTimeoutMs) * 1_000_000n;
+    const readings: RecordReading[] = [];
+    const idle: Buffer[] = [];
+    for (const r of records) {
+      if (nowNs - r.lastSeenNs > idleNs) idle.push(r.key);
+      if (!pods.has(r.ifindex)) continue;
+      const podSent = r.direction === TRAFFIC_INGRESS; // host-side ingress: the pod sent it
+      // counted once: at the sender's veth, or at the receiver's when the sender isn't a local pod
+      if (!podSent && localIps.has(r.src)) continue;
+      const attributes = this.flowAttributes(r.src, r.dst, r.proto, r.sport, r.dport, {});
+      readings.push({
+        recordKey: r.key.toString('hex'), seriesKey: JSON.stringify(Object.entries(attributes).sort()),
+        attributes, packets: Number(r.packets), bytes: Number(r.bytes),
+      });
+    }
+    const series = this.flows.update(readings, now);
+    // ended flows: their values were just read; deleting them retires those values next time
+    if (idle.length) traffic.deleteFlows(idle);
+    this.lastFlowStats = traffic.flowStats(records.length - idle.length);
+    return pair(INSTRUMENTS.flowPackets, INSTRUMENTS.flowBytes, series);
+  }
+
+  private collectDropFlows(now: number): MetricFamily[] {
+    const drop = this.deps.drop!;
+    const reasons = drop.reasonNames();
+    const readings: RecordReading[] = [];
+    const idle: Buffer[] = [];
+    const seen = new Set<string>();
+    for (const f of drop.readDropFlows()) {
+      const key = f.key.toString('hex');
+      seen.add(key);
+      const prev = this.dropFlowSeen.get(key);
+      if (!prev || prev.packets !== f.packets) this.dropFlowSeen.set(key, { packets: f.packets, at: now });
+      else if (now - prev.at > this.deps.settings.flowIdleTimeoutMs) idle.push(f.key);
+      const attributes = this.flowAttributes(f.src, f.dst, f.proto, f.sport, f.dport, {
+        [ATTR.dropReason]: reasons?.name(f.reason) ?? `UNKNOWN_${f.reason}`,
+      });
+      readings.push({
+        recordKey: key, seriesKey: JSON.stringify(Object.entries(attributes).sort()),
+        attributes, packets: Number(f.packets), bytes: Number(f.bytes),
+      });
+    }
+    for (const k of this.dropFlowSeen.keys()) if (!seen.has(k)) this.dropFlowSeen.delete(k);
+    const series = this.dropFlows.update(readings, now);
+    if (idle.length) {
+      drop.deleteDropFlows(idle);
+      for (const k of idle) this.dropFlowSeen.delete(k.toString('hex'));
+    }
+    return pair(INSTRUMENTS.flowDropPackets, INSTRUMENTS.flowDropBytes, series);
+  }
+}
+
+function pair(
+  packets: MetricFamily['instrument'], bytes: MetricFamily['instrument'],
+  series: ReadonlyArray<{ attributes: Attributes; packets: number; bytes: number }>,
+): MetricFamily[] {
+  const p: CounterSeries[] = [];
+  const b: CounterSeries[] = [];
+  for (const s of series) {
+    p.push({ attributes: s.attributes, value: s.packets });
+    b.push({ attributes: s.attributes, value: s.bytes });
+  }
+  return [{ instrument: packets, series: p }, { instrument: bytes, series: b }];
+}
