@@ -11,6 +11,13 @@ import type { Logger } from '../log.js';
 import { METER_NAME } from '../names.js';
 import { PROBES } from '../probes/index.js';
 import type { MetricFamily, Probe, ProbeDefinition, ProbeSettings, ProbeStatus } from '../probes/types.js';
+import type { StaticIdentity } from '../k8s/static.js';
+import type { IdentitySource } from '../k8s/types.js';
+import type { DiscoveryResult } from '../netns/pod-interfaces.js';
+import { PodMetrics } from '../pods/pod-metrics.js';
+import { PodNetwork } from '../pods/pod-network.js';
+import { DropProbe } from '../probes/drop/probe.js';
+import { TrafficProbe } from '../probes/traffic/probe.js';
 import { AgentHealth } from './health.js';
 import { RateLimitedLog } from './rate-limited.js';
 
@@ -30,13 +37,19 @@ export interface AgentOptions {
   /** Defaults to the static registry. */
   readonly probes?: readonly ProbeDefinition[];
   readonly version?: string;
+  /** Pod-level attribution: identity of addresses, and how to find pod interfaces. Absent = node level only. */
+  readonly pods?: {
+    readonly identity: IdentitySource;
+    readonly discover: () => Promise<DiscoveryResult>;
+    readonly standalone?: { readonly identity: StaticIdentity; readonly netns: readonly string[] };
+  };
 }
 
 export class AgentStartError extends Error {
   override readonly name = 'AgentStartError';
 }
 
-export function probeSettings(config: Config, bpfObjectDir: string): ProbeSettings {
+export function probeSettings(config: Config, bpfObjectDir: string, trackFlows?: ProbeSettings['trackFlows']): ProbeSettings {
   return {
     bpfObjectDir,
     interfaces: config.interfaces,
@@ -46,6 +59,7 @@ export function probeSettings(config: Config, bpfObjectDir: string): ProbeSettin
     tcMode: config.probes.traffic.attachMode,
     dropHook: config.probes.drop.hook,
     maxFlows: config.probes.flows.maxFlows,
+    ...(trackFlows ? { trackFlows } : {}),
   };
 }
 
@@ -60,6 +74,9 @@ export class Agent {
   private stopping: Promise<void> | undefined;
   private started = false;
   private readonly log: Logger;
+  private podNetwork: PodNetwork | undefined;
+  private podMetrics: PodMetrics | undefined;
+  private podTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ component: 'agent' });
@@ -73,6 +90,8 @@ export class Agent {
       failedProbes: () => this.failed,
       exportFailures: () => this.pipeline?.stats().exportsFailed ?? 0,
       seriesOverflow: () => this.producer.overflowCount,
+      flows: () => this.podMetrics?.flowStats(),
+      identity: () => this.opts.pods?.identity.stats(),
     });
   }
 
@@ -82,7 +101,13 @@ export class Agent {
     this.started = true;
     routeLibbpfLog(this.opts.logger);
     const { config } = this.opts;
-    const ctx = { logger: this.opts.logger, settings: probeSettings(config, this.opts.bpfObjectDir) };
+    const pods = this.opts.pods;
+    if (pods) {
+      this.podNetwork = new PodNetwork({ identity: pods.identity, discover: pods.discover, logger: this.opts.logger, standalone: pods.standalone });
+    }
+    const net = this.podNetwork;
+    const trackFlows = net && config.probes.flows.enabled ? (i: { ifindex: number }) => net.isPodInterface(i.ifindex) : undefined;
+    const ctx = { logger: this.opts.logger, settings: probeSettings(config, this.opts.bpfObjectDir, trackFlows) };
     const enabled = (this.opts.probes ?? PROBES).filter((d) => config.probes[d.name as keyof Config['probes']]?.enabled !== false);
     for (const def of enabled) {
       const probe = def.create(ctx);
@@ -101,12 +126,49 @@ export class Agent {
       const why = [...this.failed].map(([n, m]) => `${n}: ${m}`).join('; ') || 'every probe is disabled';
       throw new AgentStartError(`no probe could start (${why}). Run \`fovea doctor\` to see what this host supports.`);
     }
+    if (pods && net) this.startPods(pods.identity, net);
     this.producer.addSource({ collect: () => this.health.collect() });
     this.pipeline = this.opts.createPipeline(this.producer);
     this.log.info({ probes: this.statuses() }, 'agent started');
   }
 
-  private timedSource(probe: Probe): SeriesSource {
+  /** Pod attribution: the identity stage as one more source, refreshed on the rescan interval. */
+  private startPods(identity: IdentitySource, net: PodNetwork): void {
+    const traffic = this.probes.find((p): p is TrafficProbe => p instanceof TrafficProbe);
+    const drop = this.probes.find((p): p is DropProbe => p instanceof DropProbe);
+    const cfg = this.opts.config;
+    const metrics = new PodMetrics({
+      identity, podInterfaces: () => net.interfaces(), traffic, drop,
+      settings: {
+        seriesTtlMs: cfg.pods.seriesTtlMs, flowIdleTimeoutMs: cfg.probes.flows.idleTimeoutMs,
+        podNames: cfg.pods.podNames, addresses: cfg.pods.addresses, clientPorts: cfg.pods.clientPorts,
+      },
+    });
+    this.podMetrics = metrics;
+    this.producer.addSource(this.timedSource({ name: 'pods', collect: () => metrics.collect() }));
+    const tick = async (): Promise<void> => {
+      await net.refresh();
+      try {
+        metrics.syncPods();
+        traffic?.rescan(); // switch flow records on for pod interfaces found since the last rescan
+      } catch (err) {
+        this.readLog.warn('pods', { err: (err as Error).message }, 'pod sync failed');
+      }
+    };
+    void tick();
+    this.podTimer = setInterval(() => void tick(), cfg.interfaceRescanIntervalMs);
+    this.podTimer.unref();
+  }
+
+  /** Refreshes pod interfaces and registrations now (tests, and the first export after start). */
+  async refreshPods(): Promise<void> {
+    if (!this.podNetwork || !this.podMetrics) return;
+    await this.podNetwork.refresh();
+    this.podMetrics.syncPods();
+    this.probes.find((p): p is TrafficProbe => p instanceof TrafficProbe)?.rescan();
+  }
+
+  private timedSource(probe: Pick<Probe, 'name' | 'collect'>): SeriesSource {
     return {
       collect: () => {
         const frozen = this.finalSnapshot?.get(probe.name);
@@ -148,6 +210,8 @@ export class Agent {
 
   private async doStop(): Promise<void> {
     const t0 = Date.now();
+    if (this.podTimer) clearInterval(this.podTimer);
+    this.podTimer = undefined;
     const snapshot = new Map<string, MetricFamily[]>();
     for (const p of this.probes) {
       try {
@@ -157,8 +221,16 @@ export class Agent {
         this.log.warn({ probe: p.name, err: (err as Error).message }, 'final read failed');
       }
     }
+    if (this.podMetrics) {
+      try {
+        snapshot.set('pods', this.podMetrics.collect());
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'final pod read failed');
+      }
+    }
     this.finalSnapshot = snapshot;
     for (const p of this.probes) p.stop();
+    this.opts.pods?.identity.stop();
     this.log.info({ ms: Date.now() - t0 }, 'probes detached');
     if (this.pipeline) {
       const deadline = Math.max(100, this.opts.config.shutdownTimeoutMs - (Date.now() - t0));

@@ -12,6 +12,10 @@ export interface HealthInputs {
   failedProbes(): ReadonlyMap<string, string>;
   exportFailures(): number;
   seriesOverflow(): number;
+  /** flow table bookkeeping, when flows are tracked */
+  flows?(): { live: number; evicted: number } | undefined;
+  /** Kubernetes identity, when used */
+  identity?(): { watchErrors: number; relists: number } | undefined;
 }
 
 export interface ReadStats {
@@ -70,6 +74,22 @@ export class AgentHealth {
       { instrument: INSTRUMENTS.attachFailures, series: attachFailures },
       { instrument: INSTRUMENTS.exportFailures, series: [{ attributes: {}, value: this.inputs.exportFailures() }] },
       { instrument: INSTRUMENTS.seriesOverflow, series: [{ attributes: {}, value: this.inputs.seriesOverflow() }] },
+      ...this.optional(),
     ];
+  }
+
+  private optional(): MetricFamily[] {
+    const out: MetricFamily[] = [];
+    const f = this.inputs.flows?.();
+    if (f) {
+      out.push({ instrument: INSTRUMENTS.flowRecords, series: [{ attributes: {}, value: f.live }] });
+      out.push({ instrument: INSTRUMENTS.flowEvictions, series: [{ attributes: {}, value: f.evicted }] });
+    }
+    const id = this.inputs.identity?.();
+    if (id) {
+      out.push({ instrument: INSTRUMENTS.identityErrors, series: [{ attributes: {}, value: id.watchErrors }] });
+      out.push({ instrument: INSTRUMENTS.identityRelists, series: [{ attributes: {}, value: id.relists }] });
+    }
+    return out;
   }
 }

@@ -6,6 +6,8 @@ import { packageVersion } from '../export/resource.js';
 import { createLogger } from '../log.js';
 import { defaultBpfObjectDir } from '../paths.js';
 import { resolveAgentSetup } from './agent-setup.js';
+import { buildPods, chooseIdentity } from './identity-setup.js';
+import { makeKubernetesIdentity } from './kubernetes-setup.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
 
 export const agentCommand: Command = {
@@ -38,8 +40,16 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const { config, otlp, resource } = setup;
   const logger = createLogger(config.logLevel);
   for (const w of setup.warnings) logger.warn(w);
+  let pods;
+  try {
+    pods = await buildPods(chooseIdentity(config, io.env), config, logger, makeKubernetesIdentity);
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'identity source failed to start');
+    io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
+    return EXIT.failure;
+  }
   const agent = new Agent({
-    config, logger, version: packageVersion(),
+    config, logger, version: packageVersion(), pods,
     bpfObjectDir: config.bpfObjectDir || defaultBpfObjectDir(),
     createPipeline: (producer) => createMetricsPipeline({
       settings: otlp, resource, logger, cardinalityLimit: config.export.cardinalityLimit,

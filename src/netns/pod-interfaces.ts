@@ -100,6 +100,7 @@ const DEFAULT_CONCURRENCY = 8;
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 const SOURCE_ORDER: readonly DiscoverySource[] = ['route', 'bridge', 'netns'];
 const PRECEDENCE: readonly DiscoverySource[] = ['netns', 'route', 'bridge'];
+const WARNING_ORDER: readonly DiscoveryWarning['method'][] = [...SOURCE_ORDER, 'merge'];
 
 /** Pairs whose host end faces a pod: the peer sits in another netns. */
 const PAIR_KINDS = new Set(['veth', 'netkit']);
@@ -568,7 +569,9 @@ export async function discoverPodInterfacesDetailed(opts: DiscoveryOptions = {})
     guard('netns', netnsMethod(ctx, opts.netnsDirs ?? DEFAULT_NETNS_DIRS, opts.concurrency ?? DEFAULT_CONCURRENCY)),
   ]);
   const merged = mergeFindings(results.flat(), opts.include);
-  return { interfaces: merged.interfaces, warnings: [...warnings, ...merged.warnings] };
+  // Methods run concurrently: order warnings by method (stable within one) so output is reproducible.
+  const rank = (w: DiscoveryWarning): number => WARNING_ORDER.indexOf(w.method);
+  return { interfaces: merged.interfaces, warnings: [...warnings.sort((a, b) => rank(a) - rank(b)), ...merged.warnings] };
 }
 
 /** Which host-side interface carries which pod addresses (warnings dropped; see the Detailed variant). */

@@ -1,0 +1,53 @@
+/**
+ * Chooses where pod identity comes from: the Kubernetes API (cluster or node mode), named network
+ * namespaces (standalone), or nowhere (node-level metrics only).
+ */
+import { hostname } from 'node:os';
+import type { Config } from '../config/index.js';
+import { StaticIdentity } from '../k8s/static.js';
+import type { IdentitySource } from '../k8s/types.js';
+import type { Logger } from '../log.js';
+import { discoverPodInterfacesDetailed, type DiscoveryResult } from '../netns/pod-interfaces.js';
+import type { AgentOptions } from '../agent/agent.js';
+
+export type IdentityChoice =
+  | { kind: 'none' }
+  | { kind: 'standalone'; netns: readonly string[] }
+  | { kind: 'kubernetes'; mode: 'cluster' | 'node'; kubeconfig: string };
+
+/** What the configuration asks for; `auto` means Kubernetes when running in a cluster or given a kubeconfig. */
+export function chooseIdentity(config: Config, env: NodeJS.ProcessEnv): IdentityChoice {
+  const k = config.kubernetes;
+  const inCluster = (env['KUBERNETES_SERVICE_HOST'] ?? '') !== '';
+  const mode = k.mode === 'auto' ? (inCluster || k.kubeconfig !== '' ? 'cluster' : 'off') : k.mode;
+  if (mode !== 'off') return { kind: 'kubernetes', mode, kubeconfig: k.kubeconfig };
+  if (config.standalone.netns.length > 0) return { kind: 'standalone', netns: config.standalone.netns };
+  return { kind: 'none' };
+}
+
+const discover = (): Promise<DiscoveryResult> => discoverPodInterfacesDetailed();
+
+/** Builds (and starts) the identity source; throws with a clear message when it cannot start. */
+export async function buildPods(
+  choice: IdentityChoice, config: Config, logger: Logger,
+  makeKubernetes?: (mode: 'cluster' | 'node', kubeconfig: string, nodeName: string) => IdentitySource,
+): Promise<AgentOptions['pods']> {
+  switch (choice.kind) {
+    case 'none':
+      return undefined;
+    case 'standalone': {
+      const identity = new StaticIdentity({ nodeName: config.nodeName || hostname() });
+      return { identity, discover, standalone: { identity, netns: choice.netns } };
+    }
+    case 'kubernetes': {
+      if (!config.nodeName) {
+        throw new Error('Kubernetes identity needs the node name: set FOVEA_NODE_NAME (downward API spec.nodeName) or --node-name');
+      }
+      if (!makeKubernetes) throw new Error('Kubernetes identity is not available in this build');
+      const identity = makeKubernetes(choice.mode, choice.kubeconfig, config.nodeName);
+      logger.info({ mode: choice.mode }, 'starting Kubernetes identity (initial list)');
+      await identity.start();
+      return { identity, discover };
+    }
+  }
+}
