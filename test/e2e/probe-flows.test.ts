@@ -98,9 +98,13 @@ function udp(sport: number, dport: number, payload = Buffer.from('fovea-flow')):
   return Buffer.concat([u, payload]);
 }
 
-/** IPv6 hop-by-hop / destination options header: (hdrlen + 1) * 8 bytes, padded with one PadN option. */
+/**
+ * IPv6 hop-by-hop / destination options header: (hdrlen + 1) * 8 bytes, padded with one PadN
+ * option whose content is 0xa5 (receivers ignore it; not zero, so that a parser stepping a wrong
+ * length lands on bytes that do not happen to look like a valid header).
+ */
 function optionsHeader(next: number, hdrlen: number, rest: Buffer): Buffer {
-  const h = Buffer.alloc((hdrlen + 1) * 8);
+  const h = Buffer.alloc((hdrlen + 1) * 8, 0xa5);
   h[0] = next;
   h[1] = hdrlen;
   h[2] = 1; // PadN
