@@ -134,6 +134,7 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 	struct ipv6hdr ip6h;
 	__u8 nexthdr;
 	__u32 off = nh_off + sizeof(struct ipv6hdr);
+	bool later_fragment = false; /* a non-first fragment carries no transport header */
 
 	if (bpf_probe_read_kernel(&ip6h, sizeof(ip6h), head + nh_off))
 		goto unreadable;
@@ -146,6 +147,13 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 			break;
 		if (bpf_probe_read_kernel(&opt, sizeof(opt), head + off))
 			goto unreadable;
+		if (nexthdr == 44) {
+			__be16 frag_off;
+
+			if (bpf_probe_read_kernel(&frag_off, sizeof(frag_off), head + off + 2) ||
+			    (frag_off & bpf_htons(0xfff8)))
+				later_fragment = true;
+		}
 		/* fragment header is fixed 8 bytes; the others give their length in 8-byte units */
 		off += nexthdr == 44 ? 8 : ((__u32)opt.hdrlen + 1) * 8;
 		nexthdr = opt.nexthdr;
@@ -155,7 +163,7 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 	fk->proto = nexthdr;
 	__builtin_memcpy(fk->src, &ip6h.saddr, 16);
 	__builtin_memcpy(fk->dst, &ip6h.daddr, 16);
-	if (nexthdr == FOVEA_IPPROTO_TCP || nexthdr == FOVEA_IPPROTO_UDP)
+	if ((nexthdr == FOVEA_IPPROTO_TCP || nexthdr == FOVEA_IPPROTO_UDP) && !later_fragment)
 		bpf_probe_read_kernel(&fk->sport, 4, head + off);
 	return;
 

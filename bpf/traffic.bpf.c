@@ -123,10 +123,13 @@ static __always_inline void track_flow(struct __sk_buff *skb, __u32 ifindex, __u
 			}
 			if (nh == 44 && (((struct frag_hdr *)opt)->frag_off & bpf_htons(0xfff8)))
 				l4 = 0; /* non-first fragment */
+			/* the length of this header, decided by its own type (nh), before nh moves on */
+			__u32 len = nh == 44 ? 8 : ((__u32)opt->hdrlen + 1) * 8;
+
 			nh = opt->nexthdr;
 			if (!l4)
 				break;
-			l4 += nh == 44 ? 8 : ((__u32)opt->hdrlen + 1) * 8;
+			l4 += len;
 		}
 		key.proto = nh;
 	} else {
