@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 import { defaultBpfObjectDir } from '../paths.js';
 import { resolveAgentSetup } from './agent-setup.js';
 import { buildPods, chooseIdentity } from './identity-setup.js';
-import { makeKubernetesIdentity } from './kubernetes-setup.js';
+import { kubernetesIdentityFactory } from './kubernetes-setup.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
 
 export const agentCommand: Command = {
@@ -42,7 +42,7 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   for (const w of setup.warnings) logger.warn(w);
   let pods;
   try {
-    pods = await buildPods(chooseIdentity(config, io.env), config, logger, makeKubernetesIdentity);
+    pods = await buildPods(chooseIdentity(config, io.env), config, logger, kubernetesIdentityFactory(logger));
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'identity source failed to start');
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
