@@ -10,6 +10,8 @@ node -e '
   const fs = require("fs");
   if (!fs.existsSync(".cache/vitest-results.json")) { console.log("0 passed, 1 failed (no results: vitest did not finish)"); process.exit(0); }
   const r = JSON.parse(fs.readFileSync(".cache/vitest-results.json", "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  // a suite that fails in beforeAll fails no single test: count it as a failure too
+  const failed = r.numFailedTests + (r.success ? 0 : Math.max(r.numFailedTestSuites - (r.numFailedTests > 0 ? r.numFailedTestSuites : 0), r.numFailedTests ? 0 : 1));
+  console.log(`${r.numPassedTests} passed, ${failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
 '
 exit $rc
