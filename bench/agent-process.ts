@@ -20,6 +20,8 @@ export interface AgentProcessOptions {
   readonly logPath: string;
   /** Pid file, so a later run can end an agent a crashed bench left behind. */
   readonly pidPath: string;
+  /** More agent flags (e.g. `--netns <glob>`), appended after the ones above. */
+  readonly extraArgs?: readonly string[];
 }
 
 export interface AgentExit {
@@ -46,7 +48,7 @@ export class AgentProcess {
   static start(opts: AgentProcessOptions): AgentProcess {
     const argv = [join(opts.root, 'bin', 'fovea.js'), 'agent',
       '--endpoint', opts.endpoint, '--interfaces', opts.interfaces,
-      '--export-interval', `${opts.exportIntervalMs}ms`, '--log-level', 'info'];
+      '--export-interval', `${opts.exportIntervalMs}ms`, '--log-level', 'info', ...(opts.extraArgs ?? [])];
     const fd = openSync(opts.logPath, 'a');
     let child: ChildProcess;
     try {

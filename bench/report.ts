@@ -1,5 +1,6 @@
 /** Renders bench/results/latest.md from the results document (the same data as latest.json). */
 import type { AgentCostResult } from './agent-cost.js';
+import type { FlowsResult } from './flows.js';
 import type { MachineInfo } from './machine.js';
 import type { TcCostResult } from './tc-cost.js';
 import type { ThroughputResult } from './throughput.js';
@@ -18,6 +19,7 @@ export interface BenchResults {
   readonly a?: ThroughputResult;
   readonly b?: TcCostResult;
   readonly c?: AgentCostResult;
+  readonly d?: FlowsResult;
   readonly errors: ReadonlyArray<{ readonly part: PartId | 'setup'; readonly message: string }>;
   readonly targets: readonly Target[];
 }
@@ -30,10 +32,12 @@ function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>):
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows']);
+
 function targetsTable(targets: readonly Target[]): string {
   return table(['target', 'measured', 'limit', 'result', 'margin', 'what is compared'], targets.map((t) => [
-    t.id, `${t.unit === 'drops/s' || t.unit === 'drops' ? int(t.measured) : t.measured} ${t.unit}`,
-    `${t.op} ${t.unit === 'drops/s' || t.unit === 'drops' ? int(t.limit) : t.limit} ${t.unit}`,
+    t.id, `${COUNT_UNITS.has(t.unit) ? int(t.measured) : t.measured} ${t.unit}`,
+    `${t.op} ${COUNT_UNITS.has(t.unit) ? int(t.limit) : t.limit} ${t.unit}`,
     t.pass ? '**pass**' : '**MISS**', t.marginText, t.description,
   ]));
 }
@@ -168,6 +172,73 @@ function partC(c: AgentCostResult): string {
   ].join('\n');
 }
 
+function partD(d: FlowsResult): string {
+  const s = d.settings;
+  const k = (n: number): string => (n >= 1000 ? `${f(n / 1000, n % 1000 ? 1 : 0)}k` : String(n));
+  const cost = table(
+    ['active flows', 'wall s', 'exports', 'agent CPU (% of one core)', 'CPU per export (ms)', 'VmRSS max (MB)', 'VmHWM (MB)', 'machine busy (% of all cores)',
+      'map read per export, mean / max (ms)'],
+    d.runs.map((r) => [k(r.flows), f(r.window.wallSeconds, 1), String(r.exportsInWindow), f(r.window.pctOfOneCore, 3),
+      r.exportsInWindow ? f((r.window.cpuSeconds / r.exportsInWindow) * 1000, 0) : 'n/a', mb(r.window.rssMax), mb(r.window.hwmEnd),
+      f(r.window.machineBusyPct, 1), r.mapRead.map((x) => `${x.probe} ${f(x.meanMs, 1)} / ${f(x.maxMs, 1)}`).join('; ') || 'n/a']),
+  );
+  const counted = table(
+    ['active flows', 'kernel records (all)', 'counted on pod 0\'s veth', 'share', 'with every datagram in the record', 'at the receivers\' veths',
+      'other records', 'flows.active (agent)', 'flows.evicted (agent)', 'record failures'],
+    d.runs.map((r) => [k(r.flows), int(r.kernel.records), int(r.kernel.counted), `${f(r.sharePct, 3)}%`, int(r.kernel.countedExactPackets),
+      int(r.kernel.countedAtReceiver), int(r.kernel.otherRecords), r.agent.flowsActive === undefined ? 'n/a' : int(r.agent.flowsActive),
+      r.agent.flowsEvicted === undefined ? 'n/a' : int(r.agent.flowsEvicted),
+      Object.entries(r.agent.recordFailures).filter(([, v]) => v).map(([x, v]) => `${x}: ${int(v)}`).join(', ') || '0']),
+  );
+  const missing = d.runs.filter((r) => r.kernel.missingSample.length || r.kernel.missingAtReceiverSample.length).map((r) =>
+    `${k(r.flows)}: without a record on pod 0's veth: ${r.kernel.missingSample.join(', ') || 'none'}; without one at the receiver's veth: ${r.kernel.missingAtReceiverSample.join(', ') || 'none'}`);
+  const packets = table(
+    ['active flows', 'datagrams sent (generator)', 'pod 0 host veth rx Δ (ip -s link)', 'Σ fovea.flow.packets from pod 0, Δ', 'series from pod 0',
+      'received by the sinks', 'send errors', 'slowest round (ms)', 'overflowed series / export failures / exit code'],
+    d.runs.map((r) => [k(r.flows), int(r.generator.sent), int(r.truth.hostVethRx), int(r.agent.flowPacketsDelta), String(r.agent.flowSeries),
+      r.truth.sinkReceived === undefined ? 'n/a' : int(r.truth.sinkReceived), int(r.generator.errors), `${int(r.generator.maxRoundMs)}${r.generator.lateRounds ? ` (${r.generator.lateRounds} late)` : ''}`,
+      `${r.agent.seriesOverflow} / ${r.agent.exportFailures} / ${r.agent.exitCode}`]),
+  );
+  const first = d.runs[0];
+  return [
+    '## (d) agent CPU and memory with many active flows; share of flows counted',
+    '',
+    `Agent: ${first ? `\`${first.agentCommand}\`` : 'n/a'} — the real process with pod attribution outside Kubernetes (the lab's three network namespaces are the workloads), ` +
+    `**default flow settings** (flow table 262,144 entries, LRU; idle timeout 120 s), export interval **${s.exportIntervalMs / 1000} s** (the interval of the target). A fresh agent per flow count.`,
+    '',
+    `Traffic: one UDP socket in pod 0 bound to port ${d.sourcePort} sends ${d.payloadBytes}-byte datagrams to N distinct (pod 1 | pod 2 address, destination port) pairs — ` +
+    `N distinct 5-tuples — one datagram per flow per round, a round every ${s.periodMs / 1000} s (N ÷ ${s.periodMs / 1000} datagrams/s, paced), so every flow stays active. ` +
+    `The source port is a server-like port on purpose: the agent's flow series keep the server port and drop client ports by default, so the N flows aggregate into a few ` +
+    'workload-to-workload series as real traffic does (many clients of one service); with ephemeral ports on both ends every flow would be its own series (a port-scan ' +
+    'pattern, bounded by the cardinality cap — not what this part measures). ' +
+    `Receiving side: ${first?.truth.receiveMode ?? 'n/a'}.`,
+    '',
+    `Window: the CPU/RSS window (${s.windowSeconds} s) starts once the first round has created every flow; CPU = (utime+stime) of the agent ÷ CLK_TCK ÷ wall time; ` +
+    'VmRSS sampled every 0.5 s, VmHWM = peak since the agent started. CPU per export = the window\'s CPU seconds ÷ exports in it. ' +
+    'Map read per export = Δ `fovea.agent.map.read.duration` between consecutive exports in the window, per probe, as the agent exports it: only the probes\' own ' +
+    'collect (`traffic` = interface counters, `drop` = drop counters). Reading the flow table and turning its records into pod and workload series happens in the ' +
+    'agent\'s `pods` source, whose time the agent measures but does not export (AgentHealth reports read time per probe only) — so the flow work shows up in the CPU columns, not here.',
+    '',
+    cost,
+    '',
+    '**Share of flows counted** (ground truth, exact): after the window, with the traffic stopped and the agent still running, the bench reads the agent\'s own ' +
+    '`traffic_flows` map (found through the agent\'s fds: `/proc/<pid>/fdinfo` map_id → `bpf_map_get_fd_by_id`, batch lookup) and counts the generated 5-tuples that have a record ' +
+    'on pod 0\'s host veth, ingress (pod 0 sent) — the records the agent attributes these flows from. `flows.active` (the agent\'s gauge) counts every record: each ' +
+    'flow between two local pods has one on the sender\'s veth and one on the receiver\'s, so it is about 2 × N here (the default table holds 262,144 records, i.e. ' +
+    '131,072 flows between local pods, or 262,144 to remote ends).',
+    '',
+    counted,
+    '',
+    ...(missing.length ? ['Generated flows missing a record (first 10 each, destination:port): ' + missing.join('. ') + '. ' +
+      'Port 7777 is the lab\'s nft deny port: the root netns drops those datagrams in `forward` (NETFILTER_DROP), before the receiver\'s veth — ' +
+      'so no record there and the sinks miss them; the sender\'s side, which the share and the packet check use, is unaffected.', ''] : []),
+    '**Packets** (exact check): Σ `fovea.flow.packets` over pod 0\'s series (source workload = pod 0), first export collected after the traffic ended, minus its value before, ' +
+    'against the datagrams the generator\'s socket accepted and pod 0\'s host veth rx counter.',
+    '',
+    packets,
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
   const passed = r.targets.filter((t) => t.pass).length;
@@ -201,12 +272,14 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.a ? ['', partA(r.a)] : []),
     ...(r.b ? ['', partB(r.b)] : []),
     ...(r.c ? ['', partC(r.c)] : []),
+    ...(r.d ? ['', partD(r.d)] : []),
     '',
     '## Reproduce',
     '',
     'As root on a machine with the kernel features of the agent (tcx, BTF): `npm run bench` ' +
-    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c` to pick parts. ' +
-    'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) and removes it on exit.',
+    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d` to pick parts. ' +
+    'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a and c, ' +
+    'and a three-pod lab (`fovea-bnfl-*`, `fvbnfl-*`) for part d, and removes them on exit.',
     '',
   ].join('\n');
 }

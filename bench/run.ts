@@ -4,8 +4,10 @@
  *   (a) TCP throughput between two lab pods, agent attached vs not (alternating, same run)
  *   (b) the tc program's cost per packet through BPF_PROG_TEST_RUN, next to an empty baseline
  *   (c) the agent's CPU and memory, idle and during a drop storm, and exact drop counts
+ *   (d) the agent's CPU and memory with 10k and 100k active flows (pod attribution on), and the
+ *       share of the generated flows the kernel flow table holds
  *
- * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c]
+ * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d]
  * Writes bench/results/latest.json (all raw numbers) and bench/results/latest.md (the report).
  * Exit code: 0 when every selected part ran (targets may still be missed — the report says),
  * 1 when a part failed to run, 2 for bad arguments, 130/143 when interrupted.
@@ -18,6 +20,7 @@ import { OtlpReceiver } from '../src/otlp/receiver.js';
 import { packageRoot } from '../src/paths.js';
 import { endStaleAgent, type AgentProcess, type AgentProcessOptions } from './agent-process.js';
 import { runAgentCost, type AgentCostSettings } from './agent-cost.js';
+import { runFlows, type FlowsSettings } from './flows.js';
 import { machineInfo } from './machine.js';
 import { renderMarkdown, type BenchResults } from './report.js';
 import { runTcCost, type TcCostSettings } from './tc-cost.js';
@@ -28,11 +31,18 @@ const LAB_NAME = 'bnch'; // lab names are ≤ 4 chars: pods' host veths are fvbn
 const INTERFACES = `fv${LAB_NAME}-*`;
 const EXPORT_INTERVAL_MS = 5_000;
 const TC_LIMIT_NS = 50;
+/** Part d has its own three-pod lab (pod attribution: --netns/--interfaces of that lab only). */
+const LAB_D = 'bnfl';
+const INTERFACES_D = `fv${LAB_D}-*`;
+const NETNS_D = `fovea-${LAB_D}-*`;
+/** The interval of the issue's CPU target ("averaged at a 10 s export interval"). */
+const EXPORT_INTERVAL_D_MS = 10_000;
 
 interface Settings {
   readonly a: ThroughputSettings;
   readonly b: TcCostSettings;
   readonly c: AgentCostSettings;
+  readonly d: FlowsSettings;
 }
 
 function settingsFor(quick: boolean): Settings {
@@ -44,12 +54,16 @@ function settingsFor(quick: boolean): Settings {
     c: quick
       ? { idleSeconds: 5, stormSeconds: 5, referenceStormSeconds: 3, settleSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS, floodProcesses: 2 }
       : { idleSeconds: 30, stormSeconds: 30, referenceStormSeconds: 10, settleSeconds: 5, exportIntervalMs: EXPORT_INTERVAL_MS, floodProcesses: 2 },
+    d: quick
+      ? { flowCounts: [1_000, 5_000], windowSeconds: 12, periodMs: 3_000, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_D_MS }
+      : { flowCounts: [10_000, 100_000], windowSeconds: 60, periodMs: 5_000, settleSeconds: 3, exportIntervalMs: EXPORT_INTERVAL_D_MS },
   };
 }
 
-const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c]\n' +
-  '  --quick      short durations (a smoke test of the benchmark, not a measurement)\n' +
-  '  --only LIST  run only these parts: a (throughput), b (tc cost), c (agent CPU/RSS, drop storm)\n';
+const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d]\n' +
+  '  --quick      short durations and few flows (a smoke test of the benchmark, not a measurement)\n' +
+  '  --only LIST  run only these parts: a (throughput), b (tc cost), c (agent CPU/RSS, drop storm),\n' +
+  '               d (agent CPU/RSS with 10k and 100k active flows, share of flows counted)\n';
 
 function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefined {
   let values;
@@ -66,7 +80,7 @@ function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefin
   const parts = values.only === undefined ? [...PART_IDS] : values.only.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = parts.filter((p) => !(PART_IDS as readonly string[]).includes(p));
   if (bad.length || parts.length === 0) {
-    process.stderr.write(`--only: unknown part(s) ${bad.join(', ') || '(none given)'}; use a, b, c\n${USAGE}`);
+    process.stderr.write(`--only: unknown part(s) ${bad.join(', ') || '(none given)'}; use a, b, c, d\n${USAGE}`);
     return undefined;
   }
   return { quick: values.quick ?? false, parts: PART_IDS.filter((p) => parts.includes(p)) };
@@ -75,6 +89,7 @@ function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefin
 /** Everything that must not outlive the bench: the agent, the lab, the receiver. Idempotent. */
 class Resources {
   lab: Lab | undefined;
+  labD: Lab | undefined;
   receiver: OtlpReceiver | undefined;
   agent: AgentProcess | undefined;
   private closing: Promise<void> | undefined;
@@ -84,6 +99,7 @@ class Resources {
       const steps: Array<[string, () => Promise<unknown> | undefined]> = [
         ['stop the agent', () => this.agent?.stop()],
         ['destroy the lab', () => this.lab?.destroy()],
+        ['destroy the lab of part d', () => this.labD?.destroy()],
         ['stop the OTLP receiver', () => this.receiver?.stop()],
       ];
       for (const [what, step] of steps) {
@@ -109,6 +125,9 @@ async function main(): Promise<number> {
   const pidPath = join(resultsDir, 'tmp-agent.pid');
   const stale = endStaleAgent(pidPath, INTERFACES);
   if (stale) progress(`ended agent pid ${stale} left behind by an earlier bench run`);
+  const pidPathD = join(resultsDir, 'tmp-agent-d.pid');
+  const staleD = endStaleAgent(pidPathD, INTERFACES_D);
+  if (staleD) progress(`ended agent pid ${staleD} left behind by an earlier bench run (part d)`);
 
   const startedAt = new Date();
   const command = `node ${relative(root, process.argv[1] ?? 'dist/bench/run.js')}${argv.length ? ` ${argv.join(' ')}` : ''}`;
@@ -127,24 +146,38 @@ async function main(): Promise<number> {
     root, endpoint: res.receiver!.endpoint, interfaces: INTERFACES, exportIntervalMs: EXPORT_INTERVAL_MS,
     logPath: join(resultsDir, `tmp-agent-${label}.log`), pidPath,
   });
+  const agentOptsD: () => AgentProcessOptions = () => ({
+    root, endpoint: res.receiver!.endpoint, interfaces: INTERFACES_D, exportIntervalMs: EXPORT_INTERVAL_D_MS,
+    logPath: join(resultsDir, 'tmp-agent-d.log'), pidPath: pidPathD, extraArgs: ['--netns', NETNS_D],
+  });
   const track = (a: AgentProcess | undefined): void => { res.agent = a; };
 
   progress(`Fovea benchmark v1 (${cli.quick ? 'quick' : 'full'}), parts ${cli.parts.join(', ')}`);
   const machine = await machineInfo(root);
   progress(`machine: ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}, Node ${machine.node}, ${machine.libbpf}`);
 
-  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c'] } = {};
+  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d'] } = {};
   const errors: Array<{ part: PartId | 'setup'; message: string }> = [];
   try {
+    if (cli.parts.includes('a') || cli.parts.includes('c') || cli.parts.includes('d')) res.receiver = await OtlpReceiver.start();
     if (cli.parts.includes('a') || cli.parts.includes('c')) {
-      res.receiver = await OtlpReceiver.start();
       res.lab = await Lab.create({ name: LAB_NAME, pods: 2 });
-      progress(`lab ${LAB_NAME}: ${res.lab.pods.map((p) => `${p.hostIfname} ↔ ${p.ip}`).join(', ')}; OTLP receiver ${res.receiver.endpoint}`);
+      progress(`lab ${LAB_NAME}: ${res.lab.pods.map((p) => `${p.hostIfname} ↔ ${p.ip}`).join(', ')}; OTLP receiver ${res.receiver!.endpoint}`);
     }
     const parts: Record<PartId, () => Promise<void>> = {
       a: async () => { out.a = await runThroughput(res.lab!, res.receiver!, settings.a, agentOpts, track); },
       b: async () => { out.b = await runTcCost(root, settings.b, TC_LIMIT_NS); },
       c: async () => { out.c = await runAgentCost(res.lab!, res.receiver!, settings.c, agentOpts('c'), track); },
+      d: async () => {
+        res.labD = await Lab.create({ name: LAB_D, pods: 3 });
+        progress(`d: lab ${LAB_D}: ${res.labD.pods.map((p) => `${p.hostIfname} ↔ ${p.ip}`).join(', ')}`);
+        try {
+          out.d = await runFlows(res.labD, res.receiver!, settings.d, agentOptsD(), track);
+        } finally {
+          await res.labD.destroy();
+          res.labD = undefined;
+        }
+      },
     };
     for (const p of cli.parts) {
       if (signalled) break; // interrupted: cleanup is running, results will not be written
@@ -171,7 +204,7 @@ async function main(): Promise<number> {
   }
 
   const finishedAt = new Date();
-  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? [])];
+  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? [])];
   const results: BenchResults = {
     benchmark: 'fovea-bench', version: 1,
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
