@@ -47,12 +47,14 @@ export class AgentHealth {
     const failures: CounterSeries[] = [];
     const attached: CounterSeries[] = [];
     const attachFailures: CounterSeries[] = [];
+    const shown = new Set<string>();
     for (const p of this.inputs.probes()) {
       const st = p.status();
       up.push({ attributes: { [ATTR.probe]: p.name, ...(st.hook ? { [ATTR.hook]: st.hook } : {}) }, value: st.state === 'up' ? 1 : 0 });
       const r = this.readStats(p.name);
       duration.push({ attributes: { [ATTR.probe]: p.name }, value: r.seconds });
       readErrors.push({ attributes: { [ATTR.probe]: p.name }, value: r.errors });
+      shown.add(p.name);
       try {
         for (const f of p.recordFailures()) {
           failures.push({ attributes: { [ATTR.probe]: p.name, [ATTR.failureKind]: f.kind }, value: f.count });
@@ -65,6 +67,12 @@ export class AgentHealth {
       if (extra?.attachFailures !== undefined) attachFailures.push({ attributes: { [ATTR.probe]: p.name }, value: extra.attachFailures });
     }
     for (const [name] of this.inputs.failedProbes()) up.push({ attributes: { [ATTR.probe]: name }, value: 0 });
+    // other stages that read maps (the pod/identity stage reads the flow table)
+    for (const [name, r] of this.reads) {
+      if (shown.has(name)) continue;
+      duration.push({ attributes: { [ATTR.probe]: name }, value: r.seconds });
+      readErrors.push({ attributes: { [ATTR.probe]: name }, value: r.errors });
+    }
     return [
       { instrument: INSTRUMENTS.probeUp, series: up },
       { instrument: INSTRUMENTS.mapReadDuration, series: duration },

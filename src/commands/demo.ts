@@ -3,7 +3,8 @@
  *
  *   lab (pods = netns behind host veths, nft deny rule)      src/lab/
  *   OTLP/gRPC receiver, in process, 127.0.0.1:<random>       src/otlp/receiver.ts
- *   the real agent (same setup as `fovea agent`)             src/agent/, src/export/
+ *   the real agent (same setup as `fovea agent --netns`:     src/agent/, src/export/
+ *   the lab's netns are the workloads, pod level and flows)  src/commands/identity-setup.ts
  *   traffic + drops between the pods                         src/demo/traffic-loop.ts
  *   receiver → model → view, every second                    src/demo/model.ts, view.ts
  *
@@ -31,12 +32,15 @@ import { DEMO_HELP, parseDemoArgs, type DemoOptions } from '../demo/options.js';
 import { CLOSED_PORT, TrafficLoop } from '../demo/traffic-loop.js';
 import { ansiFrame, renderSnapshot, renderSummary, renderView } from '../demo/view.js';
 import { resolveAgentSetup } from './agent-setup.js';
+import { buildPods } from './identity-setup.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
 
 const LAB_NAME = 'demo';
 /** Non-TTY stdout: one snapshot every this many ticks (seconds). */
 const SNAPSHOT_EVERY_TICKS = 5;
 const SETUP = 'run `npm run demo` (which runs the setup) or';
+/** How often the agent looks for new interfaces and pods: the lab's pods are known within a second. */
+const RESCAN_INTERVAL = '500ms';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -202,12 +206,17 @@ class DemoRun {
       '--protocol', 'grpc',
       '--log-level', 'info',
       '--shutdown-timeout', '5s',
+      // Pod level, standalone: the lab's named netns are the workloads (kind NetworkNamespace).
+      '--kubernetes', 'off',
+      '--netns', `fovea-${LAB_NAME}-*`,
+      '--rescan-interval', RESCAN_INTERVAL,
     ], agentEnv(this.io.env));
     if (setup.ok !== true) throw new Error(`agent setup: ${setup.ok === 'help' ? 'unexpected --help' : setup.message}`);
     const { config, otlp, resource } = setup;
     for (const w of setup.warnings) this.logger.warn(w);
+    const pods = await buildPods({ kind: 'standalone', netns: config.standalone.netns }, config, this.logger);
     const agent = new Agent({
-      config, logger: this.logger, version: packageVersion(),
+      config, logger: this.logger, version: packageVersion(), pods,
       bpfObjectDir: config.bpfObjectDir || defaultBpfObjectDir(),
       createPipeline: (producer) => createMetricsPipeline({
         settings: otlp, resource, logger: this.logger, cardinalityLimit: config.export.cardinalityLimit,
@@ -215,8 +224,11 @@ class DemoRun {
       }),
     });
     this.agent = agent;
-    this.note(`starting the agent: interfaces ${ifaces.join(', ')}, export every ${this.opts.intervalMs} ms to ${this.receiver.endpoint}`);
+    this.note(`starting the agent: interfaces ${ifaces.join(', ')}, pods = netns ${config.standalone.netns.join(', ')}, ` +
+      `export every ${this.opts.intervalMs} ms to ${this.receiver.endpoint}`);
     agent.start();
+    // Know the pods (and track their flows) before the traffic starts, so every drop is attributed.
+    await agent.refreshPods();
     const down = agent.statuses().filter((s) => s.state !== 'up');
     for (const s of down) this.note(`probe ${s.name} is down: ${s.detail ?? '?'}`);
   }
@@ -323,5 +335,5 @@ class DemoRun {
 }
 
 function emptyTraffic(): ReturnType<TrafficLoop['stats']> {
-  return { intensity: 0, tcpTransfers: 0, tcpBytes: 0, udpDatagrams: 0, udpBytes: 0, denyUdp: 0, denyTcp: 0, closedUdp: 0, closedTcp: 0, errors: 0 };
+  return { intensity: 0, tcpTransfers: 0, tcpBytes: 0, udpDatagrams: 0, udpBytes: 0, denyUdp: 0, denyTcp: 0, closedUdp: 0, closedTcp: 0, denyByPod: {}, errors: 0 };
 }

@@ -29,6 +29,8 @@ interface MetricState {
   readonly series: Map<string, SeriesState>;
   /** Number of the last export that carried this metric. */
   seenIn: number;
+  /** Newest point time of the last export that carried this metric. */
+  lastT?: number;
 }
 
 export interface LatestSeries {
@@ -74,13 +76,21 @@ export class ReceivedMetrics {
           if (!ms) this.metrics.set(m.name, (ms = { series: new Map(), seenIn: 0 }));
           ms.seenIn = this.count;
           const byKey = ms.series;
+          // Every export carries every series of a metric: a counter series that is new in a later
+          // export was 0 at the previous one, so its rate counts from there (not from its 2nd point).
+          const prevT = ms.lastT;
+          const monotonic = m.data === 'sum' && m.sum?.isMonotonic === true;
           for (const dp of data.dataPoints) {
             const attrs = flattenAttrs(dp.attributes);
             const value = dp.value === 'asInt' ? Number(dp.asInt ?? '0') : (dp.asDouble ?? 0);
             const tMs = Number(BigInt(dp.timeUnixNano || '0') / 1_000_000n) || receivedAt;
             const key = seriesKey(attrs);
             let s = byKey.get(key);
-            if (!s) byKey.set(key, (s = { attrs, points: [], seenIn: 0 }));
+            if (!s) {
+              byKey.set(key, (s = { attrs, points: [], seenIn: 0 }));
+              if (monotonic && prevT !== undefined && prevT < tMs) s.points.push({ tMs: prevT, value: 0 });
+            }
+            ms.lastT = Math.max(ms.lastT ?? tMs, tMs);
             s.seenIn = this.count;
             const last = s.points[s.points.length - 1];
             if (last && tMs < last.tMs) continue; // an older point arriving late
@@ -136,6 +146,49 @@ export interface InterfaceRow {
   readonly txPps: number;
 }
 
+/** Packets between two workloads (`fovea.flow.packets` / `.bytes`), one row per pair, transport and server port. */
+export interface FlowRow {
+  /** `namespace/name`, the name alone when there is no namespace (a netns workload), else the kind (`External`). */
+  readonly source: string;
+  readonly destination: string;
+  readonly sourceKind: string;
+  readonly destinationKind: string;
+  readonly transport: string;
+  /** Server port; 0 for transports without ports. */
+  readonly port: number;
+  readonly packets: number;
+  readonly bytes: number;
+  readonly pps: number;
+  /** bytes per second */
+  readonly bps: number;
+}
+
+/** Dropped packets between two workloads (`fovea.flow.drop.packets` / `.bytes`). */
+export interface FlowDropRow {
+  readonly source: string;
+  readonly destination: string;
+  readonly reason: string;
+  readonly transport: string;
+  readonly port: number;
+  readonly packets: number;
+  readonly bytes: number;
+  readonly pps: number;
+}
+
+export interface DropCount { readonly packets: number; readonly bytes: number; readonly pps: number }
+
+/**
+ * A pod's drops of one reason (`fovea.pod.network.drop.packets`, every transport): `from` = packets
+ * the pod sent (direction transmit), `to` = packets on their way to it (receive). A drop between
+ * two local pods is in the sender's `from` and the receiver's `to`.
+ */
+export interface PodDropRow {
+  readonly pod: string;
+  readonly reason: string;
+  readonly from: DropCount;
+  readonly to: DropCount;
+}
+
 export interface ProbeHealth {
   readonly name: string;
   readonly up: boolean;
@@ -178,6 +231,14 @@ export interface DemoModel {
   readonly drops: readonly DropRow[];
   readonly dropTotal: { readonly packets: number; readonly bytes: number; readonly pps: number };
   readonly interfaces: readonly InterfaceRow[];
+  /** Pod level, as received: every row, sorted (the view shows the top few). */
+  readonly workloads: {
+    /** Pods seen in the pod metrics. */
+    readonly pods: number;
+    readonly flows: readonly FlowRow[];
+    readonly podDrops: readonly PodDropRow[];
+    readonly flowDrops: readonly FlowDropRow[];
+  };
   readonly truth: { readonly verdict: TruthVerdict; readonly sample?: TruthSample };
   readonly traffic: TrafficStats;
   readonly logFile?: string;
@@ -235,6 +296,140 @@ export function interfaceRows(m: ReceivedMetrics): InterfaceRow[] {
     else if (s.attrs[ATTR.ioDirection] === DIRECTION.transmit) { r.txBytes = s.value; r.txBps = s.rate; }
   }
   return [...rows.values()].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+}
+
+const notOverflow = (s: LatestSeries): boolean => s.attrs['otel.metric.overflow'] !== true;
+
+/** A flow end as one word: `namespace/name`, `name` (netns workloads have no namespace), else the kind. */
+export function workloadLabel(namespace: unknown, kind: unknown, name: unknown): string {
+  const n = str(name);
+  const k = str(kind);
+  if (k === 'External' || n === '') return k || '?';
+  const ns = str(namespace);
+  return ns ? `${ns}/${n}` : n;
+}
+
+const ends = (a: Attrs) => ({
+  source: workloadLabel(a[ATTR.srcNamespace], a[ATTR.srcWorkloadKind], a[ATTR.srcWorkload]),
+  destination: workloadLabel(a[ATTR.dstNamespace], a[ATTR.dstWorkloadKind], a[ATTR.dstWorkload]),
+  sourceKind: str(a[ATTR.srcWorkloadKind]),
+  destinationKind: str(a[ATTR.dstWorkloadKind]),
+});
+const portOf = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
+/** The pod of a pod-level series: its name (a netns workload's name is the netns). */
+const podOf = (a: Attrs): string => str(a[ATTR.podName]) || str(a[ATTR.workloadName]) || '?';
+
+/**
+ * Joins a packets metric with its bytes metric and sums the series that share a row key (series
+ * that differ only in attributes the row leaves out, e.g. opt-in pod names or addresses).
+ */
+function grouped<R>(m: ReceivedMetrics, packets: string, bytes: string, key: (a: Attrs) => string,
+  make: (a: Attrs) => R): Array<{ row: R; packets: number; bytes: number; pps: number; bps: number }> {
+  const byteSeries = new Map(m.series(bytes).map((s) => [seriesKey(s.attrs), s]));
+  const out = new Map<string, { row: R; packets: number; bytes: number; pps: number; bps: number }>();
+  for (const s of m.series(packets).filter(notOverflow)) {
+    const k = key(s.attrs);
+    let g = out.get(k);
+    if (!g) out.set(k, (g = { row: make(s.attrs), packets: 0, bytes: 0, pps: 0, bps: 0 }));
+    const b = byteSeries.get(seriesKey(s.attrs));
+    g.packets += s.value;
+    g.pps += s.rate;
+    g.bytes += b?.value ?? 0;
+    g.bps += b?.rate ?? 0;
+  }
+  return [...out.values()];
+}
+
+/** Workload-to-workload flows, busiest first (packet rate, then total). */
+export function flowRows(m: ReceivedMetrics): FlowRow[] {
+  return grouped(m, INSTRUMENTS.flowPackets.name, INSTRUMENTS.flowBytes.name,
+    (a) => JSON.stringify([ends(a), a[ATTR.transport], portOf(a[ATTR.serverPort])]),
+    (a) => ({ ...ends(a), transport: str(a[ATTR.transport]), port: portOf(a[ATTR.serverPort]) }))
+    .map(({ row, packets, bytes, pps, bps }) => ({ ...row, packets, bytes, pps, bps }))
+    .sort((a, b) => b.pps - a.pps || b.packets - a.packets || a.source.localeCompare(b.source)
+      || a.destination.localeCompare(b.destination) || a.transport.localeCompare(b.transport) || a.port - b.port);
+}
+
+/** Dropped packets between workloads, most first (total, then rate). */
+export function flowDropRows(m: ReceivedMetrics): FlowDropRow[] {
+  return grouped(m, INSTRUMENTS.flowDropPackets.name, INSTRUMENTS.flowDropBytes.name,
+    (a) => JSON.stringify([ends(a), a[ATTR.dropReason], a[ATTR.transport], portOf(a[ATTR.serverPort])]),
+    (a) => {
+      const { source, destination } = ends(a);
+      return { source, destination, reason: str(a[ATTR.dropReason]) || '?', transport: str(a[ATTR.transport]), port: portOf(a[ATTR.serverPort]) };
+    })
+    .map(({ row, packets, bytes, pps }) => ({ ...row, packets, bytes, pps }))
+    .sort((a, b) => b.packets - a.packets || b.pps - a.pps || a.source.localeCompare(b.source)
+      || a.destination.localeCompare(b.destination) || a.reason.localeCompare(b.reason) || a.port - b.port);
+}
+
+export interface PodDropSeries {
+  readonly pod: string;
+  readonly reason: string;
+  /** `transmit`: the pod sent it; `receive`: it was on its way to the pod. */
+  readonly direction: string;
+  readonly transport: string;
+  readonly networkType: string;
+  readonly packets: number;
+  readonly bytes: number;
+}
+
+/** Every pod drop series as received, by pod, reason, direction, transport. */
+export function podDropSeries(m: ReceivedMetrics): PodDropSeries[] {
+  return grouped(m, INSTRUMENTS.podDropPackets.name, INSTRUMENTS.podDropBytes.name,
+    (a) => JSON.stringify([podOf(a), a[ATTR.dropReason], a[ATTR.ioDirection], a[ATTR.transport], a[ATTR.networkType]]),
+    (a) => ({
+      pod: podOf(a), reason: str(a[ATTR.dropReason]) || '?', direction: str(a[ATTR.ioDirection]),
+      transport: str(a[ATTR.transport]), networkType: str(a[ATTR.networkType]),
+    }))
+    .map(({ row, packets, bytes }) => ({ ...row, packets, bytes }))
+    .sort((a, b) => byPodName(a.pod, b.pod) || a.reason.localeCompare(b.reason) || a.direction.localeCompare(b.direction)
+      || a.transport.localeCompare(b.transport) || a.networkType.localeCompare(b.networkType));
+}
+
+const byPodName = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
+
+/** Drops by pod and reason, from / to the pod side by side; most first (both directions, then rate). */
+export function podDropRows(m: ReceivedMetrics): PodDropRow[] {
+  const none: DropCount = { packets: 0, bytes: 0, pps: 0 };
+  const plus = (a: DropCount, g: { packets: number; bytes: number; pps: number }): DropCount =>
+    ({ packets: a.packets + g.packets, bytes: a.bytes + g.bytes, pps: a.pps + g.pps });
+  const rows = new Map<string, { pod: string; reason: string; from: DropCount; to: DropCount }>();
+  for (const g of grouped(m, INSTRUMENTS.podDropPackets.name, INSTRUMENTS.podDropBytes.name,
+    (a) => JSON.stringify([podOf(a), a[ATTR.dropReason], a[ATTR.ioDirection], a[ATTR.transport], a[ATTR.networkType]]),
+    (a) => ({ pod: podOf(a), reason: str(a[ATTR.dropReason]) || '?', direction: str(a[ATTR.ioDirection]) }))) {
+    const k = JSON.stringify([g.row.pod, g.row.reason]);
+    let r = rows.get(k);
+    if (!r) rows.set(k, (r = { pod: g.row.pod, reason: g.row.reason, from: none, to: none }));
+    if (g.row.direction === DIRECTION.transmit) r.from = plus(r.from, g);
+    else if (g.row.direction === DIRECTION.receive) r.to = plus(r.to, g);
+  }
+  return [...rows.values()].sort((a, b) => (b.from.packets + b.to.packets) - (a.from.packets + a.to.packets)
+    || (b.from.pps + b.to.pps) - (a.from.pps + a.to.pps) || byPodName(a.pod, b.pod) || a.reason.localeCompare(b.reason));
+}
+
+export interface PodTraffic { readonly pod: string; readonly sent: Counter; readonly received: Counter }
+
+/** Each pod's traffic (`fovea.pod.network.packets` / `.io`): sent = direction transmit. */
+export function podTrafficRows(m: ReceivedMetrics): PodTraffic[] {
+  const rows = new Map<string, { pod: string; sent: Counter; received: Counter }>();
+  for (const g of grouped(m, INSTRUMENTS.podPackets.name, INSTRUMENTS.podIo.name,
+    (a) => JSON.stringify([podOf(a), a[ATTR.ioDirection]]), (a) => ({ pod: podOf(a), direction: str(a[ATTR.ioDirection]) }))) {
+    let r = rows.get(g.row.pod);
+    if (!r) rows.set(g.row.pod, (r = { pod: g.row.pod, sent: zero, received: zero }));
+    if (g.row.direction === DIRECTION.transmit) r.sent = add(r.sent, g);
+    else if (g.row.direction === DIRECTION.receive) r.received = add(r.received, g);
+  }
+  return [...rows.values()].sort((a, b) => byPodName(a.pod, b.pod));
+}
+
+/** Pods that appear in any pod-level metric. */
+export function podsSeen(m: ReceivedMetrics): string[] {
+  const names = new Set<string>();
+  for (const metric of [INSTRUMENTS.podPackets.name, INSTRUMENTS.podDropPackets.name]) {
+    for (const s of m.series(metric).filter(notOverflow)) names.add(podOf(s.attrs));
+  }
+  return [...names].sort(byPodName);
 }
 
 export function probeHealth(m: ReceivedMetrics): ProbeHealth[] {
@@ -299,6 +494,7 @@ export function buildModel(m: ReceivedMetrics, inp: ModelInputs): DemoModel {
     drops,
     dropTotal: drops.reduce((a, d) => ({ packets: a.packets + d.packets, bytes: a.bytes + d.bytes, pps: a.pps + d.pps }), { packets: 0, bytes: 0, pps: 0 }),
     interfaces: interfaceRows(m),
+    workloads: { pods: podsSeen(m).length, flows: flowRows(m), podDrops: podDropRows(m), flowDrops: flowDropRows(m) },
     truth: { verdict: truthVerdict(m.exports, inp.truth), ...(inp.truth ? { sample: inp.truth } : {}) },
     traffic: inp.traffic,
     ...(inp.logFile !== undefined ? { logFile: inp.logFile } : {}),
@@ -326,9 +522,64 @@ export interface DemoSummary {
   readonly groundTruth: {
     readonly netfilterDrop: TruthSample & { readonly match: boolean };
   };
+  /** Pod level, as received (the lab's netns are the workloads). */
+  readonly pods: {
+    /** Pods seen in the pod metrics. */
+    readonly workloads: readonly string[];
+    readonly traffic: readonly PodTraffic[];
+    /** Every pod drop series: by pod, reason, direction (transmit = the pod sent it), transport. */
+    readonly drops: readonly PodDropSeries[];
+    /** By pod and reason: `from` the pod / `to` the pod. */
+    readonly dropsByPod: ReadonlyArray<{ pod: string; reason: string; from: Counter; to: Counter }>;
+    /**
+     * NETFILTER_DROP of the packets each pod sent (direction transmit) vs what the traffic
+     * generator sent from it to the deny port; their sum vs the nft deny rules.
+     */
+    readonly netfilterDrop: {
+      readonly bySource: readonly PodNetfilterRow[];
+      readonly agent: Counter;
+      readonly nft: Counter;
+      readonly match: boolean;
+    };
+  };
+  /** Workload to workload, as received. */
+  readonly flows: {
+    readonly traffic: ReadonlyArray<Omit<FlowRow, 'pps' | 'bps'>>;
+    readonly drops: ReadonlyArray<Omit<FlowDropRow, 'pps'>>;
+  };
   readonly traffic: TrafficStats;
   readonly lab: LabInfo & { readonly removed: boolean; readonly leftovers: readonly string[] };
   readonly logFile?: string;
+}
+
+/** NETFILTER_DROP of the packets one pod sent, as received, vs what the generator sent from it to the deny port. */
+export interface PodNetfilterRow {
+  readonly pod: string;
+  readonly agent: { readonly udp: number; readonly tcp: number; readonly total: number };
+  readonly sent?: { readonly udp: number; readonly tcp: number; readonly total: number };
+  /** agent == sent, per transport */
+  readonly match?: boolean;
+}
+
+/** Per source pod: NETFILTER_DROP (direction transmit) as received next to the generator's per-pod counts. */
+export function podNetfilterRows(drops: readonly PodDropSeries[], sent: TrafficStats['denyByPod'] | undefined): PodNetfilterRow[] {
+  const agent = new Map<string, { udp: number; tcp: number; total: number }>();
+  for (const d of drops) {
+    if (d.reason !== 'NETFILTER_DROP' || d.direction !== DIRECTION.transmit) continue;
+    let a = agent.get(d.pod);
+    if (!a) agent.set(d.pod, (a = { udp: 0, tcp: 0, total: 0 }));
+    a.total += d.packets;
+    if (d.transport === 'udp') a.udp += d.packets;
+    else if (d.transport === 'tcp') a.tcp += d.packets;
+  }
+  const pods = new Set([...agent.keys(), ...Object.keys(sent ?? {})]);
+  return [...pods].sort(byPodName).map((pod) => {
+    const a = agent.get(pod) ?? { udp: 0, tcp: 0, total: 0 };
+    const g = sent?.[pod];
+    if (!sent) return { pod, agent: a };
+    const s = { udp: g?.udp ?? 0, tcp: g?.tcp ?? 0, total: (g?.udp ?? 0) + (g?.tcp ?? 0) };
+    return { pod, agent: a, sent: s, match: a.udp === s.udp && a.tcp === s.tcp };
+  });
 }
 
 export interface SummaryInputs {
@@ -368,8 +619,31 @@ export function buildSummary(m: ReceivedMetrics, inp: SummaryInputs): DemoSummar
       return { name: r.name, agent: a, kernel, match };
     }),
     groundTruth: { netfilterDrop: { agent, nft, match: agent.total.packets === nft.total.packets } },
+    pods: podSummary(m, inp.traffic, nft.total),
+    flows: {
+      traffic: flowRows(m).map(({ pps: _p, bps: _b, ...f }) => f).sort((a, b) => b.packets - a.packets),
+      drops: flowDropRows(m).map(({ pps: _p, ...f }) => f),
+    },
     traffic: inp.traffic,
     lab: { ...inp.lab, removed: inp.leftovers.length === 0, leftovers: inp.leftovers },
     ...(inp.logFile !== undefined ? { logFile: inp.logFile } : {}),
+  };
+}
+
+function podSummary(m: ReceivedMetrics, traffic: TrafficStats, nft: Counter): DemoSummary['pods'] {
+  const drops = podDropSeries(m);
+  const fromPods = drops.filter((d) => d.reason === 'NETFILTER_DROP' && d.direction === DIRECTION.transmit).reduce(add, zero);
+  const pick = (c: DropCount): Counter => ({ packets: c.packets, bytes: c.bytes });
+  return {
+    workloads: podsSeen(m),
+    traffic: podTrafficRows(m),
+    drops,
+    dropsByPod: podDropRows(m).map((r) => ({ pod: r.pod, reason: r.reason, from: pick(r.from), to: pick(r.to) })),
+    netfilterDrop: {
+      bySource: podNetfilterRows(drops, traffic.denyByPod),
+      agent: { packets: fromPods.packets, bytes: fromPods.bytes },
+      nft,
+      match: fromPods.packets === nft.packets,
+    },
   };
 }

@@ -36,6 +36,8 @@ export interface TrafficStats {
   /** datagrams / connection attempts sent to the closed port */
   readonly closedUdp: number;
   readonly closedTcp: number;
+  /** What went to the nft deny port, by source pod (its netns name = its workload name). */
+  readonly denyByPod: Readonly<Record<string, { readonly udp: number; readonly tcp: number }>>;
   readonly errors: number;
   readonly lastError?: string;
 }
@@ -57,8 +59,9 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export class TrafficLoop {
   private readonly s: Mutable<TrafficStats> = {
     intensity: 0, tcpTransfers: 0, tcpBytes: 0, udpDatagrams: 0, udpBytes: 0,
-    denyUdp: 0, denyTcp: 0, closedUdp: 0, closedTcp: 0, errors: 0,
+    denyUdp: 0, denyTcp: 0, closedUdp: 0, closedTcp: 0, denyByPod: {}, errors: 0,
   };
+  private readonly denyByPod = new Map<string, { udp: number; tcp: number }>();
   private readonly abort = new AbortController();
   private lanes: Promise<void>[] = [];
   private stopping: Promise<void> | undefined;
@@ -91,7 +94,9 @@ export class TrafficLoop {
   }
 
   stats(): TrafficStats {
-    return { ...this.s, intensity: Math.round(this.intensity() * 100) / 100 };
+    const denyByPod = Object.fromEntries([...this.denyByPod].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+      .map(([pod, c]) => [pod, { ...c }]));
+    return { ...this.s, denyByPod, intensity: Math.round(this.intensity() * 100) / 100 };
   }
 
   /** Stops every lane after its current operation, then the servers. Idempotent. */
@@ -166,12 +171,21 @@ export class TrafficLoop {
       const count = this.between(5, 10 + k * 300);
       await sendUdp(this.lab, from, to, this.lab.denyPort, count, { size: this.between(32, 512), ratePps: 500 + k * 2_000 });
       this.s.denyUdp += count;
+      this.denyFrom(from).udp += count;
     } else {
       const count = this.between(1, 3);
       const r = await tcpConnectAttempts(this.lab, from, to, this.lab.denyPort, count, { timeoutMs: DENY_CONNECT_TIMEOUT_MS });
       this.s.denyTcp += r.attempts;
+      this.denyFrom(from).tcp += r.attempts;
     }
     return this.between(400, 1_500);
+  }
+
+  private denyFrom(pod: number): { udp: number; tcp: number } {
+    const name = this.lab.pod(pod).netns;
+    let c = this.denyByPod.get(name);
+    if (!c) this.denyByPod.set(name, (c = { udp: 0, tcp: 0 }));
+    return c;
   }
 
   private async closed(): Promise<number> {

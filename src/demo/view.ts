@@ -4,7 +4,17 @@
  * - renderSnapshot: a compact plain-text block for a non-TTY stdout, printed every few seconds
  * - renderSummary: the final summary
  */
-import type { DemoModel, DemoSummary, TruthSample, TruthVerdict } from './model.js';
+import type { DemoModel, DemoSummary, DropCount, FlowDropRow, FlowRow, PodDropRow, TruthSample, TruthVerdict } from './model.js';
+
+/** Rows of each table in the live view (the view stays within ~40 lines, even with 16 pods). */
+export const TOP_DROPS = 5;
+export const TOP_INTERFACES = 4;
+export const TOP_FLOWS = 4;
+export const TOP_POD_DROPS = 4;
+export const TOP_FLOW_DROPS = 3;
+/** Rows of the summary's workload tables. */
+export const SUMMARY_TOP_FLOWS = 8;
+export const SUMMARY_TOP_FLOW_DROPS = 10;
 
 export interface RenderOptions {
   /** ANSI colours. */
@@ -65,6 +75,80 @@ function row(cols: ReadonlyArray<readonly [string, number, 'l' | 'r']>): string 
   return cols.map(([t, w, a]) => (a === 'l' ? padR(t, w) : padL(t, w))).join('  ').trimEnd();
 }
 
+/** Cuts a plain label to `w` characters with an ellipsis. */
+function fit(s: string, w: number): string {
+  return s.length <= w ? s : `${s.slice(0, Math.max(0, w - 1))}…`;
+}
+
+const pair = (r: { source: string; destination: string }): string => `${r.source} → ${r.destination}`;
+const portText = (r: { transport: string; port: number }): string => (r.port > 0 ? String(r.port) : '-');
+
+function reasonText(reason: string, p: Palette): string {
+  return reason === 'NETFILTER_DROP' || reason === 'NO_SOCKET' ? p.red(reason) : p.yellow(reason);
+}
+
+/** A table header's trailing note: "top 4 of 9" when trimmed, nothing otherwise. */
+function topNote(shown: number, total: number, p: Palette): string {
+  return total > shown ? p.dim(`top ${shown} of ${fmtInt(total)}`) : '';
+}
+
+/** "(top 4 of 9)" when trimmed, "" otherwise. */
+function topOf(shown: number, total: number): string {
+  return total > shown ? ` (top ${shown} of ${fmtInt(total)})` : '';
+}
+
+// Column widths of the WORKLOADS tables: a shared first column (pod, or source → destination).
+const W0 = 32;
+const fw = [W0, 5, 5, 10, 10, 12, 8] as const;
+const pw = [W0, 16, 10, 7, 10, 7] as const;
+const xw = [W0, 16, 5, 5, 10, 8] as const;
+
+function workloadLines(m: DemoModel, p: Palette): string[] {
+  const w = m.workloads;
+  const out: string[] = [];
+  const flowCount = w.flows.length === 1 ? '1 flow' : `${fmtInt(w.flows.length)} flows`;
+  out.push(`${p.bold('WORKLOADS')} ${p.dim(`pod level: each ${m.lab.netnsPrefix}* netns is a workload (kind NetworkNamespace) · ` +
+    `${fmtInt(w.pods)} of ${fmtInt(m.lab.pods)} pods seen · ${flowCount}`)}`);
+
+  const flows = w.flows.slice(0, TOP_FLOWS);
+  out.push(row([['  flows', fw[0], 'l'], [p.dim('proto'), fw[1], 'l'], [p.dim('port'), fw[2], 'r'],
+    [p.dim('packets'), fw[3], 'r'], [p.dim('bytes'), fw[4], 'r'], [p.dim('rate'), fw[5], 'r'], [p.dim('pkt/s'), fw[6], 'r'],
+    [topNote(flows.length, w.flows.length, p), 0, 'l']]));
+  if (flows.length === 0) out.push(p.dim('  none received yet'));
+  for (const f of flows) out.push(flowLine(f));
+
+  const pd = w.podDrops.slice(0, TOP_POD_DROPS);
+  out.push(row([['  drops by pod', pw[0], 'l'], [p.dim('reason'), pw[1], 'l'],
+    [p.dim('from pod'), pw[2], 'r'], [p.dim('pkt/s'), pw[3], 'r'], [p.dim('to pod'), pw[4], 'r'], [p.dim('pkt/s'), pw[5], 'r'],
+    [topNote(pd.length, w.podDrops.length, p), 0, 'l']]));
+  if (pd.length === 0) out.push(p.dim('  none received yet'));
+  for (const d of pd) out.push(podDropLine(d, p));
+
+  const xd = w.flowDrops.slice(0, TOP_FLOW_DROPS);
+  out.push(row([['  drops between workloads', xw[0], 'l'], [p.dim('reason'), xw[1], 'l'],
+    [p.dim('proto'), xw[2], 'l'], [p.dim('port'), xw[3], 'r'], [p.dim('packets'), xw[4], 'r'], [p.dim('pkt/s'), xw[5], 'r'],
+    [topNote(xd.length, w.flowDrops.length, p), 0, 'l']]));
+  if (xd.length === 0) out.push(p.dim('  none received yet'));
+  for (const d of xd) out.push(flowDropLine(d, p));
+  return out;
+}
+
+function flowLine(f: FlowRow): string {
+  return row([[`  ${fit(pair(f), W0 - 2)}`, fw[0], 'l'], [f.transport || '-', fw[1], 'l'], [portText(f), fw[2], 'r'],
+    [fmtInt(f.packets), fw[3], 'r'], [fmtBytes(f.bytes), fw[4], 'r'], [`${fmtBytes(f.bps)}/s`, fw[5], 'r'], [fmtRate(f.pps), fw[6], 'r']]);
+}
+
+function podDropLine(d: PodDropRow, p: Palette): string {
+  const n = (c: DropCount): string => (c.packets === 0 ? p.dim('0') : fmtInt(c.packets));
+  return row([[`  ${fit(d.pod, W0 - 2)}`, pw[0], 'l'], [reasonText(d.reason, p), pw[1], 'l'],
+    [n(d.from), pw[2], 'r'], [fmtRate(d.from.pps), pw[3], 'r'], [n(d.to), pw[4], 'r'], [fmtRate(d.to.pps), pw[5], 'r']]);
+}
+
+function flowDropLine(d: FlowDropRow, p: Palette): string {
+  return row([[`  ${fit(pair(d), W0 - 2)}`, xw[0], 'l'], [reasonText(d.reason, p), xw[1], 'l'], [d.transport || '-', xw[2], 'l'],
+    [portText(d), xw[3], 'r'], [fmtInt(d.packets), xw[4], 'r'], [fmtRate(d.pps), xw[5], 'r']]);
+}
+
 function truthText(verdict: TruthVerdict, s: TruthSample | undefined, p: Palette): string {
   if (verdict === 'waiting' || !s) return p.dim('waiting for the first export…');
   const a = s.agent.total.packets;
@@ -113,26 +197,35 @@ export function renderView(m: DemoModel, opts: RenderOptions): string {
   out.push(`${p.bold('DROPS')} ${p.dim('by kernel reason (skb:kfree_skb), whole host')}`);
   out.push(p.dim(row([['  reason', dw[0], 'l'], ['proto', dw[1], 'l'], ['ip', dw[2], 'l'], ['packets', dw[3], 'r'], ['bytes', dw[4], 'r'], ['pkt/s', dw[5], 'r']])));
   if (m.drops.length === 0) out.push(p.dim('  no drops received yet'));
-  for (const d of m.drops) {
-    const reason = d.reason === 'NETFILTER_DROP' || d.reason === 'NO_SOCKET' ? p.red(d.reason) : p.yellow(d.reason);
+  for (const d of m.drops.slice(0, TOP_DROPS)) {
+    const reason = reasonText(d.reason, p);
     out.push(row([[`  ${reason}`, dw[0], 'l'], [d.transport || '-', dw[1], 'l'], [d.networkType || '-', dw[2], 'l'],
       [fmtInt(d.packets), dw[3], 'r'], [fmtBytes(d.bytes), dw[4], 'r'], [fmtRate(d.pps), dw[5], 'r']]));
   }
   if (m.drops.length > 1) {
-    out.push(p.dim(row([['  total', dw[0] + dw[1] + dw[2] + 4, 'l'], [fmtInt(m.dropTotal.packets), dw[3], 'r'],
+    const label = m.drops.length > TOP_DROPS ? `  total (${fmtInt(m.drops.length)} rows)` : '  total';
+    out.push(p.dim(row([[label, dw[0] + dw[1] + dw[2] + 4, 'l'], [fmtInt(m.dropTotal.packets), dw[3], 'r'],
       [fmtBytes(m.dropTotal.bytes), dw[4], 'r'], [fmtRate(m.dropTotal.pps), dw[5], 'r']])));
   }
   out.push('');
 
   const iw = [12, 9, 10, 12, 9, 10, 12] as const;
   out.push(`${p.bold('TRAFFIC')} ${p.dim('by interface (tc), host side of each pod\'s veth: rx = sent by the pod')}`);
+  // Many pods: the busiest interfaces (byte rate, then total), else every one by name.
+  const ifs = m.interfaces.length <= TOP_INTERFACES ? m.interfaces : [...m.interfaces]
+    .sort((a, b) => (b.rxBps + b.txBps) - (a.rxBps + a.txBps) || (b.rxBytes + b.txBytes) - (a.rxBytes + a.txBytes))
+    .slice(0, TOP_INTERFACES);
   out.push(p.dim(row([['  interface', iw[0], 'l'], ['rx pkts', iw[1], 'r'], ['rx bytes', iw[2], 'r'], ['rx rate', iw[3], 'r'],
-    ['tx pkts', iw[4], 'r'], ['tx bytes', iw[5], 'r'], ['tx rate', iw[6], 'r']])));
+    ['tx pkts', iw[4], 'r'], ['tx bytes', iw[5], 'r'], ['tx rate', iw[6], 'r'],
+    [m.interfaces.length > TOP_INTERFACES ? `top ${TOP_INTERFACES} of ${fmtInt(m.interfaces.length)} by rate` : '', 0, 'l']])));
   if (m.interfaces.length === 0) out.push(p.dim('  no interface traffic received yet'));
-  for (const i of m.interfaces) {
+  for (const i of ifs) {
     out.push(row([[`  ${i.name}`, iw[0], 'l'], [fmtInt(i.rxPackets), iw[1], 'r'], [fmtBytes(i.rxBytes), iw[2], 'r'], [`${fmtBytes(i.rxBps)}/s`, iw[3], 'r'],
       [fmtInt(i.txPackets), iw[4], 'r'], [fmtBytes(i.txBytes), iw[5], 'r'], [`${fmtBytes(i.txBps)}/s`, iw[6], 'r']]));
   }
+  out.push('');
+
+  out.push(...workloadLines(m, p));
   out.push('');
 
   const [gen1, gen2] = trafficLines(m, p);
@@ -163,8 +256,62 @@ export function renderSnapshot(m: DemoModel): string {
     `[${fmtClock(m.elapsedMs)}] exports ${fmtInt(m.exports.received)} · probes ${m.probes.map((x) => `${x.name}=${x.up ? 'up' : 'down'}`).join(' ') || '-'}`,
     `  drops: ${drops}`,
     `  interfaces (${m.interfaces.length}): rx ${fmtInt(rxPkts)} pkts ${fmtBytes(rx)} · tx ${fmtInt(txPkts)} pkts ${fmtBytes(tx)}`,
+    ...snapshotWorkloads(m),
     `  truth: NETFILTER_DROP ${truthText(m.truth.verdict, m.truth.sample, p)}`,
   ].join('\n') + '\n';
+}
+
+function snapshotWorkloads(m: DemoModel): string[] {
+  const w = m.workloads;
+  const more = (shown: number, total: number): string => (total > shown ? `, … (${total - shown} more)` : '');
+  const flows = w.flows.slice(0, 2).map((f) => `${pair(f)} ${f.transport || '-'}/${portText(f)} ${fmtInt(f.packets)} pkts (${fmtRate(f.pps)}/s)`);
+  const pd = w.podDrops.slice(0, 3).map((d) => `${d.pod} ${d.reason} from ${fmtInt(d.from.packets)} / to ${fmtInt(d.to.packets)}`);
+  const xd = w.flowDrops.slice(0, 3).map((d) => `${pair(d)} ${d.reason} ${d.transport || '-'}/${portText(d)} ${fmtInt(d.packets)}`);
+  return [
+    `  workloads: ${fmtInt(w.pods)} pods, ${fmtInt(w.flows.length)} flows${flows.length ? `; busiest ${flows.join(', ')}` : ''}`,
+    `  pod drops: ${pd.join(', ') || 'none yet'}${more(pd.length, w.podDrops.length)}`,
+    `  dropped between workloads: ${xd.join(', ') || 'none yet'}${more(xd.length, w.flowDrops.length)}`,
+  ];
+}
+
+function summaryWorkloads(s: DemoSummary, p: Palette, ok: (b: boolean | undefined) => string): string[] {
+  const out: string[] = [];
+  const pods = s.pods;
+  out.push(`${p.bold('Drops by pod and reason, as received')} ${p.dim('(from = sent by the pod, to = on its way to the pod)')}`);
+  out.push(p.dim(row([['  pod', 20, 'l'], ['reason', 22, 'l'], ['from pod', 10, 'r'], ['to pod', 10, 'r']])));
+  if (pods.dropsByPod.length === 0) out.push(p.dim(`  none (pods seen: ${pods.workloads.join(', ') || 'none'})`));
+  for (const d of pods.dropsByPod) {
+    out.push(row([[`  ${d.pod}`, 20, 'l'], [d.reason, 22, 'l'], [fmtInt(d.from.packets), 10, 'r'], [fmtInt(d.to.packets), 10, 'r']]));
+  }
+  const nf = pods.netfilterDrop;
+  out.push(`  ${p.bold('NETFILTER_DROP from pods')} ${fmtInt(nf.agent.packets)} pkts / ${fmtBytes(nf.agent.bytes)}  vs  nft deny rules ` +
+    `${fmtInt(nf.nft.packets)} pkts / ${fmtBytes(nf.nft.bytes)}  ${nf.match ? p.green('✓ exact') : p.red('✗ differ')}`);
+  if (nf.bySource.length > 0) {
+    out.push(p.dim(`  by source pod, as received vs sent to :${s.lab.denyPort} by the generator:`));
+    for (const r of nf.bySource) {
+      const vs = (a: number, g: number | undefined): string => (g === undefined ? fmtInt(a) : `${fmtInt(a)} vs ${fmtInt(g)} ${ok(a === g)}`);
+      out.push(`    ${padR(r.pod, 18)}udp ${vs(r.agent.udp, r.sent?.udp)} · tcp ${vs(r.agent.tcp, r.sent?.tcp)}`);
+    }
+  }
+  out.push('');
+  const xd = s.flows.drops.slice(0, SUMMARY_TOP_FLOW_DROPS);
+  out.push(p.bold(`Drops between workloads, as received${topOf(xd.length, s.flows.drops.length)}`));
+  out.push(p.dim(row([['  source → destination', W0, 'l'], ['reason', 16, 'l'], ['proto', 5, 'l'], ['port', 5, 'r'], ['packets', 10, 'r'], ['bytes', 10, 'r']])));
+  if (xd.length === 0) out.push(p.dim('  none'));
+  for (const d of xd) {
+    out.push(row([[`  ${fit(pair(d), W0 - 2)}`, W0, 'l'], [d.reason, 16, 'l'], [d.transport || '-', 5, 'l'], [portText(d), 5, 'r'],
+      [fmtInt(d.packets), 10, 'r'], [fmtBytes(d.bytes), 10, 'r']]));
+  }
+  out.push('');
+  const fl = s.flows.traffic.slice(0, SUMMARY_TOP_FLOWS);
+  out.push(p.bold(`Flows between workloads, as received${topOf(fl.length, s.flows.traffic.length)}`));
+  out.push(p.dim(row([['  source → destination', W0, 'l'], ['proto', 5, 'l'], ['port', 5, 'r'], ['packets', 10, 'r'], ['bytes', 10, 'r']])));
+  if (fl.length === 0) out.push(p.dim('  none'));
+  for (const f of fl) {
+    out.push(row([[`  ${fit(pair(f), W0 - 2)}`, W0, 'l'], [f.transport || '-', 5, 'l'], [portText(f), 5, 'r'],
+      [fmtInt(f.packets), 10, 'r'], [fmtBytes(f.bytes), 10, 'r']]));
+  }
+  return out;
 }
 
 /** The final summary: totals as received vs the kernel's own counters. */
@@ -188,6 +335,8 @@ export function renderSummary(s: DemoSummary, opts: RenderOptions): string {
   if (nf.agent.total.packets > nf.nft.total.packets) {
     out.push(p.dim('              the drop probe counts the whole host: other firewall drops here (another lab, a benchmark?) add to NETFILTER_DROP'));
   }
+  out.push('');
+  out.push(...summaryWorkloads(s, p, ok));
   out.push('');
   out.push(p.bold('Traffic by interface: as received vs the kernel (ip -s link, same period)'));
   out.push(p.dim(row([['  interface', 12, 'l'], ['rx pkts', 9, 'r'], ['rx bytes', 10, 'r'], ['tx pkts', 9, 'r'], ['tx bytes', 10, 'r'], ['', 0, 'l']])));

@@ -16,7 +16,11 @@ const EINVAL = 22;
 const EOPNOTSUPP = 95;
 const ENOTSUPP = 524; // kernel-internal "not supported", seen from bpf()
 
-/** All entries of a map, packed: entry i has key at i*keySize and value at i*valueStride. */
+/**
+ * All entries of a map, packed: entry i has key at i*keySize and value at i*valueStride.
+ * For BpfMap snapshots the buffers are reused by the next readAll() of the same map: decode (copy)
+ * what you keep before reading again.
+ */
 export interface MapSnapshot {
   readonly count: number;
   readonly keys: Buffer;
@@ -47,6 +51,9 @@ const round8 = (n: number): number => (n + 7) & ~7;
 export class BpfMap implements ReadableMap {
   private batchSupported = true;
   private chunk = 256;
+  /** read buffers kept between reads: a big map is read at every export */
+  private keysBuf: Buffer = Buffer.alloc(0);
+  private valuesBuf: Buffer = Buffer.alloc(0);
 
   constructor(readonly name: string, private readonly handle: Pointer, private readonly obj: BpfObject) {}
 
@@ -120,18 +127,23 @@ export class BpfMap implements ReadableMap {
     const keySize = this.keySize;
     const stride = this.valueStride;
     const max = Math.max(1, this.maxEntries);
-    let keys: Buffer = Buffer.alloc(keySize * Math.min(max, this.chunk));
-    let values: Buffer = Buffer.alloc(stride * Math.min(max, this.chunk));
+    let keys = this.keysBuf;
+    let values = this.valuesBuf;
+    if (values.length % stride !== 0 || keys.length % keySize !== 0) { keys = Buffer.alloc(0); values = Buffer.alloc(0); }
     let total = 0;
     const token = Buffer.alloc(Math.max(8, keySize));
     const countBuf = Buffer.alloc(4);
     let first = true;
+    let spins = 0;
     for (;;) {
-      const want = Math.min(this.chunk, max);
+      // never ask for more than the buffers can hold past `total`
+      const want = Math.max(1, Math.min(this.chunk, max - total));
       if (total + want > keys.length / keySize) {
-        const cap = Math.max(keys.length / keySize * 2, total + want);
+        const cap = Math.min(max, Math.max(keys.length / keySize * 2, total + want));
         keys = grow(keys, cap * keySize);
         values = grow(values, cap * stride);
+        this.keysBuf = keys;
+        this.valuesBuf = values;
       }
       countBuf.writeUInt32LE(want);
       const rc = lib.bpf_map_lookup_batch(
@@ -140,6 +152,7 @@ export class BpfMap implements ReadableMap {
       const got = countBuf.readUInt32LE();
       if (rc === -ENOSPC && got === 0) {
         // a hash bucket holds more entries than we asked for: ask for more at once
+        if (++spins > 32) throw new BpfError(`batch read of map ${this.name}`, ENOSPC, 'bucket larger than the map');
         this.chunk *= 2;
         continue;
       }
@@ -148,6 +161,8 @@ export class BpfMap implements ReadableMap {
       first = false;
       if (rc === -ENOENT) break; // no more entries
       if (total >= max) break;
+      // big maps: fewer, larger batches (one syscall per chunk)
+      if (this.chunk < 8192 && total >= this.chunk * 4) this.chunk *= 2;
     }
     return { count: total, keys, values, keySize, valueStride: stride, cpus: this.cpus };
   }

@@ -19,15 +19,18 @@ import type { IdentitySource, PodInfo } from '../k8s/types.js';
 import { ATTR, DIRECTION, INSTRUMENTS } from '../names.js';
 import type { DropReasons } from '../probes/drop/reasons.js';
 import { DROP_SIDE_SOURCE, DROP_TRANSPORT, type DropFlow, type PodDropCount } from '../probes/drop/layout.js';
-import { TRAFFIC_INGRESS, type FlowRecord, type InterfaceCount } from '../probes/traffic/layout.js';
+import type { FlowView, InterfaceCount } from '../probes/traffic/layout.js';
+import { countOnce, FlowSeries, type FlowClassifier } from './flow-series.js';
 import type { CounterSeries, MetricFamily } from '../probes/types.js';
+import { encodeIp } from '../probes/addresses.js';
 import { RecordAccumulator, type RecordReading } from './accumulator.js';
 import { endpointLabels, podAttributes, serverPort, type EndpointLabels } from './endpoints.js';
 
 /** What this stage needs from the traffic probe. */
 export interface TrafficReadings {
   interfaceCounts(): InterfaceCount[];
-  readFlows(): FlowRecord[];
+  /** the kernel flow table, read now (valid until the next read) */
+  flowView(): FlowView;
   deleteFlows(keys: readonly Buffer[]): void;
   flowStats(live: number): { created: number; deleted: number; live: number; evicted: number };
 }
@@ -67,7 +70,7 @@ const TRANSPORT: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 
 export class PodMetrics {
   private readonly podTraffic: RecordAccumulator;
   private readonly podDrops: RecordAccumulator;
-  private readonly flows: RecordAccumulator;
+  private readonly flows: FlowSeries;
   private readonly dropFlows: RecordAccumulator;
   /** pod uid → numeric id given to the drop probe (never reused while the agent runs) */
   private readonly podIds = new Map<string, number>();
@@ -84,7 +87,7 @@ export class PodMetrics {
     const ttl = deps.settings.seriesTtlMs;
     this.podTraffic = new RecordAccumulator(ttl);
     this.podDrops = new RecordAccumulator(ttl);
-    this.flows = new RecordAccumulator(ttl);
+    this.flows = new FlowSeries(ttl);
     this.dropFlows = new RecordAccumulator(ttl);
     this.now = deps.now ?? Date.now;
     this.monotonicNs = deps.monotonicNs ?? (() => process.hrtime.bigint());
@@ -216,30 +219,52 @@ export class PodMetrics {
   private collectFlows(now: number): MetricFamily[] {
     const traffic = this.deps.traffic!;
     const pods = this.deps.podInterfaces();
-    const localIps = new Set<string>();
-    for (const p of pods.values()) for (const ip of p.ips) localIps.add(ip);
-    const records = traffic.readFlows();
-    const nowNs = this.monotonicNs();
-    const idleNs = BigInt(this.deps.settings.flowIdleTimeoutMs) * 1_000_000n;
-    const readings: RecordReading[] = [];
-    const idle: Buffer[] = [];
-    for (const r of records) {
-      if (nowNs - r.lastSeenNs > idleNs) idle.push(r.key);
-      if (!pods.has(r.ifindex)) continue;
-      const podSent = r.direction === TRAFFIC_INGRESS; // host-side ingress: the pod sent it
-      // counted once: at the sender's veth, or at the receiver's when the sender isn't a local pod
-      if (!podSent && localIps.has(r.src)) continue;
-      const attributes = this.flowAttributes(r.src, r.dst, r.proto, r.sport, r.dport, {});
-      readings.push({
-        recordKey: r.key.toString('hex'), seriesKey: JSON.stringify(Object.entries(attributes).sort()),
-        attributes, packets: Number(r.packets), bytes: Number(r.bytes),
-      });
-    }
-    const series = this.flows.update(readings, now);
-    // ended flows: their values were just read; deleting them retires those values next time
+    const localKeys = new Set<string>();
+    for (const p of pods.values()) for (const ip of p.ips) localKeys.add(encodeIp(ip).toString('latin1'));
+    const view = traffic.flowView();
+    const idleNs = this.deps.settings.flowIdleTimeoutMs * 1e6;
+    const { series, idle } = this.flows.update(
+      view, this.classifier(),
+      (i) => countOnce(view, i, (ifindex) => pods.has(ifindex), (key) => localKeys.has(key)),
+      now, Number(this.monotonicNs()), idleNs,
+    );
+    const live = view.count - idle.length;
+    // ended flows: their values are in the series now; the kernel records can go
     if (idle.length) traffic.deleteFlows(idle);
-    this.lastFlowStats = traffic.flowStats(records.length - idle.length);
+    this.lastFlowStats = traffic.flowStats(live);
     return pair(INSTRUMENTS.flowPackets, INSTRUMENTS.flowBytes, series);
+  }
+
+  /** Series of a flow record, with the two addresses resolved once per export (not per record). */
+  private classifier(): FlowClassifier {
+    const labels = new Map<string, { id: number; l: EndpointLabels; ip: string }>();
+    let nextId = 0;
+    const resolve = (view: FlowView, i: number, key: string, side: 'src' | 'dst') => {
+      let e = labels.get(key);
+      if (!e) {
+        const ip = side === 'src' ? view.src(i) : view.dst(i);
+        e = { id: nextId++, l: endpointLabels(this.deps.identity.resolve(ip)), ip };
+        labels.set(key, e);
+      }
+      return e;
+    };
+    const opt = this.deps.settings;
+    return {
+      series: (view, i) => {
+        const s = resolve(view, i, view.srcKey(i), 'src');
+        const d = resolve(view, i, view.dstKey(i), 'dst');
+        const proto = view.proto(i);
+        const ports = serverPort(proto, view.sport(i), view.dport(i));
+        // workload labels by content, so two addresses of one workload share a series
+        let key = `${labelKey(s.l, opt.podNames)}|${labelKey(d.l, opt.podNames)}|${proto}|${ports.server}`;
+        if (opt.addresses) key += `|${s.ip}|${d.ip}`;
+        if (opt.clientPorts) key += `|${ports.client}`;
+        return {
+          key,
+          attributes: () => this.flowAttributes(s.ip, d.ip, proto, view.sport(i), view.dport(i), {}),
+        };
+      },
+    };
   }
 
   private collectDropFlows(now: number): MetricFamily[] {
@@ -270,6 +295,10 @@ export class PodMetrics {
     }
     return pair(INSTRUMENTS.flowDropPackets, INSTRUMENTS.flowDropBytes, series);
   }
+}
+
+function labelKey(l: EndpointLabels, withPod: boolean): string {
+  return `${l.namespace}/${l.kind}/${l.name}${withPod && l.pod ? `/${l.pod}` : ''}`;
 }
 
 function pair(

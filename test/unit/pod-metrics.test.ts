@@ -10,7 +10,8 @@ import { serverPort } from '../../src/pods/endpoints.js';
 import { PodMetrics, type DropReadings, type TrafficReadings } from '../../src/pods/pod-metrics.js';
 import { DropReasons } from '../../src/probes/drop/reasons.js';
 import type { DropFlow, PodDropCount } from '../../src/probes/drop/layout.js';
-import type { FlowRecord, InterfaceCount } from '../../src/probes/traffic/layout.js';
+import { FLOW_KEY, FLOW_VALUE, FlowView, type FlowRecord, type InterfaceCount } from '../../src/probes/traffic/layout.js';
+import { encodeIp } from '../../src/probes/addresses.js';
 import type { MetricFamily } from '../../src/probes/types.js';
 
 const pod = (name: string, ip: string, workload: string, ns = 'shop'): PodInfo => ({
@@ -29,16 +30,42 @@ function flow(p: Partial<FlowRecord> & Pick<FlowRecord, 'src' | 'dst' | 'ifindex
   };
 }
 
+/** Packs records the way the kernel's traffic_flows map is read (struct flow_key / flow_value). */
+function flowKey(r: FlowRecord): Buffer {
+  const k = Buffer.alloc(FLOW_KEY.size);
+  encodeIp(r.src).copy(k, FLOW_KEY.src);
+  encodeIp(r.dst).copy(k, FLOW_KEY.dst);
+  k.writeUInt16BE(r.sport, FLOW_KEY.sport);
+  k.writeUInt16BE(r.dport, FLOW_KEY.dport);
+  k.writeUInt32LE(r.ifindex, FLOW_KEY.ifindex);
+  k[FLOW_KEY.proto] = r.proto;
+  k[FLOW_KEY.ipVersion] = r.ipVersion;
+  k[FLOW_KEY.direction] = r.direction;
+  return k;
+}
+
 class FakeTraffic implements TrafficReadings {
   counts: InterfaceCount[] = [];
   flows: FlowRecord[] = [];
   deleted: Buffer[] = [];
   interfaceCounts() { return this.counts; }
-  readFlows() { return this.flows; }
+  flowView() {
+    const keys = Buffer.concat(this.flows.map(flowKey));
+    const values = Buffer.concat(this.flows.map((r) => {
+      const v = Buffer.alloc(FLOW_VALUE.size);
+      v.writeBigUInt64LE(r.packets, FLOW_VALUE.packets);
+      v.writeBigUInt64LE(r.bytes, FLOW_VALUE.bytes);
+      v.writeBigUInt64LE(r.firstSeenNs, FLOW_VALUE.firstSeenNs);
+      v.writeBigUInt64LE(r.lastSeenNs, FLOW_VALUE.lastSeenNs);
+      v[FLOW_VALUE.tcpFlags] = r.tcpFlags;
+      return v;
+    }));
+    return new FlowView({ count: this.flows.length, keys, values, keySize: FLOW_KEY.size, valueStride: FLOW_VALUE.size, cpus: 1 });
+  }
   deleteFlows(keys: readonly Buffer[]) {
     this.deleted.push(...keys);
     const gone = new Set(keys.map((k) => k.toString('hex')));
-    this.flows = this.flows.filter((f) => !gone.has(f.key.toString('hex')));
+    this.flows = this.flows.filter((f) => !gone.has(flowKey(f).toString('hex')));
   }
   flowStats(live: number) { return { created: 0, deleted: this.deleted.length, live, evicted: 0 }; }
 }

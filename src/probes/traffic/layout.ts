@@ -142,6 +142,38 @@ export interface FlowRecord {
   readonly key: Buffer;
 }
 
+/**
+ * Field access to a traffic_flows snapshot without decoding it into objects: the agent walks
+ * hundreds of thousands of records per export, so it reads numbers straight from the buffers.
+ */
+export class FlowView {
+  constructor(readonly snap: MapSnapshot) {}
+  get count(): number { return this.snap.count; }
+  private k(i: number): number { return i * this.snap.keySize; }
+  private v(i: number): number { return i * this.snap.valueStride; }
+  ifindex(i: number): number { return this.snap.keys.readUInt32LE(this.k(i) + FLOW_KEY.ifindex); }
+  direction(i: number): number { return this.snap.keys[this.k(i) + FLOW_KEY.direction]!; }
+  proto(i: number): number { return this.snap.keys[this.k(i) + FLOW_KEY.proto]!; }
+  ipVersion(i: number): number { return this.snap.keys[this.k(i) + FLOW_KEY.ipVersion]!; }
+  sport(i: number): number { return this.snap.keys.readUInt16BE(this.k(i) + FLOW_KEY.sport); }
+  dport(i: number): number { return this.snap.keys.readUInt16BE(this.k(i) + FLOW_KEY.dport); }
+  /** the 16 address bytes as a (latin1) string: a cheap cache key */
+  srcKey(i: number): string { const o = this.k(i) + FLOW_KEY.src; return this.snap.keys.toString('latin1', o, o + 16); }
+  dstKey(i: number): string { const o = this.k(i) + FLOW_KEY.dst; return this.snap.keys.toString('latin1', o, o + 16); }
+  src(i: number): string { return addressText(this.snap.keys, this.k(i) + FLOW_KEY.src, this.ipVersion(i)); }
+  dst(i: number): string { return addressText(this.snap.keys, this.k(i) + FLOW_KEY.dst, this.ipVersion(i)); }
+  packets(i: number): number { return u64(this.snap.values, this.v(i) + FLOW_VALUE.packets); }
+  bytes(i: number): number { return u64(this.snap.values, this.v(i) + FLOW_VALUE.bytes); }
+  /** ns of CLOCK_MONOTONIC (as a double: sub-µs precision lost after ~104 days of uptime) */
+  lastSeenNs(i: number): number { return u64(this.snap.values, this.v(i) + FLOW_VALUE.lastSeenNs); }
+  /** a copy of the raw key, e.g. to delete the record */
+  key(i: number): Buffer { return Buffer.from(this.snap.keys.subarray(this.k(i), this.k(i) + this.snap.keySize)); }
+}
+
+function u64(b: Buffer, off: number): number {
+  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
+}
+
 /** traffic_flows (a shared LRU hash, not per-CPU) → records. */
 export function decodeFlows(s: MapSnapshot): FlowRecord[] {
   const out: FlowRecord[] = [];

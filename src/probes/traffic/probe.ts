@@ -21,7 +21,7 @@ import { planInterfaces } from './interfaces.js';
 import {
   TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, TRAFFIC_F_FLOWS, TRAFFIC_SLOT, TRAFFIC_STATS, TRAFFIC_VALUE, decodeFlows,
   decodeTrafficCounts, decodeTrafficSlots, encodeTrafficKey, encodeTrafficSlot, encodeTrafficValue, mergeCounts, slotOf,
-  type FlowRecord, type InterfaceCount,
+  FlowView, type FlowRecord, type InterfaceCount,
 } from './layout.js';
 
 export const TRAFFIC_OBJECT = 'traffic.bpf.o';
@@ -252,6 +252,11 @@ export class TrafficProbe implements Probe {
 
   collect(): MetricFamily[] {
     return trafficFamilies(this.interfaceCounts(), this.attachedInterfaces());
+  }
+
+  /** The kernel flow table as read now, for a one-pass walk (valid until the next read). */
+  flowView(): FlowView {
+    return new FlowView(this.flowMap ? this.flowMap.readAll() : { count: 0, keys: Buffer.alloc(0), values: Buffer.alloc(0), keySize: 44, valueStride: 40, cpus: 1 });
   }
 
   /** Every flow record in the kernel now (pods' veths only; see trackFlows). */
