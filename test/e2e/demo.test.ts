@@ -2,13 +2,16 @@
  * `fovea demo` end to end against the real kernel: the CLI entry (in process, same code as
  * `node bin/fovea.js demo`) runs the lab, the receiver, the agent and the traffic for a few
  * seconds; its JSON summary must show the agent's NETFILTER_DROP equal to the nft counters
- * exactly, NO_SOCKET drops, traffic on the lab interfaces equal to `ip -s link`, and nothing may
- * be left behind. Needs root; in CI (CI=true) a missing root is a failure, elsewhere it skips.
+ * exactly, NO_SOCKET drops, traffic on the lab interfaces equal to `ip -s link`, the pod level
+ * (the lab's netns as workloads: NETFILTER_DROP of the packets the pods sent equal to the nft
+ * counters, per source pod equal to what the generator sent, flows between two lab workloads),
+ * and nothing may be left behind. Needs root; in CI (CI=true) a missing root is a failure, elsewhere it skips.
  *
  * The drop probe counts drops of the whole host: another fovea lab dropping with NETFILTER_DROP at
  * the same time (a benchmark or lab test run in parallel by someone else) adds to the agent's
  * total. The test watches for such labs while the demo runs; if it sees one, NETFILTER_DROP can
- * only be checked as agent ≥ nft (and says so), otherwise it must be exact.
+ * only be checked as agent ≥ nft (and says so), otherwise it must be exact. The pod level is
+ * exact either way: only drops of the lab pods' addresses are attributed to them.
  */
 import { Writable } from 'node:stream';
 import { run } from '../../src/lab/run.js';
@@ -86,6 +89,37 @@ describe.skipIf(!isRoot || missing !== undefined)(title, () => {
     }
     // Closed port → NO_SOCKET.
     expect(s.dropsByReason['NO_SOCKET']?.packets ?? 0).toBeGreaterThan(0);
+
+    // Pod level: the lab's netns are the workloads.
+    const pods = ['fovea-demo-0', 'fovea-demo-1', 'fovea-demo-2'];
+    expect(s.pods.workloads).toEqual(pods);
+    // NETFILTER_DROP of the packets the pods sent (each deny drop once, at its source pod) == nft.
+    const podNf = s.pods.drops.filter((d) => d.reason === 'NETFILTER_DROP' && d.direction === 'transmit');
+    expect(podNf.length).toBeGreaterThan(0);
+    expect(podNf.reduce((a, d) => a + d.packets, 0)).toBe(nf.nft.total.packets);
+    expect(podNf.reduce((a, d) => a + d.bytes, 0)).toBe(nf.nft.total.bytes);
+    expect(s.pods.netfilterDrop).toMatchObject({ agent: nf.nft.total, match: true });
+    // … and on the receiving side: every denied packet was on its way to a lab pod.
+    const podNfIn = s.pods.drops.filter((d) => d.reason === 'NETFILTER_DROP' && d.direction === 'receive');
+    expect(podNfIn.reduce((a, d) => a + d.packets, 0)).toBe(nf.nft.total.packets);
+    // Per source pod, UDP == the datagrams the generator sent from that pod to the deny port (a
+    // connect attempt can retransmit its SYN on a loaded host: TCP is checked as >=).
+    if (s.traffic.errors === 0) {
+      for (const r of s.pods.netfilterDrop.bySource) {
+        expect({ pod: r.pod, udp: r.agent.udp }).toEqual({ pod: r.pod, udp: r.sent?.udp });
+        expect(r.agent.tcp).toBeGreaterThanOrEqual(r.sent?.tcp ?? 0);
+      }
+    } else {
+      console.warn(`the generator had ${s.traffic.errors} errors (${s.traffic.lastError ?? '?'}): per-pod counts not compared`);
+    }
+    // Drops between workloads name both lab pods, and the deny port.
+    expect(s.flows.drops.some((d) => pods.includes(d.source) && pods.includes(d.destination)
+      && d.reason === 'NETFILTER_DROP' && d.port === s.lab.denyPort)).toBe(true);
+    // Workload to workload: at least one flow between two different lab workloads.
+    const between = s.flows.traffic.filter((f) => f.source.startsWith('fovea-demo-') && f.destination.startsWith('fovea-demo-')
+      && f.source !== f.destination && f.sourceKind === 'NetworkNamespace' && f.destinationKind === 'NetworkNamespace');
+    expect(between.length).toBeGreaterThan(0);
+    expect(between.reduce((a, f) => a + f.packets, 0)).toBeGreaterThan(0);
 
     // Traffic on every lab interface, equal to the kernel's own link counters over the same time.
     const lab = s.interfaces.filter((i) => i.name.startsWith('fvdemo-'));

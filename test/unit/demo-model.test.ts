@@ -4,17 +4,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  agentNetfilter, buildModel, buildSummary, dropRows, interfaceRows, nftSide, probeHealth,
-  ReceivedMetrics, truthVerdict, type LabInfo,
+  agentNetfilter, buildModel, buildSummary, dropRows, flowDropRows, flowRows, interfaceRows, nftSide, podDropRows, podDropSeries,
+  podNetfilterRows, podsSeen, podTrafficRows, probeHealth, ReceivedMetrics, truthVerdict, workloadLabel, type LabInfo,
 } from '../../src/demo/model.js';
 import type { TrafficStats } from '../../src/demo/traffic-loop.js';
 import { ATTR, INSTRUMENTS } from '../../src/names.js';
 import type { ExportMetricsServiceRequest, KeyValue, Metric } from '../../src/otlp/receiver.js';
 
-type Pt = [attrs: Record<string, string>, value: number];
+type Pt = [attrs: Record<string, string | number | boolean>, value: number];
 
-function kv(attrs: Record<string, string>): KeyValue[] {
-  return Object.entries(attrs).map(([key, v]) => ({ key, value: { value: 'stringValue', stringValue: v } }));
+function kv(attrs: Record<string, string | number | boolean>): KeyValue[] {
+  return Object.entries(attrs).map(([key, v]) => (typeof v === 'number'
+    ? { key, value: { value: 'intValue', intValue: String(v) } }
+    : typeof v === 'boolean' ? { key, value: { value: 'boolValue', boolValue: v } }
+      : { key, value: { value: 'stringValue', stringValue: v } }));
 }
 
 const ns = (ms: number): string => (BigInt(ms) * 1_000_000n).toString();
@@ -61,7 +64,10 @@ function agentExport(t: number, o: { nfUdp: number; nfTcp: number; noSock: numbe
 }
 
 const LAB: LabInfo = { name: 'demo', pods: 2, netnsPrefix: 'fovea-demo-', interfaceGlob: 'fvdemo-*', nftTable: 'inet fovea_demo', denyPort: 7777, closedPort: 9999 };
-const TRAFFIC: TrafficStats = { intensity: 0.5, tcpTransfers: 1, tcpBytes: 10, udpDatagrams: 2, udpBytes: 20, denyUdp: 3, denyTcp: 1, closedUdp: 4, closedTcp: 1, errors: 0 };
+const TRAFFIC: TrafficStats = {
+  intensity: 0.5, tcpTransfers: 1, tcpBytes: 10, udpDatagrams: 2, udpBytes: 20, denyUdp: 3, denyTcp: 1, closedUdp: 4, closedTcp: 1,
+  denyByPod: { 'fovea-demo-0': { udp: 3, tcp: 1 } }, errors: 0,
+};
 
 describe('ReceivedMetrics', () => {
   it('keeps the latest cumulative value and a rate from the points\' own timestamps', () => {
@@ -89,6 +95,17 @@ describe('ReceivedMetrics', () => {
     expect(probeHealth(m)).toEqual([{ name: 'drop', up: true, hook: 'tp_btf/kfree_skb' }, { name: 'traffic', up: true, hook: 'tcx' }]);
     m.ingest(agentExport(2_000, { nfUdp: 1, nfTcp: 0, noSock: 0, rx0: 0, tx0: 0, probesUp: false }), 2_000);
     expect(probeHealth(m)).toEqual([{ name: 'drop', up: false }, { name: 'traffic', up: false }]);
+  });
+
+  it('a counter series new in a later export counts its rate from the previous export (it was 0 then)', () => {
+    const m = new ReceivedMetrics();
+    m.ingest(request(sum('c', 1_000, [[{ k: 'a' }, 5]])), 1_000);
+    m.ingest(request(sum('c', 2_000, [[{ k: 'a' }, 5], [{ k: 'b' }, 40]])), 2_000);
+    expect(m.series('c')).toEqual([{ attrs: { k: 'a' }, value: 5, rate: 0 }, { attrs: { k: 'b' }, value: 40, rate: 40 }]);
+    // gauges and the first export of a metric are not seeded
+    m.ingest(request(gauge('g', 1_000, [[{}, 1]])), 1_000);
+    m.ingest(request(gauge('g', 2_000, [[{}, 1], [{ k: 'x' }, 7]])), 2_000);
+    expect(m.series('g').find((x) => x.attrs['k'] === 'x')).toEqual({ attrs: { k: 'x' }, value: 7, rate: 0 });
   });
 
   it('ignores a late older point and restarts the history after a counter reset', () => {
@@ -185,5 +202,151 @@ describe('buildModel / buildSummary', () => {
     expect(s.agent.probes).toEqual([{ name: 'drop', up: true }]);
     expect(s.groundTruth.netfilterDrop.match).toBe(false);
     expect(s.lab.removed).toBe(false);
+  });
+});
+
+// ---- pod level ------------------------------------------------------------------------------
+
+const pod = (name: string) => ({
+  [ATTR.podUid]: `netns:${name}`, [ATTR.podName]: name, [ATTR.namespace]: '', [ATTR.workloadKind]: 'NetworkNamespace', [ATTR.workloadName]: name,
+});
+const podDrop = (name: string, reason: string, dir: 'transmit' | 'receive', transport: string) =>
+  ({ ...pod(name), [ATTR.dropReason]: reason, [ATTR.ioDirection]: dir, [ATTR.transport]: transport, [ATTR.networkType]: 'ipv4' });
+const end = (side: 'src' | 'dst', name: string, kind = 'NetworkNamespace', namespace = ''): Record<string, string> => side === 'src'
+  ? { [ATTR.srcNamespace]: namespace, [ATTR.srcWorkloadKind]: kind, [ATTR.srcWorkload]: name }
+  : { [ATTR.dstNamespace]: namespace, [ATTR.dstWorkloadKind]: kind, [ATTR.dstWorkload]: name };
+const flow = (from: string, to: string, transport: string, port: number, extra: Record<string, string | number> = {}) =>
+  ({ ...end('src', from), ...end('dst', to), [ATTR.transport]: transport, [ATTR.serverPort]: port, ...extra });
+
+/** Pod-level export at t: pod 0 sends `d` datagrams to pod 1's deny port (udp) and 1 SYN; `f` packets of a flow. */
+function podExport(t: number, d: number, f: number): ExportMetricsServiceRequest {
+  const drops: Pt[] = [
+    [podDrop('fovea-demo-0', 'NETFILTER_DROP', 'transmit', 'udp'), d], [podDrop('fovea-demo-1', 'NETFILTER_DROP', 'receive', 'udp'), d],
+    [podDrop('fovea-demo-0', 'NETFILTER_DROP', 'transmit', 'tcp'), 1], [podDrop('fovea-demo-1', 'NETFILTER_DROP', 'receive', 'tcp'), 1],
+    [podDrop('fovea-demo-1', 'NO_SOCKET', 'receive', 'udp'), 4], [podDrop('fovea-demo-2', 'NO_SOCKET', 'transmit', 'udp'), 4],
+  ];
+  const flows: Pt[] = [
+    [flow('fovea-demo-0', 'fovea-demo-1', 'tcp', 8080), f], [flow('fovea-demo-1', 'fovea-demo-0', 'tcp', 8080), f / 2],
+    [flow('fovea-demo-0', 'fovea-demo-1', 'udp', 7777), d + 1],
+    // two series that differ only in an opt-in attribute fold into one row
+    [flow('fovea-demo-2', 'External', 'udp', 53, { [ATTR.dstWorkloadKind]: 'External', [ATTR.srcPod]: 'a' }), 3],
+    [flow('fovea-demo-2', 'External', 'udp', 53, { [ATTR.dstWorkloadKind]: 'External', [ATTR.srcPod]: 'b' }), 2],
+    [{ 'otel.metric.overflow': true }, 99],
+  ];
+  const flowDrops: Pt[] = [
+    [flow('fovea-demo-0', 'fovea-demo-1', 'udp', 7777, { [ATTR.dropReason]: 'NETFILTER_DROP' }), d],
+    [flow('fovea-demo-0', 'fovea-demo-1', 'tcp', 7777, { [ATTR.dropReason]: 'NETFILTER_DROP' }), 1],
+    [flow('fovea-demo-2', 'fovea-demo-1', 'udp', 9999, { [ATTR.dropReason]: 'NO_SOCKET' }), 4],
+  ];
+  const bytes = (pts: Pt[], k: number): Pt[] => pts.map(([a, v]) => [a, v * k]);
+  return request(
+    sum(INSTRUMENTS.podPackets.name, t, [[{ ...pod('fovea-demo-0'), [ATTR.ioDirection]: 'transmit' }, 2 * f], [{ ...pod('fovea-demo-0'), [ATTR.ioDirection]: 'receive' }, f],
+      [{ ...pod('fovea-demo-1'), [ATTR.ioDirection]: 'transmit' }, f]]),
+    sum(INSTRUMENTS.podIo.name, t, [[{ ...pod('fovea-demo-0'), [ATTR.ioDirection]: 'transmit' }, 2000 * f], [{ ...pod('fovea-demo-0'), [ATTR.ioDirection]: 'receive' }, 100 * f],
+      [{ ...pod('fovea-demo-1'), [ATTR.ioDirection]: 'transmit' }, 100 * f]]),
+    sum(INSTRUMENTS.podDropPackets.name, t, drops), sum(INSTRUMENTS.podDropBytes.name, t, bytes(drops, 100)),
+    sum(INSTRUMENTS.flowPackets.name, t, flows), sum(INSTRUMENTS.flowBytes.name, t, bytes(flows, 1000)),
+    sum(INSTRUMENTS.flowDropPackets.name, t, flowDrops), sum(INSTRUMENTS.flowDropBytes.name, t, bytes(flowDrops, 100)),
+  );
+}
+
+describe('pod level rows', () => {
+  const m = new ReceivedMetrics();
+  m.ingest(podExport(1_000, 10, 100), 1_000);
+  m.ingest(podExport(3_000, 30, 300), 3_000);
+
+  it('a flow end is namespace/name, the name alone without a namespace, else the kind', () => {
+    expect(workloadLabel('shop', 'Deployment', 'cart')).toBe('shop/cart');
+    expect(workloadLabel('', 'NetworkNamespace', 'fovea-demo-0')).toBe('fovea-demo-0');
+    expect(workloadLabel('', 'External', 'external')).toBe('External');
+    expect(workloadLabel('', 'Node', '')).toBe('Node');
+    expect(workloadLabel(undefined, undefined, undefined)).toBe('?');
+  });
+
+  it('flows: source → destination, transport and server port, busiest first; opt-in attributes folded, overflow left out', () => {
+    expect(flowRows(m).map((r) => [r.source, r.destination, r.transport, r.port, r.packets, r.bytes, r.pps, r.bps])).toEqual([
+      ['fovea-demo-0', 'fovea-demo-1', 'tcp', 8080, 300, 300_000, 100, 100_000],
+      ['fovea-demo-1', 'fovea-demo-0', 'tcp', 8080, 150, 150_000, 50, 50_000],
+      ['fovea-demo-0', 'fovea-demo-1', 'udp', 7777, 31, 31_000, 10, 10_000],
+      ['fovea-demo-2', 'External', 'udp', 53, 5, 5_000, 0, 0],
+    ]);
+    expect(flowRows(m)[0]).toMatchObject({ sourceKind: 'NetworkNamespace', destinationKind: 'NetworkNamespace' });
+  });
+
+  it('drops between workloads: with reason and port, most first', () => {
+    expect(flowDropRows(m).map((r) => [r.source, r.destination, r.reason, r.transport, r.port, r.packets, r.bytes, r.pps])).toEqual([
+      ['fovea-demo-0', 'fovea-demo-1', 'NETFILTER_DROP', 'udp', 7777, 30, 3000, 10],
+      ['fovea-demo-2', 'fovea-demo-1', 'NO_SOCKET', 'udp', 9999, 4, 400, 0],
+      ['fovea-demo-0', 'fovea-demo-1', 'NETFILTER_DROP', 'tcp', 7777, 1, 100, 0],
+    ]);
+  });
+
+  it('drops by pod and reason: from the pod and to it side by side, every transport summed', () => {
+    expect(podDropRows(m).map((r) => [r.pod, r.reason, r.from.packets, r.from.pps, r.to.packets, r.to.pps])).toEqual([
+      ['fovea-demo-0', 'NETFILTER_DROP', 31, 10, 0, 0],
+      ['fovea-demo-1', 'NETFILTER_DROP', 0, 0, 31, 10],
+      ['fovea-demo-1', 'NO_SOCKET', 0, 0, 4, 0],
+      ['fovea-demo-2', 'NO_SOCKET', 4, 0, 0, 0],
+    ]);
+    expect(podDropRows(m)[0]?.from.bytes).toBe(3100);
+    expect(podDropSeries(m).filter((d) => d.pod === 'fovea-demo-0')).toEqual([
+      { pod: 'fovea-demo-0', reason: 'NETFILTER_DROP', direction: 'transmit', transport: 'tcp', networkType: 'ipv4', packets: 1, bytes: 100 },
+      { pod: 'fovea-demo-0', reason: 'NETFILTER_DROP', direction: 'transmit', transport: 'udp', networkType: 'ipv4', packets: 30, bytes: 3000 },
+    ]);
+  });
+
+  it('pod traffic (sent = transmit) and the pods seen', () => {
+    expect(podTrafficRows(m)).toEqual([
+      { pod: 'fovea-demo-0', sent: { packets: 600, bytes: 600_000 }, received: { packets: 300, bytes: 30_000 } },
+      { pod: 'fovea-demo-1', sent: { packets: 300, bytes: 30_000 }, received: { packets: 0, bytes: 0 } },
+    ]);
+    expect(podsSeen(m)).toEqual(['fovea-demo-0', 'fovea-demo-1', 'fovea-demo-2']);
+  });
+
+  it('NETFILTER_DROP per source pod vs what the generator sent from it', () => {
+    const drops = podDropSeries(m);
+    expect(podNetfilterRows(drops, { 'fovea-demo-0': { udp: 30, tcp: 1 }, 'fovea-demo-2': { udp: 0, tcp: 1 } })).toEqual([
+      { pod: 'fovea-demo-0', agent: { udp: 30, tcp: 1, total: 31 }, sent: { udp: 30, tcp: 1, total: 31 }, match: true },
+      { pod: 'fovea-demo-2', agent: { udp: 0, tcp: 0, total: 0 }, sent: { udp: 0, tcp: 1, total: 1 }, match: false },
+    ]);
+    expect(podNetfilterRows(drops, undefined)).toEqual([{ pod: 'fovea-demo-0', agent: { udp: 30, tcp: 1, total: 31 } }]);
+  });
+
+  it('the model carries the workload rows; the summary has pods and flows sections', () => {
+    const model = buildModel(m, { nowMs: 3_000, startedAtMs: 0, lab: { ...LAB, pods: 3 }, endpoint: '', traffic: TRAFFIC });
+    expect(model.workloads).toMatchObject({ pods: 3 });
+    expect(model.workloads.flows).toHaveLength(4);
+    expect(model.workloads.podDrops).toHaveLength(4);
+    expect(model.workloads.flowDrops).toHaveLength(3);
+
+    const traffic = { ...TRAFFIC, denyByPod: { 'fovea-demo-0': { udp: 30, tcp: 1 } } };
+    const s = buildSummary(m, {
+      durationMs: 3_000, endpoint: '', lab: LAB, traffic, leftovers: [], links: new Map(),
+      nft: { 'deny-udp': { packets: 30, bytes: 3000 }, 'deny-tcp': { packets: 1, bytes: 100 } },
+    });
+    expect(s.pods.workloads).toEqual(['fovea-demo-0', 'fovea-demo-1', 'fovea-demo-2']);
+    expect(s.pods.netfilterDrop).toEqual({
+      bySource: [{ pod: 'fovea-demo-0', agent: { udp: 30, tcp: 1, total: 31 }, sent: { udp: 30, tcp: 1, total: 31 }, match: true }],
+      agent: { packets: 31, bytes: 3100 }, nft: { packets: 31, bytes: 3100 }, match: true,
+    });
+    expect(s.pods.dropsByPod[0]).toEqual({ pod: 'fovea-demo-0', reason: 'NETFILTER_DROP', from: { packets: 31, bytes: 3100 }, to: { packets: 0, bytes: 0 } });
+    expect(s.pods.drops).toHaveLength(6);
+    expect(s.flows.traffic[0]).toEqual({
+      source: 'fovea-demo-0', destination: 'fovea-demo-1', sourceKind: 'NetworkNamespace', destinationKind: 'NetworkNamespace',
+      transport: 'tcp', port: 8080, packets: 300, bytes: 300_000,
+    });
+    expect(s.flows.drops.map((d) => d.packets)).toEqual([30, 4, 1]);
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+
+    const off = buildSummary(m, { durationMs: 1, endpoint: '', lab: LAB, traffic, leftovers: [], links: new Map(), nft: { 'deny-udp': { packets: 29, bytes: 2900 } } });
+    expect(off.pods.netfilterDrop.match).toBe(false);
+  });
+
+  it('without pod metrics: empty sections', () => {
+    const e = new ReceivedMetrics();
+    e.ingest(agentExport(1_000, { nfUdp: 1, nfTcp: 0, noSock: 0, rx0: 0, tx0: 0 }), 1_000);
+    const s = buildSummary(e, { durationMs: 1, endpoint: '', lab: LAB, traffic: { ...TRAFFIC, denyByPod: {} }, leftovers: [], links: new Map(), nft: {} });
+    expect(s.pods).toMatchObject({ workloads: [], drops: [], dropsByPod: [], netfilterDrop: { bySource: [], agent: { packets: 0, bytes: 0 }, match: true } });
+    expect(s.flows).toEqual({ traffic: [], drops: [] });
   });
 });

@@ -2,13 +2,36 @@
 import { describe, expect, it } from 'vitest';
 import type { DemoModel, DemoSummary } from '../../src/demo/model.js';
 import {
-  ansiFrame, fmtBytes, fmtClock, fmtInt, fmtRate, renderSnapshot, renderSummary, renderView, truncateVisible, visibleLength,
+  ansiFrame, fmtBytes, fmtClock, fmtInt, fmtRate, renderSnapshot, renderSummary, renderView, TOP_DROPS, TOP_FLOW_DROPS, TOP_FLOWS, TOP_INTERFACES, TOP_POD_DROPS,
+  truncateVisible, visibleLength,
 } from '../../src/demo/view.js';
 
 const ESC = '\x1b[';
 
 const lab = { name: 'demo', pods: 3, netnsPrefix: 'fovea-demo-', interfaceGlob: 'fvdemo-*', nftTable: 'inet fovea_demo', denyPort: 7777, closedPort: 9999 };
-const traffic = { intensity: 0.42, tcpTransfers: 12, tcpBytes: 3_000_000, udpDatagrams: 1500, udpBytes: 9000, denyUdp: 300, denyTcp: 4, closedUdp: 80, closedTcp: 9, errors: 0 };
+const traffic = {
+  intensity: 0.42, tcpTransfers: 12, tcpBytes: 3_000_000, udpDatagrams: 1500, udpBytes: 9000, denyUdp: 300, denyTcp: 4, closedUdp: 80, closedTcp: 9,
+  denyByPod: { 'fovea-demo-0': { udp: 200, tcp: 4 }, 'fovea-demo-1': { udp: 100, tcp: 0 } }, errors: 0,
+};
+const ns = 'NetworkNamespace';
+const dc = (packets: number, pps = 0) => ({ packets, bytes: packets * 100, pps });
+const workloads: DemoModel['workloads'] = {
+  pods: 3,
+  flows: [
+    { source: 'fovea-demo-0', destination: 'fovea-demo-1', sourceKind: ns, destinationKind: ns, transport: 'udp', port: 9000, packets: 1200, bytes: 900_000, pps: 235, bps: 200_000 },
+    { source: 'fovea-demo-2', destination: 'fovea-demo-1', sourceKind: ns, destinationKind: ns, transport: 'tcp', port: 8080, packets: 169, bytes: 5_000_000, pps: 36, bps: 1_048_576 },
+    { source: 'fovea-demo-2', destination: 'External', sourceKind: ns, destinationKind: 'External', transport: 'icmp', port: 0, packets: 2, bytes: 196, pps: 0, bps: 0 },
+  ],
+  podDrops: [
+    { pod: 'fovea-demo-0', reason: 'NETFILTER_DROP', from: dc(204, 25.5), to: dc(0) },
+    { pod: 'fovea-demo-1', reason: 'NETFILTER_DROP', from: dc(100, 3), to: dc(204, 25.5) },
+    { pod: 'fovea-demo-2', reason: 'NO_SOCKET', from: dc(0), to: dc(9, 0.5) },
+  ],
+  flowDrops: [
+    { source: 'fovea-demo-0', destination: 'fovea-demo-1', reason: 'NETFILTER_DROP', transport: 'udp', port: 7777, packets: 200, bytes: 20_000, pps: 25.5 },
+    { source: 'fovea-demo-1', destination: 'fovea-demo-2', reason: 'NO_SOCKET', transport: 'tcp', port: 9999, packets: 9, bytes: 360, pps: 0.5 },
+  ],
+};
 const side = (udp: number, tcp: number) => ({
   udp: { packets: udp, bytes: udp * 100 }, tcp: { packets: tcp, bytes: tcp * 60 }, total: { packets: udp + tcp, bytes: udp * 100 + tcp * 60 },
 });
@@ -27,6 +50,7 @@ function model(over: Partial<DemoModel> = {}): DemoModel {
     interfaces: [
       { name: 'fvdemo-0', rxPackets: 1234, rxBytes: 2_000_000, txPackets: 99, txBytes: 5000, rxBps: 150_000, txBps: 300, rxPps: 100, txPps: 3 },
     ],
+    workloads,
     truth: { verdict: 'match', sample: { agent: side(300, 4), nft: side(300, 4) } },
     traffic,
     logFile: '/tmp/fovea-demo-1.log',
@@ -93,6 +117,48 @@ describe('renderView', () => {
     expect(noDuration.split('\n')[0]).toMatch(/^fovea demo · 00:12 · /);
   });
 
+  it('WORKLOADS: flows, drops by pod (from / to) and between workloads, lined up', () => {
+    const out = renderView(model(), { color: false });
+    expect(out).toContain('WORKLOADS pod level: each fovea-demo-* netns is a workload (kind NetworkNamespace) · 3 of 3 pods seen · 3 flows');
+    expect(out).toMatch(/ {2}fovea-demo-0 → fovea-demo-1\s+udp\s+9000\s+1,200\s+879 KiB\s+195 KiB\/s\s+235\n/);
+    expect(out).toMatch(/ {2}fovea-demo-2 → External\s+icmp\s+-\s+2\s+196 B\s+0 B\/s\s+0\n/);
+    expect(out).toMatch(/ {2}fovea-demo-1\s+NETFILTER_DROP\s+100\s+3\.0\s+204\s+26\n/);
+    expect(out).toMatch(/ {2}fovea-demo-0 → fovea-demo-1\s+NETFILTER_DROP\s+udp\s+7777\s+200\s+26\n/);
+    const lines = out.split('\n');
+    const flowRows = lines.filter((l) => / {2}fovea-demo-\d → \S+\s+(udp|tcp|icmp) /.test(l));
+    expect(flowRows).toHaveLength(3);
+    expect(new Set(flowRows.map((l) => l.length)).size).toBe(1);
+    const podRows = lines.filter((l) => /^ {2}fovea-demo-\d {10,}(NETFILTER_DROP|NO_SOCKET)/.test(l));
+    expect(podRows).toHaveLength(3);
+    expect(new Set(podRows.map((l) => l.length)).size).toBe(1);
+    expect(out).not.toContain('top ');
+  });
+
+  it('WORKLOADS: trimmed to the top rows with a note; the whole screen stays within ~40 lines of 120 columns', () => {
+    const many = <T,>(rows: readonly T[], n: number): T[] => Array.from({ length: n }, (_, i) => rows[i % rows.length]!);
+    const big = model({
+      lab: { ...lab, pods: 16 },
+      drops: [...many(model().drops, 7), { reason: 'NOT_SPECIFIED', transport: '', networkType: '', packets: 1, bytes: 60, pps: 0 }],
+      interfaces: Array.from({ length: 16 }, (_, i) => ({ ...model().interfaces[0]!, name: `fvdemo-${i}`, rxBps: i * 1000 })),
+      workloads: {
+        pods: 16, flows: many(workloads.flows, 120), podDrops: many(workloads.podDrops, 20), flowDrops: many(workloads.flowDrops, 30),
+      },
+    });
+    const out = renderView(big, { color: false });
+    expect(out).toMatch(new RegExp(`flows .*top ${TOP_FLOWS} of 120\n`));
+    expect(out).toMatch(new RegExp(`drops by pod .*top ${TOP_POD_DROPS} of 20\n`));
+    expect(out).toMatch(new RegExp(`drops between workloads .*top ${TOP_FLOW_DROPS} of 30\n`));
+    const lines = out.trimEnd().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(42);
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(120);
+  });
+
+  it('WORKLOADS before anything arrives', () => {
+    const out = renderView(model({ workloads: { pods: 0, flows: [], podDrops: [], flowDrops: [] } }), { color: false });
+    expect(out).toContain('0 of 3 pods seen · 0 flows');
+    expect(out.match(/none received yet/g)).toHaveLength(3);
+  });
+
   it('ansiFrame redraws in place: home, clear each line, clear below; cuts lines to the terminal width', () => {
     expect(ansiFrame('a\nb\n')).toBe(`${ESC}Ha${ESC}K\nb${ESC}K\n${ESC}J`);
     expect(ansiFrame('abcdef\nxy\n', 4)).toBe(`${ESC}Habcd${ESC}K\nxy${ESC}K\n${ESC}J`);
@@ -115,6 +181,9 @@ describe('renderSnapshot', () => {
       '[00:12] exports 12 · probes drop=up traffic=up',
       '  drops: NETFILTER_DROP 300 (26/s), NO_SOCKET 9 (0.5/s)',
       '  interfaces (1): rx 1,234 pkts 1.91 MiB · tx 99 pkts 4.88 KiB',
+      '  workloads: 3 pods, 3 flows; busiest fovea-demo-0 → fovea-demo-1 udp/9000 1,200 pkts (235/s), fovea-demo-2 → fovea-demo-1 tcp/8080 169 pkts (36/s)',
+      '  pod drops: fovea-demo-0 NETFILTER_DROP from 204 / to 0, fovea-demo-1 NETFILTER_DROP from 100 / to 204, fovea-demo-2 NO_SOCKET from 0 / to 9',
+      '  dropped between workloads: fovea-demo-0 → fovea-demo-1 NETFILTER_DROP udp/7777 200, fovea-demo-1 → fovea-demo-2 NO_SOCKET tcp/9999 9',
       '  truth: NETFILTER_DROP agent 304 (udp 300, tcp 4) vs nft rules 304 (udp 300, tcp 4)  ✓ exact',
     ]);
   });
@@ -134,6 +203,26 @@ describe('renderSummary', () => {
       match: true,
     }],
     groundTruth: { netfilterDrop: { agent: side(300, 4), nft: side(300, 4), match: true } },
+    pods: {
+      workloads: ['fovea-demo-0', 'fovea-demo-1', 'fovea-demo-2'],
+      traffic: [],
+      drops: [],
+      dropsByPod: [
+        { pod: 'fovea-demo-0', reason: 'NETFILTER_DROP', from: { packets: 204, bytes: 20_400 }, to: { packets: 0, bytes: 0 } },
+        { pod: 'fovea-demo-1', reason: 'NETFILTER_DROP', from: { packets: 100, bytes: 9_840 }, to: { packets: 204, bytes: 20_400 } },
+      ],
+      netfilterDrop: {
+        bySource: [
+          { pod: 'fovea-demo-0', agent: { udp: 200, tcp: 4, total: 204 }, sent: { udp: 200, tcp: 4, total: 204 }, match: true },
+          { pod: 'fovea-demo-1', agent: { udp: 100, tcp: 0, total: 100 }, sent: { udp: 101, tcp: 0, total: 101 }, match: false },
+        ],
+        agent: { packets: 304, bytes: 30_240 }, nft: { packets: 304, bytes: 30_240 }, match: true,
+      },
+    },
+    flows: {
+      traffic: workloads.flows.map(({ pps: _p, bps: _b, ...f }) => f),
+      drops: workloads.flowDrops.map(({ pps: _p, ...f }) => f),
+    },
     traffic,
     lab: { ...lab, removed: true, leftovers: [] },
     logFile: '/tmp/fovea-demo-1.log',
@@ -150,6 +239,20 @@ describe('renderSummary', () => {
     expect(out).toMatch(/\s+10\s+1000 B\s+5\s+500 B\s+kernel ✓/);
     expect(out).toContain('removed: no fovea-demo-* netns, fvdemo-* interface or inet fovea_demo table left');
     expect(out).toContain('/tmp/fovea-demo-1.log');
+  });
+
+  it('plain: drops by pod and reason, NETFILTER_DROP per source pod vs the generator, drops and flows between workloads', () => {
+    const out = renderSummary(summary, { color: false });
+    expect(out).toMatch(/ {2}fovea-demo-1\s+NETFILTER_DROP\s+100\s+204\n/);
+    expect(out).toContain('NETFILTER_DROP from pods 304 pkts / 29.5 KiB  vs  nft deny rules 304 pkts / 29.5 KiB  ✓ exact');
+    expect(out).toContain('by source pod, as received vs sent to :7777 by the generator:');
+    expect(out).toMatch(/fovea-demo-0\s+udp 200 vs 200 ✓ · tcp 4 vs 4 ✓/);
+    expect(out).toMatch(/fovea-demo-1\s+udp 100 vs 101 ✗ · tcp 0 vs 0 ✓/);
+    expect(out).toContain('Drops between workloads, as received\n');
+    expect(out).toMatch(/fovea-demo-0 → fovea-demo-1\s+NETFILTER_DROP\s+udp\s+7777\s+200\s+19\.5 KiB/);
+    expect(out).toMatch(/fovea-demo-2 → fovea-demo-1\s+tcp\s+8080\s+169\s+4\.77 MiB/);
+    const trimmed = renderSummary({ ...summary, flows: { ...summary.flows, traffic: Array(12).fill(summary.flows.traffic[0]) } }, { color: false });
+    expect(trimmed).toContain('Flows between workloads, as received (top 8 of 12)');
   });
 
   it('ANSI, and what is left behind', () => {
