@@ -23,18 +23,18 @@ export function usage(): string {
 export async function main(argv: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const target = name === 'help' && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    io.stdout.write((target ? target.help() : usage()) + '\n');
+    const entry = name === 'help' && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    io.stdout.write((entry ? (await entry.load()).help() : usage()) + '\n');
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === '-V') {
     io.stdout.write(`${packageVersion()}\n`);
     return EXIT.ok;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.stderr.write(`fovea: unknown command "${name}"\n\n${usage()}\n`);
     return EXIT.usage;
   }
-  return cmd.run(rest, io);
+  return (await entry.load()).run(rest, io);
 }

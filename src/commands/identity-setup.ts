@@ -30,7 +30,7 @@ const discover = (): Promise<DiscoveryResult> => discoverPodInterfacesDetailed()
 /** Builds (and starts) the identity source; throws with a clear message when it cannot start. */
 export async function buildPods(
   choice: IdentityChoice, config: Config, logger: Logger,
-  makeKubernetes?: (mode: 'cluster' | 'node', kubeconfig: string, nodeName: string) => IdentitySource,
+  makeKubernetes?: (mode: 'cluster' | 'node', kubeconfig: string, nodeName: string) => Promise<IdentitySource>,
 ): Promise<AgentOptions['pods']> {
   switch (choice.kind) {
     case 'none':
@@ -44,7 +44,7 @@ export async function buildPods(
         throw new Error('Kubernetes identity needs the node name: set FOVEA_NODE_NAME (downward API spec.nodeName) or --node-name');
       }
       if (!makeKubernetes) throw new Error('Kubernetes identity is not available in this build');
-      const identity = makeKubernetes(choice.mode, choice.kubeconfig, config.nodeName);
+      const identity = await makeKubernetes(choice.mode, choice.kubeconfig, config.nodeName);
       logger.info({ mode: choice.mode }, 'starting Kubernetes identity (initial list)');
       await identity.start();
       return { identity, discover };

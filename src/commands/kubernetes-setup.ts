@@ -1,9 +1,13 @@
-/** Builds the informer-backed Kubernetes identity for `fovea agent`. */
-import { defaultKubeConfig, KubernetesIdentity } from '../k8s/kubernetes.js';
+/**
+ * Builds the informer-backed Kubernetes identity for `fovea agent`. The Kubernetes client is
+ * loaded only when it is used: standalone agents do not carry it.
+ */
 import type { IdentitySource } from '../k8s/types.js';
 import type { Logger } from '../log.js';
 
 export function kubernetesIdentityFactory(logger: Logger) {
-  return (mode: 'cluster' | 'node', kubeconfig: string, nodeName: string): IdentitySource =>
-    new KubernetesIdentity({ nodeName, mode, logger, kubeConfig: defaultKubeConfig(kubeconfig || undefined) });
+  return async (mode: 'cluster' | 'node', kubeconfig: string, nodeName: string): Promise<IdentitySource> => {
+    const { defaultKubeConfig, KubernetesIdentity } = await import('../k8s/kubernetes.js');
+    return new KubernetesIdentity({ nodeName, mode, logger, kubeConfig: defaultKubeConfig(kubeconfig || undefined) });
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Endpoint, PodInfo, ServiceInfo, Workload } from './types.js';
+import { canonicalIp } from '../net/ip.js';
 
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
@@ -41,22 +42,7 @@ export interface OwnedObject { readonly metadata?: ObjectMeta }
 
 // ---- addresses ----
 
-/**
- * One spelling per address, the one the kernel-side decoder produces: IPv4 dotted quad, IPv6
- * lower-case RFC 5952 (WHATWG URL serialises IPv6 that way), IPv4-mapped IPv6 as IPv4.
- * Undefined for text that is no IP.
- */
-export function canonicalIp(text: string): string | undefined {
-  if (isIPv4(text)) return text;
-  if (!isIPv6(text)) return undefined;
-  const host = new URL(`http://[${text.split('%')[0]}]/`).hostname.slice(1, -1);
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
-  if (mapped) {
-    const hi = parseInt(mapped[1]!, 16), lo = parseInt(mapped[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return host;
-}
+export { canonicalIp };
 
 function canonicalIps(list: readonly (string | undefined)[]): string[] {
   const out: string[] = [];

@@ -23,6 +23,7 @@ import { execFile } from 'node:child_process';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
+import { canonicalIp } from '../net/ip.js';
 
 export type DiscoverySource = 'route' | 'bridge' | 'netns';
 
@@ -117,12 +118,7 @@ const PACKAGE_OF: Record<string, string> = { ip: 'iproute2', bridge: 'iproute2',
 // ---------------------------------------------------------------------------------------------
 // Addresses
 
-/** Canonical text (RFC 5952 for IPv6, via the WHATWG URL serializer), or undefined if not an IP. */
-export function canonicalIp(text: string): string | undefined {
-  if (isIPv4(text)) return text;
-  if (!isIPv6(text)) return undefined;
-  return new URL(`http://[${text}]`).hostname.slice(1, -1);
-}
+export { canonicalIp };
 
 /** Unicast addresses a pod can own: no loopback, link-local, multicast, broadcast or unspecified. */
 export function isPodAddress(ip: string): boolean {
