@@ -32,8 +32,10 @@ LABEL org.opencontainers.image.title="fovea" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 # libbpf1: the agent loads its programs through the system libbpf (koffi FFI)
+# iproute2: pod-interface discovery reads routes, bridge ports and netns peers with `ip -j`/`bridge -j`
+# (nsenter, for netns mounts outside /var/run/netns, comes with util-linux, part of every Debian image)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libbpf1 \
+ && apt-get install -y --no-install-recommends libbpf1 iproute2 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/fovea
 COPY --from=build /src/package.json ./
