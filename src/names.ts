@@ -83,6 +83,21 @@ export const INSTRUMENTS = {
   seriesOverflow: counter('fovea.agent.series.overflow', '{series}',
     'Series folded into the otel.metric.overflow series because an instrument hit its cardinality limit',
     'fovea_agent_series_overflow_total'),
+  // Events (drop and flow events as OTLP log records; see EVENT below)
+  eventsRead: counter('fovea.agent.events.read', '{event}',
+    'Events the agent read from the kernel ring buffer, by event name', 'fovea_agent_events_read_total'),
+  eventsSuppressed: counter('fovea.agent.events.suppressed', '{event}',
+    'Drops the in-kernel rate limit did not send as events (counted exactly, carried on the next event), by drop reason',
+    'fovea_agent_events_suppressed_total'),
+  eventsLost: counter('fovea.agent.events.lost', '{event}',
+    'Events lost, by stage (ring_full: kernel ring buffer full; queue_full: export queue over its bound; export_rejected: the collector refused them for good)',
+    'fovea_agent_events_lost_total'),
+  eventsExported: counter('fovea.agent.events.exported', '{event}',
+    'Events the collector accepted as OTLP log records', 'fovea_agent_events_exported_total'),
+  eventsQueued: gauge('fovea.agent.events.queued', '{event}',
+    'Events waiting in the export queue now', 'fovea_agent_events_queued'),
+  observeClients: gauge('fovea.agent.observe.clients', '{client}',
+    'fovea observe clients connected to the local socket now', 'fovea_agent_observe_clients'),
 } as const satisfies Record<string, InstrumentName>;
 
 export const ATTR = {
@@ -114,6 +129,26 @@ export const ATTR = {
   srcAddress: 'source.address',
   dstAddress: 'destination.address',
   clientPort: 'fovea.client.port',
+  // events
+  eventName: 'fovea.event.name',
+  lossStage: 'fovea.loss.stage',
+  verdict: 'fovea.verdict',
+} as const;
+
+/** Event names of the OTLP log records (DESIGN.md "Names"). */
+export const EVENT = {
+  drop: 'fovea.network.packet.drop',
+  flow: 'fovea.network.flow',
+} as const;
+
+/** Values of `fovea.verdict` on events. */
+export const VERDICT = { forwarded: 'FORWARDED', dropped: 'DROPPED' } as const;
+
+/** Values of `fovea.loss.stage` on fovea.agent.events.lost. */
+export const EVENT_LOSS_STAGE = {
+  ringFull: 'ring_full',
+  queueFull: 'queue_full',
+  exportRejected: 'export_rejected',
 } as const;
 
 /** Values of `network.io.direction` (OTel semantic conventions). */
