@@ -133,6 +133,29 @@ export const ATTR = {
   eventName: 'fovea.event.name',
   lossStage: 'fovea.loss.stage',
   verdict: 'fovea.verdict',
+  // event log records (network.interface.name: ATTR.interfaceName; network.io.direction is for metrics)
+  srcPort: 'source.port',
+  dstPort: 'destination.port',
+  srcPodUid: 'fovea.source.pod.uid',
+  srcNode: 'fovea.source.node.name',
+  srcService: 'fovea.source.service.name',
+  dstPodUid: 'fovea.destination.pod.uid',
+  dstNode: 'fovea.destination.node.name',
+  dstService: 'fovea.destination.service.name',
+  netns: 'fovea.netns',
+  eventDirection: 'fovea.direction',
+  dropLocation: 'fovea.drop.location',
+  eventsSuppressed: 'fovea.events.suppressed',
+  tcpFlags: 'fovea.tcp.flags',
+  packetLength: 'fovea.packet.length',
+  srcKind: 'fovea.source.kind',
+  dstKind: 'fovea.destination.kind',
+  flowState: 'fovea.flow.state',
+  // not fovea.flow.packets/bytes: those are metric names (metric and attribute names share one namespace)
+  flowRecordPackets: 'fovea.flow.record.packets',
+  flowRecordBytes: 'fovea.flow.record.bytes',
+  flowTotalPackets: 'fovea.flow.total.packets',
+  flowTotalBytes: 'fovea.flow.total.bytes',
 } as const;
 
 /** Event names of the OTLP log records (DESIGN.md "Names"). */
