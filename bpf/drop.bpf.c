@@ -10,7 +10,8 @@
  * Per dropped packet: one per-CPU hash lookup (plus an insert the first time a key is seen), a
  * few small bounded header reads, and two lookups of the addresses among the local pods'
  * (drop_pod_ips) — when a pod is at either end, its own counters and the dropped 5-tuple too.
- * No per-packet event goes to user space.
+ * When drop events are on (drop_event_cfg), a rate-limited sample of drops also goes to user space
+ * through the ring buffer drop_events, submitted without wakeup (the agent drains it on a timer).
  */
 #include "include/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -64,6 +65,28 @@ struct {
 	__type(value, struct drop_value);
 } drop_flows SEC(".maps");
 
+/* index 0: struct drop_event_config, written by the agent (all zero: no events) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop_event_config);
+} drop_event_cfg SEC(".maps");
+
+/* key: reason slot (reason, or DROP_EVENT_SLOTS - 1 for larger values); value: per-CPU rate-limit state */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP_EVENT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct drop_event_limit);
+} drop_event_limits SEC(".maps");
+
+/* struct drop_event records; the agent sizes it (a power of 2, page multiple) before load */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, DROP_EVENT_RING_BYTES);
+} drop_events SEC(".maps");
+
 /* The IPv6 extension headers we step over to find the transport (bounded). */
 static __always_inline bool ipv6_is_ext(__u8 nexthdr)
 {
@@ -92,7 +115,7 @@ static __always_inline __u8 transport_bucket(__u8 proto, __u8 ip_version)
  * bounded bpf_probe_read_kernel that may fail, and a failure leaves the key at "unknown".
  * The network header offset is only used when set (0xffff means unset).
  */
-static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *key, struct drop_flow_key *fk)
+static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *key, struct drop_flow_key *fk, __u32 *l4_off)
 {
 	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	unsigned char *head = BPF_CORE_READ(skb, head);
@@ -126,8 +149,10 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 		__builtin_memcpy(&fk->src[12], &iph.saddr, 4);
 		__builtin_memcpy(&fk->dst[12], &iph.daddr, 4);
 		if ((iph.protocol == FOVEA_IPPROTO_TCP || iph.protocol == FOVEA_IPPROTO_UDP) &&
-		    !(iph.frag_off & bpf_htons(0x1fff)))
-			bpf_probe_read_kernel(&fk->sport, 4, head + nh_off + iph.ihl * 4); /* sport, dport */
+		    !(iph.frag_off & bpf_htons(0x1fff))) {
+			*l4_off = nh_off + iph.ihl * 4;
+			bpf_probe_read_kernel(&fk->sport, 4, head + *l4_off); /* sport, dport */
+		}
 		return;
 	}
 
@@ -163,8 +188,10 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 	fk->proto = nexthdr;
 	__builtin_memcpy(fk->src, &ip6h.saddr, 16);
 	__builtin_memcpy(fk->dst, &ip6h.daddr, 16);
-	if ((nexthdr == FOVEA_IPPROTO_TCP || nexthdr == FOVEA_IPPROTO_UDP) && !later_fragment)
+	if ((nexthdr == FOVEA_IPPROTO_TCP || nexthdr == FOVEA_IPPROTO_UDP) && !later_fragment) {
+		*l4_off = off;
 		bpf_probe_read_kernel(&fk->sport, 4, head + off);
+	}
 	return;
 
 unreadable:
@@ -248,11 +275,83 @@ static __always_inline void record_pod_drop(struct drop_key *key, struct drop_fl
 	__sync_fetch_and_add(&fv->bytes, len);
 }
 
-static __always_inline int record_drop(struct sk_buff *skb, __u32 reason)
+/*
+ * A drop event, if the rate limit of (this CPU, reason slot) allows one now. Every drop seen here
+ * ends up in exactly one of: emitted, suppressed, ring_full (and, when it got no event, in
+ * `pending`, which the next event of the slot carries).
+ */
+static __always_inline void emit_event(struct sk_buff *skb, struct drop_key *key, struct drop_flow_key *fk,
+				       __u32 len, __u32 l4_off, __u64 location)
+{
+	__u32 zero = 0, slot;
+	struct drop_event_config *cfg = bpf_map_lookup_elem(&drop_event_cfg, &zero);
+	struct drop_event_limit *lim;
+	struct drop_event *ev;
+	struct net_device *dev;
+	__u64 now;
+
+	if (!cfg || !cfg->enabled)
+		return;
+	slot = key->reason < DROP_EVENT_SLOTS - 1 ? key->reason : DROP_EVENT_SLOTS - 1;
+	lim = bpf_map_lookup_elem(&drop_event_limits, &slot);
+	if (!lim)
+		return;
+	now = bpf_ktime_get_ns();
+	if (now - lim->window_start_ns >= cfg->window_ns) {
+		lim->window_start_ns = now;
+		lim->in_window = 0;
+	}
+	if (lim->in_window >= cfg->per_window) {
+		lim->suppressed++;
+		lim->pending++;
+		return;
+	}
+	ev = bpf_ringbuf_reserve(&drop_events, sizeof(*ev), 0);
+	if (!ev) {
+		lim->ring_full++;
+		lim->pending++;
+		return;
+	}
+	lim->in_window++;
+	lim->emitted++;
+	ev->timestamp_ns = now;
+	ev->location = location;
+	ev->suppressed = lim->pending;
+	lim->pending = 0;
+	ev->reason = key->reason;
+	ev->len = len;
+	dev = BPF_CORE_READ(skb, dev);
+	if (dev) {
+		ev->ifindex = BPF_CORE_READ(dev, ifindex);
+		ev->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	} else {
+		ev->ifindex = BPF_CORE_READ(skb, skb_iif);
+		ev->netns = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net, ns.inum);
+	}
+	__builtin_memcpy(ev->src, fk->src, 16);
+	__builtin_memcpy(ev->dst, fk->dst, 16);
+	ev->sport = fk->sport;
+	ev->dport = fk->dport;
+	ev->proto = fk->proto;
+	ev->ip_version = fk->ip_version;
+	ev->tcp_flags = 0;
+	if (fk->proto == FOVEA_IPPROTO_TCP && l4_off) {
+		unsigned char *head = BPF_CORE_READ(skb, head);
+
+		if (bpf_probe_read_kernel(&ev->tcp_flags, 1, head + l4_off + 13))
+			ev->tcp_flags = 0;
+	}
+	ev->transport = key->transport;
+	ev->cpu = bpf_get_smp_processor_id();
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u32 reason)
 {
 	struct drop_key key = {};
 	struct drop_flow_key fk = {};
-	__u32 len;
+	__u32 len, l4_off = 0;
 
 	/* SKB_CONSUMED marks a normal free on kernels that route it through this tracepoint. */
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
@@ -260,22 +359,23 @@ static __always_inline int record_drop(struct sk_buff *skb, __u32 reason)
 		return 0;
 
 	key.reason = reason;
-	parse_headers(skb, &key, &fk);
+	parse_headers(skb, &key, &fk, &l4_off);
 	len = BPF_CORE_READ(skb, len);
 	record_pod_drop(&key, &fk, len);
 
 	add_percpu(&drop_counts, &key, len, DROP_ERR_MAP_FULL);
+	emit_event(skb, &key, &fk, len, l4_off, location);
 	return 0;
 }
 
 SEC("tp_btf/kfree_skb")
 int drop_tp_btf(__u64 *ctx)
 {
-	return record_drop((struct sk_buff *)ctx[0], (__u32)ctx[2]);
+	return record_drop((struct sk_buff *)ctx[0], ctx[1], (__u32)ctx[2]);
 }
 
 SEC("raw_tp/kfree_skb")
 int drop_raw_tp(struct bpf_raw_tracepoint_args *ctx)
 {
-	return record_drop((struct sk_buff *)ctx->args[0], (__u32)ctx->args[2]);
+	return record_drop((struct sk_buff *)ctx->args[0], ctx->args[1], (__u32)ctx->args[2]);
 }

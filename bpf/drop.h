@@ -83,4 +83,54 @@ enum drop_error {
 	DROP_ERR_MAX = 5,
 };
 
+/*
+ * Drop events (ring buffer drop_events). One event per dropped packet, rate-limited in the kernel
+ * per CPU and per reason: at most `per_window` events per `window_ns` for each (CPU, reason slot).
+ * Every drop that gets no event is counted (suppressed or ring_full) and carried on the next event
+ * of the same slot and CPU (`suppressed`), so events reconcile exactly with the drop counts.
+ */
+/* Default ring size (bytes; a power of 2, a multiple of the page size). ~11k events of 88 bytes. */
+#define DROP_EVENT_RING_BYTES (1 << 20)
+/* Rate-limit slots: reasons 0..510 have their own; every larger value (subsystem reasons) shares 511. */
+#define DROP_EVENT_SLOTS 512
+
+/* value of drop_event_cfg[0], written by the agent after load (all zero = events off) */
+struct drop_event_config {
+	__u32 enabled;     /* 0: no events */
+	__u32 per_window;  /* events per CPU per reason slot per window */
+	__u64 window_ns;   /* length of the rate-limit window */
+};
+
+/* value of drop_event_limits[slot] (per CPU) */
+struct drop_event_limit {
+	__u64 window_start_ns;
+	__u64 pending;     /* drops since this slot's last event on this CPU that got no event */
+	__u64 suppressed;  /* cumulative: drops the rate limit kept out of the ring */
+	__u64 ring_full;   /* cumulative: events lost because the ring buffer was full */
+	__u64 emitted;     /* cumulative: events submitted to the ring */
+	__u32 in_window;   /* events submitted in the current window */
+	__u32 pad;         /* always zero */
+};
+
+/* One record of drop_events. */
+struct drop_event {
+	__u64 timestamp_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 location;     /* kernel address that freed the skb (tracepoint's location argument) */
+	__u64 suppressed;   /* drops of this slot on this CPU since the previous event that got none */
+	__u32 reason;       /* enum skb_drop_reason */
+	__u32 len;          /* skb->len */
+	__u32 ifindex;      /* skb->dev's ifindex, else skb->skb_iif; 0 when unknown */
+	__u32 netns;        /* inode number of skb->dev's (else the socket's) network namespace; 0 when unknown */
+	__u8 src[16];       /* IPv4-mapped for IPv4; zero when not parsed */
+	__u8 dst[16];
+	__u16 sport;        /* network order; 0 when absent */
+	__u16 dport;
+	__u8 proto;         /* IP protocol number; 0 when not parsed */
+	__u8 ip_version;    /* 4, 6, or 0 */
+	__u8 tcp_flags;     /* TCP header flags byte (FIN=0x01 ... CWR=0x80); 0 when not TCP */
+	__u8 transport;     /* enum drop_transport */
+	__u32 cpu;
+	__u32 pad;          /* always zero */
+};
+
 #endif /* __FOVEA_DROP_H */

@@ -18,6 +18,11 @@ import { PodMetrics } from '../pods/pod-metrics.js';
 import { PodNetwork } from '../pods/pod-network.js';
 import { DropProbe } from '../probes/drop/probe.js';
 import { TrafficProbe } from '../probes/traffic/probe.js';
+import { hostname } from 'node:os';
+import { DropEventSource } from '../events/drop-events.js';
+import { FlowEventSource } from '../events/flow-events.js';
+import { KernelSymbols } from '../events/kallsyms.js';
+import { EventPipeline, type EventOutput } from '../events/pipeline.js';
 import { AgentHealth } from './health.js';
 import { RateLimitedLog } from './rate-limited.js';
 
@@ -43,6 +48,8 @@ export interface AgentOptions {
     readonly discover: () => Promise<DiscoveryResult>;
     readonly standalone?: { readonly identity: StaticIdentity; readonly netns: readonly string[] };
   };
+  /** Where drop and flow events go (OTLP log exporter, observe server); the agent closes them at stop. */
+  readonly eventOutputs?: readonly EventOutput[];
 }
 
 export class AgentStartError extends Error {
@@ -59,6 +66,7 @@ export function probeSettings(config: Config, bpfObjectDir: string, trackFlows?:
     tcMode: config.probes.traffic.attachMode,
     dropHook: config.probes.drop.hook,
     maxFlows: config.probes.flows.maxFlows,
+    dropEvents: config.events.drops,
     ...(trackFlows ? { trackFlows } : {}),
   };
 }
@@ -77,6 +85,8 @@ export class Agent {
   private podNetwork: PodNetwork | undefined;
   private podMetrics: PodMetrics | undefined;
   private podTimer: NodeJS.Timeout | undefined;
+  private events: EventPipeline | undefined;
+  private finalEvents: MetricFamily[] | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ component: 'agent' });
@@ -127,6 +137,7 @@ export class Agent {
       throw new AgentStartError(`no probe could start (${why}). Run \`fovea doctor\` to see what this host supports.`);
     }
     if (pods && net) this.startPods(pods.identity, net);
+    this.startEvents();
     this.producer.addSource({ collect: () => this.health.collect() });
     this.pipeline = this.opts.createPipeline(this.producer);
     this.log.info({ probes: this.statuses() }, 'agent started');
@@ -158,6 +169,43 @@ export class Agent {
     void tick();
     this.podTimer = setInterval(() => void tick(), cfg.interfaceRescanIntervalMs);
     this.podTimer.unref();
+  }
+
+  /** The event stage: drop events from the drop probe's ring, flow events from the flow table. */
+  private startEvents(): void {
+    const cfg = this.opts.config.events;
+    const node = this.opts.config.nodeName || hostname();
+    const identity = this.opts.pods?.identity;
+    const drop = this.probes.find((p): p is DropProbe => p instanceof DropProbe);
+    const traffic = this.probes.find((p): p is TrafficProbe => p instanceof TrafficProbe);
+    const dropsOn = cfg.drops.enabled && drop?.eventsEnabled === true;
+    const net = this.podNetwork;
+    const flowsOn = cfg.flows.enabled && traffic !== undefined && net !== undefined && this.opts.config.probes.flows.enabled;
+    if (cfg.flows.enabled && !flowsOn) {
+      this.log.warn('flow events need the traffic probe, flow records and pod interfaces (Kubernetes or standalone.netns); flow events are off');
+    }
+    if (!dropsOn && !flowsOn) return;
+    const events = new EventPipeline({
+      logger: this.opts.logger,
+      ...(dropsOn ? {
+        drops: new DropEventSource({ probe: drop, identity, node, ...(cfg.drops.symbolize ? { symbols: new KernelSymbols() } : {}) }),
+        dropLimits: drop,
+      } : {}),
+      ...(flowsOn ? {
+        flows: new FlowEventSource({ flowView: () => traffic.flowView(), identity, podInterfaces: () => net.interfaces(), node }),
+      } : {}),
+      outputs: this.opts.eventOutputs ?? [],
+      drainIntervalMs: cfg.drainIntervalMs,
+      flowIntervalMs: cfg.flows.intervalMs,
+    });
+    this.events = events;
+    events.start();
+    this.producer.addSource({ collect: () => this.finalEvents ?? events.collect() });
+  }
+
+  /** Drains drop events and reads flow records now (tests); returns how many events. */
+  drainEvents(): number {
+    return (this.events?.drainDrops() ?? 0) + (this.events?.readFlows() ?? 0);
   }
 
   /** Refreshes pod interfaces and registrations now (tests, and the first export after start). */
@@ -229,9 +277,18 @@ export class Agent {
       }
     }
     this.finalSnapshot = snapshot;
+    if (this.events) {
+      try {
+        this.events.finalDrain();
+        this.finalEvents = this.events.collect();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'final event drain failed');
+      }
+    }
     for (const p of this.probes) p.stop();
     this.opts.pods?.identity.stop();
     this.log.info({ ms: Date.now() - t0 }, 'probes detached');
+    const eventsClosed = this.closeEventOutputs(t0);
     if (this.pipeline) {
       const deadline = Math.max(100, this.opts.config.shutdownTimeoutMs - (Date.now() - t0));
       let timer: NodeJS.Timeout | undefined;
@@ -242,5 +299,14 @@ export class Agent {
       else if (r instanceof Error) this.log.warn({ err: r.message }, 'final export failed');
       else this.log.info({ ms: Date.now() - t0 }, 'final export done');
     }
+    await eventsClosed;
+  }
+
+  /** Flushes and closes the event outputs within what is left of the shutdown deadline. */
+  private async closeEventOutputs(t0: number): Promise<void> {
+    const outputs = this.opts.eventOutputs ?? [];
+    const left = Math.max(100, this.opts.config.shutdownTimeoutMs - (Date.now() - t0));
+    if (this.events) await this.events.closeOutputs(left);
+    else await Promise.all(outputs.map((o) => o.close(left).catch(() => undefined)));
   }
 }

@@ -30,6 +30,12 @@ export const AGENT_FLAGS = {
   endpoint: { type: 'string' },
   protocol: { type: 'string' },
   'cardinality-limit': { type: 'string' },
+  'no-drop-events': { type: 'boolean' },
+  'drop-event-rate': { type: 'string' },
+  'flow-events': { type: 'boolean' },
+  'no-event-export': { type: 'boolean' },
+  'observe-socket': { type: 'string' },
+  'observe-address': { type: 'string' },
   'bpf-dir': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
@@ -121,7 +127,7 @@ export function agentFlagsHelp(): string {
     const description = (node && unwrapSchema(node).description) ?? s.path;
     const env = s.env && s.env.length > 0 ? ` [env ${s.env.join(', else ')}]` : '';
     const left = s.flag === undefined ? `(${s.path})`
-      : s.negate ? `    --${s.flag}`
+      : s.negate || s.kind === 'bool' ? `    --${s.flag}`
         : `    --${s.flag} ${valueName(s)}`;
     const def = s.negate ? ' (default: enabled)' : showDefault(getPath(defaults, s.path), s);
     const repeat = s.kind === 'list' && s.flag !== undefined ? ' (repeatable)' : '';

@@ -113,6 +113,43 @@ export const ConfigSchema = z.object({
     netns: z.array(z.string()).default([])
       .describe('Outside Kubernetes: named network namespaces (globs) to treat as workloads, e.g. ["*"]'),
   }).strict().default({}),
+  events: z.object({
+    drops: z.object({
+      enabled: z.boolean().default(true)
+        .describe('Drop events: a rate-limited sample of drops from the kernel, with 5-tuple, reason and both ends\' identity'),
+      ratePerCpu: z.number().int().min(1).max(1_000_000).default(100)
+        .describe('Drop events per second per CPU per drop reason; drops beyond it are counted and carried on the next event'),
+      ringBufferBytes: z.number().int().min(4_096).max(1 << 30).default(1 << 20)
+        .refine((n) => (n & (n - 1)) === 0 && n % 4_096 === 0, 'must be a power of 2 and a multiple of 4096')
+        .describe('Size of the kernel ring buffer for drop events'),
+      symbolize: z.boolean().default(true)
+        .describe('Name the kernel function that dropped each packet (from /proc/kallsyms)'),
+    }).strict().default({}),
+    flows: z.object({
+      enabled: z.boolean().default(false)
+        .describe('Flow events (verdict FORWARDED) from the kernel flow table: new, periodic and ended flows'),
+      intervalMs: durationMs(1_000, 600_000).default(5_000)
+        .describe('How often flow records are read and active flows reported'),
+    }).strict().default({}),
+    drainIntervalMs: durationMs(10, 5_000).default(100)
+      .describe('How often the drop-event ring buffer is drained'),
+    export: z.object({
+      enabled: z.boolean().default(true).describe('Export events as OTLP log records (same collector as metrics)'),
+      endpoint: httpUrl.optional()
+        .describe('OTLP endpoint for events; unset = OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else derived from the metrics endpoint'),
+      maxQueue: z.number().int().min(1).max(1_000_000).default(10_000)
+        .describe('Events kept while the collector is unreachable; beyond it the oldest are dropped and counted'),
+      maxBatch: z.number().int().min(1).max(10_000).default(512).describe('Events per OTLP export request'),
+    }).strict().default({}),
+  }).strict().default({}),
+  observe: z.object({
+    enabled: z.boolean().default(true).describe('Serve `fovea observe` on a local Unix socket'),
+    socket: z.string().min(1).default('/run/fovea/observe.sock').describe('Unix socket for `fovea observe` (mode 0600)'),
+    address: z.string().default('')
+      .describe('Also serve `fovea observe` on this TCP host:port (e.g. 127.0.0.1:4245); empty = only the Unix socket'),
+    historySize: z.number().int().min(0).max(1_000_000).default(8_192)
+      .describe('Recent events kept for `fovea observe --last/--since`'),
+  }).strict().default({}),
   /** Sits below the standard OTEL_EXPORTER_OTLP_* variables; the export module applies those. */
   export: z.object({
     protocol: z.enum(EXPORT_PROTOCOLS).optional().describe('OTLP protocol'),

@@ -46,6 +46,12 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'export.endpoint', kind: 'string', flag: 'endpoint' },
   { path: 'export.protocol', kind: 'string', flag: 'protocol' },
   { path: 'export.cardinalityLimit', kind: 'number', flag: 'cardinality-limit' },
+  { path: 'events.drops.enabled', kind: 'bool', env: ['FOVEA_DROP_EVENTS'], flag: 'no-drop-events', negate: true },
+  { path: 'events.drops.ratePerCpu', kind: 'number', env: ['FOVEA_DROP_EVENT_RATE'], flag: 'drop-event-rate' },
+  { path: 'events.flows.enabled', kind: 'bool', env: ['FOVEA_FLOW_EVENTS'], flag: 'flow-events' },
+  { path: 'events.export.enabled', kind: 'bool', env: ['FOVEA_EVENT_EXPORT'], flag: 'no-event-export', negate: true },
+  { path: 'observe.socket', kind: 'string', env: ['FOVEA_OBSERVE_SOCKET'], flag: 'observe-socket' },
+  { path: 'observe.address', kind: 'string', env: ['FOVEA_OBSERVE_ADDRESS'], flag: 'observe-address' },
   { path: 'bpfObjectDir', kind: 'string', env: ['FOVEA_BPF_DIR'], flag: 'bpf-dir' },
   { path: 'shutdownTimeoutMs', kind: 'duration', env: ['FOVEA_SHUTDOWN_TIMEOUT'], flag: 'shutdown-timeout' },
 ];

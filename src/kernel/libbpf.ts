@@ -70,8 +70,18 @@ function bind(l: koffi.IKoffiLib) {
 
     libbpf_probe_bpf_map_type: l.func('int libbpf_probe_bpf_map_type(int map_type, void *opts)'),
 
-    vsnprintf: koffi.load('libc.so.6').func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *args)'),
+    vsnprintf: libc().func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *args)'),
+    // mapping a ring buffer map (ringbuf.ts)
+    mmap: libc().func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)'),
+    munmap: libc().func('int munmap(void *addr, size_t length)'),
+    sysconf: libc().func('long sysconf(int name)'),
   };
+}
+
+let libcHandle: koffi.IKoffiLib | undefined;
+function libc(): koffi.IKoffiLib {
+  libcHandle ??= koffi.load('libc.so.6');
+  return libcHandle;
 }
 
 export const LIBBPF_SONAME = 'libbpf.so.1';

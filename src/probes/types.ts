@@ -63,6 +63,8 @@ export interface ProbeSettings {
   readonly tcMode: 'auto' | 'tcx' | 'clsact';
   /** drop probe hook: prefer tp_btf, or force one */
   readonly dropHook: 'auto' | 'tp_btf' | 'raw_tp';
+  /** drop events through the ring buffer (drop probe); absent = off */
+  readonly dropEvents?: { readonly enabled: boolean; readonly ratePerCpu: number; readonly ringBufferBytes: number };
   /** size of the kernel flow table (LRU) */
   readonly maxFlows: number;
   /**

@@ -157,3 +157,133 @@ export function decodeDropFlows(s: MapSnapshot): DropFlow[] {
   }
   return out;
 }
+
+// ---- drop events (ring buffer drop_events) ----
+
+/** struct drop_event_config (value of drop_event_cfg[0]) */
+export const DROP_EVENT_CONFIG = {
+  size: 16,
+  enabled: 0,     // __u32
+  perWindow: 4,   // __u32
+  windowNs: 8,    // __u64
+} as const;
+
+/** Rate-limit slots (DROP_EVENT_SLOTS): reasons 0..510 own one; larger values share the last. */
+export const DROP_EVENT_SLOTS = 512;
+
+/** struct drop_event_limit (per-CPU value of drop_event_limits[slot]) */
+export const DROP_EVENT_LIMIT = {
+  size: 48,
+  windowStartNs: 0, // __u64
+  pending: 8,       // __u64
+  suppressed: 16,   // __u64 cumulative
+  ringFull: 24,     // __u64 cumulative
+  emitted: 32,      // __u64 cumulative
+  inWindow: 40,     // __u32
+  pad: 44,          // __u32
+} as const;
+
+/** struct drop_event (a ring buffer record) */
+export const DROP_EVENT = {
+  size: 88,
+  timestampNs: 0,  // __u64 CLOCK_MONOTONIC
+  location: 8,     // __u64 kernel address
+  suppressed: 16,  // __u64
+  reason: 24,      // __u32
+  len: 28,         // __u32
+  ifindex: 32,     // __u32
+  netns: 36,       // __u32
+  src: 40,         // __u8[16]
+  dst: 56,         // __u8[16]
+  sport: 72,       // __u16 network order
+  dport: 74,       // __u16 network order
+  proto: 76,       // __u8
+  ipVersion: 77,   // __u8
+  tcpFlags: 78,    // __u8
+  transport: 79,   // __u8 enum drop_transport
+  cpu: 80,         // __u32
+  pad: 84,         // __u32
+} as const;
+
+export function encodeDropEventConfig(c: { enabled: boolean; perWindow: number; windowNs: bigint }): Buffer {
+  const b = Buffer.alloc(DROP_EVENT_CONFIG.size);
+  b.writeUInt32LE(c.enabled ? 1 : 0, DROP_EVENT_CONFIG.enabled);
+  b.writeUInt32LE(c.perWindow, DROP_EVENT_CONFIG.perWindow);
+  b.writeBigUInt64LE(c.windowNs, DROP_EVENT_CONFIG.windowNs);
+  return b;
+}
+
+/** A decoded drop_event, before identity and names. */
+export interface RawDropEvent {
+  readonly timestampNs: bigint;
+  readonly location: bigint;
+  readonly suppressed: number;
+  readonly reason: number;
+  readonly len: number;
+  readonly ifindex: number;
+  readonly netns: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly sport: number;
+  readonly dport: number;
+  readonly proto: number;
+  readonly ipVersion: number;
+  readonly tcpFlags: number;
+  readonly transport: number;
+  readonly cpu: number;
+}
+
+/** Decodes one ring record (a DataView over the ring, the record's offset). Short records throw. */
+export function decodeDropEvent(v: DataView, off: number, len: number): RawDropEvent {
+  if (len < DROP_EVENT.size) throw new RangeError(`drop event of ${len} bytes, expected ${DROP_EVENT.size}`);
+  const ipVersion = v.getUint8(off + DROP_EVENT.ipVersion);
+  const addr = (at: number): string => {
+    if (ipVersion !== 4 && ipVersion !== 6) return '';
+    const b = Buffer.from(v.buffer, v.byteOffset + off + at, 16);
+    return addressText(b, 0, ipVersion);
+  };
+  return {
+    timestampNs: v.getBigUint64(off + DROP_EVENT.timestampNs, true),
+    location: v.getBigUint64(off + DROP_EVENT.location, true),
+    suppressed: Number(v.getBigUint64(off + DROP_EVENT.suppressed, true)),
+    reason: v.getUint32(off + DROP_EVENT.reason, true),
+    len: v.getUint32(off + DROP_EVENT.len, true),
+    ifindex: v.getUint32(off + DROP_EVENT.ifindex, true),
+    netns: v.getUint32(off + DROP_EVENT.netns, true),
+    src: addr(DROP_EVENT.src),
+    dst: addr(DROP_EVENT.dst),
+    sport: v.getUint16(off + DROP_EVENT.sport, false),
+    dport: v.getUint16(off + DROP_EVENT.dport, false),
+    proto: v.getUint8(off + DROP_EVENT.proto),
+    ipVersion,
+    tcpFlags: v.getUint8(off + DROP_EVENT.tcpFlags),
+    transport: v.getUint8(off + DROP_EVENT.transport),
+    cpu: v.getUint32(off + DROP_EVENT.cpu, true),
+  };
+}
+
+/** Cumulative rate-limit numbers of one reason slot, summed over CPUs. */
+export interface EventLimitCount {
+  readonly slot: number;
+  readonly emitted: bigint;
+  readonly suppressed: bigint;
+  readonly ringFull: bigint;
+  /** drops not yet carried by an event (they will be, on the next event of the slot and CPU) */
+  readonly pending: bigint;
+}
+
+/** drop_event_limits snapshot (a per-CPU array: every slot is present) → slots with any count. */
+export function decodeEventLimits(s: MapSnapshot): EventLimitCount[] {
+  const out: EventLimitCount[] = [];
+  for (let i = 0; i < s.count; i++) {
+    const emitted = sumPerCpuU64(s, i, DROP_EVENT_LIMIT.emitted);
+    const suppressed = sumPerCpuU64(s, i, DROP_EVENT_LIMIT.suppressed);
+    const ringFull = sumPerCpuU64(s, i, DROP_EVENT_LIMIT.ringFull);
+    if (emitted === 0n && suppressed === 0n && ringFull === 0n) continue;
+    out.push({
+      slot: s.keys.readUInt32LE(i * s.keySize), emitted, suppressed, ringFull,
+      pending: sumPerCpuU64(s, i, DROP_EVENT_LIMIT.pending),
+    });
+  }
+  return out;
+}

@@ -8,17 +8,22 @@ import { attachTracing, type Attachment } from '../../kernel/attach.js';
 import { Btf } from '../../kernel/btf.js';
 import { BpfObject } from '../../kernel/object.js';
 import type { BpfMap, ReadableMap } from '../../kernel/map.js';
+import { MappedRing, type RingReader } from '../../kernel/ringbuf.js';
 import { encodeIp } from '../addresses.js';
 import { ATTR, INSTRUMENTS } from '../../names.js';
 import { readFailureCounters } from '../counters.js';
 import type { MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import {
-  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows, decodePodDrops,
-  type DropCount, type DropFlow, type PodDropCount,
+  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows, decodeEventLimits, decodePodDrops,
+  encodeDropEventConfig, type DropCount, type DropFlow, type EventLimitCount, type PodDropCount,
 } from './layout.js';
 import { dropReasonsFromBtf, type DropReasons } from './reasons.js';
 
 export const DROP_OBJECT = 'drop.bpf.o';
+/** Ring size when drop events are off: the smallest a ring buffer map may be (one page). */
+const RING_BYTES_OFF = 4096;
+/** Rate-limit window of drop events (ratePerCpu is per second). */
+const EVENT_WINDOW_NS = 1_000_000_000n;
 
 /** Hooks in order of preference: program name in drop.bpf.c and how we describe it. */
 export const DROP_HOOKS = [
@@ -61,6 +66,9 @@ export class DropProbe implements Probe {
   private podIps: BpfMap | undefined;
   private podCounts: BpfMap | undefined;
   private flows: BpfMap | undefined;
+  private eventLimits: ReadableMap | undefined;
+  private ring: MappedRing | undefined;
+  private eventRingBytes = 0;
   /** what drop_pod_ips holds now: address → pod id */
   private readonly registered = new Map<string, number>();
   private state: ProbeStatus;
@@ -89,7 +97,14 @@ export class DropProbe implements Probe {
       const obj = BpfObject.open(path);
       try {
         for (const other of DROP_HOOKS) obj.program(other.program).setAutoload(other.program === program);
+        const ev = this.ctx.settings.dropEvents;
+        this.eventRingBytes = ev?.enabled ? ev.ringBufferBytes : RING_BYTES_OFF;
+        obj.map('drop_events').setMaxEntries(this.eventRingBytes);
         obj.load();
+        if (ev?.enabled) {
+          obj.map('drop_event_cfg').update(Buffer.alloc(4),
+            encodeDropEventConfig({ enabled: true, perWindow: ev.ratePerCpu, windowNs: EVENT_WINDOW_NS }));
+        }
         this.link = attachTracing(obj.program(program));
         this.obj = obj;
         this.counts = obj.map('drop_counts');
@@ -97,6 +112,7 @@ export class DropProbe implements Probe {
         this.podIps = obj.map('drop_pod_ips');
         this.podCounts = obj.map('drop_pod_counts');
         this.flows = obj.map('drop_flows');
+        this.eventLimits = obj.map('drop_event_limits');
         this.state = { name: this.name, state: 'up', hook };
         log.info({ hook, reasons: this.reasons.size }, 'drop probe attached');
         return;
@@ -167,6 +183,23 @@ export class DropProbe implements Probe {
     for (const k of keys) this.flows?.delete(k);
   }
 
+  /** Whether the kernel side sends drop events (set at start from settings.dropEvents). */
+  get eventsEnabled(): boolean {
+    return this.obj !== undefined && this.ctx.settings.dropEvents?.enabled === true;
+  }
+
+  /** The drop-event ring, mapped on first use (after start, with events enabled). */
+  eventRing(): RingReader | undefined {
+    if (!this.obj || !this.eventsEnabled) return undefined;
+    this.ring ??= MappedRing.map(this.obj.map('drop_events').fd, this.eventRingBytes, 'drop_events');
+    return this.ring.reader;
+  }
+
+  /** Per reason slot: events emitted, drops suppressed by the rate limit, events lost to a full ring (cumulative). */
+  readEventLimits(): EventLimitCount[] {
+    return this.eventLimits ? decodeEventLimits(this.eventLimits.readAll()) : [];
+  }
+
   recordFailures(): RecordFailure[] {
     return this.errors ? readFailureCounters(this.errors, DROP_ERRORS, DROP_ERRORS_LOSING) : [];
   }
@@ -182,6 +215,8 @@ export class DropProbe implements Probe {
 
   stop(): void {
     this.detach();
+    this.ring?.close();
+    this.ring = undefined;
     this.obj?.close();
     this.obj = undefined;
     this.counts = undefined;
@@ -189,6 +224,7 @@ export class DropProbe implements Probe {
     this.podIps = undefined;
     this.podCounts = undefined;
     this.flows = undefined;
+    this.eventLimits = undefined;
     this.registered.clear();
     if (this.state.state === 'up') this.state = { name: this.name, state: 'down', detail: 'stopped' };
   }

@@ -166,6 +166,11 @@ export class FlowView {
   bytes(i: number): number { return u64(this.snap.values, this.v(i) + FLOW_VALUE.bytes); }
   /** ns of CLOCK_MONOTONIC (as a double: sub-µs precision lost after ~104 days of uptime) */
   lastSeenNs(i: number): number { return u64(this.snap.values, this.v(i) + FLOW_VALUE.lastSeenNs); }
+  firstSeenNs(i: number): number { return u64(this.snap.values, this.v(i) + FLOW_VALUE.firstSeenNs); }
+  /** TCP flags OR-ed over the record's packets */
+  tcpFlags(i: number): number { return this.snap.values[this.v(i) + FLOW_VALUE.tcpFlags]!; }
+  /** the raw key as a (latin1) string: a cheap map key */
+  keyText(i: number): string { const o = this.k(i); return this.snap.keys.toString('latin1', o, o + this.snap.keySize); }
   /** a copy of the raw key, e.g. to delete the record */
   key(i: number): Buffer { return Buffer.from(this.snap.keys.subarray(this.k(i), this.k(i) + this.snap.keySize)); }
 }

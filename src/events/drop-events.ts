@@ -1,0 +1,129 @@
+/**
+ * Drop events: drains the drop probe's ring buffer and turns each record into a NetworkEvent with
+ * the reason's kernel name, both ends' identity, the interface and the dropping kernel function.
+ */
+import { statSync } from 'node:fs';
+import type { IdentitySource } from '../k8s/types.js';
+import type { RingReader } from '../kernel/ringbuf.js';
+import { EVENT, VERDICT } from '../names.js';
+import { decodeDropEvent, DROP_EVENT_SLOTS, type EventLimitCount, type RawDropEvent } from '../probes/drop/layout.js';
+import type { DropReasons } from '../probes/drop/reasons.js';
+import { eventEndpoint, hasPorts, LocalPods, tcpFlagNames, transportOf } from './endpoints.js';
+import { InterfaceNames } from './interface-names.js';
+import type { KernelSymbols } from './kallsyms.js';
+import type { NetworkEvent } from './types.js';
+
+/** What this stage needs from the drop probe. */
+export interface DropEventReadings {
+  eventRing(): RingReader | undefined;
+  readEventLimits(): EventLimitCount[];
+  reasonNames(): DropReasons | undefined;
+}
+
+export interface DropEventSourceOptions {
+  readonly probe: DropEventReadings;
+  readonly identity?: IdentitySource;
+  /** this agent's node (or host) name, on every event */
+  readonly node: string;
+  readonly symbols?: KernelSymbols;
+  /** Most records per drain (bounds one timer tick's work). Default 65536. */
+  readonly maxPerDrain?: number;
+  /** Interface names of the agent's network namespace; default: /sys/class/net. */
+  readonly interfaceNames?: () => ReadonlyMap<number, string>;
+  /** inode of the agent's network namespace; default: /proc/self/ns/net. */
+  readonly hostNetns?: number;
+  /** CLOCK_MONOTONIC ns (the clock of bpf_ktime_get_ns) and Unix ms, for tests */
+  readonly monotonicNs?: () => bigint;
+  readonly nowMs?: () => number;
+}
+
+export interface DropEventStats {
+  /** events read from the ring */
+  read: number;
+  /** records the agent could not decode (a bug or an ABI mismatch: should stay 0) */
+  malformed: number;
+}
+
+/** Name of a rate-limit slot as the `fovea.drop.reason` of fovea.agent.events.suppressed. */
+export function slotReason(slot: number, reasons: DropReasons | undefined): string {
+  if (slot === DROP_EVENT_SLOTS - 1) return 'OTHER';
+  return reasons?.name(slot) ?? `UNKNOWN_${slot}`;
+}
+
+export class DropEventSource {
+  private readonly local: LocalPods;
+  private readonly stats: DropEventStats = { read: 0, malformed: 0 };
+  private readonly ifnames: InterfaceNames;
+  private readonly hostNetns: number;
+  private readonly monotonicNs: () => bigint;
+  private readonly nowMs: () => number;
+
+  constructor(private readonly opts: DropEventSourceOptions) {
+    this.local = new LocalPods(opts.identity);
+    this.hostNetns = opts.hostNetns ?? netnsInode('/proc/self/ns/net');
+    this.monotonicNs = opts.monotonicNs ?? (() => process.hrtime.bigint());
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.ifnames = new InterfaceNames(opts.interfaceNames, this.nowMs);
+  }
+
+  /** Reads every complete record now. */
+  drain(): NetworkEvent[] {
+    const ring = this.opts.probe.eventRing();
+    if (!ring) return [];
+    const raws: RawDropEvent[] = [];
+    ring.consume((view, off, len) => {
+      try {
+        raws.push(decodeDropEvent(view, off, len));
+      } catch {
+        this.stats.malformed++;
+      }
+    }, this.opts.maxPerDrain ?? 65_536);
+    if (raws.length === 0) return [];
+    this.stats.read += raws.length;
+    // monotonic → wall clock, once per drain (follows wall-clock steps)
+    const offsetMs = this.nowMs() - Number(this.monotonicNs()) / 1e6;
+    const reasons = this.opts.probe.reasonNames();
+    return raws.map((r) => this.toEvent(r, reasons, offsetMs));
+  }
+
+  counts(): Readonly<DropEventStats> {
+    return this.stats;
+  }
+
+  private toEvent(r: RawDropEvent, reasons: DropReasons | undefined, offsetMs: number): NetworkEvent {
+    const ports = hasPorts(r.proto) && r.ipVersion !== 0;
+    const identity = this.opts.identity;
+    const tcpFlags = r.proto === 6 ? tcpFlagNames(r.tcpFlags) : undefined;
+    const location = this.opts.symbols?.lookup(r.location);
+    const ifname = r.netns === this.hostNetns ? this.ifnames.name(r.ifindex) : undefined;
+    return {
+      name: EVENT.drop,
+      timeMs: Number(r.timestampNs) / 1e6 + offsetMs,
+      verdict: VERDICT.dropped,
+      reason: reasons?.name(r.reason) ?? `UNKNOWN_${r.reason}`,
+      reasonCode: r.reason,
+      source: eventEndpoint(identity, r.src, ports ? r.sport : undefined, this.local),
+      destination: eventEndpoint(identity, r.dst, ports ? r.dport : undefined, this.local),
+      ipVersion: r.ipVersion === 4 || r.ipVersion === 6 ? r.ipVersion : 0,
+      transport: transportOf(r.proto, r.ipVersion),
+      protocol: r.proto,
+      ...(tcpFlags ? { tcpFlags } : {}),
+      length: r.len,
+      ...(ifname ? { interface: ifname } : {}),
+      ...(r.ifindex ? { ifindex: r.ifindex } : {}),
+      ...(r.netns ? { netns: r.netns } : {}),
+      ...(location ? { location } : {}),
+      suppressed: r.suppressed,
+      cpu: r.cpu,
+      node: this.opts.node,
+    };
+  }
+}
+
+function netnsInode(path: string): number {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * What events say about an address: the identity source's answer as an EventEndpoint, plus the
+ * small name tables (transport, TCP flags) events use.
+ */
+import type { IdentitySource } from '../k8s/types.js';
+import type { EventEndpoint, Transport } from './types.js';
+
+/** An event end from an address (and port, for TCP/UDP). `localPods` tells which pod uids run on this node. */
+export function eventEndpoint(
+  identity: IdentitySource | undefined, ip: string, port: number | undefined, localPods: LocalPods,
+): EventEndpoint {
+  const base = port !== undefined ? { ip, port } : { ip };
+  const e = ip && identity ? identity.resolve(ip) : undefined;
+  if (!e) return { ...base, kind: 'external' };
+  switch (e.kind) {
+    case 'pod': {
+      const p = e.pod;
+      return {
+        ...base, kind: 'pod', namespace: p.namespace, pod: p.name, podUid: p.uid,
+        workloadKind: p.workload.kind, workloadName: p.workload.name,
+        ...(p.nodeName ? { node: p.nodeName } : {}),
+        local: localPods.has(p.uid),
+      };
+    }
+    case 'service':
+      return { ...base, kind: 'service', namespace: e.service.namespace, service: e.service.name };
+    case 'node':
+      return { ...base, kind: 'node', node: e.nodeName };
+  }
+}
+
+/** Uids of the pods on this node, recomputed only when the identity source changed them. */
+export class LocalPods {
+  private uids = new Set<string>();
+  private generation = -1;
+
+  constructor(private readonly identity: IdentitySource | undefined) {}
+
+  has(uid: string): boolean {
+    const id = this.identity;
+    if (id && id.generation !== this.generation) {
+      this.uids = new Set(id.localPods().map((p) => p.uid));
+      this.generation = id.generation;
+    }
+    return this.uids.has(uid);
+  }
+}
+
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+
+/** IP protocol number → the event's transport. */
+export function transportOf(proto: number, ipVersion: number): Transport {
+  if (ipVersion !== 4 && ipVersion !== 6) return 'unknown';
+  if (proto === IPPROTO_TCP) return 'tcp';
+  if (proto === IPPROTO_UDP) return 'udp';
+  if ((proto === 1 && ipVersion === 4) || (proto === 58 && ipVersion === 6)) return 'icmp';
+  return 'other';
+}
+
+/** Whether the protocol has ports. */
+export function hasPorts(proto: number): boolean {
+  return proto === IPPROTO_TCP || proto === IPPROTO_UDP;
+}
+
+const TCP_FLAGS = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
+
+/** TCP flags byte → "SYN|ACK" (wire order FIN..CWR); undefined when none is set. */
+export function tcpFlagNames(flags: number): string | undefined {
+  const names = TCP_FLAGS.filter((_, i) => flags & (1 << i));
+  return names.length > 0 ? names.join('|') : undefined;
+}

@@ -1,0 +1,178 @@
+/**
+ * The event stage: drains drop events from the kernel ring on a short timer, reads flow records on
+ * their own interval, and hands each batch to every output (the OTLP log exporter, the `fovea
+ * observe` server). Its health — events read, suppressed by the kernel's rate limit, lost at each
+ * stage, exported, queued — is one more metric source of the agent.
+ */
+import { RateLimitedLog } from '../agent/rate-limited.js';
+import type { Logger } from '../log.js';
+import { ATTR, EVENT, EVENT_LOSS_STAGE, INSTRUMENTS } from '../names.js';
+import type { EventLimitCount } from '../probes/drop/layout.js';
+import type { DropReasons } from '../probes/drop/reasons.js';
+import type { CounterSeries, MetricFamily } from '../probes/types.js';
+import { slotReason, type DropEventSource } from './drop-events.js';
+import type { FlowEventSource } from './flow-events.js';
+import type { EventSink, NetworkEvent } from './types.js';
+
+/** Numbers an output reports about itself (all optional). */
+export interface EventOutputStats {
+  /** events the backend accepted */
+  readonly exported?: number;
+  /** events waiting to be sent */
+  readonly queued?: number;
+  /** events lost, by stage (queue_full, export_rejected) */
+  readonly lost?: Readonly<Record<string, number>>;
+  /** connected clients (the observe server) */
+  readonly clients?: number;
+}
+
+/** Where events go: a sink with a name, its own numbers, and an orderly close. */
+export interface EventOutput extends EventSink {
+  readonly name: string;
+  stats?(): EventOutputStats;
+  /** Flushes what it holds (bounded by `timeoutMs`) and releases everything. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+export interface EventPipelineOptions {
+  readonly logger: Logger;
+  readonly drops?: DropEventSource;
+  /** the drop probe's per-reason rate-limit counters and names (for the health metrics) */
+  readonly dropLimits?: { readEventLimits(): EventLimitCount[]; reasonNames(): DropReasons | undefined };
+  readonly flows?: FlowEventSource;
+  readonly outputs: readonly EventOutput[];
+  readonly drainIntervalMs: number;
+  readonly flowIntervalMs: number;
+}
+
+export class EventPipeline {
+  private drainTimer: NodeJS.Timeout | undefined;
+  private flowTimer: NodeJS.Timeout | undefined;
+  private flowEvents = 0;
+  private readonly log: Logger;
+  private readonly warn: RateLimitedLog;
+  private stopped = false;
+
+  constructor(private readonly opts: EventPipelineOptions) {
+    this.log = opts.logger.child({ component: 'events' });
+    this.warn = new RateLimitedLog(this.log);
+  }
+
+  start(): void {
+    if (this.opts.drops) {
+      this.drainTimer = setInterval(() => this.drainDrops(), this.opts.drainIntervalMs);
+      this.drainTimer.unref();
+    }
+    if (this.opts.flows) {
+      this.flowTimer = setInterval(() => this.readFlows(), this.opts.flowIntervalMs);
+      this.flowTimer.unref();
+    }
+    this.log.info({
+      drops: this.opts.drops !== undefined, flows: this.opts.flows !== undefined,
+      outputs: this.opts.outputs.map((o) => o.name),
+    }, 'event stage started');
+  }
+
+  /** Drains the drop-event ring now (also the timer's work). Returns how many events it read. */
+  drainDrops(): number {
+    if (!this.opts.drops || this.stopped) return 0;
+    let events: NetworkEvent[];
+    try {
+      events = this.opts.drops.drain();
+    } catch (err) {
+      this.warn.warn('drain', { err: (err as Error).message }, 'reading drop events failed');
+      return 0;
+    }
+    this.publish(events);
+    return events.length;
+  }
+
+  /** Reads flow records now (also the timer's work). */
+  readFlows(): number {
+    if (!this.opts.flows || this.stopped) return 0;
+    let events: NetworkEvent[];
+    try {
+      events = this.opts.flows.read();
+    } catch (err) {
+      this.warn.warn('flows', { err: (err as Error).message }, 'reading flow records failed');
+      return 0;
+    }
+    this.flowEvents += events.length;
+    this.publish(events);
+    return events.length;
+  }
+
+  private publish(events: readonly NetworkEvent[]): void {
+    if (events.length === 0) return;
+    for (const o of this.opts.outputs) {
+      try {
+        o.publish(events);
+      } catch (err) {
+        this.warn.warn(`publish:${o.name}`, { output: o.name, err: (err as Error).message }, 'event output failed');
+      }
+    }
+  }
+
+  /**
+   * Stops the timers after a last drain and flow read. Call after the programs are detached and
+   * before their maps are freed. Idempotent.
+   */
+  finalDrain(): void {
+    if (this.stopped) return;
+    clearInterval(this.drainTimer);
+    clearInterval(this.flowTimer);
+    this.drainDrops();
+    this.readFlows();
+    this.stopped = true;
+  }
+
+  /** Closes every output (each flushes what it holds) within `timeoutMs`. */
+  async closeOutputs(timeoutMs: number): Promise<void> {
+    this.finalDrain();
+    await Promise.all(this.opts.outputs.map(async (o) => {
+      try {
+        await o.close(timeoutMs);
+      } catch (err) {
+        this.log.warn({ output: o.name, err: (err as Error).message }, 'closing an event output failed');
+      }
+    }));
+  }
+
+  /** Health series of the event stage. */
+  collect(): MetricFamily[] {
+    const read: CounterSeries[] = [];
+    const suppressed: CounterSeries[] = [];
+    const lost = new Map<string, number>();
+    if (this.opts.drops) read.push({ attributes: { [ATTR.eventName]: EVENT.drop }, value: this.opts.drops.counts().read });
+    if (this.opts.flows) read.push({ attributes: { [ATTR.eventName]: EVENT.flow }, value: this.flowEvents });
+    if (this.opts.dropLimits) {
+      const reasons = this.opts.dropLimits.reasonNames();
+      let ringFull = 0;
+      for (const l of this.opts.dropLimits.readEventLimits()) {
+        if (l.suppressed > 0n) suppressed.push({ attributes: { [ATTR.dropReason]: slotReason(l.slot, reasons) }, value: Number(l.suppressed) });
+        ringFull += Number(l.ringFull);
+      }
+      lost.set(EVENT_LOSS_STAGE.ringFull, ringFull);
+    }
+    let exported: number | undefined;
+    let queued: number | undefined;
+    let clients: number | undefined;
+    for (const o of this.opts.outputs) {
+      const s = o.stats?.();
+      if (!s) continue;
+      if (s.exported !== undefined) exported = (exported ?? 0) + s.exported;
+      if (s.queued !== undefined) queued = (queued ?? 0) + s.queued;
+      if (s.clients !== undefined) clients = (clients ?? 0) + s.clients;
+      for (const [stage, n] of Object.entries(s.lost ?? {})) lost.set(stage, (lost.get(stage) ?? 0) + n);
+    }
+    const out: MetricFamily[] = [
+      { instrument: INSTRUMENTS.eventsRead, series: read },
+      { instrument: INSTRUMENTS.eventsSuppressed, series: suppressed },
+      { instrument: INSTRUMENTS.eventsLost, series: [...lost].map(([stage, value]) => ({ attributes: { [ATTR.lossStage]: stage }, value })) },
+    ];
+    if (exported !== undefined) out.push({ instrument: INSTRUMENTS.eventsExported, series: [{ attributes: {}, value: exported }] });
+    if (queued !== undefined) out.push({ instrument: INSTRUMENTS.eventsQueued, series: [{ attributes: {}, value: queued }] });
+    if (clients !== undefined) out.push({ instrument: INSTRUMENTS.observeClients, series: [{ attributes: {}, value: clients }] });
+    return out;
+  }
+}

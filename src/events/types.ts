@@ -1,0 +1,90 @@
+/**
+ * Drop and flow events: the one shape every event stage shares. Producers (the drop probe's ring
+ * buffer reader, the flow-table reader) build them; sinks (the OTLP log exporter, the `fovea
+ * observe` server) consume them. Plain data, JSON-serialisable as is (`fovea observe -o json`).
+ */
+import type { EVENT, VERDICT } from '../names.js';
+
+export type EventName = (typeof EVENT)[keyof typeof EVENT];
+export type Verdict = (typeof VERDICT)[keyof typeof VERDICT];
+export type Transport = 'tcp' | 'udp' | 'icmp' | 'other' | 'unknown';
+
+/** One end of a packet or flow, with what the identity source knows about its address. */
+export interface EventEndpoint {
+  /** canonical IP text; '' when the packet was not IP or its header was unreadable */
+  readonly ip: string;
+  /** TCP/UDP port; absent for other protocols */
+  readonly port?: number;
+  /** what the address is: a pod, a Service cluster IP, a node, or nothing known ('external') */
+  readonly kind: 'pod' | 'service' | 'node' | 'external';
+  readonly namespace?: string;
+  readonly pod?: string;
+  readonly podUid?: string;
+  readonly workloadKind?: string;
+  readonly workloadName?: string;
+  readonly service?: string;
+  /** the node the pod runs on, or the node an address belongs to */
+  readonly node?: string;
+  /** a pod on this agent's node */
+  readonly local?: boolean;
+}
+
+/** The flow-record part of a FORWARDED flow event. */
+export interface FlowPart {
+  /** new: first record of the flow; active: a periodic record; ended: the flow went idle or left the table */
+  readonly state: 'new' | 'active' | 'ended';
+  /** packets and bytes since the previous record of this flow */
+  readonly packets: number;
+  readonly bytes: number;
+  /** totals since the flow was first seen */
+  readonly totalPackets: number;
+  readonly totalBytes: number;
+  /** Unix ms */
+  readonly firstSeenMs: number;
+  readonly lastSeenMs: number;
+}
+
+export interface NetworkEvent {
+  readonly name: EventName;
+  /** Unix time in ms (fraction = sub-ms) of the drop, or of the flow record's last packet */
+  readonly timeMs: number;
+  readonly verdict: Verdict;
+  /** kernel drop reason name (enum skb_drop_reason of the running kernel), drops only */
+  readonly reason?: string;
+  readonly reasonCode?: number;
+  readonly source: EventEndpoint;
+  readonly destination: EventEndpoint;
+  /** 4, 6, or 0 when not IP */
+  readonly ipVersion: 0 | 4 | 6;
+  readonly transport: Transport;
+  /** IP protocol number (0 when unknown) */
+  readonly protocol: number;
+  /** TCP flags as names joined by '|' (e.g. "SYN|ACK"); for flows: every flag seen */
+  readonly tcpFlags?: string;
+  /** length of the dropped packet (skb->len), drops only */
+  readonly length?: number;
+  /** interface the packet was on (drop: skb->dev; flow: the pod's host-side veth) */
+  readonly interface?: string;
+  readonly ifindex?: number;
+  /** inode number of the network namespace of that device */
+  readonly netns?: number;
+  /** from the local pod's point of view: egress = the pod sent it, ingress = it was on its way to the pod */
+  readonly direction?: 'ingress' | 'egress';
+  /** kernel function that dropped the packet (symbol+0xoffset), drops only, when symbolised */
+  readonly location?: string;
+  /**
+   * Drops only: drops of the same reason on the same CPU since the previous event that got no
+   * event of their own (in-kernel rate limit, or a full ring buffer). Each event stands for
+   * 1 + suppressed drops.
+   */
+  readonly suppressed?: number;
+  readonly cpu?: number;
+  readonly flow?: FlowPart;
+  /** the node (or host) of the agent that saw it */
+  readonly node: string;
+}
+
+/** Where events go. `publish` must not throw and must not block: a sink bounds its own memory. */
+export interface EventSink {
+  publish(events: readonly NetworkEvent[]): void;
+}
