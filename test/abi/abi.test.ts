@@ -25,6 +25,7 @@ import type { MapSnapshot } from '../../src/kernel/map.js';
 import { BpfObject } from '../../src/kernel/object.js';
 import {
   DROP_ERRORS, DROP_FLOW_KEY, DROP_IP, DROP_KEY, DROP_POD_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
+  DROP_EVENT, DROP_EVENT_CONFIG, DROP_EVENT_LIMIT, DROP_EVENT_SLOTS, decodeDropEvent, encodeDropEventConfig,
 } from '../../src/probes/drop/layout.js';
 import { DROP_OBJECT } from '../../src/probes/drop/probe.js';
 import {
@@ -116,6 +117,27 @@ describeObjects('struct layouts: object BTF == TS layout tables', () => {
     expect(layout(dropBtf, 'drop_ip').size).toBe(DROP_IP.size);
   });
 
+  it('struct drop_event / drop_event_limit / drop_event_config', () => {
+    const e = headerStruct('drop.h', 'drop_event');
+    expect(e.size).toBe(DROP_EVENT.size);
+    expect(offsets(e)).toEqual({
+      timestamp_ns: DROP_EVENT.timestampNs, location: DROP_EVENT.location, suppressed: DROP_EVENT.suppressed,
+      reason: DROP_EVENT.reason, len: DROP_EVENT.len, ifindex: DROP_EVENT.ifindex, netns: DROP_EVENT.netns,
+      src: DROP_EVENT.src, dst: DROP_EVENT.dst, sport: DROP_EVENT.sport, dport: DROP_EVENT.dport, proto: DROP_EVENT.proto,
+      ip_version: DROP_EVENT.ipVersion, tcp_flags: DROP_EVENT.tcpFlags, transport: DROP_EVENT.transport, cpu: DROP_EVENT.cpu, pad: DROP_EVENT.pad,
+    });
+    expect(sizes(e)).toMatchObject({ timestamp_ns: 8, location: 8, suppressed: 8, src: 16, dst: 16, sport: 2, dport: 2, tcp_flags: 1, cpu: 4 });
+    const l = layout(dropBtf, 'drop_event_limit');
+    expect(l.size).toBe(DROP_EVENT_LIMIT.size);
+    expect(offsets(l)).toEqual({
+      window_start_ns: DROP_EVENT_LIMIT.windowStartNs, pending: DROP_EVENT_LIMIT.pending, suppressed: DROP_EVENT_LIMIT.suppressed,
+      ring_full: DROP_EVENT_LIMIT.ringFull, emitted: DROP_EVENT_LIMIT.emitted, in_window: DROP_EVENT_LIMIT.inWindow, pad: DROP_EVENT_LIMIT.pad,
+    });
+    const c = layout(dropBtf, 'drop_event_config');
+    expect(c.size).toBe(DROP_EVENT_CONFIG.size);
+    expect(offsets(c)).toEqual({ enabled: DROP_EVENT_CONFIG.enabled, per_window: DROP_EVENT_CONFIG.perWindow, window_ns: DROP_EVENT_CONFIG.windowNs });
+  });
+
   it('struct traffic_slot', () => {
     const l = layout(trafficBtf, 'traffic_slot');
     expect(l.size).toBe(TRAFFIC_SLOT.size);
@@ -129,6 +151,23 @@ describeObjects('struct layouts: object BTF == TS layout tables', () => {
  * object compiled from the header alone.
  */
 function headerEnums(header: string, names: readonly string[]): Record<string, BtfEnumValue[]> {
+  // a global of each enum type makes clang emit the enum into BTF
+  return withHeaderBtf(header, names.map((n) => `enum ${n} abi_${n};`), (btf) => Object.fromEntries(names.map((n) => {
+    const v = btf.enumValues(n);
+    if (!v) throw new Error(`enum ${n} not in BTF compiled from bpf/${header}`);
+    return [n, v];
+  })));
+}
+
+/**
+ * Layout of a struct of an ABI header that the object's BTF does not carry (a ring buffer record
+ * is only reached through a pointer in the program): compiled for BPF from the header alone.
+ */
+function headerStruct(header: string, name: string): StructLayout {
+  return withHeaderBtf(header, [`struct ${name} abi_${name};`], (btf) => layout(btf, name));
+}
+
+function withHeaderBtf<T>(header: string, decls: readonly string[], use: (btf: Btf) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'fovea-abi-'));
   try {
     const src = join(dir, 'abi.c');
@@ -136,19 +175,14 @@ function headerEnums(header: string, names: readonly string[]): Record<string, B
       'typedef unsigned char __u8; typedef unsigned short __u16;',
       'typedef unsigned int __u32; typedef unsigned long long __u64;',
       `#include "${resolve('bpf', header)}"`,
-      // a global of each enum type makes clang emit the enum into BTF
-      ...names.map((n) => `enum ${n} abi_${n};`),
+      ...decls,
       '',
     ].join('\n'));
     const obj = join(dir, 'abi.o');
     execFileSync(process.env['CLANG'] ?? 'clang', ['-g', '-O2', '-target', 'bpf', '-c', src, '-o', obj], { stdio: 'pipe' });
     const btf = Btf.parse(obj);
     try {
-      return Object.fromEntries(names.map((n) => {
-        const v = btf.enumValues(n);
-        if (!v) throw new Error(`enum ${n} not in BTF compiled from bpf/${header}`);
-        return [n, v];
-      }));
+      return use(btf);
     } finally {
       btf.close();
     }
@@ -246,6 +280,10 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
     const t = BpfObject.open(TRAFFIC_O);
     try {
       expect(d.map('drop_errors').maxEntries).toBe(DROP_ERRORS.length);
+      expect(d.map('drop_event_limits').maxEntries).toBe(DROP_EVENT_SLOTS);
+      expect(d.map('drop_event_limits').valueSize).toBe(DROP_EVENT_LIMIT.size);
+      expect(d.map('drop_event_cfg').valueSize).toBe(DROP_EVENT_CONFIG.size);
+      expect(d.map('drop_events').maxEntries % 4096).toBe(0);
       expect(t.map('traffic_errors').maxEntries).toBe(TRAFFIC_ERRORS.length);
       expect(t.map('traffic_slots').maxEntries).toBe(TRAFFIC_SLOTS);
     } finally {
@@ -390,5 +428,39 @@ describe('golden bytes: traffic_counts snapshot, 3 CPUs', () => {
   it('encodes the key as 4 LE bytes', () => {
     expect(encodeTrafficKey(7)).toEqual(keys);
     expect(encodeTrafficKey(0x01020304)).toEqual(Buffer.from([0x04, 0x03, 0x02, 0x01]));
+  });
+});
+
+describe('golden bytes: struct drop_event and drop_event_config', () => {
+  // An IPv4 TCP SYN dropped on CPU 1: 10.0.0.1:40000 → 10.0.0.2:80, reason 6, 60 bytes, ifindex 7,
+  // netns 4026531840, 3 drops suppressed before it, kernel location 0xffffffff81234567.
+  const hex =
+    '0100000000000000' + // timestamp_ns = 1
+    '67452381ffffffff' + // location
+    '0300000000000000' + // suppressed = 3
+    '06000000' + '3c000000' + '07000000' + '000000f0' + // reason, len, ifindex, netns (0xf0000000)
+    '00000000000000000000ffff0a000001' + // src ::ffff:10.0.0.1
+    '00000000000000000000ffff0a000002' + // dst
+    '9c40' + '0050' + // sport 40000, dport 80 (network order)
+    '06' + '04' + '02' + '01' + // proto TCP, ipv4, flags SYN, transport TCP
+    '01000000' + '00000000'; // cpu 1, pad
+  it('decodes every field', () => {
+    const b = Buffer.from(hex, 'hex');
+    expect(b.length).toBe(DROP_EVENT.size);
+    // the record sits at an offset inside a bigger area, like in the ring
+    const area = new Uint8Array(8 + b.length + 8);
+    area.set(b, 8);
+    const e = decodeDropEvent(new DataView(area.buffer), 8, b.length);
+    expect(e).toEqual({
+      timestampNs: 1n, location: 0xffffffff81234567n, suppressed: 3, reason: 6, len: 60, ifindex: 7, netns: 0xf0000000,
+      src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80, proto: 6, ipVersion: 4, tcpFlags: 2, transport: 1, cpu: 1,
+    });
+  });
+  it('a short record is refused, not misread', () => {
+    expect(() => decodeDropEvent(new DataView(new ArrayBuffer(64)), 0, 40)).toThrow(/40 bytes, expected 88/);
+  });
+  it('config encodes little-endian', () => {
+    expect(encodeDropEventConfig({ enabled: true, perWindow: 100, windowNs: 1_000_000_000n }).toString('hex'))
+      .toBe('01000000' + '64000000' + '00ca9a3b00000000');
   });
 });

@@ -1,0 +1,213 @@
+/**
+ * The event stage's pure parts: kernel symbols, endpoint identity and TCP flag names, flow records
+ * → new/active/ended flow events (fake flow table), and the stage's health series.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { eventEndpoint, LocalPods, tcpFlagNames, transportOf } from '../../src/events/endpoints.js';
+import { FlowEventSource } from '../../src/events/flow-events.js';
+import { KernelSymbols } from '../../src/events/kallsyms.js';
+import { EventPipeline, type EventOutput } from '../../src/events/pipeline.js';
+import type { NetworkEvent } from '../../src/events/types.js';
+import { StaticIdentity } from '../../src/k8s/static.js';
+import type { PodInfo } from '../../src/k8s/types.js';
+import type { MapSnapshot } from '../../src/kernel/map.js';
+import { encodeIp } from '../../src/probes/addresses.js';
+import { FLOW_KEY, FLOW_VALUE, FlowView, TRAFFIC_EGRESS, TRAFFIC_INGRESS } from '../../src/probes/traffic/layout.js';
+
+const silent = pino({ level: 'silent' });
+
+function kallsyms(lines: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fovea-ksym-'));
+  const p = join(dir, 'kallsyms');
+  writeFileSync(p, lines.join('\n') + '\n');
+  return p;
+}
+
+describe('KernelSymbols', () => {
+  const path = kallsyms([
+    'ffffffff81000000 T _stext',
+    'ffffffff81000100 t helper_a',
+    'ffffffff81000200 D some_data',
+    'ffffffff81000300 T nft_do_chain\t[nf_tables]',
+  ]);
+  it('names the text symbol at or below an address, with the offset', () => {
+    const k = new KernelSymbols(path);
+    expect(k.lookup(0xffffffff81000104n)).toBe('helper_a+0x4');
+    expect(k.lookup(0xffffffff81000250n)).toBe('helper_a+0x150'); // data symbols are skipped
+    expect(k.lookup(0xffffffff81000310n)).toBe('nft_do_chain+0x10');
+    expect(k.lookup(0xffffffff80000000n)).toBeUndefined();
+    expect(k.lookup(0n)).toBeUndefined();
+    expect(k.unavailable).toBeUndefined();
+  });
+  it('hidden addresses (kptr_restrict) or no file: off, with the reason', () => {
+    const hidden = new KernelSymbols(kallsyms(['0000000000000000 T _stext', '0000000000000000 t helper_a']));
+    expect(hidden.lookup(0xffffffff81000104n)).toBeUndefined();
+    expect(hidden.unavailable).toMatch(/kptr_restrict/);
+    const none = new KernelSymbols('/nonexistent/kallsyms');
+    expect(none.lookup(1n)).toBeUndefined();
+    expect(none.unavailable).toMatch(/cannot read/);
+  });
+});
+
+const pod = (i: number, node = 'node-a'): PodInfo => ({
+  uid: `u${i}`, name: `web-${i}`, namespace: 'shop', nodeName: node, ips: [`10.1.0.${i}`],
+  hostNetwork: false, workload: { kind: 'Deployment', name: 'web' }, phase: 'Running',
+});
+
+describe('event endpoints', () => {
+  const identity = new StaticIdentity({
+    nodeName: 'node-a', pods: [pod(1), pod(2, 'node-b')],
+    services: [{ uid: 's', name: 'api', namespace: 'shop', clusterIPs: ['10.96.0.10'] }],
+  });
+  const local = new LocalPods(identity);
+  it('pod (local or not), service, external', () => {
+    expect(eventEndpoint(identity, '10.1.0.1', 80, local)).toEqual({
+      ip: '10.1.0.1', port: 80, kind: 'pod', namespace: 'shop', pod: 'web-1', podUid: 'u1',
+      workloadKind: 'Deployment', workloadName: 'web', node: 'node-a', local: true,
+    });
+    expect(eventEndpoint(identity, '10.1.0.2', undefined, local)).toMatchObject({ kind: 'pod', node: 'node-b', local: false });
+    expect(eventEndpoint(identity, '10.96.0.10', 443, local)).toEqual({ ip: '10.96.0.10', port: 443, kind: 'service', namespace: 'shop', service: 'api' });
+    expect(eventEndpoint(identity, '8.8.8.8', 53, local)).toEqual({ ip: '8.8.8.8', port: 53, kind: 'external' });
+    expect(eventEndpoint(undefined, '', undefined, new LocalPods(undefined))).toEqual({ ip: '', kind: 'external' });
+  });
+  it('TCP flags and transports', () => {
+    expect(tcpFlagNames(0x12)).toBe('SYN|ACK');
+    expect(tcpFlagNames(0x01 | 0x04 | 0x80)).toBe('FIN|RST|CWR');
+    expect(tcpFlagNames(0)).toBeUndefined();
+    expect([transportOf(6, 4), transportOf(17, 6), transportOf(1, 4), transportOf(58, 6), transportOf(58, 4), transportOf(47, 4), transportOf(6, 0)])
+      .toEqual(['tcp', 'udp', 'icmp', 'icmp', 'other', 'other', 'unknown']);
+  });
+});
+
+/** A fake traffic_flows snapshot (shared LRU hash: one value slot per entry). */
+class FakeFlows {
+  private readonly entries = new Map<string, { key: Buffer; value: Buffer }>();
+  set(f: { src: string; dst: string; sport: number; dport: number; ifindex: number; dir: number; packets: number; bytes: number; first: number; last: number; flags: number }): void {
+    const key = Buffer.alloc(FLOW_KEY.size);
+    encodeIp(f.src).copy(key, FLOW_KEY.src);
+    encodeIp(f.dst).copy(key, FLOW_KEY.dst);
+    key.writeUInt16BE(f.sport, FLOW_KEY.sport);
+    key.writeUInt16BE(f.dport, FLOW_KEY.dport);
+    key.writeUInt32LE(f.ifindex, FLOW_KEY.ifindex);
+    key[FLOW_KEY.proto] = 6;
+    key[FLOW_KEY.ipVersion] = 4;
+    key[FLOW_KEY.direction] = f.dir;
+    const value = Buffer.alloc(FLOW_VALUE.size);
+    value.writeBigUInt64LE(BigInt(f.packets), FLOW_VALUE.packets);
+    value.writeBigUInt64LE(BigInt(f.bytes), FLOW_VALUE.bytes);
+    value.writeBigUInt64LE(BigInt(f.first), FLOW_VALUE.firstSeenNs);
+    value.writeBigUInt64LE(BigInt(f.last), FLOW_VALUE.lastSeenNs);
+    value[FLOW_VALUE.tcpFlags] = f.flags;
+    this.entries.set(key.toString('hex'), { key, value });
+  }
+  delete(src: string, sport: number): void {
+    for (const [k, e] of this.entries) if (e.key.readUInt16BE(FLOW_KEY.sport) === sport && k.includes(encodeIp(src).toString('hex'))) this.entries.delete(k);
+  }
+  view(): FlowView {
+    const list = [...this.entries.values()];
+    const snap: MapSnapshot = {
+      count: list.length, keys: Buffer.concat(list.map((e) => e.key)), values: Buffer.concat(list.map((e) => e.value)),
+      keySize: FLOW_KEY.size, valueStride: FLOW_VALUE.size, cpus: 1,
+    };
+    return new FlowView(snap);
+  }
+}
+
+describe('FlowEventSource', () => {
+  const identity = new StaticIdentity({ nodeName: 'node-a', pods: [pod(1), pod(2)] });
+  const flows = new FakeFlows();
+  const mono = { ns: 5_000_000_000n };
+  const src = new FlowEventSource({
+    flowView: () => flows.view(), identity, node: 'node-a',
+    podInterfaces: () => new Map([[11, pod(1)], [12, pod(2)]]),
+    interfaceNames: () => new Map([[11, 'veth-web1'], [12, 'veth-web2']]),
+    monotonicNs: () => mono.ns, nowMs: () => 1_000_000,
+  });
+  // clock: monotonic 5 s ↔ Unix 1_000_000 ms, so monotonic t ns ↔ 1_000_000 - 5000 + t/1e6 ms
+  const wall = (ns: number): number => 995_000 + ns / 1e6;
+
+  it('new flow → "new" with everything so far; direction is the pod\'s', () => {
+    flows.set({ src: '10.1.0.1', dst: '10.1.0.2', sport: 40000, dport: 80, ifindex: 11, dir: TRAFFIC_INGRESS, packets: 3, bytes: 180, first: 1e9, last: 2e9, flags: 0x02 });
+    const [e, ...rest] = src.read();
+    expect(rest).toEqual([]);
+    expect(e).toEqual({
+      name: 'fovea.network.flow', verdict: 'FORWARDED', timeMs: wall(2e9), node: 'node-a',
+      source: expect.objectContaining({ ip: '10.1.0.1', port: 40000, pod: 'web-1', local: true }),
+      destination: expect.objectContaining({ ip: '10.1.0.2', port: 80, pod: 'web-2' }),
+      ipVersion: 4, transport: 'tcp', protocol: 6, tcpFlags: 'SYN', interface: 'veth-web1', ifindex: 11, direction: 'egress',
+      flow: { state: 'new', packets: 3, bytes: 180, totalPackets: 3, totalBytes: 180, firstSeenMs: wall(1e9), lastSeenMs: wall(2e9) },
+    } satisfies NetworkEvent);
+  });
+  it('no change → nothing; more packets → "active" with the delta; a second flow on the peer veth is ingress', () => {
+    expect(src.read()).toEqual([]);
+    flows.set({ src: '10.1.0.1', dst: '10.1.0.2', sport: 40000, dport: 80, ifindex: 11, dir: TRAFFIC_INGRESS, packets: 10, bytes: 900, first: 1e9, last: 3e9, flags: 0x12 });
+    flows.set({ src: '10.1.0.1', dst: '10.1.0.2', sport: 40000, dport: 80, ifindex: 12, dir: TRAFFIC_EGRESS, packets: 10, bytes: 900, first: 1e9, last: 3e9, flags: 0x12 });
+    const evs = src.read();
+    expect(evs.map((e) => [e.flow?.state, e.interface, e.direction, e.flow?.packets, e.flow?.bytes, e.tcpFlags])).toEqual([
+      ['active', 'veth-web1', 'egress', 7, 720, 'SYN|ACK'],
+      ['new', 'veth-web2', 'ingress', 10, 900, 'SYN|ACK'],
+    ]);
+    expect(src.tracked).toBe(2);
+  });
+  it('a record gone from the table → "ended" with its last totals, once', () => {
+    flows.delete('10.1.0.1', 40000);
+    const evs = src.read();
+    expect(evs.map((e) => [e.flow?.state, e.flow?.packets, e.flow?.totalPackets, e.timeMs])).toEqual([
+      ['ended', 0, 10, 1_000_000], ['ended', 0, 10, 1_000_000],
+    ]);
+    expect(src.read()).toEqual([]);
+    expect(src.tracked).toBe(0);
+  });
+});
+
+describe('EventPipeline', () => {
+  it('publishes to every output (one failing output does not stop the others), and reports health', async () => {
+    const got: NetworkEvent[][] = [];
+    let closed = 0;
+    const bad: EventOutput = { name: 'bad', publish: () => { throw new Error('full'); }, close: async () => { closed++; } };
+    const good: EventOutput = {
+      name: 'otlp', publish: (e) => { got.push([...e]); }, close: async () => { closed++; },
+      stats: () => ({ exported: 7, queued: 2, lost: { queue_full: 1, export_rejected: 0 } }),
+    };
+    const observe: EventOutput = { name: 'observe', publish: () => {}, close: async () => { closed++; }, stats: () => ({ clients: 3 }) };
+    const ev = { name: 'fovea.network.packet.drop', reason: 'NO_SOCKET' } as unknown as NetworkEvent;
+    let batches = [[ev, ev], [] as NetworkEvent[]];
+    const drops = { drain: () => batches.shift() ?? [], counts: () => ({ read: 2, malformed: 0 }) };
+    const p = new EventPipeline({
+      logger: silent, outputs: [bad, good, observe], drainIntervalMs: 1_000_000, flowIntervalMs: 1_000_000,
+      drops: drops as never,
+      dropLimits: {
+        reasonNames: () => undefined,
+        readEventLimits: () => [
+          { slot: 2, emitted: 2n, suppressed: 40n, ringFull: 1n, pending: 0n },
+          { slot: 511, emitted: 1n, suppressed: 5n, ringFull: 2n, pending: 5n },
+        ],
+      },
+    });
+    expect(p.drainDrops()).toBe(2);
+    expect(got).toEqual([[ev, ev]]);
+    const fams = Object.fromEntries(p.collect().map((f) => [f.instrument.name, f.series]));
+    expect(fams['fovea.agent.events.read']).toEqual([{ attributes: { 'fovea.event.name': 'fovea.network.packet.drop' }, value: 2 }]);
+    expect(fams['fovea.agent.events.suppressed']).toEqual([
+      { attributes: { 'fovea.drop.reason': 'UNKNOWN_2' }, value: 40 },
+      { attributes: { 'fovea.drop.reason': 'OTHER' }, value: 5 },
+    ]);
+    expect(fams['fovea.agent.events.lost']).toEqual([
+      { attributes: { 'fovea.loss.stage': 'ring_full' }, value: 3 },
+      { attributes: { 'fovea.loss.stage': 'queue_full' }, value: 1 },
+      { attributes: { 'fovea.loss.stage': 'export_rejected' }, value: 0 },
+    ]);
+    expect(fams['fovea.agent.events.exported']).toEqual([{ attributes: {}, value: 7 }]);
+    expect(fams['fovea.agent.events.queued']).toEqual([{ attributes: {}, value: 2 }]);
+    expect(fams['fovea.agent.observe.clients']).toEqual([{ attributes: {}, value: 3 }]);
+    batches = [[ev]];
+    await p.closeOutputs(100); // final drain first, then close
+    expect(got).toHaveLength(2);
+    expect(closed).toBe(3);
+    expect(p.drainDrops()).toBe(0); // stopped
+  });
+});
