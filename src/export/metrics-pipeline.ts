@@ -9,7 +9,6 @@
  *   sdk-metrics 2.x); series beyond it fold into one `otel.metric.overflow=true` series.
  * - No OTel globals: the provider is private to this pipeline.
  */
-import * as grpc from '@grpc/grpc-js';
 import type { Meter } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
@@ -26,6 +25,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { Logger } from '../log.js';
 import { METER_NAME } from '../names.js';
+import { grpcExporterOptions, httpExporterOptions } from './otlp-exporter-options.js';
 import type { OtlpSettings } from './otlp-settings.js';
 import { packageVersion } from './resource.js';
 
@@ -121,43 +121,14 @@ export function createMetricsPipeline(opts: MetricsPipelineOptions): MetricsPipe
   };
 }
 
-type GrpcExporterConfig = NonNullable<ConstructorParameters<typeof GrpcMetricExporter>[0]>;
-type ProtoExporterConfig = NonNullable<ConstructorParameters<typeof ProtoMetricExporter>[0]>;
-
 /**
- * Builds the OTLP exporter for `settings`. Note: the upstream exporters still read
- * OTEL_EXPORTER_OTLP_* themselves as a fallback; everything resolved here is passed explicitly so
- * it wins, except that gRPC metadata from env is merged in for keys not set here (same source).
+ * Builds the OTLP metrics exporter for `settings` (transport options shared with the event log
+ * exporter: see otlp-exporter-options.ts).
  */
 export function createOtlpExporter(settings: OtlpSettings): PushMetricExporter {
-  const common = {
-    url: settings.endpoint,
-    timeoutMillis: settings.timeoutMs,
-    temporalityPreference: AggregationTemporality.CUMULATIVE,
-  };
-  if (settings.protocol === 'grpc') {
-    const metadata = new grpc.Metadata();
-    for (const [k, v] of Object.entries(settings.headers)) metadata.set(k, v);
-    const tls = settings.tls;
-    const credentials = tls
-      ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
-      : grpc.credentials.createInsecure();
-    const config: GrpcExporterConfig = {
-      ...common,
-      metadata,
-      credentials,
-      compression: settings.compression as GrpcExporterConfig['compression'],
-    };
-    return new GrpcMetricExporter(config);
-  }
-  const tls = settings.tls;
-  const config: ProtoExporterConfig = {
-    ...common,
-    headers: { ...settings.headers },
-    compression: settings.compression as ProtoExporterConfig['compression'],
-    ...(tls ? { httpAgentOptions: { keepAlive: true, ca: tls.ca, key: tls.key, cert: tls.cert } } : {}),
-  };
-  return new ProtoMetricExporter(config);
+  const temporalityPreference = AggregationTemporality.CUMULATIVE;
+  if (settings.protocol === 'grpc') return new GrpcMetricExporter({ ...grpcExporterOptions(settings), temporalityPreference });
+  return new ProtoMetricExporter({ ...httpExporterOptions(settings), temporalityPreference });
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
- * OTLP metrics exporter settings from the standard environment variables
+ * OTLP exporter settings, per signal (metrics, logs), from the standard environment variables
  * (https://opentelemetry.io/docs/specs/otel/protocol/exporter/ and the SDK environment spec),
  * with Fovea's own config on top.
  *
- * Precedence, per setting: Fovea config (overrides) > OTEL_EXPORTER_OTLP_METRICS_* > OTEL_EXPORTER_OTLP_* > default.
+ * Precedence, per setting: Fovea config (overrides) > OTEL_EXPORTER_OTLP_<SIGNAL>_* > OTEL_EXPORTER_OTLP_* > default.
  * Headers are the exception: the winning env variable's headers are merged with the config's
  * headers, config keys replacing env keys (a token from a Secret env var plus static config headers).
  *
@@ -14,6 +14,8 @@ import { readFileSync } from 'node:fs';
 
 export type OtlpProtocol = 'grpc' | 'http/protobuf';
 export type OtlpCompression = 'gzip' | 'none';
+/** Metrics: the periodic reader's pipeline. Logs: drop and flow events. */
+export type OtlpSignal = 'metrics' | 'logs';
 
 /** Settings from Fovea's config; each one present wins over the environment. */
 export interface OtlpOverrides {
@@ -49,9 +51,9 @@ export interface OtlpSettings {
   timeoutMs: number;
   /** undefined: plaintext. Set when the endpoint is https (its fields are only the files given). */
   tls: OtlpTls | undefined;
-  /** Interval of the periodic reader (OTEL_METRIC_EXPORT_INTERVAL). */
+  /** Interval of the periodic reader (OTEL_METRIC_EXPORT_INTERVAL). Metrics only: for logs, config or default. */
   intervalMs: number;
-  /** Bound on one collect+export cycle (OTEL_METRIC_EXPORT_TIMEOUT), never above intervalMs. */
+  /** Bound on one collect+export cycle (OTEL_METRIC_EXPORT_TIMEOUT), never above intervalMs. Metrics only, as intervalMs. */
   exportTimeoutMs: number;
 }
 
@@ -61,6 +63,7 @@ export const OTLP_DEFAULTS = {
   protocol: 'grpc',
   grpcEndpoint: 'http://localhost:4317',
   httpEndpoint: 'http://localhost:4318/v1/metrics',
+  httpLogsEndpoint: 'http://localhost:4318/v1/logs',
   compression: 'none',
   timeoutMs: 10_000,
   intervalMs: 60_000,
@@ -74,16 +77,35 @@ interface Sourced<T> { value: T; source: string }
 type Scalar = string | number | boolean;
 
 const GENERIC = 'OTEL_EXPORTER_OTLP_';
-const SIGNAL = 'OTEL_EXPORTER_OTLP_METRICS_';
+const SIGNAL_PREFIX: Record<OtlpSignal, string> = { metrics: 'OTEL_EXPORTER_OTLP_METRICS_', logs: 'OTEL_EXPORTER_OTLP_LOGS_' };
+/** The OTLP/HTTP path of each signal, appended to a base endpoint. */
+const SIGNAL_PATH: Record<OtlpSignal, string> = { metrics: '/v1/metrics', logs: '/v1/logs' };
 
-export function resolveOtlpSettings(env: Env, overrides: OtlpOverrides = {}): OtlpSettingsResult {
+/**
+ * Settings of one signal's exporter.
+ *
+ * `signal` picks the signal-specific variables (OTEL_EXPORTER_OTLP_METRICS_* or _LOGS_*) and the
+ * http/protobuf path (`/v1/metrics`, `/v1/logs`), both for the default endpoint and for the generic
+ * OTEL_EXPORTER_OTLP_ENDPOINT (a base URL). A signal-specific endpoint is used as is.
+ *
+ * `overrides` is Fovea's one `export` config, shared by both signals. Its `endpoint` is used as is,
+ * except for logs over http/protobuf: a URL whose path ends in `/v1/metrics` (the usual way to write
+ * the metrics URL, e.g. `http://collector:4318/v1/metrics` or VictoriaMetrics'
+ * `/opentelemetry/v1/metrics`) becomes the same URL ending in `/v1/logs`, and a URL without a path
+ * gets `/v1/logs`; any other path is taken as is. gRPC endpoints have no path, so they are shared.
+ *
+ * The periodic-reader fields (intervalMs, exportTimeoutMs) come from OTEL_METRIC_EXPORT_* only for
+ * metrics; for logs they are the config's or the defaults, and unused.
+ */
+export function resolveOtlpSettings(env: Env, overrides: OtlpOverrides = {}, signal: OtlpSignal = 'metrics'): OtlpSettingsResult {
   const issues: string[] = [];
+  const signalPrefix = SIGNAL_PREFIX[signal];
 
   /** Config value, else the signal-specific env var, else the generic one (empty env = unset). */
   const pick = (key: Exclude<keyof OtlpOverrides, 'headers'>, suffix: string): Sourced<Scalar> | undefined => {
     const o = overrides[key];
     if (o !== undefined) return { value: o, source: `config ${key}` };
-    for (const name of [SIGNAL + suffix, GENERIC + suffix]) {
+    for (const name of [signalPrefix + suffix, GENERIC + suffix]) {
       const v = env[name]?.trim();
       if (v !== undefined && v !== '') return { value: v, source: name };
     }
@@ -109,11 +131,11 @@ export function resolveOtlpSettings(env: Env, overrides: OtlpOverrides = {}): Ot
   }
 
   // ENDPOINT
-  const endpoint = resolveEndpoint(env, overrides, protocol, insecure, issues);
+  const endpoint = resolveEndpoint(env, overrides, protocol, insecure, signal, issues);
 
   // HEADERS
   const headers: Record<string, string> = {};
-  const envHeaders = firstEnv(env, 'HEADERS');
+  const envHeaders = envVar(env, signalPrefix + 'HEADERS') ?? envVar(env, GENERIC + 'HEADERS');
   if (envHeaders) Object.assign(headers, parseHeaders(envHeaders.value, envHeaders.source, issues));
   for (const [k, v] of Object.entries(overrides.headers ?? {})) {
     if (!HEADER_KEY.test(k)) issues.push(`config headers: '${k}' is not a valid header name`);
@@ -149,14 +171,15 @@ export function resolveOtlpSettings(env: Env, overrides: OtlpOverrides = {}): Ot
     issues.push(`${[ca, key, cert].find((x) => x)?.source}: TLS files are given but the endpoint ${endpoint} is plaintext (use https://)`);
   }
 
-  // Reader interval and timeout
+  // Reader interval and timeout (the metric reader's; a logs exporter only carries them along)
+  const metrics = signal === 'metrics';
   const iv: Sourced<string | number> | undefined = overrides.intervalMs !== undefined
     ? { value: overrides.intervalMs, source: 'config intervalMs' }
-    : envVar(env, 'OTEL_METRIC_EXPORT_INTERVAL');
+    : metrics ? envVar(env, 'OTEL_METRIC_EXPORT_INTERVAL') : undefined;
   const intervalMs = iv ? parsePositiveMs(iv, issues) ?? OTLP_DEFAULTS.intervalMs : OTLP_DEFAULTS.intervalMs;
   const et: Sourced<string | number> | undefined = overrides.exportTimeoutMs !== undefined
     ? { value: overrides.exportTimeoutMs, source: 'config exportTimeoutMs' }
-    : envVar(env, 'OTEL_METRIC_EXPORT_TIMEOUT');
+    : metrics ? envVar(env, 'OTEL_METRIC_EXPORT_TIMEOUT') : undefined;
   let exportTimeoutMs = et ? parsePositiveMs(et, issues) ?? OTLP_DEFAULTS.exportTimeoutMs : OTLP_DEFAULTS.exportTimeoutMs;
   if (exportTimeoutMs > intervalMs) {
     // The SDK refuses an explicit timeout above the interval; a default one is clamped silently.
@@ -176,23 +199,27 @@ function envVar(env: Env, name: string): Sourced<string> | undefined {
   return v !== undefined && v !== '' ? { value: v, source: name } : undefined;
 }
 
-function firstEnv(env: Env, suffix: string): Sourced<string> | undefined {
-  return envVar(env, SIGNAL + suffix) ?? envVar(env, GENERIC + suffix);
-}
-
-function resolveEndpoint(env: Env, overrides: OtlpOverrides, protocol: OtlpProtocol, insecure: boolean, issues: string[]): string | undefined {
+function resolveEndpoint(
+  env: Env, overrides: OtlpOverrides, protocol: OtlpProtocol, insecure: boolean, signal: OtlpSignal, issues: string[],
+): string | undefined {
   let raw: Sourced<string> | undefined;
   let appendPath = false;
-  if (overrides.endpoint !== undefined) raw = { value: overrides.endpoint.trim(), source: 'config endpoint' };
-  else {
-    raw = envVar(env, SIGNAL + 'ENDPOINT');
+  let fromConfig = false;
+  if (overrides.endpoint !== undefined) {
+    raw = { value: overrides.endpoint.trim(), source: 'config endpoint' };
+    fromConfig = true;
+  } else {
+    raw = envVar(env, SIGNAL_PREFIX[signal] + 'ENDPOINT');
     if (!raw) {
       raw = envVar(env, GENERIC + 'ENDPOINT');
       // The generic endpoint is a base URL: http exporters add the signal path to it.
       appendPath = raw !== undefined && protocol === 'http/protobuf';
     }
   }
-  if (!raw) return protocol === 'grpc' ? OTLP_DEFAULTS.grpcEndpoint : OTLP_DEFAULTS.httpEndpoint;
+  if (!raw) {
+    if (protocol === 'grpc') return OTLP_DEFAULTS.grpcEndpoint;
+    return signal === 'logs' ? OTLP_DEFAULTS.httpLogsEndpoint : OTLP_DEFAULTS.httpEndpoint;
+  }
 
   let text = raw.value;
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
@@ -221,8 +248,14 @@ function resolveEndpoint(env: Env, overrides: OtlpOverrides, protocol: OtlpProto
     }
     return `${url.protocol}//${url.host}`;
   }
+  if (fromConfig && signal === 'logs') {
+    // One config endpoint for both signals, usually written as the metrics URL (see above).
+    const path = url.pathname.replace(/\/+$/, '');
+    if (path.endsWith(SIGNAL_PATH.metrics)) url.pathname = path.slice(0, -SIGNAL_PATH.metrics.length) + SIGNAL_PATH.logs;
+    else if (path === '') appendPath = true;
+  }
   if (appendPath) {
-    url.pathname = url.pathname.replace(/\/+$/, '') + '/v1/metrics';
+    url.pathname = url.pathname.replace(/\/+$/, '') + SIGNAL_PATH[signal];
   }
   return url.toString();
 }

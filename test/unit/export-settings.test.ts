@@ -135,6 +135,75 @@ describe('resolveOtlpSettings', () => {
   });
 });
 
+describe('resolveOtlpSettings for logs', () => {
+  const logs = (env: Record<string, string>, overrides = {}): OtlpSettings => {
+    const r = resolveOtlpSettings(env, overrides, 'logs');
+    if (!r.ok) throw new Error(`unexpected issues: ${r.issues.join('; ')}`);
+    return r.settings;
+  };
+  const http = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+
+  it('defaults to gRPC on localhost:4317 and http/protobuf on :4318/v1/logs', () => {
+    expect(logs({})).toMatchObject({ protocol: 'grpc', endpoint: 'http://localhost:4317' });
+    expect(logs(http).endpoint).toBe('http://localhost:4318/v1/logs');
+    expect(OTLP_DEFAULTS.httpLogsEndpoint).toBe('http://localhost:4318/v1/logs');
+  });
+
+  it('reads OTEL_EXPORTER_OTLP_LOGS_* over the generic ones, and never the METRICS_* ones', () => {
+    const env = {
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'none',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '1000',
+      OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '2500',
+      OTEL_EXPORTER_OTLP_HEADERS: 'a=1',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'm=1',
+      OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'l=1',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://metrics-gw:4317',
+    };
+    expect(logs(env)).toMatchObject({ protocol: 'http/protobuf', compression: 'gzip', timeoutMs: 2500, headers: { l: '1' },
+      endpoint: 'http://localhost:4318/v1/logs' });
+    // The metrics signal is unchanged by the LOGS_* variables.
+    expect(ok(env)).toMatchObject({ protocol: 'grpc', compression: 'none', timeoutMs: 1000, headers: { m: '1' },
+      endpoint: 'http://metrics-gw:4317' });
+  });
+
+  it('appends /v1/logs to the generic endpoint for http, uses the logs endpoint as is', () => {
+    expect(logs({ ...http, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).endpoint).toBe('http://collector:4318/v1/logs');
+    expect(logs({ ...http, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://gw/otlp/' }).endpoint).toBe('http://gw/otlp/v1/logs');
+    expect(logs({ ...http, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://gw:4318', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://vl:9428/insert/opentelemetry/v1/logs' }).endpoint)
+      .toBe('http://vl:9428/insert/opentelemetry/v1/logs');
+    expect(logs({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317' }).endpoint).toBe('http://collector:4317');
+    expect(logs({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'collector:4317', OTEL_EXPORTER_OTLP_LOGS_INSECURE: 'true' }).endpoint)
+      .toBe('http://collector:4317');
+  });
+
+  it('maps a config endpoint written for metrics (…/v1/metrics) to …/v1/logs; a bare one gets /v1/logs; others as is', () => {
+    expect(logs(http, { endpoint: 'http://collector:4318/v1/metrics' }).endpoint).toBe('http://collector:4318/v1/logs');
+    expect(logs(http, { endpoint: 'https://vm:8428/opentelemetry/v1/metrics/' }).endpoint).toBe('https://vm:8428/opentelemetry/v1/logs');
+    expect(logs(http, { endpoint: 'http://collector:4318' }).endpoint).toBe('http://collector:4318/v1/logs');
+    expect(logs(http, { endpoint: 'http://x:1/y' }).endpoint).toBe('http://x:1/y');
+    expect(logs({}, { endpoint: 'http://collector:4317' }).endpoint).toBe('http://collector:4317');
+    // Metrics keep the config endpoint as is.
+    expect(ok(http, { endpoint: 'http://collector:4318/v1/metrics' }).endpoint).toBe('http://collector:4318/v1/metrics');
+  });
+
+  it('ignores OTEL_METRIC_EXPORT_* (reader settings) and names LOGS_* variables in issues', () => {
+    expect(logs({ OTEL_METRIC_EXPORT_INTERVAL: 'bad', OTEL_METRIC_EXPORT_TIMEOUT: '0' }))
+      .toMatchObject({ intervalMs: OTLP_DEFAULTS.intervalMs, exportTimeoutMs: OTLP_DEFAULTS.exportTimeoutMs });
+    const r = resolveOtlpSettings({ OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'brotli', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://x:4317/v1/logs' }, {}, 'logs');
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.issues).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: unknown compression 'brotli'/),
+        expect.stringMatching(/^OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: a gRPC endpoint takes no path/),
+      ]));
+    }
+  });
+});
+
 // Self-signed test certificate (CN=fovea-test), only parsed, never trusted.
 const TEST_CERT = `-----BEGIN CERTIFICATE-----
 MIIBfjCCASWgAwIBAgIUNhJL2txjjCqlEQlMjrosSoIkgFwwCgYIKoZIzj0EAwIw
