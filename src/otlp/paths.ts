@@ -22,6 +22,8 @@ export const DEB13_ROOT = join(repoRoot(), '.cache', 'deb13', 'root');
 
 /** Relative to the proto include dir: the OTLP metrics service definition. */
 export const METRICS_SERVICE_PROTO = 'opentelemetry/proto/collector/metrics/v1/metrics_service.proto';
+/** Relative to the proto include dir: the OTLP logs service definition (same package). */
+export const LOGS_SERVICE_PROTO = 'opentelemetry/proto/collector/logs/v1/logs_service.proto';
 
 const FETCH_HINT = 'run `bash scripts/fetch-deb13.sh`';
 

@@ -1,7 +1,8 @@
 /**
- * A test OTLP metrics receiver built from the official opentelemetry-proto definitions:
- * OTLP/gRPC (MetricsService/Export) and, optionally, OTLP/HTTP protobuf (POST /v1/metrics) on a
- * second port. It keeps every request and answers questions about the latest data points.
+ * A test OTLP receiver built from the official opentelemetry-proto definitions, for metrics and
+ * logs: OTLP/gRPC (MetricsService/Export, LogsService/Export on one server) and, optionally,
+ * OTLP/HTTP protobuf (POST /v1/metrics, /v1/logs) on a second port. It keeps every request, metrics
+ * and logs apart, and answers questions about the latest data points and the log records received.
  *
  * Decoding choices (one place, used by both transports): camelCase field names, 64-bit integers as
  * decimal strings (a counter may exceed 2^53: `rawValue` keeps the exact digits, `value` is the
@@ -15,9 +16,10 @@ import { gunzipSync, inflateSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from '../log.js';
-import { METRICS_SERVICE_PROTO, otlpProtoDir } from './paths.js';
+import { LOGS_SERVICE_PROTO, METRICS_SERVICE_PROTO, otlpProtoDir } from './paths.js';
 
 const SERVICE = 'opentelemetry.proto.collector.metrics.v1.MetricsService';
+const LOGS_SERVICE = 'opentelemetry.proto.collector.logs.v1.LogsService';
 
 // ---- Decoded OTLP shapes (subset we read; see metrics.proto / common.proto) ----
 export interface AnyValue {
@@ -50,6 +52,19 @@ export interface Metric {
 export interface ScopeMetrics { scope?: { name: string; version: string } | null; metrics: Metric[] }
 export interface ResourceMetrics { resource?: { attributes: KeyValue[] } | null; scopeMetrics: ScopeMetrics[] }
 export interface ExportMetricsServiceRequest { resourceMetrics: ResourceMetrics[] }
+export interface LogRecord {
+  timeUnixNano: string;
+  observedTimeUnixNano: string;
+  /** enum name, e.g. SEVERITY_NUMBER_WARN */
+  severityNumber: string;
+  severityText: string;
+  body?: AnyValue | null;
+  attributes: KeyValue[];
+  eventName: string;
+}
+export interface ScopeLogs { scope?: { name: string; version: string } | null; logRecords: LogRecord[] }
+export interface ResourceLogs { resource?: { attributes: KeyValue[] } | null; scopeLogs: ScopeLogs[] }
+export interface ExportLogsServiceRequest { resourceLogs: ResourceLogs[] }
 
 export type AttrValue = string | number | boolean;
 export type Attrs = Record<string, AttrValue>;
@@ -60,6 +75,30 @@ export interface ReceivedExport {
   headers: Record<string, string>;
   receivedAt: number;
   request: ExportMetricsServiceRequest;
+}
+
+export interface ReceivedLogExport {
+  transport: 'grpc' | 'http';
+  headers: Record<string, string>;
+  receivedAt: number;
+  request: ExportLogsServiceRequest;
+}
+
+/** One log record, flattened with its resource and scope. */
+export interface ReceivedLogRecord {
+  transport: 'grpc' | 'http';
+  resource: Attrs;
+  scope: { name: string; version: string };
+  eventName: string;
+  /** Unix nanoseconds as decimal strings (exact). */
+  timeUnixNano: string;
+  observedTimeUnixNano: string;
+  /** enum name, e.g. SEVERITY_NUMBER_WARN */
+  severityNumber: string;
+  severityText: string;
+  /** the body as a string (see anyValueToAttr) */
+  body: string;
+  attrs: Attrs;
 }
 
 export type Temporality = 'cumulative' | 'delta' | 'unspecified';
@@ -87,27 +126,28 @@ export interface OtlpReceiverOptions {
   host?: string;
   /** gRPC port; 0 picks a free one. */
   port?: number;
-  /** Also serve OTLP/HTTP protobuf at POST /v1/metrics on this port (0 = free port); omit to disable. */
+  /** Also serve OTLP/HTTP protobuf at POST /v1/metrics and /v1/logs on this port (0 = free port); omit to disable. */
   httpPort?: number;
   logger?: Logger;
   /** Serve gRPC over TLS with this key and certificate (PEM); with `clientCa`, require client certificates (mTLS). */
   tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer };
 }
 
-interface Decoder {
+interface Decoder<Req> {
   service: grpc.ServiceDefinition;
-  decode: (buf: Buffer) => ExportMetricsServiceRequest;
+  decode: (buf: Buffer) => Req;
   encodeResponse: () => Buffer;
 }
 
-const decoders = new Map<string, Decoder>();
+const decoders = new Map<string, Decoder<unknown>>();
 
-/** Loads (once per proto dir) the official service definition. */
-function loadDecoder(): Decoder {
+/** Loads (once per proto dir and service) the official service definition. */
+function loadDecoder<Req>(protoFile: string, serviceName: string): Decoder<Req> {
   const dir = otlpProtoDir();
-  const cached = decoders.get(dir);
-  if (cached) return cached;
-  const def = protoLoader.loadSync(join(dir, METRICS_SERVICE_PROTO), {
+  const cacheKey = `${dir}|${serviceName}`;
+  const cached = decoders.get(cacheKey);
+  if (cached) return cached as Decoder<Req>;
+  const def = protoLoader.loadSync(join(dir, protoFile), {
     includeDirs: [dir],
     keepCase: false,
     longs: String,
@@ -115,15 +155,15 @@ function loadDecoder(): Decoder {
     defaults: true,
     oneofs: true,
   });
-  const service = def[SERVICE] as grpc.ServiceDefinition | undefined;
+  const service = def[serviceName] as grpc.ServiceDefinition | undefined;
   const exportMethod = service?.['Export'];
-  if (!service || !exportMethod) throw new Error(`${SERVICE}/Export not found in ${dir}`);
-  const decoder: Decoder = {
+  if (!service || !exportMethod) throw new Error(`${serviceName}/Export not found in ${dir}`);
+  const decoder: Decoder<Req> = {
     service,
-    decode: (buf) => exportMethod.requestDeserialize(buf) as ExportMetricsServiceRequest,
+    decode: (buf) => exportMethod.requestDeserialize(buf) as Req,
     encodeResponse: () => exportMethod.responseSerialize({}),
   };
-  decoders.set(dir, decoder);
+  decoders.set(cacheKey, decoder);
   return decoder;
 }
 
@@ -167,12 +207,22 @@ export function attrsMatch(attrs: Attrs, match: Attrs | undefined): boolean {
   return Object.entries(match).every(([k, v]) => attrs[k] === v);
 }
 
-export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
+/** How failRequests answers: a gRPC status and an HTTP status. */
+export interface FailureKind {
+  /** Default UNAVAILABLE. */
+  grpc?: grpc.status;
+  /** Default 503. */
+  http?: number;
+}
+
+export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs: [ReceivedLogExport] }> {
   readonly host: string;
   readonly port: number;
   readonly httpPort: number | undefined;
   private readonly exports: ReceivedExport[] = [];
-  private failure: { code: grpc.status; message: string } | undefined;
+  private readonly logExports: ReceivedLogExport[] = [];
+  private readonly records: ReceivedLogRecord[] = [];
+  private failure: { code: grpc.status; http: number; message: string } | undefined;
   private stopped = false;
 
   private constructor(
@@ -201,9 +251,16 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
     return `http://${this.host}:${this.httpPort}/v1/metrics`;
   }
 
+  /** OTLP/HTTP logs URL, e.g. `http://127.0.0.1:4318/v1/logs` (only with `httpPort`). */
+  get httpLogsEndpoint(): string {
+    if (this.httpPort === undefined) throw new Error('OtlpReceiver started without httpPort');
+    return `http://${this.host}:${this.httpPort}/v1/logs`;
+  }
+
   static async start(opts: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
     const host = opts.host ?? '127.0.0.1';
-    const decoder = loadDecoder();
+    const decoder = loadDecoder<ExportMetricsServiceRequest>(METRICS_SERVICE_PROTO, SERVICE);
+    const logsDecoder = loadDecoder<ExportLogsServiceRequest>(LOGS_SERVICE_PROTO, LOGS_SERVICE);
     let self: OtlpReceiver | undefined;
     const server = new grpc.Server();
     server.addService(decoder.service, {
@@ -212,6 +269,15 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
         if (!r) return cb({ code: grpc.status.UNAVAILABLE, details: 'starting' });
         if (r.failure) return cb({ code: r.failure.code, details: r.failure.message });
         r.record('grpc', metadataToHeaders(call.metadata), call.request);
+        cb(null, {});
+      },
+    });
+    server.addService(logsDecoder.service, {
+      Export: (call: grpc.ServerUnaryCall<ExportLogsServiceRequest, object>, cb: grpc.sendUnaryData<object>) => {
+        const r = self;
+        if (!r) return cb({ code: grpc.status.UNAVAILABLE, details: 'starting' });
+        if (r.failure) return cb({ code: r.failure.code, details: r.failure.message });
+        r.recordLogs('grpc', metadataToHeaders(call.metadata), call.request);
         cb(null, {});
       },
     });
@@ -228,14 +294,20 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
     if (opts.httpPort !== undefined) {
       httpServer = createServer((req, res) => {
         const r = self;
-        if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/metrics') {
+        const path = req.url?.split('?')[0];
+        if (req.method !== 'POST' || (path !== '/v1/metrics' && path !== '/v1/logs')) {
           res.writeHead(404).end();
           return;
         }
         readBody(req).then((body) => {
           if (!r) throw new Error('starting');
           if (r.failure) {
-            res.writeHead(503, { 'content-type': 'text/plain' }).end(r.failure.message);
+            res.writeHead(r.failure.http, { 'content-type': 'text/plain' }).end(r.failure.message);
+            return;
+          }
+          if (path === '/v1/logs') {
+            r.recordLogs('http', httpHeaders(req), logsDecoder.decode(body));
+            res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(logsDecoder.encodeResponse());
             return;
           }
           const request = decoder.decode(body);
@@ -259,9 +331,12 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
     return self;
   }
 
-  /** Makes every following export fail (gRPC UNAVAILABLE / HTTP 503) until called with `false`. */
-  failRequests(fail: boolean, message = 'simulated collector outage'): void {
-    this.failure = fail ? { code: grpc.status.UNAVAILABLE, message } : undefined;
+  /**
+   * Makes every following export, metrics and logs, fail (by default gRPC UNAVAILABLE / HTTP 503;
+   * `kind` picks other statuses) until called with `false`.
+   */
+  failRequests(fail: boolean, message = 'simulated collector outage', kind: FailureKind = {}): void {
+    this.failure = fail ? { code: kind.grpc ?? grpc.status.UNAVAILABLE, http: kind.http ?? 503, message } : undefined;
   }
 
   /** Stops both servers; open client connections are closed after `graceMs`. Idempotent. */
@@ -283,18 +358,30 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
     await Promise.all([grpcDone, httpDone]);
   }
 
-  /** Every request received, oldest first. */
+  /** Every metrics request received, oldest first. */
   get requests(): readonly ReceivedExport[] {
     return this.exports;
+  }
+
+  /** Every logs request received, oldest first. */
+  get logRequests(): readonly ReceivedLogExport[] {
+    return this.logExports;
+  }
+
+  /** Every log record received, flattened, in arrival order. */
+  logRecords(): readonly ReceivedLogRecord[] {
+    return this.records;
   }
 
   get requestCount(): number {
     return this.exports.length;
   }
 
-  /** Forgets everything received so far. */
+  /** Forgets everything received so far (metrics and logs). */
   clear(): void {
     this.exports.length = 0;
+    this.logExports.length = 0;
+    this.records.length = 0;
   }
 
   /** Names of every metric received. */
@@ -361,8 +448,8 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
   }
 
   /**
-   * Resolves once `predicate(this)` is true (checked now and after every export); rejects after
-   * `timeoutMs` with the last state in the message.
+   * Resolves once `predicate(this)` is true (checked now and after every export, metrics or logs);
+   * rejects after `timeoutMs` with the last state in the message.
    */
   waitFor(predicate: (r: OtlpReceiver) => boolean, timeoutMs = 10_000): Promise<void> {
     if (predicate(this)) return Promise.resolve();
@@ -383,9 +470,45 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport] }> {
         reject(new Error(`OtlpReceiver.waitFor: condition not met within ${timeoutMs} ms ` +
           `(${this.exports.length} requests, metrics: ${this.metricNames().join(', ') || 'none'})`));
       }, timeoutMs);
-      const done = (): void => { clearTimeout(timer); this.off('export', onExport); };
+      const done = (): void => { clearTimeout(timer); this.off('export', onExport); this.off('logs', onExport); };
       this.on('export', onExport);
+      this.on('logs', onExport);
     });
+  }
+
+  /** Resolves once `predicate(logRecords())` is true (see waitFor). */
+  waitForLogs(predicate: (records: readonly ReceivedLogRecord[]) => boolean, timeoutMs = 10_000): Promise<void> {
+    return this.waitFor((r) => predicate(r.records), timeoutMs).catch((err: unknown) => {
+      throw new Error(`OtlpReceiver.waitForLogs: condition not met within ${timeoutMs} ms ` +
+        `(${this.logExports.length} log requests, ${this.records.length} records)`, { cause: err });
+    });
+  }
+
+  private recordLogs(transport: ReceivedLogExport['transport'], headers: Record<string, string>, request: ExportLogsServiceRequest): void {
+    const e: ReceivedLogExport = { transport, headers, receivedAt: Date.now(), request };
+    this.logExports.push(e);
+    for (const rl of request.resourceLogs) {
+      const resource = flattenAttrs(rl.resource?.attributes);
+      for (const sl of rl.scopeLogs) {
+        const scope = { name: sl.scope?.name ?? '', version: sl.scope?.version ?? '' };
+        for (const lr of sl.logRecords) {
+          this.records.push({
+            transport,
+            resource,
+            scope,
+            eventName: lr.eventName,
+            timeUnixNano: lr.timeUnixNano,
+            observedTimeUnixNano: lr.observedTimeUnixNano,
+            severityNumber: lr.severityNumber,
+            severityText: lr.severityText,
+            body: lr.body ? String(anyValueToAttr(lr.body)) : '',
+            attrs: flattenAttrs(lr.attributes),
+          });
+        }
+      }
+    }
+    this.logger?.debug({ transport, resourceLogs: request.resourceLogs.length }, 'logs export received');
+    this.emit('logs', e);
   }
 
   private record(transport: ReceivedExport['transport'], headers: Record<string, string>, request: ExportMetricsServiceRequest): void {
