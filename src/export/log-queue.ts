@@ -1,0 +1,567 @@
+/**
+ * Drop and flow events → OTLP log records, with delivery that survives a collector restart.
+ *
+ * The upstream JS log exporters have no queue, and the gRPC one no retry (DESIGN.md decision 7).
+ * EventLogExporter keeps published events in a bounded in-memory queue and one sender loop sends
+ * them in batches, oldest first, with at most one export in flight:
+ *
+ * - A batch that fails is kept at the head of the queue and retried after an exponential backoff
+ *   with jitter; events behind it wait, so order is kept and nothing is sent twice by us (a retried
+ *   batch may reach the collector twice if it had accepted the first attempt: at-least-once).
+ * - A batch the collector refuses as malformed (gRPC INVALID_ARGUMENT, HTTP 400) cannot succeed
+ *   on retry: it is dropped and counted as lost (export_rejected). A batch refused as too large
+ *   (HTTP 413, gRPC RESOURCE_EXHAUSTED "larger than max") is split instead, until single events.
+ * - When the queue is full, the oldest events that are not in flight are dropped and counted as
+ *   lost (queue_full): after an outage the newest events are the ones delivered.
+ *
+ * Every published event ends in exactly one of: exported, lost.queue_full, lost.export_rejected,
+ * unsent (still queued at shutdown), or is still queued — `stats()` adds up.
+ *
+ * Memory is bounded by `maxQueue` events (a fixed-size ring plus the head batch, counted together);
+ * records are built per batch at send time. Timers are unref'd; no promise chains grow.
+ */
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import type { Resource } from '@opentelemetry/resources';
+import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { EventSink, NetworkEvent } from '../events/types.js';
+import type { Logger } from '../log.js';
+import { EVENT_LOSS_STAGE } from '../names.js';
+import { eventToLogRecord } from './log-records.js';
+import { grpcExporterOptions, httpExporterOptions } from './otlp-exporter-options.js';
+import type { OtlpSettings } from './otlp-settings.js';
+
+export const EVENT_EXPORT_DEFAULTS = {
+  maxQueue: 10_000,
+  maxBatch: 512,
+  lingerMs: 200,
+  initialBackoffMs: 1_000,
+  maxBackoffMs: 30_000,
+  /** Backoff delays are drawn from [(1 - jitter) × d, d]. */
+  jitter: 0.2,
+  failureLogIntervalMs: 60_000,
+  shutdownTimeoutMs: 10_000,
+} as const;
+
+export interface EventLogExporterOptions {
+  exporter: LogRecordExporter;
+  resource: Resource;
+  logger: Logger;
+  /** Events held at most (queued + the batch in flight). Default 10 000. */
+  maxQueue?: number;
+  /** Events per export at most (clamped to maxQueue). Default 512. */
+  maxBatch?: number;
+  /** How long a partial batch waits for more events before it is sent. Default 200 ms; 0 = at once. */
+  lingerMs?: number;
+  /** First retry delay after a failed export, doubled per failure up to maxBackoffMs. Default 1 s. */
+  initialBackoffMs?: number;
+  /** Default 30 s. */
+  maxBackoffMs?: number;
+  /**
+   * Bound on one export call: past it the export counts as failed and the batch is retried (the
+   * upstream exporters bound their own calls by their timeout; this only guards against a call
+   * that never reports). Default 30 s.
+   */
+  exportTimeoutMs?: number;
+  /** Minimum time between two log lines about failures or full-queue drops. Default 60 s. */
+  failureLogIntervalMs?: number;
+  /** For tests. */
+  now?: () => number;
+  random?: () => number;
+}
+
+type LossStage = typeof EVENT_LOSS_STAGE.queueFull | typeof EVENT_LOSS_STAGE.exportRejected;
+
+export interface EventExportStats {
+  /** Events handed to publish(). */
+  published: number;
+  /** Events the collector accepted. */
+  exported: number;
+  /** Events waiting now, the batch in flight included. */
+  queued: number;
+  lost: Record<LossStage, number>;
+  /** Events still queued when shutdown ended (or published after it began). */
+  unsent: number;
+  exportsOk: number;
+  exportsFailed: number;
+  /** Failed exports since the last success that will be retried (the collector unreachable or failing). */
+  consecutiveFailures: number;
+  lastError?: string;
+}
+
+/** What an export failure means for its batch. */
+export type ExportErrorClass = 'retry' | 'reject' | 'too_large';
+
+// gRPC status codes (grpc-js `status`), as the upstream gRPC transport reports them in `error.code`.
+const GRPC_INVALID_ARGUMENT = 3;
+const GRPC_RESOURCE_EXHAUSTED = 8;
+
+/**
+ * Classifies the error of a failed export, as the 0.2xx OTLP exporters report it:
+ * - gRPC: the grpc-js ServiceError of the call (`code`: a gRPC status number 0–16, `details`);
+ *   no retry upstream. INVALID_ARGUMENT → reject; RESOURCE_EXHAUSTED because the message is over
+ *   the server's size limit → too_large; everything else (UNAVAILABLE, DEADLINE_EXCEEDED,
+ *   UNAUTHENTICATED ...) → retry.
+ * - http/protobuf: the upstream transport already retried 429/502/503/504 and network errors
+ *   within its timeout, then reports `OTLPExporterError('Export failed with retryable status')`
+ *   (no code) or the network error (string `code`, e.g. ECONNREFUSED) → retry. Other statuses are
+ *   an OTLPExporterError whose `code` is the HTTP status: 400 → reject, 413 → too_large, others
+ *   (401, 403, 404, 500 ...) → retry: they are configuration or server problems that an operator
+ *   can fix while the queue holds the newest events.
+ * - Anything else (a timeout of ours, "Concurrent export limit reached") → retry.
+ */
+export function classifyExportError(err: unknown): ExportErrorClass {
+  if (typeof err !== 'object' || err === null) return 'retry';
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'number') return 'retry';
+  if ((err as { name?: unknown }).name === 'OTLPExporterError') {
+    if (code === 400) return 'reject';
+    if (code === 413) return 'too_large';
+    return 'retry';
+  }
+  if (code === GRPC_INVALID_ARGUMENT) return 'reject';
+  if (code === GRPC_RESOURCE_EXHAUSTED && /larger than max|too large/i.test(errorText(err))) return 'too_large';
+  return 'retry';
+}
+
+/**
+ * Builds the OTLP log exporter for `settings` (gRPC with metadata, TLS credentials and compression,
+ * or http/protobuf with headers and TLS agent options; see otlp-exporter-options.ts). Resolve the
+ * settings with `resolveOtlpSettings(env, overrides, 'logs')`.
+ */
+export function createOtlpLogExporter(settings: OtlpSettings): LogRecordExporter {
+  if (settings.protocol === 'grpc') return new GrpcLogExporter(grpcExporterOptions(settings));
+  return new ProtoLogExporter(httpExporterOptions(settings));
+}
+
+export interface CreateEventLogExporterOptions extends Omit<EventLogExporterOptions, 'exporter'> {
+  settings: OtlpSettings;
+  /** For tests: replaces the OTLP exporter built from `settings`. */
+  exporter?: LogRecordExporter;
+}
+
+/** The agent's event exporter: the OTLP log exporter for `settings` behind the queue. */
+export function createEventLogExporter(opts: CreateEventLogExporterOptions): EventLogExporter {
+  const { settings, exporter, ...rest } = opts;
+  const logger = opts.logger.child({ component: 'otlp-events' });
+  logger.info({ protocol: settings.protocol, endpoint: settings.endpoint, compression: settings.compression,
+    tls: settings.tls !== undefined }, 'OTLP event exporter ready');
+  return new EventLogExporter({
+    // Past the exporter's own timeout (the http transport's retries included) with a margin.
+    exportTimeoutMs: 2 * settings.timeoutMs + 1_000,
+    ...rest,
+    logger,
+    exporter: exporter ?? createOtlpLogExporter(settings),
+  });
+}
+
+/**
+ * The bounded, retrying queue (see the file comment). Also fits the event stage's EventOutput
+ * (src/events/pipeline.ts): `name`, `stats()`, `close(timeoutMs)`.
+ */
+export class EventLogExporter implements EventSink {
+  readonly name = 'otlp';
+  private readonly exporter: LogRecordExporter;
+  private readonly resource: Resource;
+  private readonly logger: Logger;
+  private readonly maxQueue: number;
+  private readonly maxBatch: number;
+  private readonly lingerMs: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly exportTimeoutMs: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  // The ring: the newest `len` published events (sequence numbers published-len+1 .. published).
+  private readonly ring: (NetworkEvent | undefined)[];
+  private readonly ringObserved: Float64Array;
+  private head = 0;
+  private len = 0;
+  // The head batch, taken from the ring: sent, and on failure kept and retried. [off, length) remain.
+  private batch: NetworkEvent[] | undefined;
+  private batchObserved: number[] = [];
+  private batchOff = 0;
+  private batchFirstSeq = 0;
+  /** Events per export now (maxBatch, halved when the collector says a batch is too large). */
+  private batchLimit: number;
+
+  private inFlight = false;
+  /** Identifies the export in flight; a result for another token is stale and ignored. */
+  private token = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerKind: 'linger' | 'backoff' | undefined;
+  private attempt = 0;
+  private closing = false;
+  private stopped = false;
+  private shutdownPromise: Promise<void> | undefined;
+  private waiters: { target: number; resolve: (drained: boolean) => void }[] = [];
+
+  private published = 0;
+  private exported = 0;
+  private readonly lost: Record<LossStage, number> = { queue_full: 0, export_rejected: 0 };
+  private unsent = 0;
+  private exportsOk = 0;
+  private exportsFailed = 0;
+  private consecutiveFailures = 0;
+  private lastError: string | undefined;
+  private readonly failureLog: RateLimitedLog;
+  private readonly queueFullLog: RateLimitedLog;
+  private readonly rejectLog: RateLimitedLog;
+
+  constructor(opts: EventLogExporterOptions) {
+    this.exporter = opts.exporter;
+    this.resource = opts.resource;
+    this.logger = opts.logger;
+    const d = EVENT_EXPORT_DEFAULTS;
+    this.maxQueue = positiveInt('maxQueue', opts.maxQueue ?? d.maxQueue);
+    this.maxBatch = Math.min(positiveInt('maxBatch', opts.maxBatch ?? d.maxBatch), this.maxQueue);
+    this.lingerMs = nonNegative('lingerMs', opts.lingerMs ?? d.lingerMs);
+    this.initialBackoffMs = nonNegative('initialBackoffMs', opts.initialBackoffMs ?? d.initialBackoffMs);
+    this.maxBackoffMs = Math.max(this.initialBackoffMs, nonNegative('maxBackoffMs', opts.maxBackoffMs ?? d.maxBackoffMs));
+    this.exportTimeoutMs = positiveInt('exportTimeoutMs', opts.exportTimeoutMs ?? 30_000);
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.batchLimit = this.maxBatch;
+    this.ring = new Array<NetworkEvent | undefined>(this.maxQueue);
+    this.ringObserved = new Float64Array(this.maxQueue);
+    const logEvery = opts.failureLogIntervalMs ?? d.failureLogIntervalMs;
+    this.failureLog = new RateLimitedLog(logEvery, this.now);
+    this.queueFullLog = new RateLimitedLog(logEvery, this.now);
+    this.rejectLog = new RateLimitedLog(logEvery, this.now);
+  }
+
+  /** Queues events for export; never throws, never blocks (see the class comment for a full queue). */
+  publish(events: readonly NetworkEvent[]): void {
+    if (events.length === 0) return;
+    if (this.closing) {
+      this.published += events.length;
+      this.unsent += events.length;
+      return;
+    }
+    const observed = this.now();
+    let dropped = 0;
+    for (const e of events) {
+      this.published++;
+      if (this.len + this.batchRemaining() >= this.maxQueue) {
+        dropped++;
+        if (this.batch && !this.inFlight) {
+          this.batchOff++;
+          if (this.batchOff >= this.batch.length) this.clearBatch();
+        } else if (this.len > 0) {
+          this.ring[this.head] = undefined;
+          this.head = (this.head + 1) % this.maxQueue;
+          this.len--;
+        } else {
+          continue; // the batch in flight fills the bound: this event is the oldest not in flight
+        }
+      }
+      const tail = (this.head + this.len) % this.maxQueue;
+      this.ring[tail] = e;
+      this.ringObserved[tail] = observed;
+      this.len++;
+    }
+    if (dropped > 0) {
+      this.lost.queue_full += dropped;
+      this.queueFullLog.note(dropped, (n) => this.logger.warn({ dropped: n, maxQueue: this.maxQueue, lastError: this.lastError },
+        'event export queue full: oldest events dropped (counted as lost, stage queue_full)'));
+      this.settleWaiters();
+    }
+    this.pump();
+  }
+
+  /**
+   * Sends what is queued now, without waiting for the linger or a backoff in progress. Resolves
+   * true once every event published before the call is exported or counted lost, false when
+   * `timeoutMs` passes first (or on shutdown).
+   */
+  forceFlush(timeoutMs: number = EVENT_EXPORT_DEFAULTS.shutdownTimeoutMs): Promise<boolean> {
+    const target = this.published;
+    if (this.stopped) return Promise.resolve(false);
+    if (this.oldestOutstanding() > target) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      const waiter = { target, resolve: (drained: boolean) => { clearTimeout(timer); resolve(drained); } };
+      this.waiters.push(waiter);
+      if (this.timerKind !== undefined) this.clearTimer();
+      this.pump();
+    });
+  }
+
+  /**
+   * Flushes (bounded by `timeoutMs`), then stops the loop and shuts the exporter down. What is still
+   * queued then is counted as `unsent` and logged. Idempotent.
+   */
+  shutdown(timeoutMs: number = EVENT_EXPORT_DEFAULTS.shutdownTimeoutMs): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      const deadline = this.now() + timeoutMs;
+      this.closing = true;
+      await this.forceFlush(timeoutMs);
+      this.stopped = true;
+      this.clearTimer();
+      clearTimeout(this.watchdog);
+      const left = this.len + this.batchRemaining();
+      this.unsent += left;
+      this.ring.fill(undefined);
+      this.len = 0;
+      this.clearBatch();
+      this.inFlight = false;
+      this.token++;
+      for (const w of this.waiters.splice(0)) w.resolve(false);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          this.exporter.shutdown(),
+          new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - this.now())); timer.unref(); }),
+        ]);
+      } catch (err) {
+        this.logger.warn({ err: errorText(err) }, 'event exporter shutdown failed');
+      } finally {
+        clearTimeout(timer);
+      }
+      if (left > 0) this.logger.warn({ unsent: left, lastError: this.lastError }, 'events still queued at shutdown were not sent');
+      this.logger.info(this.stats(), 'event exporter stopped');
+    })();
+    return this.shutdownPromise;
+  }
+
+  /** shutdown(timeoutMs), under the event stage's name for it. */
+  close(timeoutMs: number): Promise<void> {
+    return this.shutdown(timeoutMs);
+  }
+
+  stats(): EventExportStats {
+    return {
+      published: this.published,
+      exported: this.exported,
+      queued: this.len + this.batchRemaining(),
+      lost: { ...this.lost },
+      unsent: this.unsent,
+      exportsOk: this.exportsOk,
+      exportsFailed: this.exportsFailed,
+      consecutiveFailures: this.consecutiveFailures,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  // ---- the sender loop: a state machine driven by publish, timers and export results ----
+
+  private pump(): void {
+    if (this.stopped || this.inFlight) return;
+    if (!this.batch && this.len === 0) {
+      this.clearTimer();
+      return;
+    }
+    if (this.timerKind === 'backoff') return;
+    const ready = this.batch !== undefined || this.len >= this.batchLimit || this.waiters.length > 0 || this.lingerMs === 0;
+    if (!ready) {
+      if (this.timerKind === undefined) this.startTimer('linger', this.lingerMs);
+      return;
+    }
+    this.clearTimer();
+    this.send();
+  }
+
+  private send(): void {
+    if (!this.batch) this.takeBatch();
+    const batch = this.batch;
+    if (!batch) return;
+    const count = Math.min(this.batchLimit, batch.length - this.batchOff);
+    const records: ReadableLogRecord[] = new Array<ReadableLogRecord>(count);
+    for (let i = 0; i < count; i++) {
+      const at = this.batchOff + i;
+      records[i] = eventToLogRecord(batch[at] as NetworkEvent, this.resource, this.batchObserved[at] as number);
+    }
+    const token = ++this.token;
+    this.inFlight = true;
+    let sync = true;
+    const done = (result: ExportResult, kind?: ExportErrorClass): void => {
+      if (token !== this.token) return; // stale: timed out or shut down
+      this.token++;
+      clearTimeout(this.watchdog);
+      this.inFlight = false;
+      this.onResult(result, count, kind);
+      if (sync) queueMicrotask(() => this.pump()); // no recursion through a synchronous exporter
+      else this.pump();
+    };
+    this.watchdog = setTimeout(() => done({ code: ExportResultCode.FAILED,
+      error: new Error(`event export did not complete within ${this.exportTimeoutMs} ms`) }), this.exportTimeoutMs);
+    this.watchdog.unref();
+    try {
+      this.exporter.export(records, done);
+    } catch (err) {
+      // The exporter could not even serialise the batch: retrying the same records cannot help.
+      done({ code: ExportResultCode.FAILED, error: new Error(`export threw: ${errorText(err)}`) }, 'reject');
+    }
+    sync = false;
+  }
+
+  private onResult(result: ExportResult, count: number, kindOverride?: ExportErrorClass): void {
+    if (result.code === ExportResultCode.SUCCESS) {
+      this.exported += count;
+      this.exportsOk++;
+      this.advanceBatch(count);
+      this.attempt = 0;
+      if (this.consecutiveFailures > 0) {
+        this.logger.info({ failedExports: this.consecutiveFailures, queued: this.len + this.batchRemaining() },
+          'OTLP event export recovered');
+        this.failureLog.reset();
+      }
+      this.consecutiveFailures = 0;
+      this.settleWaiters();
+      return;
+    }
+    this.exportsFailed++;
+    this.lastError = errorText(result.error);
+    const kind = kindOverride ?? classifyExportError(result.error);
+    // A refusal is an answer: the collector is reachable, so only 'retry' counts as an outage.
+    if (kind === 'too_large' && count > 1) {
+      this.batchLimit = Math.max(1, Math.floor(count / 2));
+      this.logger.warn({ err: this.lastError, events: count, batchLimit: this.batchLimit },
+        'the collector refused a batch of events as too large; sending smaller batches');
+      return; // retried at once, smaller
+    }
+    if (kind !== 'retry') {
+      this.lost.export_rejected += count;
+      this.advanceBatch(count);
+      this.attempt = 0;
+      this.rejectLog.note(1, (n) => this.logger.warn({ err: this.lastError, events: count, rejections: n },
+        'the collector rejected a batch of events as invalid: dropped (counted as lost, stage export_rejected)'));
+      this.settleWaiters();
+      return;
+    }
+    this.consecutiveFailures++;
+    this.attempt++;
+    const delay = this.backoffMs(this.attempt);
+    this.failureLog.note(1, (n) => this.logger.warn({ err: this.lastError, consecutiveFailures: this.consecutiveFailures,
+      failures: n, queued: this.len + this.batchRemaining(), retryInMs: Math.round(delay) },
+    'OTLP event export failed; retrying (events stay queued up to the queue bound)'));
+    this.startTimer('backoff', delay);
+  }
+
+  private backoffMs(attempt: number): number {
+    const base = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** Math.min(attempt - 1, 30));
+    return base * (1 - EVENT_EXPORT_DEFAULTS.jitter * this.random());
+  }
+
+  private takeBatch(): void {
+    const n = Math.min(this.batchLimit, this.len);
+    if (n === 0) return;
+    this.batchFirstSeq = this.published - this.len + 1;
+    const events = new Array<NetworkEvent>(n);
+    const observed = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      events[i] = this.ring[this.head] as NetworkEvent;
+      observed[i] = this.ringObserved[this.head] as number;
+      this.ring[this.head] = undefined;
+      this.head = (this.head + 1) % this.maxQueue;
+    }
+    this.len -= n;
+    this.batch = events;
+    this.batchObserved = observed;
+    this.batchOff = 0;
+  }
+
+  private advanceBatch(count: number): void {
+    this.batchOff += count;
+    if (this.batch && this.batchOff >= this.batch.length) this.clearBatch();
+  }
+
+  private clearBatch(): void {
+    this.batch = undefined;
+    this.batchObserved = [];
+    this.batchOff = 0;
+  }
+
+  private batchRemaining(): number {
+    return this.batch ? this.batch.length - this.batchOff : 0;
+  }
+
+  /** Sequence number (1-based, publish order) of the oldest event still queued; Infinity when none. */
+  private oldestOutstanding(): number {
+    if (this.batch) return this.batchFirstSeq + this.batchOff;
+    if (this.len > 0) return this.published - this.len + 1;
+    return Infinity;
+  }
+
+  private settleWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const oldest = this.oldestOutstanding();
+    const left: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (oldest > w.target) w.resolve(true);
+      else left.push(w);
+    }
+    this.waiters = left;
+  }
+
+  private startTimer(kind: 'linger' | 'backoff', ms: number): void {
+    this.clearTimer();
+    this.timerKind = kind;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerKind = undefined;
+      if (kind === 'linger') {
+        if (!this.stopped && !this.inFlight && (this.batch || this.len > 0)) this.send();
+      } else {
+        this.pump();
+      }
+    }, ms);
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerKind = undefined;
+  }
+}
+
+/**
+ * First occurrence logged at once, then at most one line per interval carrying the count since the
+ * previous line; reset() (on recovery) makes the next occurrence log at once again.
+ */
+class RateLimitedLog {
+  private lastAt = -Infinity;
+  private pending = 0;
+
+  constructor(private readonly intervalMs: number, private readonly now: () => number) {}
+
+  note(n: number, log: (count: number) => void): void {
+    this.pending += n;
+    const now = this.now();
+    if (now - this.lastAt < this.intervalMs) return;
+    log(this.pending);
+    this.lastAt = now;
+    this.pending = 0;
+  }
+
+  reset(): void {
+    this.lastAt = -Infinity;
+    this.pending = 0;
+  }
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function nonNegative(name: string, v: number): number {
+  if (!Number.isFinite(v) || v < 0) throw new RangeError(`${name} must be a non-negative number, got ${v}`);
+  return v;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const details = (err as { details?: unknown }).details;
+    return typeof details === 'string' && details !== '' && !err.message.includes(details) ? `${err.message}: ${details}` : err.message;
+  }
+  return err === undefined ? 'unknown error' : String(err);
+}

@@ -1,0 +1,162 @@
+/**
+ * NetworkEvent → OTLP log record (sdk-logs ReadableLogRecord), the shape the OTLP log exporters
+ * serialise. One record per event, named by `eventName` (fovea.network.packet.drop,
+ * fovea.network.flow); DROPPED is WARN, FORWARDED is INFO; the body is a one-line summary for
+ * humans, the attributes carry everything for queries (names in src/names.ts).
+ *
+ * Kubernetes association: the collector's k8sattributes processor reads resource attributes only,
+ * after groupbyattrs lifts record attributes to the resource. So when an end of the event is a pod
+ * on this node (`local`), its k8s.pod.uid / k8s.pod.name / k8s.namespace.name are set on the record
+ * (the source when both ends are local, as a pod's own egress is the more common question).
+ *
+ * Absent values are omitted, never written as undefined or ''.
+ */
+import type { HrTime } from '@opentelemetry/api';
+import { SeverityNumber, type LogAttributes } from '@opentelemetry/api-logs';
+import type { InstrumentationScope } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import type { EventEndpoint, NetworkEvent } from '../events/types.js';
+import { ATTR, METER_NAME, VERDICT } from '../names.js';
+import { packageVersion } from './resource.js';
+
+let scope: InstrumentationScope | undefined;
+
+/**
+ * The instrumentation scope of every event record. One object for the process: the OTLP
+ * serialiser groups records by scope identity.
+ */
+export function eventScope(): InstrumentationScope {
+  return (scope ??= { name: METER_NAME, version: packageVersion() });
+}
+
+/**
+ * Unix ms (with a sub-ms fraction) → [seconds, nanoseconds], rounded to the microsecond: a double
+ * holding today's Unix time in ms resolves ~0.24 µs, so finer digits would be noise.
+ */
+export function msToHrTime(ms: number): HrTime {
+  const micros = Math.round(ms * 1000);
+  const seconds = Math.floor(micros / 1e6);
+  return [seconds, (micros - seconds * 1e6) * 1000];
+}
+
+/**
+ * The record for one event. `observedMs`: when the agent read it (the record's observed time).
+ */
+export function eventToLogRecord(event: NetworkEvent, resource: Resource, observedMs: number): ReadableLogRecord {
+  const dropped = event.verdict === VERDICT.dropped;
+  return {
+    hrTime: msToHrTime(event.timeMs),
+    hrTimeObserved: msToHrTime(observedMs),
+    severityNumber: dropped ? SeverityNumber.WARN : SeverityNumber.INFO,
+    severityText: dropped ? 'WARN' : 'INFO',
+    body: eventSummary(event),
+    eventName: event.name,
+    resource,
+    instrumentationScope: eventScope(),
+    attributes: eventAttributes(event),
+    droppedAttributesCount: 0,
+  };
+}
+
+/** Every attribute of an event's record (see the file comment). */
+export function eventAttributes(e: NetworkEvent): LogAttributes {
+  const a: LogAttributes = {};
+  const set = (key: string, v: string | number | undefined): void => {
+    if (v !== undefined && v !== '') a[key] = v;
+  };
+  set(ATTR.verdict, e.verdict);
+  set(ATTR.dropReason, e.reason);
+  if (e.transport !== 'unknown') set(ATTR.transport, e.transport);
+  if (e.ipVersion === 4 || e.ipVersion === 6) set(ATTR.networkType, `ipv${e.ipVersion}`);
+
+  const src = e.source;
+  set(ATTR.srcAddress, src.ip);
+  set(ATTR.srcPort, src.port);
+  set(ATTR.srcKind, src.kind);
+  set(ATTR.srcNamespace, src.namespace);
+  set(ATTR.srcWorkloadKind, src.workloadKind);
+  set(ATTR.srcWorkload, src.workloadName);
+  set(ATTR.srcPod, src.pod);
+  set(ATTR.srcPodUid, src.podUid);
+  set(ATTR.srcService, src.service);
+  set(ATTR.srcNode, src.node);
+
+  const dst = e.destination;
+  set(ATTR.dstAddress, dst.ip);
+  set(ATTR.dstPort, dst.port);
+  set(ATTR.dstKind, dst.kind);
+  set(ATTR.dstNamespace, dst.namespace);
+  set(ATTR.dstWorkloadKind, dst.workloadKind);
+  set(ATTR.dstWorkload, dst.workloadName);
+  set(ATTR.dstPod, dst.pod);
+  set(ATTR.dstPodUid, dst.podUid);
+  set(ATTR.dstService, dst.service);
+  set(ATTR.dstNode, dst.node);
+
+  set(ATTR.interfaceName, e.interface);
+  set(ATTR.netns, e.netns);
+  set(ATTR.eventDirection, e.direction);
+  set(ATTR.dropLocation, e.location);
+  set(ATTR.eventsSuppressed, e.suppressed);
+  set(ATTR.tcpFlags, e.tcpFlags);
+  set(ATTR.packetLength, e.length);
+
+  const f = e.flow;
+  if (f) {
+    set(ATTR.flowState, f.state);
+    set(ATTR.flowRecordPackets, f.packets);
+    set(ATTR.flowRecordBytes, f.bytes);
+    set(ATTR.flowTotalPackets, f.totalPackets);
+    set(ATTR.flowTotalBytes, f.totalBytes);
+  }
+
+  // The local pod, for the collector's association (resource attributes after groupbyattrs).
+  const local = isLocalPod(src) ? src : isLocalPod(dst) ? dst : undefined;
+  if (local) {
+    set(ATTR.podUid, local.podUid);
+    set(ATTR.podName, local.pod);
+    set(ATTR.namespace, local.namespace);
+  }
+  return a;
+}
+
+function isLocalPod(ep: EventEndpoint): boolean {
+  return ep.local === true && ep.kind === 'pod';
+}
+
+/**
+ * One line for humans, e.g.
+ * `DROPPED NETFILTER_DROP tcp 10.0.0.1:40000 (default/client-7f9) → 10.0.0.2:80 (default/server) on veth1`,
+ * `FORWARDED tcp 10.0.0.1:40000 (default/client-7f9) → 10.0.0.2:80 (svc default/web) on veth1: flow new, 3 packets, 180 bytes`.
+ */
+export function eventSummary(e: NetworkEvent): string {
+  const parts: string[] = [e.verdict];
+  if (e.reason) parts.push(e.reason);
+  parts.push(e.transport);
+  parts.push(endpointText(e.source), '→', endpointText(e.destination));
+  if (e.interface) parts.push('on', e.interface);
+  let line = parts.join(' ');
+  if (e.suppressed) line += ` (+${e.suppressed} suppressed)`;
+  const f = e.flow;
+  if (f) line += `: flow ${f.state}, ${f.packets} packets, ${f.bytes} bytes`;
+  return line;
+}
+
+function endpointText(ep: EventEndpoint): string {
+  const ip = ep.ip === '' ? '?' : ep.ip;
+  let text = ep.port === undefined ? ip : `${ip.includes(':') ? `[${ip}]` : ip}:${ep.port}`;
+  const who = identityText(ep);
+  if (who) text += ` (${who})`;
+  return text;
+}
+
+function identityText(ep: EventEndpoint): string | undefined {
+  const ns = (name: string): string => (ep.namespace ? `${ep.namespace}/${name}` : name);
+  switch (ep.kind) {
+    case 'pod': return ep.pod ? ns(ep.pod) : ep.workloadName ? ns(ep.workloadName) : undefined;
+    case 'service': return ep.service ? `svc ${ns(ep.service)}` : undefined;
+    case 'node': return ep.node ? `node ${ep.node}` : undefined;
+    default: return undefined;
+  }
+}
