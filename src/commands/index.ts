@@ -17,6 +17,8 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./demo.js')).demoCommand },
   { name: 'doctor', summary: 'Check what this host supports and what will and will not work, with the fix for each',
     load: async () => (await import('./doctor.js')).doctorCommand },
+  { name: 'observe', summary: 'Watch flows and drops on this node live, with filters (like hubble observe)',
+    load: async () => (await import('./observe.js')).observeCommand },
   { name: 'reasons', summary: "Print the running kernel's packet drop reasons (enum skb_drop_reason, from BTF)",
     load: async () => (await import('./reasons.js')).reasonsCommand },
 ];
