@@ -3,7 +3,7 @@
  * or into the complete list of what is wrong. Shared by `fovea agent` and `fovea demo`.
  */
 import { formatIssues, loadConfig, parseAgentArgs, type Config } from '../config/index.js';
-import { resolveOtlpSettings, type OtlpOverrides, type OtlpSettings } from '../export/otlp-settings.js';
+import { resolveOtlpSettings, type OtlpOverrides, type OtlpSettings, type OtlpSignal } from '../export/otlp-settings.js';
 import { buildResource } from '../export/resource.js';
 import type { Resource } from '@opentelemetry/resources';
 
@@ -11,38 +11,40 @@ import type { Resource } from '@opentelemetry/resources';
 export const DEFAULT_EXPORT_INTERVAL_MS = 15_000;
 
 export type AgentSetup =
-  | { ok: true; config: Config; otlp: OtlpSettings; resource: Resource; warnings: string[] }
+  | { ok: true; config: Config; otlp: OtlpSettings; resource: Resource; warnings: string[];
+    /** OTLP settings of the event (logs) export; undefined when events are not exported */
+    otlpLogs: OtlpSettings | undefined }
   | { ok: 'help' }
   | { ok: false; message: string };
 
 /** Which OTEL_* variables can set an export field (signal-specific first). */
-const OTEL_VARS: Record<keyof OtlpOverrides, string[]> = {
-  protocol: ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'],
-  endpoint: ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
-  headers: ['OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'],
-  compression: ['OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'],
-  timeoutMs: ['OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'],
-  certificate: ['OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CERTIFICATE'],
-  clientKey: ['OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY', 'OTEL_EXPORTER_OTLP_CLIENT_KEY'],
-  clientCertificate: ['OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE'],
-  insecure: ['OTEL_EXPORTER_OTLP_METRICS_INSECURE', 'OTEL_EXPORTER_OTLP_INSECURE'],
-  intervalMs: ['OTEL_METRIC_EXPORT_INTERVAL'],
-  exportTimeoutMs: ['OTEL_METRIC_EXPORT_TIMEOUT'],
-};
+function otelVars(signal: OtlpSignal): Record<keyof OtlpOverrides, string[]> {
+  const s = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_`;
+  const g = 'OTEL_EXPORTER_OTLP_';
+  const both = (suffix: string): string[] => [s + suffix, g + suffix];
+  return {
+    protocol: both('PROTOCOL'), endpoint: both('ENDPOINT'), headers: both('HEADERS'), compression: both('COMPRESSION'),
+    timeoutMs: both('TIMEOUT'), certificate: both('CERTIFICATE'), clientKey: both('CLIENT_KEY'),
+    clientCertificate: both('CLIENT_CERTIFICATE'), insecure: both('INSECURE'),
+    intervalMs: signal === 'metrics' ? ['OTEL_METRIC_EXPORT_INTERVAL'] : [],
+    exportTimeoutMs: signal === 'metrics' ? ['OTEL_METRIC_EXPORT_TIMEOUT'] : [],
+  };
+}
 
 /**
  * Precedence for export settings: flags > OTEL_* environment > config file > defaults.
  * A config-file value is passed on only when no OTEL_* variable sets the same field.
  */
 export function exportOverrides(
-  config: Config, sources: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv,
+  config: Config, sources: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv, signal: OtlpSignal = 'metrics',
 ): OtlpOverrides {
   const out: OtlpOverrides = {};
+  const vars = otelVars(signal);
   const e = config.export;
   const set = <K extends keyof OtlpOverrides>(k: K, v: OtlpOverrides[K] | undefined, path: string) => {
     if (v === undefined) return;
     const src = sources[path] ?? (path === 'export.headers' ? 'file' : 'default');
-    const envSets = OTEL_VARS[k].some((n) => (env[n] ?? '').trim() !== '');
+    const envSets = vars[k].some((n) => (env[n] ?? '').trim() !== '');
     if (src === 'flag' || (src === 'file' && !envSets)) out[k] = v;
   };
   set('protocol', e.protocol, 'export.protocol');
@@ -54,6 +56,11 @@ export function exportOverrides(
   set('clientKey', e.clientKey, 'export.clientKey');
   set('clientCertificate', e.clientCertificate, 'export.clientCertificate');
   set('insecure', e.insecure, 'export.insecure');
+  if (signal === 'logs') {
+    // events may go elsewhere than metrics: events.export.endpoint wins over export.endpoint
+    set('endpoint', config.events.export.endpoint, 'events.export.endpoint');
+    return out;
+  }
   set('intervalMs', e.intervalMs, 'export.intervalMs');
   if (out.intervalMs === undefined && (env.OTEL_METRIC_EXPORT_INTERVAL ?? '').trim() === '') {
     out.intervalMs = DEFAULT_EXPORT_INTERVAL_MS;
@@ -72,13 +79,20 @@ export function resolveAgentSetup(args: string[], env: NodeJS.ProcessEnv): Agent
   if (!loaded.ok) return { ok: false, message: formatIssues(loaded.issues) };
   const config = loaded.config;
   const otlp = resolveOtlpSettings(env, exportOverrides(config, loaded.sources, env));
+  const eventsExported = config.events.export.enabled && (config.events.drops.enabled || config.events.flows.enabled);
+  const logs = eventsExported ? resolveOtlpSettings(env, exportOverrides(config, loaded.sources, env, 'logs'), 'logs') : undefined;
   const res = buildResource({ nodeName: config.nodeName || undefined, env });
-  const problems = [...(otlp.ok ? [] : otlp.issues), ...res.issues];
-  if (!otlp.ok || res.issues.length > 0) {
-    return { ok: false, message: problems.map((p) => `export: ${p}`).join('\n') };
+  const problems = [
+    ...(otlp.ok ? [] : otlp.issues.map((p) => `export: ${p}`)),
+    // the shared settings' problems are already listed once
+    ...(logs && !logs.ok ? logs.issues.filter((p) => otlp.ok || !otlp.issues.includes(p)).map((p) => `events export: ${p}`) : []),
+    ...res.issues.map((p) => `export: ${p}`),
+  ];
+  if (!otlp.ok || (logs && !logs.ok) || res.issues.length > 0) {
+    return { ok: false, message: problems.join('\n') };
   }
   return {
-    ok: true, config, otlp: otlp.settings, resource: res.resource,
+    ok: true, config, otlp: otlp.settings, resource: res.resource, otlpLogs: logs?.ok ? logs.settings : undefined,
     warnings: loaded.warnings.map((w) => formatIssues([w])),
   };
 }

@@ -2,6 +2,7 @@
 import { agentFlagsHelp } from '../config/index.js';
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { createMetricsPipeline } from '../export/metrics-pipeline.js';
+import { createEventOutputs } from './event-outputs.js';
 import { packageVersion } from '../export/resource.js';
 import { createLogger } from '../log.js';
 import { defaultBpfObjectDir } from '../paths.js';
@@ -12,13 +13,15 @@ import { EXIT, type Command, type CommandIo } from './types.js';
 
 export const agentCommand: Command = {
   name: 'agent',
-  summary: 'Run the node agent: load the eBPF probes and export OTLP metrics',
+  summary: 'Run the node agent: load the eBPF probes, export OTLP metrics and drop/flow events',
   help: () => [
     'Usage: fovea agent [options]',
     '',
     'Loads the eBPF probes (kernel drop reasons, per-interface traffic), reads their maps at every',
-    'export and sends cumulative OTLP metrics to a collector. Runs standalone unless a node name is',
-    'given. Stops cleanly on SIGTERM/SIGINT (programs detached, final export sent).',
+    'export and sends cumulative OTLP metrics to a collector; drop events (rate-limited in the kernel)',
+    'and, opt-in, flow events go out as OTLP log records and to `fovea observe` on a local socket.',
+    'Runs standalone unless a node name is given. Stops cleanly on SIGTERM/SIGINT (programs detached,',
+    'final export sent).',
     '',
     agentFlagsHelp(),
     '',
@@ -37,19 +40,28 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`fovea agent: invalid configuration:\n${setup.message}\n`);
     return EXIT.usage;
   }
-  const { config, otlp, resource } = setup;
+  const { config, otlp, otlpLogs, resource } = setup;
   const logger = createLogger(config.logLevel);
   for (const w of setup.warnings) logger.warn(w);
+  let eventOutputs;
+  try {
+    eventOutputs = await createEventOutputs(config, otlpLogs, resource, logger);
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'event outputs failed to start');
+    io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
+    return EXIT.failure;
+  }
   let pods;
   try {
     pods = await buildPods(chooseIdentity(config, io.env), config, logger, kubernetesIdentityFactory(logger));
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'identity source failed to start');
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
+    await Promise.all(eventOutputs.map((o) => o.close(0)));
     return EXIT.failure;
   }
   const agent = new Agent({
-    config, logger, version: packageVersion(), pods,
+    config, logger, version: packageVersion(), pods, eventOutputs,
     bpfObjectDir: config.bpfObjectDir || defaultBpfObjectDir(),
     createPipeline: (producer) => createMetricsPipeline({
       settings: otlp, resource, logger, cardinalityLimit: config.export.cardinalityLimit,

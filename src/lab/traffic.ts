@@ -43,6 +43,8 @@ export interface UdpSendOptions {
   readonly size?: number;
   /** Pace to this many datagrams/s; default as fast as sequential sends go (~tens of k/s). */
   readonly ratePps?: number;
+  /** Source port; default an ephemeral one. */
+  readonly sport?: number;
 }
 
 export interface SendResult {
@@ -52,7 +54,7 @@ export interface SendResult {
 
 /** Sends exactly `count` datagrams (each send's callback awaited); rejects if any send fails. */
 export async function sendUdp(lab: Lab, fromPod: number, toIp: string, port: number, count: number, opts: UdpSendOptions = {}): Promise<SendResult> {
-  const r = await oneShot<SendResult>(lab, fromPod, 'udp-send', { to: toIp, port, count, size: opts.size ?? 64, ratePps: opts.ratePps });
+  const r = await oneShot<SendResult>(lab, fromPod, 'udp-send', { to: toIp, port, count, size: opts.size ?? 64, ratePps: opts.ratePps, sport: opts.sport });
   if (r.sent !== count) throw new Error(`sendUdp: sent ${r.sent} of ${count}`);
   return r;
 }

@@ -9,7 +9,7 @@
  * stderr with a non-zero exit.
  *
  * Modes:
- *   udp-send     {to, port, count, size, ratePps?}   exactly `count` datagrams, each send awaited
+ *   udp-send     {to, port, count, size, ratePps?, sport?}  exactly `count` datagrams, each send awaited
  *   udp-flood    {to, port, size, pps|'max', durationMs}  unawaited sends in batches; counts callbacks
  *   udp-sink     {port, ipv6}                        counts datagrams and bytes received
  *   tcp-connect  {to, port, count, timeoutMs}        sequential connects; counts refused/connected/timedOut
@@ -36,6 +36,7 @@ const udpType = (ip) => (net.isIPv6(ip) ? 'udp6' : 'udp4');
 async function udpSend() {
   const sock = dgram.createSocket(udpType(o.to));
   const buf = Buffer.alloc(o.size ?? 64, 0x61);
+  if (o.sport) await new Promise((resolve) => sock.bind(o.sport, () => resolve(undefined)));
   const start = process.hrtime.bigint();
   let sent = 0;
   for (let i = 0; i < o.count; i++) {

@@ -3,6 +3,7 @@
  * operator does, and reads its JSON log lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -11,6 +12,8 @@ export interface AgentExit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
+
+let started = 0;
 
 export class AgentProcess {
   readonly logs: Array<Record<string, unknown>> = [];
@@ -34,9 +37,14 @@ export class AgentProcess {
     this.exitP = new Promise((resolve) => proc.on('exit', (code, signal) => { this.exited = { code, signal }; resolve(this.exited); }));
   }
 
+  /**
+   * Starts `fovea agent args`. Each agent gets its own `fovea observe` socket (a temp path) unless
+   * `env` names one, so agents of different tests never compete for /run/fovea/observe.sock.
+   */
   static start(args: string[], env: Record<string, string | undefined> = {}): AgentProcess {
+    const socket = join(tmpdir(), `fovea-test-${process.pid}-${++started}.sock`);
     const proc = spawn(process.execPath, [join(ROOT, 'bin', 'fovea.js'), 'agent', ...args], {
-      cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT, env: { ...process.env, FOVEA_OBSERVE_SOCKET: socket, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new AgentProcess(proc);
   }
