@@ -1,5 +1,6 @@
 /** Renders bench/results/latest.md from the results document (the same data as latest.json). */
 import type { AgentCostResult } from './agent-cost.js';
+import type { EventsStormResult, Latency } from './events-storm.js';
 import type { FlowsResult } from './flows.js';
 import type { MachineInfo } from './machine.js';
 import type { TcCostResult } from './tc-cost.js';
@@ -20,6 +21,7 @@ export interface BenchResults {
   readonly b?: TcCostResult;
   readonly c?: AgentCostResult;
   readonly d?: FlowsResult;
+  readonly e?: EventsStormResult;
   readonly errors: ReadonlyArray<{ readonly part: PartId | 'setup'; readonly message: string }>;
   readonly targets: readonly Target[];
 }
@@ -32,7 +34,7 @@ function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>):
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows']);
+const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows', 'events']);
 
 function targetsTable(targets: readonly Target[]): string {
   return table(['target', 'measured', 'limit', 'result', 'margin', 'what is compared'], targets.map((t) => [
@@ -239,6 +241,50 @@ function partD(d: FlowsResult): string {
   ].join('\n');
 }
 
+function partE(e: EventsStormResult): string {
+  const s = e.storm;
+  const r = e.reconcile;
+  const lat = (name: string, l: Latency): string[] => [name, int(l.samples), f(l.p50Ms, 1), f(l.p95Ms, 1), f(l.maxMs, 1)];
+  return [
+    '## (e) drop events under a drop storm',
+    '',
+    `Storm: ${e.generator}, ${e.threads} threads, ${f(s.trafgenSeconds, 1)} s; ${int(s.nftDelta)} drops counted by the nft rule = ` +
+    `**${int(s.dropsPerSecond)} drops/s**. The agent ran with \`--drop-event-rate ${e.settings.ratePerCpu}\` (events per second per CPU per ` +
+    'reason, in the kernel), its `fovea observe` socket, and a `fovea observe --follow -o json --reason NETFILTER_DROP` client connected. ' +
+    `The whole machine was ${f(s.machineBusyPct, 0)}% busy during the storm (both cores: trafgen and the kernel's receive/drop path).`,
+    '',
+    table(['agent', 'wall s', 'CPU % of one core', 'RSS max MB', 'RSS end MB', 'VmHWM MB'], [
+      ['during the storm', f(s.wallSeconds, 1), f(s.pctOfOneCore, 3), mb(s.rssMax), mb(s.rssEnd), mb(s.hwmEnd)],
+    ]),
+    '',
+    'Reconciliation (agent metrics are Δ between the export before and the first export collected after the storm):',
+    '',
+    table(['', 'count'], [
+      ['drops, nft rule Δ (truth)', int(r.nftDelta)],
+      ['drops, agent fovea.network.drop.packets{NETFILTER_DROP} Δ', int(r.agentDropDelta)],
+      ['drop events read by the agent (fovea.agent.events.read) Δ', int(r.eventsRead)],
+      ['suppressed by the in-kernel rate limit (fovea.agent.events.suppressed{NETFILTER_DROP}) Δ', int(r.suppressed)],
+      ['lost to a full ring (fovea.agent.events.lost{ring_full}) Δ', int(r.ringFull)],
+      ['events read + suppressed + ring_full', int(r.eventsRead + r.suppressed + r.ringFull)],
+      ['drop events received as OTLP log records', int(r.otlpReceived)],
+      ['drop events received by the `fovea observe` client', int(r.observeReceived)],
+      ['Σ over received events of (1 + fovea.events.suppressed): the drops they stand for', int(r.carried)],
+      ['lost in the export queue (queue_full) Δ', int(r.queueFull)],
+    ]),
+    '',
+    'The events carry the suppressed drops before them; the drops after the last event of each CPU stay pending in the kernel until the next event, so Σ(1 + suppressed) is at most the truth.',
+    '',
+    'Latency from the drop (the kernel\'s bpf_ktime_get_ns, converted to wall clock) to arrival (ms):',
+    '',
+    table(['path', 'events', 'p50', 'p95', 'max'], [
+      lat('storm → `fovea observe` line', e.latency.stormObserve),
+      lat('storm → OTLP receiver', e.latency.stormOtlp),
+      lat('single drop → `fovea observe` line', e.latency.singleObserve),
+      lat('single drop → OTLP receiver', e.latency.singleOtlp),
+    ]),
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
   const passed = r.targets.filter((t) => t.pass).length;
@@ -273,13 +319,15 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.b ? ['', partB(r.b)] : []),
     ...(r.c ? ['', partC(r.c)] : []),
     ...(r.d ? ['', partD(r.d)] : []),
+    ...(r.e ? ['', partE(r.e)] : []),
     '',
     '## Reproduce',
     '',
     'As root on a machine with the kernel features of the agent (tcx, BTF): `npm run bench` ' +
-    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d` to pick parts. ' +
+    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e` to pick parts. ' +
     'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a and c, ' +
-    'and a three-pod lab (`fovea-bnfl-*`, `fvbnfl-*`) for part d, and removes them on exit.',
+    'a three-pod lab (`fovea-bnfl-*`, `fvbnfl-*`) for part d, a veth pair `fvstrm0`/`fvstrm1` with nft table `netdev fovea_bench_storm` ' +
+    'for part e (trafgen from Debian\'s netsniff-ng), and removes them on exit.',
     '',
   ].join('\n');
 }

@@ -6,8 +6,10 @@
  *   (c) the agent's CPU and memory, idle and during a drop storm, and exact drop counts
  *   (d) the agent's CPU and memory with 10k and 100k active flows (pod attribution on), and the
  *       share of the generated flows the kernel flow table holds
+ *   (e) drop events under a ≥ 1M drops/s storm: agent CPU/RSS, events delivered, suppressed
+ *       counts reconciled with the kernel's, latency from a drop to `fovea observe` and to OTLP
  *
- * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d]
+ * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e]
  * Writes bench/results/latest.json (all raw numbers) and bench/results/latest.md (the report).
  * Exit code: 0 when every selected part ran (targets may still be missed — the report says),
  * 1 when a part failed to run, 2 for bad arguments, 130/143 when interrupted.
@@ -23,6 +25,7 @@ import { runAgentCost, type AgentCostSettings } from './agent-cost.js';
 import { runFlows, type FlowsSettings } from './flows.js';
 import { machineInfo } from './machine.js';
 import { renderMarkdown, type BenchResults } from './report.js';
+import { runEventsStorm, tearDown as tearDownStorm, type EventsStormSettings } from './events-storm.js';
 import { runTcCost, type TcCostSettings } from './tc-cost.js';
 import { runThroughput, type ThroughputSettings } from './throughput.js';
 import { PART_IDS, progress, type PartId, type Target } from './util.js';
@@ -43,6 +46,7 @@ interface Settings {
   readonly b: TcCostSettings;
   readonly c: AgentCostSettings;
   readonly d: FlowsSettings;
+  readonly e: EventsStormSettings;
 }
 
 function settingsFor(quick: boolean): Settings {
@@ -57,13 +61,17 @@ function settingsFor(quick: boolean): Settings {
     d: quick
       ? { flowCounts: [1_000, 5_000], windowSeconds: 12, periodMs: 3_000, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_D_MS }
       : { flowCounts: [10_000, 100_000], windowSeconds: 60, periodMs: 5_000, settleSeconds: 3, exportIntervalMs: EXPORT_INTERVAL_D_MS },
+    e: quick
+      ? { stormSeconds: 3, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 5 }
+      : { stormSeconds: 10, settleSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 20 },
   };
 }
 
-const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d]\n' +
+const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e]\n' +
   '  --quick      short durations and few flows (a smoke test of the benchmark, not a measurement)\n' +
   '  --only LIST  run only these parts: a (throughput), b (tc cost), c (agent CPU/RSS, drop storm),\n' +
-  '               d (agent CPU/RSS with 10k and 100k active flows, share of flows counted)\n';
+  '               d (agent CPU/RSS with 10k and 100k active flows, share of flows counted),\n' +
+  '               e (drop events under a 1M drops/s storm: CPU/RSS, reconciliation, latency)\n';
 
 function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefined {
   let values;
@@ -80,7 +88,7 @@ function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefin
   const parts = values.only === undefined ? [...PART_IDS] : values.only.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = parts.filter((p) => !(PART_IDS as readonly string[]).includes(p));
   if (bad.length || parts.length === 0) {
-    process.stderr.write(`--only: unknown part(s) ${bad.join(', ') || '(none given)'}; use a, b, c, d\n${USAGE}`);
+    process.stderr.write(`--only: unknown part(s) ${bad.join(', ') || '(none given)'}; use a, b, c, d, e\n${USAGE}`);
     return undefined;
   }
   return { quick: values.quick ?? false, parts: PART_IDS.filter((p) => parts.includes(p)) };
@@ -100,6 +108,7 @@ class Resources {
         ['stop the agent', () => this.agent?.stop()],
         ['destroy the lab', () => this.lab?.destroy()],
         ['destroy the lab of part d', () => this.labD?.destroy()],
+        ['remove the storm veth of part e', () => tearDownStorm()],
         ['stop the OTLP receiver', () => this.receiver?.stop()],
       ];
       for (const [what, step] of steps) {
@@ -156,10 +165,10 @@ async function main(): Promise<number> {
   const machine = await machineInfo(root);
   progress(`machine: ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}, Node ${machine.node}, ${machine.libbpf}`);
 
-  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d'] } = {};
+  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e'] } = {};
   const errors: Array<{ part: PartId | 'setup'; message: string }> = [];
   try {
-    if (cli.parts.includes('a') || cli.parts.includes('c') || cli.parts.includes('d')) res.receiver = await OtlpReceiver.start();
+    if (cli.parts.some((p) => p !== 'b')) res.receiver = await OtlpReceiver.start();
     if (cli.parts.includes('a') || cli.parts.includes('c')) {
       res.lab = await Lab.create({ name: LAB_NAME, pods: 2 });
       progress(`lab ${LAB_NAME}: ${res.lab.pods.map((p) => `${p.hostIfname} ↔ ${p.ip}`).join(', ')}; OTLP receiver ${res.receiver!.endpoint}`);
@@ -178,6 +187,7 @@ async function main(): Promise<number> {
           res.labD = undefined;
         }
       },
+      e: async () => { out.e = await runEventsStorm(root, res.receiver!, settings.e, agentOpts('e'), track); },
     };
     for (const p of cli.parts) {
       if (signalled) break; // interrupted: cleanup is running, results will not be written
@@ -204,7 +214,7 @@ async function main(): Promise<number> {
   }
 
   const finishedAt = new Date();
-  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? [])];
+  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? [])];
   const results: BenchResults = {
     benchmark: 'fovea-bench', version: 1,
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),

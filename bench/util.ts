@@ -5,8 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-export type PartId = 'a' | 'b' | 'c' | 'd';
-export const PART_IDS: readonly PartId[] = ['a', 'b', 'c', 'd'];
+export type PartId = 'a' | 'b' | 'c' | 'd' | 'e';
+export const PART_IDS: readonly PartId[] = ['a', 'b', 'c', 'd', 'e'];
 
 const t0 = Date.now();
 

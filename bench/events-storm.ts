@@ -1,0 +1,265 @@
+/**
+ * Part (e): drop events under a storm of ≥ 1M drops/s for 10 s.
+ *
+ * The storm: trafgen (netsniff-ng, Debian) sends minimal UDP frames from a packet socket's TX ring
+ * on one end of a veth pair; an nft `netdev` ingress rule on the other end counts and drops them
+ * (→ NETFILTER_DROP). That rule's counter is the truth. One trafgen thread per core.
+ *
+ * Measured: the agent's CPU and memory over the storm; events it read and delivered (OTLP log
+ * records at the bench's receiver, and lines at a `fovea observe --follow` client); the in-kernel
+ * rate limit's suppressed counts, which must reconcile exactly — events + suppressed + ring_full
+ * = the nft counter — and the agent's drop count = the nft counter; latency from the drop (the
+ * kernel's timestamp) to the `fovea observe` line and to the OTLP receiver, during the storm and
+ * for single drops afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NetworkEvent } from '../src/events/types.js';
+import { run } from '../src/lab/run.js';
+import { INSTRUMENTS } from '../src/names.js';
+import type { OtlpReceiver } from '../src/otlp/receiver.js';
+import { AgentProcess, type AgentProcessOptions } from './agent-process.js';
+import { MB, measureProcess, progress, round, sleep, target, type CpuWindow, type Target } from './util.js';
+
+export interface EventsStormSettings {
+  readonly stormSeconds: number;
+  readonly settleSeconds: number;
+  readonly exportIntervalMs: number;
+  /** --drop-event-rate: events per second per CPU per reason */
+  readonly ratePerCpu: number;
+  /** single drops after the storm, for the idle latency */
+  readonly singleDrops: number;
+}
+
+export interface Latency {
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly maxMs: number;
+}
+
+export interface EventsStormResult {
+  readonly settings: EventsStormSettings;
+  readonly generator: string;
+  readonly threads: number;
+  readonly storm: CpuWindow & { readonly nftDelta: number; readonly dropsPerSecond: number; readonly trafgenSeconds: number };
+  readonly reconcile: {
+    readonly nftDelta: number;
+    readonly agentDropDelta: number;
+    readonly eventsRead: number;
+    readonly suppressed: number;
+    readonly ringFull: number;
+    readonly otlpReceived: number;
+    readonly observeReceived: number;
+    readonly queueFull: number;
+    /** Σ over received events of (1 + suppressed): the drops the events stand for */
+    readonly carried: number;
+  };
+  readonly latency: { readonly stormObserve: Latency; readonly stormOtlp: Latency; readonly singleObserve: Latency; readonly singleOtlp: Latency };
+  readonly targets: Target[];
+}
+
+const A = 'fvstrm0';
+const B = 'fvstrm1';
+const TABLE = 'fovea_bench_storm';
+const PORT = 7777;
+const SRC_MAC = '02:00:00:00:5e:01';
+const DST_MAC = '02:00:00:00:5e:02';
+
+async function setUp(): Promise<void> {
+  await tearDown();
+  await run(['ip', 'link', 'add', A, 'address', SRC_MAC, 'type', 'veth', 'peer', 'name', B, 'address', DST_MAC]);
+  await run(['ip', 'link', 'set', A, 'up']);
+  await run(['ip', 'link', 'set', B, 'up']);
+  const rules = `table netdev ${TABLE} {
+  chain storm {
+    type filter hook ingress device "${B}" priority 0;
+    udp dport ${PORT} counter drop comment "storm"
+  }
+}
+`;
+  const file = join(tmpdir(), `fovea-bench-storm-${process.pid}.nft`);
+  writeFileSync(file, rules);
+  await run(['nft', '-f', file]);
+}
+
+export async function tearDown(): Promise<void> {
+  await run(['nft', 'delete', 'table', 'netdev', TABLE], { allowFail: true });
+  await run(['ip', 'link', 'del', A], { allowFail: true });
+}
+
+async function nftCount(): Promise<number> {
+  const { stdout } = await run(['nft', '-j', 'list', 'table', 'netdev', TABLE]);
+  const j = JSON.parse(stdout) as { nftables: Array<{ rule?: { expr: Array<{ counter?: { packets: number } }> } }> };
+  for (const o of j.nftables) for (const e of o.rule?.expr ?? []) if (e.counter) return e.counter.packets;
+  throw new Error('storm rule counter not found');
+}
+
+function trafgenConfig(): string {
+  const file = join(tmpdir(), `fovea-bench-storm-${process.pid}.trafgen`);
+  writeFileSync(file, `{
+  eth(da=${DST_MAC}, sa=${SRC_MAC}, type=0x0800),
+  ipv4(saddr=198.19.254.1, daddr=198.19.254.2, ttl=64, proto=17),
+  udp(sp=40000, dp=${PORT}),
+  "fovea-storm-0000"
+}
+`);
+  return file;
+}
+
+/** trafgen for `seconds` (SIGINT ends it), one thread per core; resolves with its wall time. */
+async function trafgen(cfg: string, seconds: number, threads: number, count?: number): Promise<number> {
+  const args = ['-o', A, '-i', cfg, '-P', String(threads), '-q', ...(count !== undefined ? ['-n', String(count)] : [])];
+  const t0 = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    // its own process group: with -P N trafgen forks one worker per CPU, and SIGINT must reach them all
+    const p = spawn('trafgen', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const timer = count === undefined ? setTimeout(() => { try { process.kill(-p.pid!, 'SIGINT'); } catch { /* gone */ } }, seconds * 1000) : undefined;
+    p.on('error', (e) => reject(new Error(`trafgen: ${e.message} (apt-get install netsniff-ng)`)));
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0 || signal === 'SIGINT' || code === 130) resolve();
+      else reject(new Error(`trafgen exited ${code ?? signal}: ${err.trim().slice(-500)}`));
+    });
+  });
+  return (Date.now() - t0) / 1000;
+}
+
+/** A `fovea observe --follow -o json` client: every event line with the time it arrived. */
+class ObserveClient {
+  readonly lines: Array<{ at: number; event: NetworkEvent }> = [];
+  private readonly child: ChildProcess;
+  private buf = '';
+  stderr = '';
+
+  constructor(root: string, socket: string) {
+    this.child = spawn(process.execPath, [join(root, 'bin', 'fovea.js'), 'observe', '--socket', socket, '--follow', '-o', 'json',
+      '--reason', 'NETFILTER_DROP', '--since', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => {
+      const at = Date.now();
+      this.buf += d.toString();
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        if (line) this.lines.push({ at, event: JSON.parse(line) as NetworkEvent });
+      }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
+  }
+
+  stop(): void {
+    this.child.kill('SIGINT');
+  }
+}
+
+function latency(ms: number[]): Latency {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number): number => (s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]! : NaN);
+  return { samples: s.length, p50Ms: round(at(0.5), 1), p95Ms: round(at(0.95), 1), maxMs: round(s.length ? s[s.length - 1]! : NaN, 1) };
+}
+
+/** OTLP drop records of NETFILTER_DROP received after index `from`, with arrival time. */
+function otlpDrops(receiver: OtlpReceiver, sinceRequest: number): Array<{ at: number; timeMs: number; suppressed: number }> {
+  const out: Array<{ at: number; timeMs: number; suppressed: number }> = [];
+  for (const req of receiver.logRequests.slice(sinceRequest)) {
+    for (const rl of req.request.resourceLogs ?? []) for (const sl of rl.scopeLogs ?? []) for (const lr of sl.logRecords ?? []) {
+      const attrs = Object.fromEntries((lr.attributes ?? []).map((a) => [a.key, a.value?.stringValue ?? a.value?.intValue]));
+      if (lr.eventName !== 'fovea.network.packet.drop' || attrs['fovea.drop.reason'] !== 'NETFILTER_DROP') continue;
+      out.push({ at: req.receivedAt, timeMs: Number(BigInt(lr.timeUnixNano) / 1000n) / 1000, suppressed: Number(attrs['fovea.events.suppressed'] ?? 0) });
+    }
+  }
+  return out;
+}
+
+export async function runEventsStorm(root: string, receiver: OtlpReceiver, settings: EventsStormSettings,
+  agentOpts: AgentProcessOptions, track: (a: AgentProcess | undefined) => void): Promise<EventsStormResult> {
+  const socket = join(tmpdir(), `fovea-bench-observe-${process.pid}.sock`);
+  const threads = 2;
+  await setUp();
+  let agent: AgentProcess | undefined;
+  let client: ObserveClient | undefined;
+  try {
+    const cfg = trafgenConfig();
+    receiver.clear();
+    agent = AgentProcess.start({
+      ...agentOpts, interfaces: 'fvstrm*',
+      extraArgs: [...(agentOpts.extraArgs ?? []), '--drop-event-rate', String(settings.ratePerCpu), '--observe-socket', socket],
+    });
+    track(agent);
+    await agent.waitAttached(receiver, 2, 30_000);
+    client = new ObserveClient(root, socket);
+    await sleep(1_000);
+    const metric = (name: string, attrs: Record<string, string> = {}): number => receiver.latest(name, attrs) ?? 0;
+    const snapshot = () => ({
+      drops: metric(INSTRUMENTS.dropPackets.name, { 'fovea.drop.reason': 'NETFILTER_DROP' }),
+      read: metric(INSTRUMENTS.eventsRead.name, { 'fovea.event.name': 'fovea.network.packet.drop' }),
+      suppressed: metric(INSTRUMENTS.eventsSuppressed.name, { 'fovea.drop.reason': 'NETFILTER_DROP' }),
+      ringFull: metric(INSTRUMENTS.eventsLost.name, { 'fovea.loss.stage': 'ring_full' }),
+      queueFull: metric(INSTRUMENTS.eventsLost.name, { 'fovea.loss.stage': 'queue_full' }),
+    });
+    const exportAfter = async (): Promise<void> => {
+      const n = receiver.requestCount;
+      await receiver.waitFor((r) => r.requestCount >= n + 2, settings.exportIntervalMs * 3 + 10_000);
+    };
+    await exportAfter();
+    const before = snapshot();
+    const nft0 = await nftCount();
+    const logReq0 = receiver.logRequests.length;
+    const obs0 = client.lines.length;
+
+    progress(`e: drop storm ${settings.stormSeconds} s, trafgen ${threads} threads → ${B} (nft netdev ingress drop), event rate ${settings.ratePerCpu}/s per CPU per reason`);
+    const m = await measureProcess(agent.pid, () => trafgen(cfg, settings.stormSeconds, threads));
+    await sleep(settings.settleSeconds * 1000);
+    const nftDelta = (await nftCount()) - nft0;
+    const storm = { ...m.window, nftDelta, dropsPerSecond: Math.round(nftDelta / m.value), trafgenSeconds: m.value };
+    progress(`e: storm ${storm.dropsPerSecond} drops/s (nft ${nftDelta}), agent ${storm.pctOfOneCore.toFixed(2)}% of a core, RSS max ${(storm.rssMax / MB).toFixed(1)} MB`);
+    await exportAfter();
+    const after = snapshot();
+    const stormOtlp = otlpDrops(receiver, logReq0);
+    const stormObs = client.lines.slice(obs0);
+
+    progress(`e: ${settings.singleDrops} single drops, one every 300 ms, for the latency of a lone drop`);
+    const logReq1 = receiver.logRequests.length;
+    const obs1 = client.lines.length;
+    for (let i = 0; i < settings.singleDrops; i++) {
+      await trafgen(cfg, 1, 1, 1);
+      await sleep(300);
+    }
+    await sleep(1_500);
+    const singleOtlp = otlpDrops(receiver, logReq1);
+    const singleObs = client.lines.slice(obs1);
+
+    const reconcile = {
+      nftDelta, agentDropDelta: after.drops - before.drops, eventsRead: after.read - before.read,
+      suppressed: after.suppressed - before.suppressed, ringFull: after.ringFull - before.ringFull,
+      otlpReceived: stormOtlp.length, observeReceived: stormObs.length, queueFull: after.queueFull - before.queueFull,
+      carried: stormOtlp.reduce((a, e) => a + 1 + e.suppressed, 0),
+    };
+    const latencyResult = {
+      stormObserve: latency(stormObs.map((l) => l.at - l.event.timeMs)),
+      stormOtlp: latency(stormOtlp.map((e) => e.at - e.timeMs)),
+      singleObserve: latency(singleObs.map((l) => l.at - l.event.timeMs)),
+      singleOtlp: latency(singleOtlp.map((e) => e.at - e.timeMs)),
+    };
+    const allObserve = latency([...stormObs, ...singleObs].map((l) => l.at - l.event.timeMs));
+    const targets: Target[] = [
+      target('e', 'e.storm-rate', 'drop storm rate with the agent running (nft netdev rule counter ÷ trafgen time)', storm.dropsPerSecond, '>=', 1_000_000, 'drops/s', 0),
+      target('e', 'e.storm-cpu', `agent CPU during the storm, utime+stime over ${round(storm.wallSeconds, 1)} s wall, % of one core`, storm.pctOfOneCore, '<=', 25, '% core', 2),
+      target('e', 'e.drops-exact', 'agent Δ fovea.network.drop.packets{NETFILTER_DROP} = nft rule Δ', reconcile.agentDropDelta, '==', nftDelta, 'drops', 0),
+      target('e', 'e.events-reconcile', 'events read + suppressed{NETFILTER_DROP} + lost{ring_full} (agent metrics, Δ) = nft rule Δ', reconcile.eventsRead + reconcile.suppressed + reconcile.ringFull, '==', nftDelta, 'drops', 0),
+      target('e', 'e.events-delivered', 'drop events at the OTLP receiver = events the agent read (Δ over the storm)', reconcile.otlpReceived, '==', reconcile.eventsRead, 'events', 0),
+      target('e', 'e.observe-latency-p95', `drop (kernel timestamp) → \`fovea observe\` line, 95th percentile over ${allObserve.samples} events (storm and single drops)`, allObserve.p95Ms, '<=', 1000, 'ms', 1),
+    ];
+    return { settings, generator: 'trafgen (netsniff-ng) → veth → nft netdev ingress drop', threads, storm, reconcile, latency: latencyResult, targets };
+  } finally {
+    client?.stop();
+    await agent?.stop();
+    track(undefined);
+    await tearDown();
+  }
+}
