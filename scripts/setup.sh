@@ -42,5 +42,30 @@ fi
 # The official OTLP protos (demo and tests) and VictoriaMetrics (tests) from Debian 13.
 bash scripts/fetch-deb13.sh
 
+# The deployment tests (test/deploy) render the kustomize overlays with kubectl and check the alert
+# rules with promtool. Both from Debian 13, extracted (not installed) under .cache/deb13-tools/:
+# Debian 12's kubectl (1.20) predates kustomize components, and installing Debian's `prometheus`
+# package would also start a Prometheus server. Idempotent: does nothing when already extracted.
+fetch_deb13_tools() {
+  local base=.cache/deb13-tools pkgs=(kubectl promtool) keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  local root="$base/root" stamp="$base/root/.extracted"
+  [[ -f "$stamp" && "$(cat "$stamp")" == "${pkgs[*]}" ]] && return 0
+  mkdir -p "$base/sources" "$base/lists/partial" "$base/cache/archives/partial" "$base/debs"
+  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: %s\n' \
+    "$keyring" >"$base/sources/trixie.sources"
+  local apt_opts=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$PWD/$base/sources"
+    -o "Dir::State::Lists=$PWD/$base/lists" -o "Dir::Cache=$PWD/$base/cache" -o "Dir::Cache::pkgcache="
+    -o "Dir::Cache::srcpkgcache=" -o "APT::Architecture=$(dpkg --print-architecture)")
+  log "fetching ${pkgs[*]} from Debian 13 into $base"
+  apt-get "${apt_opts[@]}" -qq update
+  rm -f "$base"/debs/*.deb
+  (cd "$base/debs" && apt-get "${apt_opts[@]}" -qq download "${pkgs[@]/%//trixie}")
+  rm -rf "$root" && mkdir -p "$root"
+  for deb in "$base"/debs/*.deb; do dpkg-deb -x "$deb" "$root"; done
+  "$root/usr/bin/kubectl" version --client >/dev/null && "$root/usr/bin/promtool" --version >/dev/null
+  echo "${pkgs[*]}" >"$stamp"
+}
+(( TEST )) && fetch_deb13_tools
+
 bash scripts/build.sh
 log "ready"
