@@ -1,0 +1,246 @@
+/**
+ * Shared by the deployment tests (test/deploy): where the tools are, rendering kustomize
+ * overlays, merging collector configurations the way the collector does, and reading metric and
+ * label names out of PromQL.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { ATTR, INSTRUMENTS, RESOURCE } from '../../src/names.js';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+// ---- tools ---------------------------------------------------------------------------------
+
+/** kubectl (kustomize) and promtool, from Debian 13 packages extracted by `scripts/setup.sh --test`. */
+export const TOOLS = {
+  kubectl: join(REPO, '.cache/deb13-tools/root/usr/bin/kubectl'),
+  promtool: join(REPO, '.cache/deb13-tools/root/usr/bin/promtool'),
+} as const;
+export type Tool = keyof typeof TOOLS;
+
+export function missingTools(tools: readonly Tool[]): string | undefined {
+  const missing = tools.filter((t) => !existsSync(TOOLS[t]));
+  if (missing.length === 0) return undefined;
+  return `${missing.map((t) => `${t} not found at ${TOOLS[t]}`).join('; ')} — run: bash scripts/setup.sh --test`;
+}
+
+/**
+ * `describe` for tests that need kubectl/promtool: without them it skips and says why, except in
+ * CI (CI=true), where a missing tool is a failure.
+ */
+export function describeWithTools(name: string, tools: readonly Tool[], fn: () => void): void {
+  const missing = missingTools(tools);
+  if (missing && process.env['CI'] === 'true') {
+    it(`${name} needs ${tools.join(', ')}`, () => { throw new Error(`${name}: ${missing}`); });
+    return;
+  }
+  describe.skipIf(missing !== undefined)(missing ? `${name} — skipped: ${missing}` : name, fn);
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+/** Runs a program (no shell); never throws for a non-zero exit. */
+export function run(cmd: string, args: readonly string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): RunResult {
+  try {
+    const stdout = execFileSync(cmd, args, {
+      cwd: opts.cwd ?? REPO, encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20,
+      stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env,
+    });
+    return { code: 0, stdout, stderr: '' };
+  } catch (err) {
+    const e = err as { status?: number | null; stdout?: string; stderr?: string; message?: string };
+    return { code: e.status ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message ?? '' };
+  }
+}
+
+// ---- Kubernetes objects ------------------------------------------------------------------------
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+/** `kubectl kustomize <dir>` → objects. Throws with kubectl's message when it cannot render. */
+export function kustomize(dir: string): K8sObject[] {
+  const r = run(TOOLS.kubectl, ['kustomize', dir]);
+  if (r.code !== 0) throw new Error(`kubectl kustomize ${dir} failed (exit ${r.code}):\n${r.stderr}`);
+  return parseAllDocuments(r.stdout).map((d) => {
+    if (d.errors.length) throw new Error(`kubectl kustomize ${dir}: unparsable output: ${d.errors[0]?.message}`);
+    return d.toJS() as K8sObject;
+  }).filter((o) => o !== null);
+}
+
+export const byKind = (objs: readonly K8sObject[], kind: string): K8sObject[] => objs.filter((o) => o.kind === kind);
+
+export function one(objs: readonly K8sObject[], kind: string, name: string): K8sObject {
+  const found = objs.filter((o) => o.kind === kind && o.metadata.name === name);
+  if (found.length !== 1) throw new Error(`expected one ${kind} ${name}, found ${found.length}`);
+  return found[0]!;
+}
+
+/** A ConfigMap by its generator name (kustomize appends a content hash: `name-abc123`). */
+export function configMap(objs: readonly K8sObject[], name: string): K8sObject & { data: Record<string, string> } {
+  const found = objs.filter((o) => o.kind === 'ConfigMap' && (o.metadata.name === name || new RegExp(`^${name}-[a-z0-9]{10}$`).test(o.metadata.name)));
+  if (found.length !== 1) throw new Error(`expected one ConfigMap ${name}, found ${found.length}`);
+  return found[0] as K8sObject & { data: Record<string, string> };
+}
+
+export interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; configMapKeyRef?: { name: string; key: string }; secretKeyRef?: { name: string; key: string } } }>;
+  envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string; optional?: boolean } }>;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: Record<string, unknown> & { capabilities?: { add?: string[]; drop?: string[] } };
+  livenessProbe?: { httpGet?: { port: number | string; path?: string } };
+  readinessProbe?: { httpGet?: { port: number | string; path?: string } };
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }>;
+  ports?: Array<{ name?: string; containerPort: number }>;
+}
+
+export interface PodSpec {
+  containers: Container[];
+  volumes?: Array<{ name: string; configMap?: { name: string }; hostPath?: { path: string; type?: string }; emptyDir?: unknown }>;
+  hostNetwork?: boolean;
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  priorityClassName?: string;
+  tolerations?: Array<Record<string, string>>;
+}
+
+export function podSpec(o: K8sObject): PodSpec {
+  const spec = (o['spec'] as { template?: { spec?: PodSpec } } | undefined)?.template?.spec;
+  if (!spec) throw new Error(`${o.kind} ${o.metadata.name} has no pod template`);
+  return spec;
+}
+
+// ---- collector configurations -------------------------------------------------------------------
+
+export type CollectorConfig = Record<string, unknown> & {
+  receivers?: Record<string, unknown>;
+  processors?: Record<string, unknown>;
+  exporters?: Record<string, unknown>;
+  extensions?: Record<string, unknown>;
+  connectors?: Record<string, unknown>;
+  service?: {
+    extensions?: string[];
+    pipelines?: Record<string, { receivers?: string[]; processors?: string[]; exporters?: string[] }>;
+    telemetry?: unknown;
+  };
+};
+
+export const readCollectorConfig = (file: string): CollectorConfig => parse(readFileSync(join(REPO, 'collector-config', file), 'utf8')) as CollectorConfig;
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** How the collector merges several --config files: maps key by key, anything else (lists too) replaced. */
+export function mergeConfigs(...configs: readonly unknown[]): CollectorConfig {
+  const merge = (low: unknown, high: unknown): unknown => {
+    if (high === undefined) return low;
+    if (isMap(low) && isMap(high)) {
+      const out: Record<string, unknown> = { ...low };
+      for (const [k, v] of Object.entries(high)) out[k] = merge(low[k], v);
+      return out;
+    }
+    return high;
+  };
+  return configs.reduce<unknown>((acc, c) => merge(acc, c), {}) as CollectorConfig;
+}
+
+/** Every string in a parsed document (values, not keys), depth first. */
+export function strings(v: unknown, out: string[] = []): string[] {
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) v.forEach((x) => strings(x, out));
+  else if (isMap(v)) Object.values(v).forEach((x) => strings(x, out));
+  return out;
+}
+
+/** `${env:NAME}` references in a configuration. */
+export function envRefs(config: unknown): Set<string> {
+  const out = new Set<string>();
+  for (const s of strings(config)) for (const m of s.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) out.add(m[1]!);
+  return out;
+}
+
+// ---- Fovea's names in their Prometheus form ------------------------------------------------------
+
+/** OTel attribute / resource key → Prometheus label (`fovea.drop.reason` → `fovea_drop_reason`). */
+export const promLabel = (key: string): string => key.replace(/[^a-zA-Z0-9_]/g, '_');
+
+export const PROM_METRICS: ReadonlySet<string> = new Set(Object.values(INSTRUMENTS).map((i) => i.prometheus));
+export const OTEL_METRICS: ReadonlySet<string> = new Set(Object.values(INSTRUMENTS).map((i) => i.name));
+
+/**
+ * Resource attributes the gateway's transform/promote copies onto data points
+ * (collector-config/gateway.yaml): Fovea's node name, the cluster name the agent tier adds, and
+ * the pod and namespace that groupbyattrs lifted to the resource.
+ */
+export const PROMOTED_RESOURCE_ATTRS = [RESOURCE.k8sNodeName, 'k8s.cluster.name', ATTR.namespace, ATTR.podName] as const;
+
+/** Every label a Fovea series can carry in Prometheus (through deploy/'s gateway). */
+export const PROM_LABELS: ReadonlySet<string> = new Set([
+  ...Object.values(ATTR).map(promLabel),
+  ...PROMOTED_RESOURCE_ATTRS.map(promLabel),
+]);
+
+const PROMQL_KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring',
+  'group_left', 'group_right', 'Inf', 'NaN', 'inf', 'nan', 'atan2']);
+
+/**
+ * The metric names and label names a PromQL expression refers to. A small scanner, enough for the
+ * expressions in deploy/ (selectors, aggregations, binary operators, offsets, subqueries-free):
+ * label names from matchers, `by`/`without`/`on`/`ignoring`/`group_*` lists; metric names are the
+ * identifiers left that are neither functions (followed by `(`) nor keywords.
+ */
+export function promqlRefs(expr: string): { metrics: Set<string>; labels: Set<string> } {
+  const metrics = new Set<string>();
+  const labels = new Set<string>();
+  let s = expr;
+  // selectors' matchers: {label op "value", ...}
+  s = s.replace(/\{([^{}]*)\}/g, (_all, inner: string) => {
+    for (const m of inner.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g)) labels.add(m[1]!);
+    return ' ';
+  });
+  s = s.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_all, _kw: string, list: string) => {
+    for (const l of list.split(',').map((x) => x.trim()).filter(Boolean)) labels.add(l);
+    return ' ';
+  });
+  s = s.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, ' ');
+  s = s.replace(/\[[^\]]*\]/g, ' ');
+  s = s.replace(/\boffset\s+-?[0-9a-z]+/g, ' ');
+  s = s.replace(/(?<![a-zA-Z_:])\d+(?:\.\d+)?(?:e[+-]?\d+)?/gi, ' ');
+  for (const m of s.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
+    const id = m[0];
+    const rest = s.slice((m.index ?? 0) + id.length);
+    if (/^\s*\(/.test(rest) || PROMQL_KEYWORDS.has(id)) continue;
+    metrics.add(id);
+  }
+  return { metrics, labels };
+}
+
+/** Grafana's variable functions: `label_values(selector, label)`, `label_values(label)`, else PromQL. */
+export function grafanaQueryRefs(query: string): { metrics: Set<string>; labels: Set<string> } {
+  const lv = /^\s*label_values\(\s*(?:(.*),\s*)?([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$/.exec(query);
+  if (lv) {
+    const refs = lv[1] ? promqlRefs(lv[1]) : { metrics: new Set<string>(), labels: new Set<string>() };
+    refs.labels.add(lv[2]!);
+    return refs;
+  }
+  return promqlRefs(query);
+}
+
+/** Grafana's built-in and dashboard variables → values promtool accepts. */
+export function substituteGrafanaVariables(expr: string): string {
+  return expr
+    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, '5m')
+    .replace(/\$__range|\$\{__range\}/g, '1h')
+    .replace(/\$__interval|\$\{__interval\}/g, '1m')
+    .replace(/\$\{?[a-zA-Z_][a-zA-Z0-9_]*\}?/g, '.*');
+}
