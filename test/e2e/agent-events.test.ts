@@ -11,11 +11,13 @@
  * Root only; skips with the reason elsewhere, fails in CI.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DENY_PORT, Lab } from '../../src/lab/lab.js';
-import { sendUdp, startUdpSink } from '../../src/lab/traffic.js';
+import { sendUdp, startUdpSink, udpFlood } from '../../src/lab/traffic.js';
 import { OtlpReceiver, type ReceivedLogRecord } from '../../src/otlp/receiver.js';
 import type { NetworkEvent } from '../../src/events/types.js';
 import { AgentProcess } from '../helpers/agent-process.js';
@@ -138,6 +140,27 @@ describeRoot('events through the real agent: OTLP logs, event metrics and `fovea
     expect(before).toBeGreaterThan(0);
     await metricExports(2);
     expect(metric('fovea.agent.events.lost', { 'fovea.loss.stage': 'queue_full' })).toBe(0);
+  });
+
+  it('a drop storm does not grow memory: the kernel holds events back, the agent reads at most the rate limit', async () => {
+    const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))![1]) * 1024;
+    await metricExports(1);
+    const read0 = metric('fovea.agent.events.read', { 'fovea.event.name': 'fovea.network.packet.drop' });
+    const rss0 = rss();
+    const t0 = Date.now();
+    const nft0 = (await lab.denyCounters())['deny-udp']!.packets;
+    const flood = await udpFlood(lab, 0, lab.pod(1).ip, DENY_PORT, { pps: 'max', durationMs: 3_000, processes: 1 });
+    const seconds = (Date.now() - t0) / 1000;
+    const denied = (await lab.denyCounters())['deny-udp']!.packets - nft0;
+    expect(flood.sent).toBeGreaterThan(50_000);
+    expect(denied).toBeGreaterThan(50_000);
+    await metricExports(2);
+    const read = metric('fovea.agent.events.read', { 'fovea.event.name': 'fovea.network.packet.drop' }) - read0;
+    // at most RATE per CPU per started 1 s window (the windows touched: the storm's seconds, rounded up, + 1)
+    expect(read).toBeLessThanOrEqual(RATE * cpus().length * (Math.ceil(seconds) + 2));
+    expect(metric('fovea.agent.events.queued')).toBeLessThanOrEqual(10_000);
+    const grew = rss() - rss0;
+    expect(grew, `agent RSS grew by ${(grew / 1e6).toFixed(1)} MB over a storm of ${denied} drops`).toBeLessThan(40e6);
   });
 
   it('flow events (opt-in): a UDP flow pod 0 → pod 2 is FORWARDED, with packet counts = what was sent, both ends named', async () => {
