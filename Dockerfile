@@ -1,15 +1,24 @@
 # Fovea node agent image. Multi-stage: build the CO-RE eBPF objects and the TypeScript with the
-# same script CI runs (scripts/build.sh), then ship a slim Node runtime with the system libbpf
-# and production dependencies only. No compiler in the runtime image: objects are built here.
+# same script CI and scripts/setup.sh run (scripts/build.sh), on the same Debian 12 packages; then
+# ship a slim Node runtime with the system libbpf and production dependencies only. No compiler in
+# the runtime image: the objects are built here. test/deploy/dockerfile.test.ts runs this file's
+# build-stage commands outside Docker and checks the runtime layout they produce.
 #
-#   docker build -t fovea:dev .
+#   docker build --build-arg REVISION=$(git rev-parse HEAD) -t fovea:0.1.0 .
 #   docker run --rm --cap-add BPF --cap-add PERFMON --cap-add NET_ADMIN --network host \
-#     -v /sys/kernel/btf:/sys/kernel/btf:ro fovea:dev agent --endpoint http://collector:4317
+#     --read-only --tmpfs /run/fovea fovea:0.1.0 agent --endpoint http://127.0.0.1:4317
+#
+# Layout: everything under /opt/fovea, owned by root, readable by every user, writable by none but
+# root, and never written at run time — so the image runs with a read-only root filesystem and
+# under any UID (`docker run --user 65534 fovea:0.1.0 reasons` works). Loading eBPF programs needs
+# capabilities, which in Kubernetes means root in the container (deploy/base/fovea-agent.yaml).
+# The only writable path the agent uses is /run/fovea (`fovea observe`'s socket): a tmpfs or
+# emptyDir there.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
-# clang/llvm: compile bpf/*.bpf.c to BPF; libbpf-dev: bpf_helpers.h & co (same packages as scripts/setup.sh)
+# clang/llvm: compile bpf/*.bpf.c to BPF; libbpf-dev: bpf_helpers.h & co (as in scripts/setup.sh)
 RUN apt-get update \
  && apt-get install -y --no-install-recommends clang llvm libbpf-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -22,28 +31,38 @@ COPY bpf/ bpf/
 COPY src/ src/
 COPY bin/ bin/
 COPY bench/ bench/
+# Build as CI does, drop dev dependencies, then make the files the runtime stage takes readable by
+# all and writable only by their owner (COPY --from keeps these modes).
 RUN bash scripts/build.sh \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund --loglevel=error \
+ && chmod -R u=rwX,go=rX package.json node_modules dist/src bin bpf/build
 
 FROM ${NODE_IMAGE}
+ARG NODE_IMAGE
 ARG VERSION=0.1.0
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="fovea" \
-      org.opencontainers.image.description="eBPF network observability agent: kernel drop reasons and traffic as OTLP" \
+      org.opencontainers.image.description="OpenTelemetry-native Kubernetes network observability agent: kernel drop reasons, pod traffic and workload flows from eBPF, as OTLP" \
       org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}"
 # libbpf1: the agent loads its programs through the system libbpf (koffi FFI)
 # iproute2: pod-interface discovery reads routes, bridge ports and netns peers with `ip -j`/`bridge -j`
 # (nsenter, for netns mounts outside /var/run/netns, comes with util-linux, part of every Debian image)
+# /run/fovea: where `fovea observe`'s socket lives (mount a tmpfs/emptyDir there when read-only)
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libbpf1 iproute2 \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /run/fovea
 WORKDIR /opt/fovea
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules/ node_modules/
-COPY --from=build /src/dist/ dist/
+COPY --from=build /src/dist/src/ dist/src/
 COPY --from=build /src/bin/ bin/
 COPY --from=build /src/bpf/build/ bpf/build/
-# Everything is read-only at run time: the image works with readOnlyRootFilesystem.
+# `fovea` on the PATH, for `kubectl exec … -- fovea doctor | observe | reasons`
+RUN ln -s /opt/fovea/bin/fovea.js /usr/local/bin/fovea
 ENV NODE_ENV=production
 ENTRYPOINT ["node", "/opt/fovea/bin/fovea.js"]
 CMD ["agent"]
