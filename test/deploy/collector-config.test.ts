@@ -134,12 +134,14 @@ describe('collector-config', () => {
       expect(s.from).toBe('resource_attribute');
       expect(lifted.has(s.name!)).toBe(true);
     }
-    // the order matters: regroup before associating, both before batching
-    const metrics = agent.service!.pipelines!['metrics']!.processors!;
-    expect(metrics.indexOf('groupbyattrs/pod')).toBeLessThan(metrics.indexOf('k8sattributes'));
-    expect(metrics.indexOf('k8sattributes')).toBeLessThan(metrics.indexOf('batch'));
-    // events describe two ends: never regrouped by one pod
-    expect(agent.service!.pipelines!['logs']!.processors).not.toContain('groupbyattrs/pod');
+    // metrics and events (whose records carry k8s.pod.* of their local end) alike; the order
+    // matters: regroup before associating, both before batching
+    for (const signal of ['metrics', 'logs']) {
+      const p = agent.service!.pipelines![signal]!.processors!;
+      expect(p.indexOf('groupbyattrs/pod'), signal).toBeGreaterThan(0);
+      expect(p.indexOf('groupbyattrs/pod'), signal).toBeLessThan(p.indexOf('k8sattributes'));
+      expect(p.indexOf('k8sattributes'), signal).toBeLessThan(p.indexOf('batch'));
+    }
   });
 
   it('agent tier: the cluster name the gateway promotes is set here; metrics and events both go to the gateway through the persistent queue', () => {
