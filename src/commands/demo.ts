@@ -5,18 +5,25 @@
  *   OTLP/gRPC receiver, in process, 127.0.0.1:<random>       src/otlp/receiver.ts
  *   the real agent (same setup as `fovea agent --netns`:     src/agent/, src/export/
  *   the lab's netns are the workloads, pod level and flows)  src/commands/identity-setup.ts
+ *   its event outputs: drop events as OTLP logs to the       src/commands/event-outputs.ts
+ *   receiver, and the `fovea observe` socket
  *   traffic + drops between the pods                         src/demo/traffic-loop.ts
- *   receiver → model → view, every second                    src/demo/model.ts, view.ts
+ *   receiver → model → view, every second                    src/demo/model.ts, received-events.ts, view.ts
  *
- * Shutdown order: traffic → agent (final export) → kernel counters → lab → receiver → summary.
+ * Shutdown order: traffic → agent (final export; it closes its event outputs, which flushes the
+ * last drop events) → kernel counters → lab → receiver → summary.
  * A second Ctrl-C removes the lab at once and exits 130.
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Resource } from '@opentelemetry/resources';
 import pino from 'pino';
 import { Agent, AgentStartError } from '../agent/agent.js';
+import type { Config } from '../config/index.js';
+import type { EventOutput } from '../events/pipeline.js';
 import { createMetricsPipeline } from '../export/metrics-pipeline.js';
+import type { OtlpSettings } from '../export/otlp-settings.js';
 import { packageVersion } from '../export/resource.js';
 import { Lab } from '../lab/lab.js';
 import type { LinkStats } from '../lab/kernel-truth.js';
@@ -27,11 +34,16 @@ import { defaultBpfObjectDir } from '../paths.js';
 import { DROP_OBJECT } from '../probes/drop/probe.js';
 import { TRAFFIC_OBJECT } from '../probes/traffic/probe.js';
 import { acquireDemoLock, defaultRouteInterface, labLeftovers, linkDelta, linkTotals } from '../demo/host.js';
-import { agentNetfilter, buildModel, buildSummary, nftSide, probeHealth, ReceivedMetrics, type LabInfo, type TruthSample } from '../demo/model.js';
+import {
+  agentNetfilter, buildModel, buildSummary, nftSide, probeHealth, ReceivedMetrics, type LabInfo, type ObserveStatus, type TruthSample,
+} from '../demo/model.js';
 import { DEMO_HELP, parseDemoArgs, type DemoOptions } from '../demo/options.js';
+import { ReceivedEvents } from '../demo/received-events.js';
 import { CLOSED_PORT, TrafficLoop } from '../demo/traffic-loop.js';
-import { ansiFrame, renderSnapshot, renderSummary, renderView } from '../demo/view.js';
+import { ansiFrame, observeText, renderSnapshot, renderSummary, renderView } from '../demo/view.js';
+import { DEFAULT_OBSERVE_SOCKET } from '../observe/protocol.js';
 import { resolveAgentSetup } from './agent-setup.js';
+import { createEventOutputs } from './event-outputs.js';
 import { buildPods } from './identity-setup.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
 
@@ -41,6 +53,12 @@ const SNAPSHOT_EVERY_TICKS = 5;
 const SETUP = 'run `npm run demo` (which runs the setup) or';
 /** How often the agent looks for new interfaces and pods: the lab's pods are known within a second. */
 const RESCAN_INTERVAL = '500ms';
+/**
+ * Drop events per second per CPU per reason: below the demo's bursts of denied packets, so the
+ * in-kernel rate limit acts — events show "+N suppressed" and the summary's reconciliation
+ * (events + suppressed + ring_full = drops) covers it.
+ */
+const DROP_EVENT_RATE = 10;
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -106,6 +124,12 @@ class DemoRun {
   private readonly logFile = join(tmpdir(), `fovea-demo-${process.pid}.log`);
   private readonly logger: Logger;
   private readonly store = new ReceivedMetrics();
+  private readonly events = new ReceivedEvents();
+  /** Used when the default observe socket is taken (an agent runs on this host). */
+  private readonly fallbackObserveSocket = join(tmpdir(), `fovea-demo-${process.pid}.observe.sock`);
+  /** Started before the agent; the agent closes them at its stop, tearDown when there is no agent. */
+  private eventOutputs: EventOutput[] = [];
+  private observe: ObserveStatus | undefined;
   private readonly tty: boolean;
   private readonly color: boolean;
   private receiver: OtlpReceiver | undefined;
@@ -188,6 +212,11 @@ class DemoRun {
       this.receiver?.clear();
       this.sampleTruth();
     });
+    this.receiver.on('logs', (e) => {
+      this.events.ingest(e.request);
+      // The store keeps counters and the last few events: forget the raw records (and requests).
+      this.receiver?.clear();
+    });
     if (this.stopRequested) return;
     this.note(`creating lab '${LAB_NAME}': ${this.opts.pods} pods`);
     this.lab = await Lab.create({ name: LAB_NAME, pods: this.opts.pods, logger: this.logger });
@@ -210,13 +239,16 @@ class DemoRun {
       '--kubernetes', 'off',
       '--netns', `fovea-${LAB_NAME}-*`,
       '--rescan-interval', RESCAN_INTERVAL,
+      '--drop-event-rate', String(DROP_EVENT_RATE),
     ], agentEnv(this.io.env));
     if (setup.ok !== true) throw new Error(`agent setup: ${setup.ok === 'help' ? 'unexpected --help' : setup.message}`);
     const { config, otlp, resource } = setup;
     for (const w of setup.warnings) this.logger.warn(w);
+    if (!setup.otlpLogs) this.note('drop events are not exported (no OTLP logs settings): the events panel stays empty');
+    this.eventOutputs = await this.startEventOutputs(config, setup.otlpLogs, resource);
     const pods = await buildPods({ kind: 'standalone', netns: config.standalone.netns }, config, this.logger);
     const agent = new Agent({
-      config, logger: this.logger, version: packageVersion(), pods,
+      config, logger: this.logger, version: packageVersion(), pods, eventOutputs: this.eventOutputs,
       bpfObjectDir: config.bpfObjectDir || defaultBpfObjectDir(),
       createPipeline: (producer) => createMetricsPipeline({
         settings: otlp, resource, logger: this.logger, cardinalityLimit: config.export.cardinalityLimit,
@@ -226,11 +258,43 @@ class DemoRun {
     this.agent = agent;
     this.note(`starting the agent: interfaces ${ifaces.join(', ')}, pods = netns ${config.standalone.netns.join(', ')}, ` +
       `export every ${this.opts.intervalMs} ms to ${this.receiver.endpoint}`);
+    this.note(`live stream of drop events (in another terminal, as root): ${observeText(this.observe)}`);
     agent.start();
     // Know the pods (and track their flows) before the traffic starts, so every drop is attributed.
     await agent.refreshPods();
     const down = agent.statuses().filter((s) => s.state !== 'up');
     for (const s of down) this.note(`probe ${s.name} is down: ${s.detail ?? '?'}`);
+  }
+
+  /**
+   * The agent's event outputs: OTLP logs to the demo's receiver, and `fovea observe` on the default
+   * socket, so that `npx fovea observe --follow` works in another terminal. When that socket is
+   * taken (an agent runs on this host), a private socket instead; failing that, no observe server.
+   */
+  private async startEventOutputs(config: Config, logs: OtlpSettings | undefined, resource: Resource): Promise<EventOutput[]> {
+    const observeAt = (observe: Partial<Config['observe']>): Config => ({ ...config, observe: { ...config.observe, ...observe } });
+    const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err))
+      .replace(/^fovea observe socket: /, '').replace(/ \(set observe\.enabled=false or another observe\.socket\)$/, '');
+    const socket = config.observe.socket;
+    try {
+      const outputs = await createEventOutputs(config, logs, resource, this.logger);
+      const served = config.observe.enabled && (config.events.drops.enabled || config.events.flows.enabled);
+      this.observe = served ? { socket, isDefault: socket === DEFAULT_OBSERVE_SOCKET } : { off: 'events or observe disabled' };
+      return outputs;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, socket }, 'observe socket not available; trying a private one');
+      this.note(`fovea observe: ${reason(err).split('; ')[0]}; this demo serves it on ${this.fallbackObserveSocket} instead`);
+    }
+    try {
+      const outputs = await createEventOutputs(observeAt({ socket: this.fallbackObserveSocket }), logs, resource, this.logger);
+      this.observe = { socket: this.fallbackObserveSocket, isDefault: false };
+      return outputs;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'private observe socket not available either; no observe server');
+      this.note(`no \`fovea observe\` for this demo (${reason(err)}); drop events still go to the receiver`);
+      this.observe = { off: reason(err) };
+    }
+    return createEventOutputs(observeAt({ enabled: false }), logs, resource, this.logger);
   }
 
   /** The agent's NETFILTER_DROP as just received, next to the nft counters read right now. */
@@ -287,7 +351,8 @@ class DemoRun {
       ...(this.opts.durationMs !== undefined ? { durationMs: this.opts.durationMs } : {}),
       lab: this.labInfo(), endpoint: this.receiver?.endpoint ?? '', ...(this.truth ? { truth: this.truth } : {}),
       traffic: this.traffic?.stats() ?? emptyTraffic(), logFile: this.logFile,
-    });
+      ...(this.observe ? { observe: this.observe } : {}),
+    }, this.events);
   }
 
   /** Orderly end: the summary compares the agent's final export with the kernel's counters. */
@@ -301,6 +366,8 @@ class DemoRun {
     this.note('stopping: traffic, then the agent (final export)');
     await this.traffic?.stop();
     const probes = probeHealth(this.store);
+    // Resolves after the final metrics export AND the flush of the event exporter (the agent
+    // awaits its outputs' close): the summary's event reconciliation needs both.
     await this.agent?.stop();
     const lab = this.mustLab();
     const nft = await lab.denyCounters();
@@ -312,17 +379,24 @@ class DemoRun {
     const leftovers = await labLeftovers(LAB_NAME);
     const summary = buildSummary(this.store, {
       durationMs: Date.now() - startedAt, endpoint, lab: labInfo, nft, links, traffic, leftovers, probes, logFile: this.logFile,
-    });
+      ...(this.observe ? { observe: this.observe } : {}),
+    }, this.events);
     this.logger.info({ summary }, 'demo finished');
     if (this.opts.json) this.io.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     else this.io.stdout.write('\n' + renderSummary(summary, { color: this.color }));
     return leftovers.length === 0 ? EXIT.ok : EXIT.failure;
   }
 
-  /** Best effort, each step on its own: traffic, agent, lab, receiver. */
+  /** Best effort, each step on its own: traffic, agent (and its event outputs), lab, receiver. */
   private async tearDown(): Promise<void> {
     await this.traffic?.stop().catch((e: Error) => this.logger.warn({ err: e.message }, 'traffic stop failed'));
     await this.agent?.stop().catch((e: Error) => this.logger.warn({ err: e.message }, 'agent stop failed'));
+    if (!this.agent) {
+      // Started, but no agent took them over (setup failed or was interrupted in between).
+      const outputs = this.eventOutputs;
+      this.eventOutputs = [];
+      await Promise.all(outputs.map((o) => o.close(1_000).catch((e: Error) => this.logger.warn({ output: o.name, err: e.message }, 'event output close failed'))));
+    }
     await this.lab?.destroy().catch((e: Error) => this.note(`could not remove the lab: ${e.message}`));
     await this.receiver?.stop().catch(() => undefined);
   }

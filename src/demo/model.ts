@@ -1,15 +1,17 @@
 /**
  * The demo's data model: what ARRIVED AT THE RECEIVER (never the agent's memory), turned into the
- * rows the view draws and the final summary. Pure except for `ReceivedMetrics.ingest`, which
- * accumulates exports; every function takes its clock and kernel readings as arguments.
+ * rows the view draws and the final summary. Pure except for `ReceivedMetrics.ingest` and
+ * `ReceivedEvents.ingest` (received-events.ts), which accumulate exports; every function takes its
+ * clock and kernel readings as arguments.
  *
  * Metrics are cumulative, so the latest point of a series is its total; rates come from the
  * points of the last RATE_WINDOW_MS (by the points' own timestamps, so a late export does not
  * make the rate jump).
  */
 import type { Counter, LinkStats } from '../lab/kernel-truth.js';
-import { ATTR, DIRECTION, INSTRUMENTS } from '../names.js';
+import { ATTR, DIRECTION, EVENT, EVENT_LOSS_STAGE, INSTRUMENTS } from '../names.js';
 import { flattenAttrs, type Attrs, type ExportMetricsServiceRequest } from '../otlp/receiver.js';
+import { ReceivedEvents, type DropEventRow, type ReasonEvents } from './received-events.js';
 import type { TrafficStats } from './traffic-loop.js';
 
 /** Rates are computed over the points of this window (about five 1 s exports). */
@@ -219,6 +221,26 @@ export interface LabInfo {
   readonly closedPort: number;
 }
 
+/** Where `fovea observe` reaches the demo's agent: its socket, or why there is none. */
+export type ObserveStatus =
+  | { readonly socket: string; readonly isDefault: boolean }
+  | { readonly off: string };
+
+/** The "recent drop events" panel: drop events as received (OTLP log records). */
+export interface DropEventsPanel {
+  /** The agent runs its drop-event stage (from its health metrics); undefined before the first export. */
+  readonly enabled?: boolean;
+  /** Drop events received. */
+  readonly received: number;
+  /** Suppressed drops those events carried (each event stands for 1 + suppressed drops). */
+  readonly suppressed: number;
+  /** Drops the agent counted (fovea.network.drop.packets, every reason), as received. */
+  readonly dropsCounted: number;
+  /** The newest, oldest first. */
+  readonly recent: readonly DropEventRow[];
+  readonly observe?: ObserveStatus;
+}
+
 export interface DemoModel {
   readonly lab: LabInfo;
   readonly endpoint: string;
@@ -240,6 +262,7 @@ export interface DemoModel {
     readonly flowDrops: readonly FlowDropRow[];
   };
   readonly truth: { readonly verdict: TruthVerdict; readonly sample?: TruthSample };
+  readonly events: DropEventsPanel;
   readonly traffic: TrafficStats;
   readonly logFile?: string;
 }
@@ -254,6 +277,7 @@ export interface ModelInputs {
   readonly truth?: TruthSample;
   readonly traffic: TrafficStats;
   readonly logFile?: string;
+  readonly observe?: ObserveStatus;
 }
 
 const str = (v: unknown): string => (v === undefined ? '' : String(v));
@@ -475,10 +499,81 @@ export function truthVerdict(exports: number, sample: TruthSample | undefined): 
   return a === n ? 'match' : a < n ? 'behind' : 'mismatch';
 }
 
-export function buildModel(m: ReceivedMetrics, inp: ModelInputs): DemoModel {
+/** The agent's drop-event stage as received (its final export carries the exact totals). */
+export interface AgentEventStats {
+  /** Drop events the agent read from the kernel ring. */
+  readonly read: number;
+  /** Drops the in-kernel rate limit kept out of the ring, by reason. */
+  readonly suppressed: Readonly<Record<string, number>>;
+  /** Events lost, by stage (ring_full, queue_full, export_rejected). */
+  readonly lost: Readonly<Record<string, number>>;
+}
+
+/** Undefined when the agent reports no drop-event stage (events off, or nothing received yet). */
+export function agentEventStats(m: ReceivedMetrics): AgentEventStats | undefined {
+  const read = m.series(INSTRUMENTS.eventsRead.name).filter((s) => s.attrs[ATTR.eventName] === EVENT.drop);
+  if (read.length === 0) return undefined;
+  const byAttr = (metric: string, key: string): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const s of m.series(metric)) {
+      const k = str(s.attrs[key]) || '?';
+      out[k] = (out[k] ?? 0) + s.value;
+    }
+    return out;
+  };
+  return {
+    read: read.reduce((a, s) => a + s.value, 0),
+    suppressed: byAttr(INSTRUMENTS.eventsSuppressed.name, ATTR.dropReason),
+    lost: byAttr(INSTRUMENTS.eventsLost.name, ATTR.lossStage),
+  };
+}
+
+/**
+ * The reconciliation the agent guarantees for one drop reason: every drop is exactly one of an
+ * event, suppressed by the rate limit, or lost to a full ring — so events received + suppressed +
+ * ring_full = the agent's drop count, once every event has arrived (after the final export).
+ * ring_full is counted across reasons; the demo's ring never fills in practice.
+ */
+export interface EventReconciliation {
+  readonly reason: string;
+  readonly events: number;
+  readonly suppressed: number;
+  readonly ringFull: number;
+  /** events + suppressed + ringFull */
+  readonly total: number;
+  /** the agent's drop count of the reason (fovea.network.drop.packets) */
+  readonly drops: number;
+  readonly match: boolean;
+}
+
+export function reconcileEvents(m: ReceivedMetrics, ev: ReceivedEvents, reason: string): EventReconciliation | undefined {
+  const agent = agentEventStats(m);
+  if (!agent) return undefined;
+  const events = ev.byReason()[reason]?.events ?? 0;
+  const suppressed = agent.suppressed[reason] ?? 0;
+  const ringFull = agent.lost[EVENT_LOSS_STAGE.ringFull] ?? 0;
+  const drops = dropRows(m).filter((r) => r.reason === reason).reduce((a, r) => a + r.packets, 0);
+  const total = events + suppressed + ringFull;
+  return { reason, events, suppressed, ringFull, total, drops, match: total === drops };
+}
+
+function eventsPanel(m: ReceivedMetrics, ev: ReceivedEvents, dropsCounted: number, observe: ObserveStatus | undefined): DropEventsPanel {
+  const enabled = agentEventStats(m) !== undefined ? true : m.exports > 0 ? false : undefined;
+  return {
+    ...(enabled !== undefined ? { enabled } : {}),
+    received: ev.dropEvents,
+    suppressed: Object.values(ev.byReason()).reduce((a, r) => a + r.suppressed, 0),
+    dropsCounted,
+    recent: ev.recent(),
+    ...(observe ? { observe } : {}),
+  };
+}
+
+export function buildModel(m: ReceivedMetrics, inp: ModelInputs, ev: ReceivedEvents = new ReceivedEvents()): DemoModel {
   const drops = dropRows(m);
   const lastAt = m.lastExportAt;
   const attached = sumOf(m, INSTRUMENTS.attachedInterfaces.name);
+  const dropTotal = drops.reduce((a, d) => ({ packets: a.packets + d.packets, bytes: a.bytes + d.bytes, pps: a.pps + d.pps }), { packets: 0, bytes: 0, pps: 0 });
   return {
     lab: inp.lab,
     endpoint: inp.endpoint,
@@ -492,10 +587,11 @@ export function buildModel(m: ReceivedMetrics, inp: ModelInputs): DemoModel {
     probes: probeHealth(m),
     ...(attached !== undefined ? { attachedInterfaces: attached } : {}),
     drops,
-    dropTotal: drops.reduce((a, d) => ({ packets: a.packets + d.packets, bytes: a.bytes + d.bytes, pps: a.pps + d.pps }), { packets: 0, bytes: 0, pps: 0 }),
+    dropTotal,
     interfaces: interfaceRows(m),
     workloads: { pods: podsSeen(m).length, flows: flowRows(m), podDrops: podDropRows(m), flowDrops: flowDropRows(m) },
     truth: { verdict: truthVerdict(m.exports, inp.truth), ...(inp.truth ? { sample: inp.truth } : {}) },
+    events: eventsPanel(m, ev, dropTotal.packets, inp.observe),
     traffic: inp.traffic,
     ...(inp.logFile !== undefined ? { logFile: inp.logFile } : {}),
   };
@@ -521,6 +617,20 @@ export interface DemoSummary {
   readonly interfaces: ReadonlyArray<{ name: string; agent: InterfaceTotals; kernel?: InterfaceTotals; match?: boolean }>;
   readonly groundTruth: {
     readonly netfilterDrop: TruthSample & { readonly match: boolean };
+  };
+  /** Drop events as received (OTLP log records), and their reconciliation with the agent's counts. */
+  readonly events: {
+    /** Drop events received. */
+    readonly received: number;
+    readonly flowEvents: number;
+    readonly logExports: number;
+    /** Drop events received and the suppressed drops they carried, by reason. */
+    readonly byReason: Readonly<Record<string, ReasonEvents>>;
+    /** The agent's event stage, from its final export; absent when it did not run. */
+    readonly agent?: AgentEventStats;
+    /** NETFILTER_DROP: events received + suppressed + lost (ring_full) vs the agent's drop count. */
+    readonly netfilterDrop?: EventReconciliation;
+    readonly observe?: ObserveStatus;
   };
   /** Pod level, as received (the lab's netns are the workloads). */
   readonly pods: {
@@ -595,9 +705,14 @@ export interface SummaryInputs {
   /** Probe health as received while the agent ran (its final export reports them stopped). */
   readonly probes?: readonly ProbeHealth[];
   readonly logFile?: string;
+  readonly observe?: ObserveStatus;
 }
 
-export function buildSummary(m: ReceivedMetrics, inp: SummaryInputs): DemoSummary {
+/**
+ * The final summary. Call it after the agent's stop: its final metrics export and the flush of its
+ * event exporter (both awaited by Agent.stop) make the event reconciliation exact.
+ */
+export function buildSummary(m: ReceivedMetrics, inp: SummaryInputs, ev: ReceivedEvents = new ReceivedEvents()): DemoSummary {
   const drops = dropRows(m).map(({ pps: _pps, ...d }) => d);
   const byReason: Record<string, Counter> = {};
   for (const d of drops) byReason[d.reason] = add(byReason[d.reason] ?? zero, d);
@@ -619,6 +734,7 @@ export function buildSummary(m: ReceivedMetrics, inp: SummaryInputs): DemoSummar
       return { name: r.name, agent: a, kernel, match };
     }),
     groundTruth: { netfilterDrop: { agent, nft, match: agent.total.packets === nft.total.packets } },
+    events: eventSummary(m, ev, inp.observe),
     pods: podSummary(m, inp.traffic, nft.total),
     flows: {
       traffic: flowRows(m).map(({ pps: _p, bps: _b, ...f }) => f).sort((a, b) => b.packets - a.packets),
@@ -627,6 +743,20 @@ export function buildSummary(m: ReceivedMetrics, inp: SummaryInputs): DemoSummar
     traffic: inp.traffic,
     lab: { ...inp.lab, removed: inp.leftovers.length === 0, leftovers: inp.leftovers },
     ...(inp.logFile !== undefined ? { logFile: inp.logFile } : {}),
+  };
+}
+
+function eventSummary(m: ReceivedMetrics, ev: ReceivedEvents, observe: ObserveStatus | undefined): DemoSummary['events'] {
+  const agent = agentEventStats(m);
+  const netfilterDrop = reconcileEvents(m, ev, 'NETFILTER_DROP');
+  return {
+    received: ev.dropEvents,
+    flowEvents: ev.flowEvents,
+    logExports: ev.exports,
+    byReason: ev.byReason(),
+    ...(agent ? { agent } : {}),
+    ...(netfilterDrop ? { netfilterDrop } : {}),
+    ...(observe ? { observe } : {}),
   };
 }
 

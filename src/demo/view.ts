@@ -4,7 +4,9 @@
  * - renderSnapshot: a compact plain-text block for a non-TTY stdout, printed every few seconds
  * - renderSummary: the final summary
  */
-import type { DemoModel, DemoSummary, DropCount, FlowDropRow, FlowRow, PodDropRow, TruthSample, TruthVerdict } from './model.js';
+import { DEFAULT_OBSERVE_SOCKET } from '../observe/protocol.js';
+import type { DemoModel, DemoSummary, DropCount, FlowDropRow, FlowRow, ObserveStatus, PodDropRow, TruthSample, TruthVerdict } from './model.js';
+import type { DropEventRow } from './received-events.js';
 
 /** Rows of each table in the live view (the view stays within ~40 lines, even with 16 pods). */
 export const TOP_DROPS = 5;
@@ -50,6 +52,13 @@ export function fmtBytes(n: number): string {
 export function fmtRate(n: number): string {
   if (n === 0) return '0';
   return n < 10 ? n.toFixed(1) : fmtInt(n);
+}
+
+/** Unix ms → local wall-clock time with milliseconds: "12:00:01.234". */
+export function fmtTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
 /** 65_000 ms → "01:05"; hours when needed. */
@@ -149,6 +158,44 @@ function flowDropLine(d: FlowDropRow, p: Palette): string {
     [portText(d), xw[3], 'r'], [fmtInt(d.packets), xw[4], 'r'], [fmtRate(d.pps), xw[5], 'r']]);
 }
 
+// Columns of the recent drop events: time, source → destination, proto, reason, then "+N suppressed".
+const ew = [14, 46, 5, 16] as const;
+
+/** The command that streams the demo agent's events, or why there is none. */
+export function observeText(o: ObserveStatus | undefined): string {
+  if (!o) return 'off';
+  if ('off' in o) return `off (${o.off})`;
+  return o.isDefault || o.socket === DEFAULT_OBSERVE_SOCKET
+    ? 'npx fovea observe --follow'
+    : `npx fovea observe --follow --socket ${o.socket}`;
+}
+
+function suppressedText(n: number, p: Palette): string {
+  return n > 0 ? p.yellow(`+${fmtInt(n)} suppressed`) : '';
+}
+
+function eventLine(e: DropEventRow, p: Palette): string {
+  return row([[`  ${fmtTime(e.timeMs)}`, ew[0], 'l'], [fit(pair(e), ew[1]), ew[1], 'l'], [e.transport || '-', ew[2], 'l'],
+    [reasonText(e.reason, p), ew[3], 'l'], [suppressedText(e.suppressed, p), 0, 'l']]);
+}
+
+/** The DROP EVENTS panel: counts, the newest events as received, and how to stream them live. */
+function eventLines(m: DemoModel, p: Palette): string[] {
+  const e = m.events;
+  const out: string[] = [];
+  if (e.enabled === false) {
+    out.push(`${p.bold('DROP EVENTS')} ${p.yellow('off')} ${p.dim("(the agent reports no drop-event stage; see the agent's log)")}`);
+    return out;
+  }
+  const carried = e.received + e.suppressed;
+  out.push(`${p.bold('DROP EVENTS')} ${p.dim('as received (OTLP logs):')} ${p.bold(fmtInt(e.received))} events` +
+    ` + ${fmtInt(e.suppressed)} suppressed = ${fmtInt(carried)} of ${fmtInt(e.dropsCounted)} drops counted`);
+  if (e.recent.length === 0) out.push(p.dim('  none received yet'));
+  for (const r of e.recent) out.push(eventLine(r, p));
+  out.push(`  ${p.dim('live stream:')} ${observeText(e.observe)}`);
+  return out;
+}
+
 function truthText(verdict: TruthVerdict, s: TruthSample | undefined, p: Palette): string {
   if (verdict === 'waiting' || !s) return p.dim('waiting for the first export…');
   const a = s.agent.total.packets;
@@ -227,6 +274,8 @@ export function renderView(m: DemoModel, opts: RenderOptions): string {
 
   out.push(...workloadLines(m, p));
   out.push('');
+  out.push(...eventLines(m, p));
+  out.push('');
 
   const [gen1, gen2] = trafficLines(m, p);
   out.push(`${p.bold('GROUND TRUTH')}  NETFILTER_DROP ${truthText(m.truth.verdict, m.truth.sample, p)}`);
@@ -257,8 +306,20 @@ export function renderSnapshot(m: DemoModel): string {
     `  drops: ${drops}`,
     `  interfaces (${m.interfaces.length}): rx ${fmtInt(rxPkts)} pkts ${fmtBytes(rx)} · tx ${fmtInt(txPkts)} pkts ${fmtBytes(tx)}`,
     ...snapshotWorkloads(m),
+    snapshotEvents(m),
     `  truth: NETFILTER_DROP ${truthText(m.truth.verdict, m.truth.sample, p)}`,
   ].join('\n') + '\n';
+}
+
+function snapshotEvents(m: DemoModel): string {
+  const e = m.events;
+  if (e.enabled === false) return '  drop events: off';
+  const last = e.recent[e.recent.length - 1];
+  const newest = last
+    ? `; newest ${fmtTime(last.timeMs)} ${pair(last)} ${last.transport || '-'} ${last.reason}${last.suppressed > 0 ? ` (+${fmtInt(last.suppressed)} suppressed)` : ''}`
+    : '';
+  return `  drop events: ${fmtInt(e.received)} + ${fmtInt(e.suppressed)} suppressed of ${fmtInt(e.dropsCounted)} drops counted${newest}` +
+    ` · live: ${observeText(e.observe)}`;
 }
 
 function snapshotWorkloads(m: DemoModel): string[] {
@@ -314,6 +375,24 @@ function summaryWorkloads(s: DemoSummary, p: Palette, ok: (b: boolean | undefine
   return out;
 }
 
+/** Drop events: the exact reconciliation with the agent's NETFILTER_DROP count, and what was received. */
+function summaryEvents(s: DemoSummary, p: Palette): string[] {
+  const ev = s.events;
+  const out: string[] = [];
+  const r = ev.netfilterDrop;
+  if (r) {
+    out.push(`${p.bold('Drop events')}   NETFILTER_DROP: ${fmtInt(r.events)} events received + ${fmtInt(r.suppressed)} suppressed` +
+      ` + ${fmtInt(r.ringFull)} lost (ring full) = ${fmtInt(r.total)}  vs  agent ${fmtInt(r.drops)} drops  ${r.match ? p.green('✓ exact') : p.red('✗ differ')}`);
+  } else {
+    out.push(`${p.bold('Drop events')}   ${p.yellow('not checked')}: the agent reported no drop-event stage`);
+  }
+  const reasons = Object.entries(ev.byReason).map(([k, v]) => `${k} ${fmtInt(v.events)}`).join(', ');
+  const lost = Object.entries(ev.agent?.lost ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ');
+  out.push(`              ${fmtInt(ev.received)} drop events received as OTLP log records${reasons ? ` (${reasons})` : ''}` +
+    (ev.agent ? ` · the agent read ${fmtInt(ev.agent.read)}${lost ? ` · ${p.yellow(`lost: ${lost}`)}` : ''}` : ''));
+  return out;
+}
+
 /** The final summary: totals as received vs the kernel's own counters. */
 export function renderSummary(s: DemoSummary, opts: RenderOptions): string {
   const p = palette(opts.color);
@@ -335,6 +414,7 @@ export function renderSummary(s: DemoSummary, opts: RenderOptions): string {
   if (nf.agent.total.packets > nf.nft.total.packets) {
     out.push(p.dim('              the drop probe counts the whole host: other firewall drops here (another lab, a benchmark?) add to NETFILTER_DROP'));
   }
+  out.push(...summaryEvents(s, p));
   out.push('');
   out.push(...summaryWorkloads(s, p, ok));
   out.push('');

@@ -5,13 +5,17 @@
  * exactly, NO_SOCKET drops, traffic on the lab interfaces equal to `ip -s link`, the pod level
  * (the lab's netns as workloads: NETFILTER_DROP of the packets the pods sent equal to the nft
  * counters, per source pod equal to what the generator sent, flows between two lab workloads),
- * and nothing may be left behind. Needs root; in CI (CI=true) a missing root is a failure, elsewhere it skips.
+ * drop events received as OTLP log records that reconcile exactly with the agent's NETFILTER_DROP
+ * count (events + suppressed + ring_full = drops), and nothing may be left behind. Needs root; in
+ * CI (CI=true) a missing root is a failure, elsewhere it skips.
  *
  * The drop probe counts drops of the whole host: another fovea lab dropping with NETFILTER_DROP at
  * the same time (a benchmark or lab test run in parallel by someone else) adds to the agent's
  * total. The test watches for such labs while the demo runs; if it sees one, NETFILTER_DROP can
  * only be checked as agent ≥ nft (and says so), otherwise it must be exact. The pod level is
- * exact either way: only drops of the lab pods' addresses are attributed to them.
+ * exact either way: only drops of the lab pods' addresses are attributed to them. The event
+ * reconciliation is exact either way too: events, suppressed counts and drop counts all come from
+ * the same host-wide drop probe.
  */
 import { Writable } from 'node:stream';
 import { run } from '../../src/lab/run.js';
@@ -19,6 +23,7 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { labLeftovers } from '../../src/demo/host.js';
 import type { DemoSummary } from '../../src/demo/model.js';
+import { renderSummary } from '../../src/demo/view.js';
 import { otlpProtoDir } from '../../src/otlp/paths.js';
 import { missingArtifacts } from '../helpers/victoria.js';
 
@@ -89,6 +94,28 @@ describe.skipIf(!isRoot || missing !== undefined)(title, () => {
     }
     // Closed port → NO_SOCKET.
     expect(s.dropsByReason['NO_SOCKET']?.packets ?? 0).toBeGreaterThan(0);
+
+    // Drop events arrived at the receiver as OTLP log records, every one the agent read (nothing
+    // lost on the way), of both reasons the lab makes.
+    const ev = s.events;
+    expect(ev.received).toBeGreaterThan(0);
+    expect(ev.byReason['NETFILTER_DROP']?.events ?? 0).toBeGreaterThan(0);
+    expect(ev.byReason['NO_SOCKET']?.events ?? 0).toBeGreaterThan(0);
+    expect(ev.agent?.read).toBe(ev.received);
+    expect(ev.agent?.lost).toEqual({ ring_full: 0, queue_full: 0, export_rejected: 0 });
+    // The reconciliation the agent guarantees, after its final export: exact.
+    expect(ev.netfilterDrop).toBeDefined();
+    const r = ev.netfilterDrop!;
+    expect(r.events).toBe(ev.byReason['NETFILTER_DROP']?.events);
+    expect(r.drops).toBe(s.dropsByReason['NETFILTER_DROP']?.packets);
+    expect(r.events + r.suppressed + r.ringFull).toBe(r.drops);
+    expect(r.match).toBe(true);
+    const line = renderSummary(s, { color: false }).split('\n').find((l) => l.startsWith('Drop events'));
+    expect(line).toBe(`Drop events   NETFILTER_DROP: ${r.events.toLocaleString('en-US')} events received + ${r.suppressed.toLocaleString('en-US')} suppressed` +
+      ` + 0 lost (ring full) = ${r.drops.toLocaleString('en-US')}  vs  agent ${r.drops.toLocaleString('en-US')} drops  ✓ exact`);
+    // … and `fovea observe` was served: on the default socket, or on a private one when it was taken.
+    expect(ev.observe && 'socket' in ev.observe ? ev.observe.socket : ev.observe).toMatch(/observe\.sock$/);
+    expect(stderr.text).toMatch(/live stream of drop events .*: npx fovea observe --follow/);
 
     // Pod level: the lab's netns are the workloads.
     const pods = ['fovea-demo-0', 'fovea-demo-1', 'fovea-demo-2'];

@@ -4,12 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  agentNetfilter, buildModel, buildSummary, dropRows, flowDropRows, flowRows, interfaceRows, nftSide, podDropRows, podDropSeries,
-  podNetfilterRows, podsSeen, podTrafficRows, probeHealth, ReceivedMetrics, truthVerdict, workloadLabel, type LabInfo,
+  agentEventStats, agentNetfilter, buildModel, buildSummary, dropRows, flowDropRows, flowRows, interfaceRows, nftSide, podDropRows, podDropSeries,
+  podNetfilterRows, podsSeen, podTrafficRows, probeHealth, ReceivedMetrics, reconcileEvents, truthVerdict, workloadLabel, type LabInfo,
 } from '../../src/demo/model.js';
+import { endpointLabel, RECENT_DROP_EVENTS, ReceivedEvents } from '../../src/demo/received-events.js';
 import type { TrafficStats } from '../../src/demo/traffic-loop.js';
-import { ATTR, INSTRUMENTS } from '../../src/names.js';
-import type { ExportMetricsServiceRequest, KeyValue, Metric } from '../../src/otlp/receiver.js';
+import { ATTR, EVENT, INSTRUMENTS } from '../../src/names.js';
+import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, KeyValue, LogRecord, Metric } from '../../src/otlp/receiver.js';
 
 type Pt = [attrs: Record<string, string | number | boolean>, value: number];
 
@@ -348,5 +349,149 @@ describe('pod level rows', () => {
     const s = buildSummary(e, { durationMs: 1, endpoint: '', lab: LAB, traffic: { ...TRAFFIC, denyByPod: {} }, leftovers: [], links: new Map(), nft: {} });
     expect(s.pods).toMatchObject({ workloads: [], drops: [], dropsByPod: [], netfilterDrop: { bySource: [], agent: { packets: 0, bytes: 0 }, match: true } });
     expect(s.flows).toEqual({ traffic: [], drops: [] });
+  });
+});
+
+// ---- drop events ----------------------------------------------------------------------------
+
+type A = Record<string, string | number | boolean>;
+
+/** A drop event's record as the receiver decodes it (attribute names of src/export/log-records.ts). */
+function dropRecord(tMs: number, reason: string, o: { sport?: number; dport?: number; suppressed?: number; src?: A; dst?: A; transport?: string } = {}): LogRecord {
+  const attrs: A = {
+    [ATTR.verdict]: 'DROPPED', [ATTR.dropReason]: reason, [ATTR.transport]: o.transport ?? 'udp', [ATTR.networkType]: 'ipv4',
+    [ATTR.srcAddress]: '10.250.0.2', [ATTR.srcKind]: 'pod', ...(o.sport !== undefined ? { [ATTR.srcPort]: o.sport } : {}), ...o.src,
+    [ATTR.dstAddress]: '10.250.0.3', [ATTR.dstKind]: 'pod', ...(o.dport !== undefined ? { [ATTR.dstPort]: o.dport } : {}), ...o.dst,
+    [ATTR.interfaceName]: 'fvdemo-0', ...(o.suppressed ? { [ATTR.eventsSuppressed]: o.suppressed } : {}),
+  };
+  return {
+    timeUnixNano: (BigInt(tMs) * 1_000_000n + 250_000n).toString(), observedTimeUnixNano: '0', severityNumber: 'SEVERITY_NUMBER_WARN', severityText: 'WARN',
+    body: { value: 'stringValue', stringValue: 'DROPPED …' }, attributes: kv(attrs), eventName: EVENT.drop,
+  };
+}
+
+function flowRecord(): LogRecord {
+  return { ...dropRecord(0, ''), eventName: EVENT.flow, attributes: kv({ [ATTR.verdict]: 'FORWARDED' }) };
+}
+
+function logs(...records: LogRecord[]): ExportLogsServiceRequest {
+  return { resourceLogs: [{ resource: { attributes: kv({ 'service.name': 'fovea' }) }, scopeLogs: [{ scope: { name: 'fovea', version: '0' }, logRecords: records }] }] };
+}
+
+const podEnd = (name: string): A => ({ [ATTR.srcPod]: name, [ATTR.srcWorkload]: name, [ATTR.srcWorkloadKind]: 'NetworkNamespace' });
+const podDst = (name: string): A => ({ [ATTR.dstPod]: name, [ATTR.dstWorkload]: name, [ATTR.dstWorkloadKind]: 'NetworkNamespace' });
+
+/** The agent's event-stage health, as in its exports (src/events/pipeline.ts collect()). */
+function eventHealth(t: number, o: { read: number; suppressed: Record<string, number>; ringFull: number; queueFull?: number }): Metric[] {
+  return [
+    sum(INSTRUMENTS.eventsRead.name, t, [[{ [ATTR.eventName]: EVENT.drop }, o.read]]),
+    sum(INSTRUMENTS.eventsSuppressed.name, t, Object.entries(o.suppressed).map(([r, n]): Pt => [{ [ATTR.dropReason]: r }, n])),
+    sum(INSTRUMENTS.eventsLost.name, t, [[{ [ATTR.lossStage]: 'ring_full' }, o.ringFull], [{ [ATTR.lossStage]: 'queue_full' }, o.queueFull ?? 0]]),
+  ];
+}
+
+describe('ReceivedEvents', () => {
+  it('counts every record, drop events and their suppressed drops by reason; keeps only the newest few as rows', () => {
+    const ev = new ReceivedEvents();
+    ev.ingest(logs(
+      dropRecord(1_000, 'NETFILTER_DROP', { sport: 40000, dport: 7777, suppressed: 5, src: podEnd('fovea-demo-0'), dst: podDst('fovea-demo-1') }),
+      dropRecord(1_001, 'NO_SOCKET', { dport: 9999 }),
+      flowRecord(),
+    ));
+    expect([ev.received, ev.dropEvents, ev.flowEvents, ev.exports]).toEqual([3, 2, 1, 1]);
+    expect(ev.byReason()).toEqual({ NETFILTER_DROP: { events: 1, suppressed: 5 }, NO_SOCKET: { events: 1, suppressed: 0 } });
+    expect(ev.recent()).toEqual([
+      { timeMs: 1_000.25, reason: 'NETFILTER_DROP', transport: 'udp', source: 'fovea-demo-0:40000', destination: 'fovea-demo-1:7777', suppressed: 5, interface: 'fvdemo-0' },
+      { timeMs: 1_001.25, reason: 'NO_SOCKET', transport: 'udp', source: '10.250.0.2', destination: '10.250.0.3:9999', suppressed: 0, interface: 'fvdemo-0' },
+    ]);
+
+    // a storm: thousands of records, in many requests and in one; the store stays the same size
+    for (let i = 0; i < 50; i++) ev.ingest(logs(...Array.from({ length: 100 }, (_, j) => dropRecord(2_000 + i * 100 + j, 'NETFILTER_DROP', { suppressed: 1 }))));
+    ev.ingest(logs(...Array.from({ length: 3_000 }, (_, j) => dropRecord(10_000 + j, 'NETFILTER_DROP', { dport: j }))));
+    expect(ev.dropEvents).toBe(2 + 5_000 + 3_000);
+    expect(ev.byReason()['NETFILTER_DROP']).toEqual({ events: 1 + 5_000 + 3_000, suppressed: 5 + 5_000 });
+    expect(ev.recent()).toHaveLength(RECENT_DROP_EVENTS);
+    expect(ev.recent().map((r) => r.destination)).toEqual([2994, 2995, 2996, 2997, 2998, 2999].map((p) => `10.250.0.3:${p}`));
+    // byReason: most events first
+    expect(Object.keys(ev.byReason())).toEqual(['NETFILTER_DROP', 'NO_SOCKET']);
+  });
+
+  it('newest rows across requests: a small request keeps the tail of the previous one', () => {
+    const ev = new ReceivedEvents();
+    ev.ingest(logs(...[1, 2, 3, 4, 5].map((t) => dropRecord(t, 'NETFILTER_DROP'))));
+    ev.ingest(logs(dropRecord(6, 'NO_SOCKET'), dropRecord(7, 'NO_SOCKET')));
+    expect(ev.recent().map((r) => Math.floor(r.timeMs))).toEqual([2, 3, 4, 5, 6, 7]);
+  });
+
+  it('event ends: pod (namespace/name), workload, service, node, else the address; then the port', () => {
+    expect(endpointLabel({ [ATTR.srcNamespace]: 'shop', [ATTR.srcPod]: 'cart-7f9', [ATTR.srcPort]: 80 }, 'source')).toBe('shop/cart-7f9:80');
+    expect(endpointLabel({ [ATTR.dstWorkload]: 'fovea-demo-1', [ATTR.dstAddress]: '10.0.0.1' }, 'destination')).toBe('fovea-demo-1');
+    expect(endpointLabel({ [ATTR.dstKind]: 'service', [ATTR.dstNamespace]: 'shop', [ATTR.dstService]: 'web', [ATTR.dstPort]: 443 }, 'destination')).toBe('svc shop/web:443');
+    expect(endpointLabel({ [ATTR.srcKind]: 'node', [ATTR.srcNode]: 'node-1', [ATTR.srcAddress]: '10.0.0.5' }, 'source')).toBe('node node-1');
+    expect(endpointLabel({ [ATTR.srcKind]: 'external', [ATTR.srcAddress]: 'fd00::1', [ATTR.srcPort]: 53 }, 'source')).toBe('[fd00::1]:53');
+    expect(endpointLabel({}, 'source')).toBe('?');
+  });
+});
+
+describe('drop events in the model and the summary', () => {
+  const m = new ReceivedMetrics();
+  m.ingest(request(...agentExport(1_000, { nfUdp: 30, nfTcp: 2, noSock: 4, rx0: 0, tx0: 0 }).resourceMetrics[0]!.scopeMetrics[0]!.metrics,
+    ...eventHealth(1_000, { read: 14, suppressed: { NETFILTER_DROP: 22, NO_SOCKET: 1 }, ringFull: 0 })), 1_000);
+  const ev = new ReceivedEvents();
+  ev.ingest(logs(
+    ...Array.from({ length: 10 }, (_, i) => dropRecord(900 + i, 'NETFILTER_DROP', { suppressed: i < 2 ? 10 : 0, src: podEnd('fovea-demo-0'), dst: podDst('fovea-demo-1'), dport: 7777 })),
+    ...Array.from({ length: 3 }, (_, i) => dropRecord(950 + i, 'NO_SOCKET', { suppressed: i === 0 ? 1 : 0 })),
+  ));
+
+  it('the agent\'s event stage as received; undefined when it reports none', () => {
+    expect(agentEventStats(m)).toEqual({ read: 14, suppressed: { NETFILTER_DROP: 22, NO_SOCKET: 1 }, lost: { ring_full: 0, queue_full: 0 } });
+    const plain = new ReceivedMetrics();
+    plain.ingest(agentExport(1_000, { nfUdp: 1, nfTcp: 0, noSock: 0, rx0: 0, tx0: 0 }), 1_000);
+    expect(agentEventStats(plain)).toBeUndefined();
+    expect(reconcileEvents(plain, ev, 'NETFILTER_DROP')).toBeUndefined();
+  });
+
+  it('NETFILTER_DROP: events received + suppressed + ring_full == the agent\'s drop count, exactly or not', () => {
+    expect(reconcileEvents(m, ev, 'NETFILTER_DROP')).toEqual({ reason: 'NETFILTER_DROP', events: 10, suppressed: 22, ringFull: 0, total: 32, drops: 32, match: true });
+    // an event that never arrived (lost in export) breaks the equality: both numbers are reported
+    const short = new ReceivedEvents();
+    short.ingest(logs(...Array.from({ length: 9 }, (_, i) => dropRecord(900 + i, 'NETFILTER_DROP'))));
+    expect(reconcileEvents(m, short, 'NETFILTER_DROP')).toMatchObject({ events: 9, total: 31, drops: 32, match: false });
+    // events lost to a full ring count on the agent's side
+    const full = new ReceivedMetrics();
+    full.ingest(request(...agentExport(1_000, { nfUdp: 30, nfTcp: 2, noSock: 4, rx0: 0, tx0: 0 }).resourceMetrics[0]!.scopeMetrics[0]!.metrics,
+      ...eventHealth(1_000, { read: 11, suppressed: { NETFILTER_DROP: 20 }, ringFull: 2, queueFull: 7 })), 1_000);
+    expect(reconcileEvents(full, ev, 'NETFILTER_DROP')).toMatchObject({ events: 10, suppressed: 20, ringFull: 2, total: 32, match: true });
+  });
+
+  it('the live panel: events received and suppressed carried vs drops counted, the newest rows, the observe socket', () => {
+    const model = buildModel(m, { nowMs: 2_000, startedAtMs: 0, lab: LAB, endpoint: '', traffic: TRAFFIC, observe: { socket: '/tmp/o.sock', isDefault: false } }, ev);
+    expect(model.events).toMatchObject({ enabled: true, received: 13, suppressed: 21, dropsCounted: 36, observe: { socket: '/tmp/o.sock', isDefault: false } });
+    expect(model.events.recent).toHaveLength(RECENT_DROP_EVENTS);
+    expect(model.events.recent[0]).toMatchObject({ source: 'fovea-demo-0', destination: 'fovea-demo-1:7777', reason: 'NETFILTER_DROP' });
+    expect(model.events.recent.at(-1)).toMatchObject({ reason: 'NO_SOCKET' });
+    // before the first export: unknown; after an export without an event stage: off
+    expect(buildModel(new ReceivedMetrics(), { nowMs: 0, startedAtMs: 0, lab: LAB, endpoint: '', traffic: TRAFFIC }).events)
+      .toEqual({ received: 0, suppressed: 0, dropsCounted: 0, recent: [] });
+    const plain = new ReceivedMetrics();
+    plain.ingest(agentExport(1_000, { nfUdp: 1, nfTcp: 0, noSock: 0, rx0: 0, tx0: 0 }), 1_000);
+    expect(buildModel(plain, { nowMs: 0, startedAtMs: 0, lab: LAB, endpoint: '', traffic: TRAFFIC }).events.enabled).toBe(false);
+  });
+
+  it('the summary reports events received and the reconciliation (plain data for --json)', () => {
+    const s = buildSummary(m, {
+      durationMs: 1_000, endpoint: '', lab: LAB, traffic: TRAFFIC, leftovers: [], links: new Map(), nft: {}, observe: { socket: '/run/fovea/observe.sock', isDefault: true },
+    }, ev);
+    expect(s.events).toEqual({
+      received: 13, flowEvents: 0, logExports: 1,
+      byReason: { NETFILTER_DROP: { events: 10, suppressed: 20 }, NO_SOCKET: { events: 3, suppressed: 1 } },
+      agent: { read: 14, suppressed: { NETFILTER_DROP: 22, NO_SOCKET: 1 }, lost: { ring_full: 0, queue_full: 0 } },
+      netfilterDrop: { reason: 'NETFILTER_DROP', events: 10, suppressed: 22, ringFull: 0, total: 32, drops: 32, match: true },
+      observe: { socket: '/run/fovea/observe.sock', isDefault: true },
+    });
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+    // without events: counted as none, no reconciliation
+    const none = buildSummary(m, { durationMs: 1, endpoint: '', lab: LAB, traffic: TRAFFIC, leftovers: [], links: new Map(), nft: {} });
+    expect(none.events).toMatchObject({ received: 0, byReason: {}, netfilterDrop: { events: 0, match: false } });
   });
 });

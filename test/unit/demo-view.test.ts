@@ -1,9 +1,10 @@
 /** The demo's rendering: pure functions of a model → text, plain and ANSI. */
 import { describe, expect, it } from 'vitest';
 import type { DemoModel, DemoSummary } from '../../src/demo/model.js';
+import type { DropEventRow } from '../../src/demo/received-events.js';
 import {
-  ansiFrame, fmtBytes, fmtClock, fmtInt, fmtRate, renderSnapshot, renderSummary, renderView, TOP_DROPS, TOP_FLOW_DROPS, TOP_FLOWS, TOP_INTERFACES, TOP_POD_DROPS,
-  truncateVisible, visibleLength,
+  ansiFrame, fmtBytes, fmtClock, fmtInt, fmtRate, fmtTime, observeText, renderSnapshot, renderSummary, renderView, TOP_DROPS, TOP_FLOW_DROPS, TOP_FLOWS,
+  TOP_INTERFACES, TOP_POD_DROPS, truncateVisible, visibleLength,
 } from '../../src/demo/view.js';
 
 const ESC = '\x1b[';
@@ -32,6 +33,15 @@ const workloads: DemoModel['workloads'] = {
     { source: 'fovea-demo-1', destination: 'fovea-demo-2', reason: 'NO_SOCKET', transport: 'tcp', port: 9999, packets: 9, bytes: 360, pps: 0.5 },
   ],
 };
+/** Local wall-clock times, so the expected text does not depend on the time zone. */
+const at = (h: number, m: number, s: number, ms: number): number => new Date(2024, 4, 1, h, m, s, ms).getTime();
+const recent: DropEventRow[] = [
+  { timeMs: at(12, 0, 1, 234), reason: 'NETFILTER_DROP', transport: 'udp', source: 'fovea-demo-0:41234', destination: 'fovea-demo-1:7777', suppressed: 12, interface: 'fvdemo-0' },
+  { timeMs: at(12, 0, 1, 500), reason: 'NO_SOCKET', transport: 'tcp', source: '10.0.0.9:5000', destination: 'fovea-demo-2:9999', suppressed: 0 },
+];
+const events: DemoModel['events'] = {
+  enabled: true, received: 40, suppressed: 260, dropsCounted: 309, recent, observe: { socket: '/run/fovea/observe.sock', isDefault: true },
+};
 const side = (udp: number, tcp: number) => ({
   udp: { packets: udp, bytes: udp * 100 }, tcp: { packets: tcp, bytes: tcp * 60 }, total: { packets: udp + tcp, bytes: udp * 100 + tcp * 60 },
 });
@@ -52,6 +62,7 @@ function model(over: Partial<DemoModel> = {}): DemoModel {
     ],
     workloads,
     truth: { verdict: 'match', sample: { agent: side(300, 4), nft: side(300, 4) } },
+    events,
     traffic,
     logFile: '/tmp/fovea-demo-1.log',
     ...over,
@@ -70,6 +81,7 @@ describe('formatting', () => {
     expect(fmtRate(12345.6)).toBe('12,346');
     expect(fmtClock(65_000)).toBe('01:05');
     expect(fmtClock(3_725_000)).toBe('1:02:05');
+    expect(fmtTime(at(9, 5, 7, 42))).toBe('09:05:07.042');
     expect(visibleLength(`${ESC}31mred${ESC}0m`)).toBe(3);
   });
 });
@@ -134,7 +146,7 @@ describe('renderView', () => {
     expect(out).not.toContain('top ');
   });
 
-  it('WORKLOADS: trimmed to the top rows with a note; the whole screen stays within ~40 lines of 120 columns', () => {
+  it('WORKLOADS: trimmed to the top rows with a note; the whole screen stays within ~50 lines of 120 columns', () => {
     const many = <T,>(rows: readonly T[], n: number): T[] => Array.from({ length: n }, (_, i) => rows[i % rows.length]!);
     const big = model({
       lab: { ...lab, pods: 16 },
@@ -143,13 +155,19 @@ describe('renderView', () => {
       workloads: {
         pods: 16, flows: many(workloads.flows, 120), podDrops: many(workloads.podDrops, 20), flowDrops: many(workloads.flowDrops, 30),
       },
+      events: {
+        ...events, received: 1_234_567, suppressed: 98_765_432, dropsCounted: 99_999_999,
+        recent: many([{ ...recent[0]!, source: 'a-very-long-namespace/a-very-long-pod-name-7f9c4:41234', suppressed: 1_000_000 }], 6),
+        observe: { socket: '/tmp/fovea-demo-4242.observe.sock', isDefault: false },
+      },
     });
     const out = renderView(big, { color: false });
     expect(out).toMatch(new RegExp(`flows .*top ${TOP_FLOWS} of 120\n`));
     expect(out).toMatch(new RegExp(`drops by pod .*top ${TOP_POD_DROPS} of 20\n`));
     expect(out).toMatch(new RegExp(`drops between workloads .*top ${TOP_FLOW_DROPS} of 30\n`));
     const lines = out.trimEnd().split('\n');
-    expect(lines.length).toBeLessThanOrEqual(42);
+    // 42 lines before the DROP EVENTS panel (header, 6 events, live-stream line, blank line)
+    expect(lines.length).toBeLessThanOrEqual(51);
     for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(120);
   });
 
@@ -173,6 +191,41 @@ describe('renderView', () => {
   });
 });
 
+describe('DROP EVENTS panel', () => {
+  it('counts, the newest events (time, source → destination, proto, reason, +N suppressed), the live-stream command', () => {
+    const out = renderView(model(), { color: false });
+    expect(out).toContain('DROP EVENTS as received (OTLP logs): 40 events + 260 suppressed = 300 of 309 drops counted\n');
+    expect(out).toMatch(/\n {2}12:00:01\.234 {2}fovea-demo-0:41234 → fovea-demo-1:7777\s+udp\s+NETFILTER_DROP\s+\+12 suppressed\n/);
+    expect(out).toMatch(/\n {2}12:00:01\.500 {2}10\.0\.0\.9:5000 → fovea-demo-2:9999\s+tcp\s+NO_SOCKET\n/);
+    expect(out).toContain('\n  live stream: npx fovea observe --follow\n');
+    // the panel sits between WORKLOADS and GROUND TRUTH; event rows line up
+    expect(out.indexOf('DROP EVENTS')).toBeGreaterThan(out.indexOf('WORKLOADS'));
+    expect(out.indexOf('DROP EVENTS')).toBeLessThan(out.indexOf('GROUND TRUTH'));
+    const rows = out.split('\n').filter((l) => /^ {2}\d\d:\d\d:\d\d\.\d{3} /.test(l)).map((l) => l.indexOf('udp') >= 0 ? l.indexOf('udp') : l.indexOf('tcp'));
+    expect(rows).toHaveLength(2);
+    expect(new Set(rows).size).toBe(1);
+  });
+
+  it('colours the reason and the suppressed count', () => {
+    const ansi = renderView(model(), { color: true });
+    expect(ansi).toContain(`${ESC}33m+12 suppressed${ESC}0m`);
+  });
+
+  it('before any event, with events off, and the live-stream line for another socket or none', () => {
+    const none = renderView(model({ events: { ...events, received: 0, suppressed: 0, recent: [] } }), { color: false });
+    expect(none).toMatch(/DROP EVENTS .* 0 events \+ 0 suppressed = 0 of 309 drops counted\n {2}none received yet\n/);
+    const off = renderView(model({ events: { ...events, enabled: false, recent: [] } }), { color: false });
+    expect(off).toContain("DROP EVENTS off (the agent reports no drop-event stage; see the agent's log)");
+    expect(off).not.toContain('live stream');
+    expect(observeText({ socket: '/tmp/fovea-demo-7.observe.sock', isDefault: false })).toBe('npx fovea observe --follow --socket /tmp/fovea-demo-7.observe.sock');
+    expect(observeText({ socket: '/run/fovea/observe.sock', isDefault: false })).toBe('npx fovea observe --follow');
+    expect(observeText({ off: 'permission denied' })).toBe('off (permission denied)');
+    expect(observeText(undefined)).toBe('off');
+    const other = renderView(model({ events: { ...events, observe: { socket: '/tmp/x.sock', isDefault: false } } }), { color: false });
+    expect(other).toContain('  live stream: npx fovea observe --follow --socket /tmp/x.sock\n');
+  });
+});
+
 describe('renderSnapshot', () => {
   it('a few plain lines summing drops by reason and interfaces', () => {
     const out = renderSnapshot(model());
@@ -184,6 +237,7 @@ describe('renderSnapshot', () => {
       '  workloads: 3 pods, 3 flows; busiest fovea-demo-0 → fovea-demo-1 udp/9000 1,200 pkts (235/s), fovea-demo-2 → fovea-demo-1 tcp/8080 169 pkts (36/s)',
       '  pod drops: fovea-demo-0 NETFILTER_DROP from 204 / to 0, fovea-demo-1 NETFILTER_DROP from 100 / to 204, fovea-demo-2 NO_SOCKET from 0 / to 9',
       '  dropped between workloads: fovea-demo-0 → fovea-demo-1 NETFILTER_DROP udp/7777 200, fovea-demo-1 → fovea-demo-2 NO_SOCKET tcp/9999 9',
+      '  drop events: 40 + 260 suppressed of 309 drops counted; newest 12:00:01.500 10.0.0.9:5000 → fovea-demo-2:9999 tcp NO_SOCKET · live: npx fovea observe --follow',
       '  truth: NETFILTER_DROP agent 304 (udp 300, tcp 4) vs nft rules 304 (udp 300, tcp 4)  ✓ exact',
     ]);
   });
@@ -203,6 +257,13 @@ describe('renderSummary', () => {
       match: true,
     }],
     groundTruth: { netfilterDrop: { agent: side(300, 4), nft: side(300, 4), match: true } },
+    events: {
+      received: 44, flowEvents: 0, logExports: 7,
+      byReason: { NETFILTER_DROP: { events: 40, suppressed: 250 }, NO_SOCKET: { events: 4, suppressed: 5 } },
+      agent: { read: 44, suppressed: { NETFILTER_DROP: 264, NO_SOCKET: 5 }, lost: { ring_full: 0, queue_full: 0 } },
+      netfilterDrop: { reason: 'NETFILTER_DROP', events: 40, suppressed: 264, ringFull: 0, total: 304, drops: 304, match: true },
+      observe: { socket: '/run/fovea/observe.sock', isDefault: true },
+    },
     pods: {
       workloads: ['fovea-demo-0', 'fovea-demo-1', 'fovea-demo-2'],
       traffic: [],
@@ -253,6 +314,25 @@ describe('renderSummary', () => {
     expect(out).toMatch(/fovea-demo-2 → fovea-demo-1\s+tcp\s+8080\s+169\s+4\.77 MiB/);
     const trimmed = renderSummary({ ...summary, flows: { ...summary.flows, traffic: Array(12).fill(summary.flows.traffic[0]) } }, { color: false });
     expect(trimmed).toContain('Flows between workloads, as received (top 8 of 12)');
+  });
+
+  it('drop events: the exact reconciliation next to the nft check, and what was received', () => {
+    const out = renderSummary(summary, { color: false });
+    const lines = out.split('\n');
+    const i = lines.findIndex((l) => l.startsWith('Drop events'));
+    expect(lines[i]).toBe('Drop events   NETFILTER_DROP: 40 events received + 264 suppressed + 0 lost (ring full) = 304  vs  agent 304 drops  ✓ exact');
+    expect(lines[i + 1]).toBe('              44 drop events received as OTLP log records (NETFILTER_DROP 40, NO_SOCKET 4) · the agent read 44');
+    expect(lines[i - 1]).toMatch(/^ {14}udp 300 vs 300 ✓ · tcp 4 vs 4 ✓$/); // right under the nft check
+
+    const off = renderSummary({ ...summary, events: { ...summary.events,
+      netfilterDrop: { reason: 'NETFILTER_DROP', events: 39, suppressed: 264, ringFull: 0, total: 303, drops: 304, match: false },
+      agent: { read: 44, suppressed: {}, lost: { ring_full: 0, queue_full: 1 } } } }, { color: false });
+    expect(off).toContain('= 303  vs  agent 304 drops  ✗ differ');
+    expect(off).toContain('the agent read 44 · lost: queue_full 1');
+    const { netfilterDrop: _checked, ...unchecked } = summary.events;
+    expect(renderSummary({ ...summary, events: unchecked }, { color: false }))
+      .toContain('Drop events   not checked: the agent reported no drop-event stage');
+    expect(renderSummary(summary, { color: true })).toContain(`304 drops  ${ESC}32m✓ exact${ESC}0m`);
   });
 
   it('ANSI, and what is left behind', () => {
