@@ -113,13 +113,30 @@ static __always_inline __u8 transport_bucket(__u8 proto, __u8 ip_version)
 /*
  * Fill ip_version and transport from the packet. Never trusts the packet: every read is a
  * bounded bpf_probe_read_kernel that may fail, and a failure leaves the key at "unknown".
- * The network header offset is only used when set (0xffff means unset).
+ * The network header offset is only used when set (0xffff means unset), and only what lies in
+ * the skb's linear area (head .. head + tail) is read: a paged skb (e.g. from a packet socket's
+ * TX ring) may keep its headers in page fragments, and the bytes past `tail` are stale.
  */
+/* Ports (and, for drop events, the TCP header's offset) when the transport header is in the linear area. */
+static __always_inline void read_ports(unsigned char *head, __u32 tail, __u32 off, __u8 proto,
+				       struct drop_flow_key *fk, __u32 *l4_off)
+{
+	/* TCP: through the flags byte (offset 13); UDP: the two ports */
+	if (off + (proto == FOVEA_IPPROTO_TCP ? 14 : 4) > tail)
+		return;
+	if (bpf_probe_read_kernel(&fk->sport, 4, head + off)) { /* sport, dport */
+		fk->sport = fk->dport = 0;
+		return;
+	}
+	*l4_off = off;
+}
+
 static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *key, struct drop_flow_key *fk, __u32 *l4_off)
 {
 	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh_off = BPF_CORE_READ(skb, network_header);
+	__u32 tail = BPF_CORE_READ(skb, tail); /* offset from head on 64-bit (NET_SKBUFF_DATA_USES_OFFSET) */
 	__u8 first;
 
 	if (protocol != FOVEA_ETH_P_IP && protocol != FOVEA_ETH_P_IPV6)
@@ -127,6 +144,8 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 	key->ip_version = protocol == FOVEA_ETH_P_IP ? 4 : 6;
 	if (!head || nh_off == (__u16)~0U)
 		goto unreadable;
+	if ((__u32)nh_off + (key->ip_version == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)) > tail)
+		goto unreadable; /* the IP header is not in the linear area */
 	if (bpf_probe_read_kernel(&first, sizeof(first), head + nh_off))
 		goto unreadable;
 	/* The version nibble must agree with skb->protocol, or the header offset is stale. */
@@ -149,10 +168,8 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 		__builtin_memcpy(&fk->src[12], &iph.saddr, 4);
 		__builtin_memcpy(&fk->dst[12], &iph.daddr, 4);
 		if ((iph.protocol == FOVEA_IPPROTO_TCP || iph.protocol == FOVEA_IPPROTO_UDP) &&
-		    !(iph.frag_off & bpf_htons(0x1fff))) {
-			*l4_off = nh_off + iph.ihl * 4;
-			bpf_probe_read_kernel(&fk->sport, 4, head + *l4_off); /* sport, dport */
-		}
+		    !(iph.frag_off & bpf_htons(0x1fff)))
+			read_ports(head, tail, nh_off + iph.ihl * 4, iph.protocol, fk, l4_off);
 		return;
 	}
 
@@ -170,7 +187,7 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 
 		if (!ipv6_is_ext(nexthdr))
 			break;
-		if (bpf_probe_read_kernel(&opt, sizeof(opt), head + off))
+		if (off + 8 > tail || bpf_probe_read_kernel(&opt, sizeof(opt), head + off))
 			goto unreadable;
 		if (nexthdr == 44) {
 			__be16 frag_off;
@@ -188,10 +205,8 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 	fk->proto = nexthdr;
 	__builtin_memcpy(fk->src, &ip6h.saddr, 16);
 	__builtin_memcpy(fk->dst, &ip6h.daddr, 16);
-	if ((nexthdr == FOVEA_IPPROTO_TCP || nexthdr == FOVEA_IPPROTO_UDP) && !later_fragment) {
-		*l4_off = off;
-		bpf_probe_read_kernel(&fk->sport, 4, head + off);
-	}
+	if ((nexthdr == FOVEA_IPPROTO_TCP || nexthdr == FOVEA_IPPROTO_UDP) && !later_fragment)
+		read_ports(head, tail, off, nexthdr, fk, l4_off);
 	return;
 
 unreadable:

@@ -3,7 +3,7 @@
 #   bash scripts/setup.sh          what `npm run demo` needs: toolchain + runtime, npm packages,
 #                                  the OTLP protos (demo receiver), eBPF objects and TypeScript
 #   bash scripts/setup.sh --test   also what the tests and the benchmark need (iperf3, python3,
-#                                  VictoriaMetrics from Debian 13)
+#                                  trafgen from netsniff-ng, VictoriaMetrics from Debian 13)
 # Debian packages come from the distribution's mirrors; npm packages from the npm registry.
 # Nothing is downloaded at run time.
 set -euo pipefail
@@ -17,7 +17,7 @@ TEST=0
 # clang/llvm + libbpf-dev: build the CO-RE objects; libbpf1: the agent's runtime library;
 # iproute2 + nftables: the demo's lab and the tests' ground truth.
 PKGS=(clang llvm libbpf-dev libbpf1 iproute2 nftables ca-certificates debian-archive-keyring)
-(( TEST )) && PKGS+=(iperf3 python3 procps openssl bpftool git)
+(( TEST )) && PKGS+=(iperf3 python3 procps openssl bpftool git netsniff-ng)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -9,6 +9,9 @@
  *
  * Root only; skips with the reason elsewhere, fails in CI.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DropEventSource } from '../../src/events/drop-events.js';
@@ -17,13 +20,15 @@ import type { NetworkEvent } from '../../src/events/types.js';
 import { StaticIdentity } from '../../src/k8s/static.js';
 import type { PodInfo } from '../../src/k8s/types.js';
 import { DENY_PORT, Lab } from '../../src/lab/lab.js';
+import { run } from '../../src/lab/run.js';
+import { sendUdp as labSendUdp } from '../../src/lab/traffic.js';
 import { DropProbe } from '../../src/probes/drop/probe.js';
 import type { ProbeSettings } from '../../src/probes/types.js';
 import { describeRoot } from '../helpers/root.js';
 
 const RATE = 20; // events per second per CPU per reason
 const SPORT = 42100;
-const PAYLOAD = 'fovea-drop-event'; // 16 bytes: IP length 20 + 8 + 16 = 44
+const PAYLOAD_BYTES = 16; // IP length 20 + 8 + 16 = 44
 
 function settings(ratePerCpu: number, ringBufferBytes: number): ProbeSettings {
   return {
@@ -57,16 +62,8 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
     await lab?.destroy();
   });
 
-  async function sendUdp(from: number, host: string, port: number, n: number): Promise<void> {
-    const script = `
-      const s = require('dgram').createSocket('udp4');
-      s.bind(${SPORT}, () => {
-        let left = ${n};
-        const next = () => { if (left-- === 0) return s.close(); s.send(Buffer.from('${PAYLOAD}'), ${port}, '${host}', next); };
-        next();
-      });`;
-    await lab.exec(from, [process.execPath, '-e', script]);
-  }
+  const sendUdp = (from: number, host: string, port: number, n: number) =>
+    labSendUdp(lab, from, host, port, n, { sport: SPORT, size: PAYLOAD_BYTES });
 
   async function denied(kind: 'deny-udp' | 'deny-tcp', before: number, n: number): Promise<number> {
     const deadline = Date.now() + 5_000;
@@ -113,7 +110,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       const e = events[0]!;
       expect(e).toMatchObject({
         name: 'fovea.network.packet.drop', verdict: 'DROPPED', reason: 'NETFILTER_DROP', reasonCode: netfilterDrop,
-        ipVersion: 4, transport: 'udp', protocol: 17, length: 20 + 8 + PAYLOAD.length, node: 'node-a',
+        ipVersion: 4, transport: 'udp', protocol: 17, length: 20 + 8 + PAYLOAD_BYTES, node: 'node-a',
         source: { ip: lab.pod(0).ip, port: SPORT, kind: 'pod', namespace: 'shop', pod: 'client-0', podUid: 'uid-0', workloadKind: 'Deployment', workloadName: 'client', local: true },
         destination: { ip: lab.pod(1).ip, port: DENY_PORT, kind: 'pod', namespace: 'shop', pod: 'server-1', workloadName: 'server', local: true },
       });
@@ -173,6 +170,40 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       expect(all.reduce((a, e) => a + 1 + (e.suppressed ?? 0), 0) + Number(s2.pending)).toBe(N + 4);
     } finally {
       probe.stop();
+    }
+  });
+
+  it('paged skbs (a packet socket\'s TX ring keeps headers in page fragments): never a wrong 5-tuple — unreadable, counted; linear ones parsed', async () => {
+    const tag = process.pid % 10000;
+    const [a, b] = [`fvpg${tag}a`, `fvpg${tag}b`];
+    const table = `fovea_pg_${tag}`;
+    const cfg = join(tmpdir(), `fovea-pg-${tag}.trafgen`);
+    writeFileSync(cfg, `{ eth(da=02:00:00:00:5f:02, sa=02:00:00:00:5f:01, type=0x0800), ipv4(saddr=198.19.253.1, daddr=198.19.253.2, ttl=64, proto=17), udp(sp=40001, dp=${DENY_PORT}), "fovea-paged-0000" }\n`);
+    const rules = join(tmpdir(), `fovea-pg-${tag}.nft`);
+    writeFileSync(rules, `table netdev ${table} {\n  chain in {\n    type filter hook ingress device "${b}" priority 0;\n    udp dport ${DENY_PORT} counter drop\n  }\n}\n`);
+    const { probe, source } = withProbe(1_000, 1 << 20);
+    try {
+      await run(['ip', 'link', 'add', a, 'address', '02:00:00:00:5f:01', 'type', 'veth', 'peer', 'name', b, 'address', '02:00:00:00:5f:02']);
+      await run(['ip', 'link', 'set', a, 'up']);
+      await run(['ip', 'link', 'set', b, 'up']);
+      await run(['nft', '-f', rules]);
+      const unreadable0 = probe.recordFailures().find((f) => f.kind === 'header_unreadable')!.count;
+      await run(['trafgen', '-o', a, '-i', cfg, '-n', '30', '-q']); // TX ring: zero-copy page fragments
+      await run(['trafgen', '-o', a, '-i', cfg, '-n', '30', '-q', '-t', '1ms']); // sendto(): copied, linear
+      await new Promise((r) => setTimeout(r, 200));
+      const events = source.drain().filter((e) => e.reason === 'NETFILTER_DROP' && e.interface === b);
+      expect(events).toHaveLength(60);
+      const tuples = new Map<string, number>();
+      for (const e of events) {
+        const k = `${e.source.ip}:${e.source.port ?? ''}>${e.destination.ip}:${e.destination.port ?? ''}/${e.transport}`;
+        tuples.set(k, (tuples.get(k) ?? 0) + 1);
+      }
+      expect(Object.fromEntries(tuples)).toEqual({ ':>:/unknown': 30, [`198.19.253.1:40001>198.19.253.2:${DENY_PORT}/udp`]: 30 });
+      expect(probe.recordFailures().find((f) => f.kind === 'header_unreadable')!.count - unreadable0).toBe(30);
+    } finally {
+      probe.stop();
+      await run(['nft', 'delete', 'table', 'netdev', table], { allowFail: true });
+      await run(['ip', 'link', 'del', a], { allowFail: true });
     }
   });
 });
