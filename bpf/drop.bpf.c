@@ -12,6 +12,8 @@
  * (drop_pod_ips) — when a pod is at either end, its own counters and the dropped 5-tuple too.
  * When drop events are on (drop_event_cfg), a rate-limited sample of drops also goes to user space
  * through the ring buffer drop_events, submitted without wakeup (the agent drains it on a timer).
+ * Built twice (scripts/build-bpf.sh): drop.bpf.o, and drop-noevents.bpf.o with FOVEA_NO_EVENTS —
+ * no ring buffer, for kernels without BPF_MAP_TYPE_RINGBUF (< 5.8) and when events are off.
  */
 #include "include/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -65,6 +67,7 @@ struct {
 	__type(value, struct drop_value);
 } drop_flows SEC(".maps");
 
+#ifndef FOVEA_NO_EVENTS
 /* index 0: struct drop_event_config, written by the agent (all zero: no events) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -86,6 +89,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, DROP_EVENT_RING_BYTES);
 } drop_events SEC(".maps");
+#endif /* FOVEA_NO_EVENTS */
 
 /* The IPv6 extension headers we step over to find the transport (bounded). */
 static __always_inline bool ipv6_is_ext(__u8 nexthdr)
@@ -290,6 +294,7 @@ static __always_inline void record_pod_drop(struct drop_key *key, struct drop_fl
 	__sync_fetch_and_add(&fv->bytes, len);
 }
 
+#ifndef FOVEA_NO_EVENTS
 /*
  * A drop event, if the rate limit of (this CPU, reason slot) allows one now. Every drop seen here
  * ends up in exactly one of: emitted, suppressed, ring_full (and, when it got no event, in
@@ -361,6 +366,7 @@ static __always_inline void emit_event(struct sk_buff *skb, struct drop_key *key
 	ev->pad = 0;
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 }
+#endif /* FOVEA_NO_EVENTS */
 
 static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u32 reason)
 {
@@ -379,7 +385,9 @@ static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u3
 	record_pod_drop(&key, &fk, len);
 
 	add_percpu(&drop_counts, &key, len, DROP_ERR_MAP_FULL);
+#ifndef FOVEA_NO_EVENTS
 	emit_event(skb, &key, &fk, len, l4_off, location);
+#endif
 	return 0;
 }
 

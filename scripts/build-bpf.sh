@@ -7,13 +7,22 @@ cd "$(dirname "$0")/.."
 CLANG=${CLANG:-clang}
 ARCH=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 mkdir -p bpf/build
-for src in bpf/*.bpf.c; do
-  obj="bpf/build/$(basename "${src%.c}").o"
+
+# build <source> <object> [extra clang flags...]
+build() {
+  local src=$1 obj=$2
+  shift 2
   if [[ "$obj" -nt "$src" && "$obj" -nt bpf/include/fovea.h && "$obj" -nt "${src%.bpf.c}.h" ]]; then
-    continue
+    return
   fi
   echo "build-bpf: $src -> $obj"
   # -g: keep BTF (CO-RE relocations and the ABI test need it). -O2: the verifier needs optimised code.
-  "$CLANG" -g -O2 -target bpf -D__TARGET_ARCH_"$ARCH" -Wall -Werror \
+  "$CLANG" -g -O2 -target bpf -D__TARGET_ARCH_"$ARCH" -Wall -Werror "$@" \
     -I bpf -I bpf/include -c "$src" -o "$obj"
+}
+
+for src in bpf/*.bpf.c; do
+  build "$src" "bpf/build/$(basename "${src%.c}").o"
 done
+# The drop probe without events (no ring buffer): kernels < 5.8, and agents with events off.
+build bpf/drop.bpf.c bpf/build/drop-noevents.bpf.o -DFOVEA_NO_EVENTS

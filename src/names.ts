@@ -90,7 +90,7 @@ export const INSTRUMENTS = {
     'Drops the in-kernel rate limit did not send as events (counted exactly, carried on the next event), by drop reason',
     'fovea_agent_events_suppressed_total'),
   eventsLost: counter('fovea.agent.events.lost', '{event}',
-    'Events lost, by stage (ring_full: kernel ring buffer full; queue_full: export queue over its bound; export_rejected: the collector refused them for good)',
+    'Events lost, by stage (ring_full: kernel ring buffer full; queue_full: export queue over its bound; export_rejected: the collector refused them for good; observe_slow_client: skipped for a fovea observe client that read too slowly)',
     'fovea_agent_events_lost_total'),
   eventsExported: counter('fovea.agent.events.exported', '{event}',
     'Events the collector accepted as OTLP log records', 'fovea_agent_events_exported_total'),
@@ -172,6 +172,8 @@ export const EVENT_LOSS_STAGE = {
   ringFull: 'ring_full',
   queueFull: 'queue_full',
   exportRejected: 'export_rejected',
+  /** a `fovea observe` client read too slowly: events skipped for that client only */
+  observeSlowClient: 'observe_slow_client',
 } as const;
 
 /** Values of `network.io.direction` (OTel semantic conventions). */

@@ -185,10 +185,14 @@ export class Agent {
       this.log.warn('flow events need the traffic probe, flow records and pod interfaces (Kubernetes or standalone.netns); flow events are off');
     }
     if (!dropsOn && !flowsOn) return;
+    // read on the first drop event (not at start: the symbol table costs a few MB)
+    const symbols = dropsOn && cfg.drops.symbolize
+      ? new KernelSymbols(undefined, (reason) => this.log.warn({ reason }, 'drop events will not name the kernel function that dropped'))
+      : undefined;
     const events = new EventPipeline({
       logger: this.opts.logger,
       ...(dropsOn ? {
-        drops: new DropEventSource({ probe: drop, identity, node, ...(cfg.drops.symbolize ? { symbols: new KernelSymbols() } : {}) }),
+        drops: new DropEventSource({ probe: drop, identity, node, ...(symbols ? { symbols } : {}) }),
         dropLimits: drop,
       } : {}),
       ...(flowsOn ? {

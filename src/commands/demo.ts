@@ -31,7 +31,7 @@ import type { Logger } from '../log.js';
 import { MissingArtifactError, otlpProtoDir } from '../otlp/paths.js';
 import { OtlpReceiver } from '../otlp/receiver.js';
 import { defaultBpfObjectDir } from '../paths.js';
-import { DROP_OBJECT } from '../probes/drop/probe.js';
+import { DROP_OBJECT, DROP_OBJECT_NO_EVENTS } from '../probes/drop/probe.js';
 import { TRAFFIC_OBJECT } from '../probes/traffic/probe.js';
 import { acquireDemoLock, defaultRouteInterface, labLeftovers, linkDelta, linkTotals } from '../demo/host.js';
 import {
@@ -77,7 +77,7 @@ function preflight(env: NodeJS.ProcessEnv): string | undefined {
     throw err;
   }
   const dir = defaultBpfObjectDir();
-  const missing = [DROP_OBJECT, TRAFFIC_OBJECT].filter((f) => !existsSync(join(dir, f)));
+  const missing = [DROP_OBJECT, DROP_OBJECT_NO_EVENTS, TRAFFIC_OBJECT].filter((f) => !existsSync(join(dir, f)));
   if (missing.length > 0) return `eBPF objects not built (${missing.map((f) => join(dir, f)).join(', ')}): ${SETUP} \`bash scripts/build.sh\``;
   return undefined;
 }

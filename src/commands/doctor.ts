@@ -20,7 +20,7 @@ import type { TcMode } from '../kernel/attach.js';
 import { routeLibbpfLog } from '../kernel/libbpf-log.js';
 import { createLogger } from '../log.js';
 import { defaultBpfObjectDir } from '../paths.js';
-import { DROP_OBJECT, DropProbe } from '../probes/drop/probe.js';
+import { DROP_OBJECT_NO_EVENTS, DropProbe } from '../probes/drop/probe.js';
 import { TRAFFIC_OBJECT } from '../probes/traffic/probe.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
 
@@ -355,7 +355,7 @@ function checkTracepoint(ctx: CheckContext, btfOk: boolean): CheckResult {
 }
 
 function checkDropHooks(ctx: CheckContext): CheckResult[] {
-  const path = join(ctx.bpfDir, DROP_OBJECT);
+  const path = join(ctx.bpfDir, DROP_OBJECT_NO_EVENTS); // the hook alone: no ring buffer needed
   const bases = DROP_HOOKS.map((h) => ({ id: h.id, name: `drop via ${h.hook.split('/')[0]}`, affects: 'drop probe' }));
   if (ctx.libbpfMissing) return bases.map(notChecked);
   const tries = DROP_HOOKS.map((h) => attempt(() => ctx.host.tryTracingAttach(path, h.program)));
@@ -400,7 +400,7 @@ function checkTc(ctx: CheckContext): CheckResult[] {
 }
 
 function checkRingbuf(ctx: CheckContext): CheckResult {
-  const base = { id: 'ringbuf', name: 'BPF ring buffer', affects: 'drop/flow events (planned)' };
+  const base = { id: 'ringbuf', name: 'BPF ring buffer', affects: 'drop events (fovea observe, OTLP logs)' };
   if (ctx.libbpfMissing) return notChecked(base);
   const r = attempt(() => ctx.host.mapTypeSupported(BPF_MAP_TYPE_RINGBUF));
   if (!r.ok) return failed(base, r.err, ctx, SEE_LOG, 'warn');
@@ -408,13 +408,13 @@ function checkRingbuf(ctx: CheckContext): CheckResult {
   // libbpf's probe answers "no" on EPERM too
   return ctx.privilegesMissing
     ? { ...base, status: 'warn', detail: 'cannot create one (missing privileges, or kernel < 5.8)', fix: 'grant the missing capabilities (see privileges)' }
-    : { ...base, status: 'warn', detail: 'not supported (kernel < 5.8)', fix: 'kernel >= 5.8; counters and metrics work without it' };
+    : { ...base, status: 'warn', detail: 'not supported (kernel < 5.8)', fix: 'kernel >= 5.8; drop counters and metrics work without it (drop events off)' };
 }
 
 function checkBatch(ctx: CheckContext): CheckResult {
   const base = { id: 'batch', name: 'batch map reads', affects: 'map read cost' };
   if (ctx.libbpfMissing) return notChecked(base);
-  const r = attempt(() => ctx.host.batchLookupSupported(join(ctx.bpfDir, DROP_OBJECT), 'drop_counts'));
+  const r = attempt(() => ctx.host.batchLookupSupported(join(ctx.bpfDir, DROP_OBJECT_NO_EVENTS), 'drop_counts'));
   if (!r.ok) return failed(base, r.err, ctx, SEE_LOG, 'warn');
   if (r.value) return { ...base, status: 'ok', detail: 'BPF_MAP_LOOKUP_BATCH works on a per-CPU hash' };
   return {

@@ -8,6 +8,7 @@ import type { EventOutput } from '../events/pipeline.js';
 import { createEventLogExporter } from '../export/log-queue.js';
 import type { OtlpSettings } from '../export/otlp-settings.js';
 import type { Logger } from '../log.js';
+import { EVENT_LOSS_STAGE } from '../names.js';
 import { ObserveServer } from '../observe/server.js';
 
 /** Starts the outputs; throws (after closing what started) when the observe socket cannot be served. */
@@ -41,7 +42,7 @@ function observeOutput(server: ObserveServer): EventOutput {
   return {
     name: 'observe',
     publish: (events) => server.publish(events),
-    stats: () => ({ clients: server.clients() }),
+    stats: () => ({ clients: server.clients(), lost: { [EVENT_LOSS_STAGE.observeSlowClient]: server.lostEvents() } }),
     close: () => server.stop(),
   };
 }

@@ -11,7 +11,7 @@ export interface CommandEntry {
 }
 
 export const COMMANDS: readonly CommandEntry[] = [
-  { name: 'agent', summary: 'Run the node agent: load the eBPF probes and export OTLP metrics',
+  { name: 'agent', summary: 'Run the node agent: load the eBPF probes, export OTLP metrics and drop/flow events',
     load: async () => (await import('./agent.js')).agentCommand },
   { name: 'demo', summary: 'Try it on this machine (root): a lab of pods, the real agent, real drops, a live view',
     load: async () => (await import('./demo.js')).demoCommand },

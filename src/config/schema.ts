@@ -147,7 +147,7 @@ export const ConfigSchema = z.object({
     socket: z.string().min(1).default('/run/fovea/observe.sock').describe('Unix socket for `fovea observe` (mode 0600)'),
     address: z.string().default('')
       .describe('Also serve `fovea observe` on this TCP host:port (e.g. 127.0.0.1:4245); empty = only the Unix socket'),
-    historySize: z.number().int().min(0).max(1_000_000).default(8_192)
+    historySize: z.number().int().min(1).max(1_000_000).default(8_192)
       .describe('Recent events kept for `fovea observe --last/--since`'),
   }).strict().default({}),
   /** Sits below the standard OTEL_EXPORTER_OTLP_* variables; the export module applies those. */

@@ -96,14 +96,18 @@ export class DropEventSource {
     const tcpFlags = r.proto === 6 ? tcpFlagNames(r.tcpFlags) : undefined;
     const location = this.opts.symbols?.lookup(r.location);
     const ifname = r.netns === this.hostNetns ? this.ifnames.name(r.ifindex) : undefined;
+    const source = eventEndpoint(identity, r.src, ports ? r.sport : undefined, this.local);
+    const destination = eventEndpoint(identity, r.dst, ports ? r.dport : undefined, this.local);
+    // from the local pod's point of view: it sent the packet (egress), or the packet was on its way to it
+    const direction = source.local ? 'egress' as const : destination.local ? 'ingress' as const : undefined;
     return {
       name: EVENT.drop,
       timeMs: Number(r.timestampNs) / 1e6 + offsetMs,
       verdict: VERDICT.dropped,
       reason: reasons?.name(r.reason) ?? `UNKNOWN_${r.reason}`,
       reasonCode: r.reason,
-      source: eventEndpoint(identity, r.src, ports ? r.sport : undefined, this.local),
-      destination: eventEndpoint(identity, r.dst, ports ? r.dport : undefined, this.local),
+      source,
+      destination,
       ipVersion: r.ipVersion === 4 || r.ipVersion === 6 ? r.ipVersion : 0,
       transport: transportOf(r.proto, r.ipVersion),
       protocol: r.proto,
@@ -112,6 +116,7 @@ export class DropEventSource {
       ...(ifname ? { interface: ifname } : {}),
       ...(r.ifindex ? { ifindex: r.ifindex } : {}),
       ...(r.netns ? { netns: r.netns } : {}),
+      ...(direction ? { direction } : {}),
       ...(location ? { location } : {}),
       suppressed: r.suppressed,
       cpu: r.cpu,

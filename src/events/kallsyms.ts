@@ -11,9 +11,10 @@ export class KernelSymbols {
   private problem: string | undefined;
   private readonly cache = new Map<bigint, string | undefined>();
 
-  constructor(private readonly path = '/proc/kallsyms') {}
+  /** `onUnavailable` is told once, on the first lookup, when symbols cannot be had. */
+  constructor(private readonly path = '/proc/kallsyms', private readonly onUnavailable?: (reason: string) => void) {}
 
-  /** Why lookups return nothing (after the first lookup), or undefined when they work. */
+  /** Why lookups return nothing (known after the first lookup), or undefined. */
   get unavailable(): string | undefined {
     return this.problem;
   }
@@ -45,6 +46,7 @@ export class KernelSymbols {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
       this.problem = `cannot read ${this.path}: ${(err as Error).message}`;
+      this.onUnavailable?.(this.problem);
       return;
     }
     const entries: { addr: bigint; name: string }[] = [];
@@ -63,6 +65,7 @@ export class KernelSymbols {
     }
     if (!nonZero) {
       this.problem = `${this.path} shows no addresses (kernel.kptr_restrict, or no CAP_SYSLOG)`;
+      this.onUnavailable?.(this.problem);
       return;
     }
     entries.sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));

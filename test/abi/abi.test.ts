@@ -27,7 +27,7 @@ import {
   DROP_ERRORS, DROP_FLOW_KEY, DROP_IP, DROP_KEY, DROP_POD_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
   DROP_EVENT, DROP_EVENT_CONFIG, DROP_EVENT_LIMIT, DROP_EVENT_SLOTS, decodeDropEvent, encodeDropEventConfig,
 } from '../../src/probes/drop/layout.js';
-import { DROP_OBJECT } from '../../src/probes/drop/probe.js';
+import { DROP_OBJECT, DROP_OBJECT_NO_EVENTS } from '../../src/probes/drop/probe.js';
 import {
   TRAFFIC_EGRESS, TRAFFIC_ERRORS, TRAFFIC_INGRESS, TRAFFIC_KEY, TRAFFIC_VALUE, decodeTrafficCounts, encodeTrafficKey,
   TRAFFIC_SLOT, TRAFFIC_SLOTS, FLOW_KEY, FLOW_VALUE,
@@ -36,10 +36,11 @@ import { TRAFFIC_OBJECT } from '../../src/probes/traffic/probe.js';
 
 const BUILD = resolve('bpf/build');
 const DROP_O = join(BUILD, DROP_OBJECT);
+const DROP_NOEV_O = join(BUILD, DROP_OBJECT_NO_EVENTS);
 const TRAFFIC_O = join(BUILD, TRAFFIC_OBJECT);
 
 /** Which objects are missing; in CI a missing object fails instead of skipping. */
-const missing = [DROP_O, TRAFFIC_O].filter((p) => !existsSync(p));
+const missing = [DROP_O, DROP_NOEV_O, TRAFFIC_O].filter((p) => !existsSync(p));
 if (missing.length && process.env['CI'] === 'true') {
   throw new Error(`ABI test needs ${missing.join(', ')}: run \`bash scripts/build-bpf.sh\``);
 }
@@ -289,6 +290,17 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
     } finally {
       d.close();
       t.close();
+    }
+  });
+
+  it('the drop object without events has the same programs and counting maps, and no ring buffer', () => {
+    const d = BpfObject.open(DROP_NOEV_O);
+    try {
+      for (const p of ['drop_tp_btf', 'drop_raw_tp']) expect(d.program(p).name).toBe(p);
+      for (const m of ['drop_counts', 'drop_errors', 'drop_pod_ips', 'drop_pod_counts', 'drop_flows']) expect(d.map(m).name).toBe(m);
+      for (const m of ['drop_events', 'drop_event_cfg', 'drop_event_limits']) expect(() => d.map(m)).toThrow(/ENOENT|find map/);
+    } finally {
+      d.close();
     }
   });
 

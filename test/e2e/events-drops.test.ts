@@ -206,4 +206,22 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       await run(['ip', 'link', 'del', a], { allowFail: true });
     }
   });
+
+  it('events off: the object without a ring buffer is loaded, no event is read, drops are still counted exactly', async () => {
+    const probe = new DropProbe({ logger: pino({ level: 'silent' }), settings: { ...settings(RATE, 1 << 20), dropEvents: { enabled: false, ratePerCpu: RATE, ringBufferBytes: 1 << 20 } } });
+    probe.start();
+    try {
+      expect(probe.eventsEnabled).toBe(false);
+      expect(probe.eventRing()).toBeUndefined();
+      expect(probe.readEventLimits()).toEqual([]);
+      const count = () => probe.collect()[0]!.series.filter((s) => s.attributes['fovea.drop.reason'] === 'NETFILTER_DROP').reduce((a, s) => a + s.value, 0);
+      const nft0 = (await lab.denyCounters())['deny-udp']!.packets;
+      const c0 = count();
+      await sendUdp(0, lab.pod(1).ip, DENY_PORT, 50);
+      expect(await denied('deny-udp', nft0, 50)).toBe(50);
+      expect(count() - c0).toBe(50);
+    } finally {
+      probe.stop();
+    }
+  });
 });

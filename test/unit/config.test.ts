@@ -41,6 +41,13 @@ describe('defaults', () => {
       kubernetes: { mode: 'auto', kubeconfig: '' },
       pods: { seriesTtlMs: 300000, podNames: false, addresses: false, clientPorts: false },
       standalone: { netns: [] },
+      events: {
+        drops: { enabled: true, ratePerCpu: 100, ringBufferBytes: 1048576, symbolize: true },
+        flows: { enabled: false, intervalMs: 5000 },
+        drainIntervalMs: 100,
+        export: { enabled: true, maxQueue: 10000, maxBatch: 512 },
+      },
+      observe: { enabled: true, socket: '/run/fovea/observe.sock', address: '', historySize: 8192 },
       export: { cardinalityLimit: 2000 },
       bpfObjectDir: '',
       shutdownTimeoutMs: 2000,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Attributes } from '@opentelemetry/api';
 import { attachTracing, type Attachment } from '../../kernel/attach.js';
 import { Btf } from '../../kernel/btf.js';
+import { BPF_MAP_TYPE_RINGBUF, mapTypeSupported } from '../../kernel/features.js';
 import { BpfObject } from '../../kernel/object.js';
 import type { BpfMap, ReadableMap } from '../../kernel/map.js';
 import { MappedRing, type RingReader } from '../../kernel/ringbuf.js';
@@ -20,8 +21,8 @@ import {
 import { dropReasonsFromBtf, type DropReasons } from './reasons.js';
 
 export const DROP_OBJECT = 'drop.bpf.o';
-/** Ring size when drop events are off: the smallest a ring buffer map may be (one page). */
-const RING_BYTES_OFF = 4096;
+/** The same program built without drop events (no ring buffer map): kernels < 5.8, events off. */
+export const DROP_OBJECT_NO_EVENTS = 'drop-noevents.bpf.o';
 /** Rate-limit window of drop events (ratePerCpu is per second). */
 const EVENT_WINDOW_NS = 1_000_000_000n;
 
@@ -69,6 +70,7 @@ export class DropProbe implements Probe {
   private eventLimits: ReadableMap | undefined;
   private ring: MappedRing | undefined;
   private eventRingBytes = 0;
+  private events = false;
   /** what drop_pod_ips holds now: address → pod id */
   private readonly registered = new Map<string, number>();
   private state: ProbeStatus;
@@ -90,18 +92,25 @@ export class DropProbe implements Probe {
   start(): void {
     const log = this.ctx.logger.child({ probe: this.name });
     this.reasons = DropProbe.kernelReasons();
-    const path = join(this.ctx.settings.bpfObjectDir, DROP_OBJECT);
+    const ev = this.ctx.settings.dropEvents;
+    this.events = ev?.enabled === true;
+    if (this.events && !mapTypeSupported(BPF_MAP_TYPE_RINGBUF)) {
+      this.events = false;
+      log.warn('this kernel has no BPF ring buffer (needs >= 5.8): drop events are off; drop counters work as usual');
+    }
+    const path = join(this.ctx.settings.bpfObjectDir, this.events ? DROP_OBJECT : DROP_OBJECT_NO_EVENTS);
     const failures: string[] = [];
     const wanted = this.ctx.settings.dropHook ?? 'auto';
     for (const { program, hook } of DROP_HOOKS.filter((h) => wanted === 'auto' || h.kind === wanted)) {
       const obj = BpfObject.open(path);
       try {
         for (const other of DROP_HOOKS) obj.program(other.program).setAutoload(other.program === program);
-        const ev = this.ctx.settings.dropEvents;
-        this.eventRingBytes = ev?.enabled ? ev.ringBufferBytes : RING_BYTES_OFF;
-        obj.map('drop_events').setMaxEntries(this.eventRingBytes);
+        if (this.events && ev) {
+          this.eventRingBytes = ev.ringBufferBytes;
+          obj.map('drop_events').setMaxEntries(this.eventRingBytes);
+        }
         obj.load();
-        if (ev?.enabled) {
+        if (this.events && ev) {
           obj.map('drop_event_cfg').update(Buffer.alloc(4),
             encodeDropEventConfig({ enabled: true, perWindow: ev.ratePerCpu, windowNs: EVENT_WINDOW_NS }));
         }
@@ -112,9 +121,9 @@ export class DropProbe implements Probe {
         this.podIps = obj.map('drop_pod_ips');
         this.podCounts = obj.map('drop_pod_counts');
         this.flows = obj.map('drop_flows');
-        this.eventLimits = obj.map('drop_event_limits');
+        if (this.events) this.eventLimits = obj.map('drop_event_limits');
         this.state = { name: this.name, state: 'up', hook };
-        log.info({ hook, reasons: this.reasons.size }, 'drop probe attached');
+        log.info({ hook, reasons: this.reasons.size, events: this.events }, 'drop probe attached');
         return;
       } catch (err) {
         obj.close();
@@ -183,9 +192,9 @@ export class DropProbe implements Probe {
     for (const k of keys) this.flows?.delete(k);
   }
 
-  /** Whether the kernel side sends drop events (set at start from settings.dropEvents). */
+  /** Whether the kernel side sends drop events (settings.dropEvents, and a kernel with ring buffers). */
   get eventsEnabled(): boolean {
-    return this.obj !== undefined && this.ctx.settings.dropEvents?.enabled === true;
+    return this.obj !== undefined && this.events;
   }
 
   /** The drop-event ring, mapped on first use (after start, with events enabled). */
