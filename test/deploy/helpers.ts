@@ -180,9 +180,9 @@ export const OTEL_METRICS: ReadonlySet<string> = new Set(Object.values(INSTRUMEN
 /**
  * Resource attributes the gateway's transform/promote copies onto data points
  * (collector-config/gateway.yaml): Fovea's node name, the cluster name the agent tier adds, and
- * the pod and namespace that groupbyattrs lifted to the resource.
+ * the pod (name, uid) and namespace that groupbyattrs lifted to the resource.
  */
-export const PROMOTED_RESOURCE_ATTRS = [RESOURCE.k8sNodeName, 'k8s.cluster.name', ATTR.namespace, ATTR.podName] as const;
+export const PROMOTED_RESOURCE_ATTRS = [RESOURCE.k8sNodeName, 'k8s.cluster.name', ATTR.namespace, ATTR.podName, ATTR.podUid] as const;
 
 /** Every label a Fovea series can carry in Prometheus (through deploy/'s gateway). */
 export const PROM_LABELS: ReadonlySet<string> = new Set([
