@@ -102,7 +102,7 @@ describe.skipIf(!isRoot || missing !== undefined)(title, () => {
     expect(ev.byReason['NETFILTER_DROP']?.events ?? 0).toBeGreaterThan(0);
     expect(ev.byReason['NO_SOCKET']?.events ?? 0).toBeGreaterThan(0);
     expect(ev.agent?.read).toBe(ev.received);
-    expect(ev.agent?.lost).toEqual({ ring_full: 0, queue_full: 0, export_rejected: 0 });
+    expect(ev.agent?.lost).toEqual({ ring_full: 0, queue_full: 0, export_rejected: 0, observe_slow_client: 0 });
     // The reconciliation the agent guarantees, after its final export: exact.
     expect(ev.netfilterDrop).toBeDefined();
     const r = ev.netfilterDrop!;
