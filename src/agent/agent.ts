@@ -24,6 +24,7 @@ import { FlowEventSource } from '../events/flow-events.js';
 import { KernelSymbols } from '../events/kallsyms.js';
 import { EventPipeline, type EventOutput } from '../events/pipeline.js';
 import { AgentHealth } from './health.js';
+import type { HealthState } from './health-server.js';
 import { RateLimitedLog } from './rate-limited.js';
 
 /** What the agent needs from the export side (see src/export/metrics-pipeline.ts). */
@@ -87,6 +88,7 @@ export class Agent {
   private podTimer: NodeJS.Timeout | undefined;
   private events: EventPipeline | undefined;
   private finalEvents: MetricFamily[] | undefined;
+  private lastCollectAt: number | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ component: 'agent' });
@@ -138,7 +140,12 @@ export class Agent {
     }
     if (pods && net) this.startPods(pods.identity, net);
     this.startEvents();
-    this.producer.addSource({ collect: () => this.health.collect() });
+    this.producer.addSource({
+      collect: () => {
+        this.lastCollectAt = Date.now();
+        return this.health.collect();
+      },
+    });
     this.pipeline = this.opts.createPipeline(this.producer);
     this.log.info({ probes: this.statuses() }, 'agent started');
   }
@@ -236,6 +243,15 @@ export class Agent {
           return [];
         }
       },
+    };
+  }
+
+  /** What the health endpoint judges (src/agent/health-server.ts). */
+  healthState(): HealthState {
+    return {
+      lastCollectAt: this.lastCollectAt,
+      probesUp: this.probes.filter((p) => p.status().state === 'up').length,
+      stopping: this.stopping !== undefined,
     };
   }
 

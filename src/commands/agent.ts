@@ -1,6 +1,7 @@
 /** `fovea agent`: runs the node agent until SIGTERM/SIGINT. */
 import { agentFlagsHelp } from '../config/index.js';
 import { Agent, AgentStartError } from '../agent/agent.js';
+import { HealthServer } from '../agent/health-server.js';
 import { createMetricsPipeline } from '../export/metrics-pipeline.js';
 import { createEventOutputs } from './event-outputs.js';
 import { packageVersion } from '../export/resource.js';
@@ -79,7 +80,24 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     }
     throw err;
   }
-  return waitForSignal(agent, config.shutdownTimeoutMs, logger);
+  let health: HealthServer | undefined;
+  if (config.health.address) {
+    try {
+      // live while collections keep coming: a few export intervals of slack
+      health = await HealthServer.start({
+        address: config.health.address, state: () => agent.healthState(),
+        staleAfterMs: Math.max(3 * otlp.intervalMs, 30_000), logger,
+      });
+    } catch (err) {
+      await agent.stop();
+      logger.error({ err: (err as Error).message }, 'health endpoint failed to start');
+      io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
+      return EXIT.failure;
+    }
+  }
+  const code = await waitForSignal(agent, config.shutdownTimeoutMs, logger);
+  await health?.stop();
+  return code;
 }
 
 /** Resolves with the exit code after the first SIGTERM/SIGINT; a second signal or the deadline forces it. */

@@ -36,6 +36,7 @@ export const AGENT_FLAGS = {
   'no-event-export': { type: 'boolean' },
   'observe-socket': { type: 'string' },
   'observe-address': { type: 'string' },
+  'health-address': { type: 'string' },
   'bpf-dir': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;

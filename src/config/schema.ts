@@ -142,6 +142,10 @@ export const ConfigSchema = z.object({
       maxBatch: z.number().int().min(1).max(10_000).default(512).describe('Events per OTLP export request'),
     }).strict().default({}),
   }).strict().default({}),
+  health: z.object({
+    address: z.string().default('')
+      .describe('Serve GET /livez and /readyz on this host:port (e.g. 127.0.0.1:9810 for Kubernetes probes); empty = off'),
+  }).strict().default({}),
   observe: z.object({
     enabled: z.boolean().default(true).describe('Serve `fovea observe` on a local Unix socket'),
     socket: z.string().min(1).default('/run/fovea/observe.sock').describe('Unix socket for `fovea observe` (mode 0600)'),

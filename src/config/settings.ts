@@ -52,6 +52,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'events.export.enabled', kind: 'bool', env: ['FOVEA_EVENT_EXPORT'], flag: 'no-event-export', negate: true },
   { path: 'observe.socket', kind: 'string', env: ['FOVEA_OBSERVE_SOCKET'], flag: 'observe-socket' },
   { path: 'observe.address', kind: 'string', env: ['FOVEA_OBSERVE_ADDRESS'], flag: 'observe-address' },
+  { path: 'health.address', kind: 'string', env: ['FOVEA_HEALTH_ADDRESS'], flag: 'health-address' },
   { path: 'bpfObjectDir', kind: 'string', env: ['FOVEA_BPF_DIR'], flag: 'bpf-dir' },
   { path: 'shutdownTimeoutMs', kind: 'duration', env: ['FOVEA_SHUTDOWN_TIMEOUT'], flag: 'shutdown-timeout' },
 ];

@@ -12,6 +12,7 @@
  * - at most `maxClients` clients.
  * With no client connected, publish() only appends to the history.
  */
+import { parseHostPort } from '../net/address.js';
 import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -65,12 +66,11 @@ export interface ObserveClientStats {
 
 /** "127.0.0.1:4245", "[::1]:4245", ":4245" (every address) → host and port. */
 export function parseTcpAddress(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
-  const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new ObserveServerError(`observe TCP address must be host:port or [ipv6]:port (got ${JSON.stringify(text)})`);
-  const host = m[1] ?? m[2] ?? '';
-  if (m[1] !== undefined && !isIPv6(m[1])) throw new ObserveServerError(`not an IPv6 address in ${JSON.stringify(text)}`);
-  return { host: host === '' ? '::' : host, port };
+  try {
+    return parseHostPort(text, 'observe TCP address');
+  } catch (err) {
+    throw new ObserveServerError((err as Error).message);
+  }
 }
 
 /** A ring of the most recent events, oldest overwritten first. */

@@ -13,7 +13,8 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseIdentity } from '../../src/commands/identity-setup.js';
 import { loadConfig } from '../../src/config/index.js';
-import { ConfigSchema, type Config } from '../../src/config/schema.js';
+import { type Config } from '../../src/config/schema.js';
+import { parseHostPort } from '../../src/net/address.js';
 import { REQUIRED_RBAC } from '../../src/k8s/kubernetes.js';
 import {
   REPO, byKind, configMap, describeWithTools, envRefs, kustomize, mergeConfigs, one, podSpec,
@@ -245,13 +246,12 @@ function checkOverlay(name: string, objs: readonly K8sObject[]): void {
     }
   });
 
-  it('the agent: health probes only when the agent serves a health endpoint', () => {
-    // The agent listens on no port today; once its config schema has a health endpoint, the
-    // DaemonSet must probe it (and this test must learn its key).
-    const hasHealth = Object.keys(ConfigSchema.shape).some((k) => /health/i.test(k));
-    if (hasHealth) throw new Error('the agent has a health endpoint now: add liveness/readiness probes to deploy/base/fovea-agent.yaml');
-    expect(foveaC.livenessProbe).toBeUndefined();
-    expect(foveaC.readinessProbe).toBeUndefined();
+  it('the agent: liveness and readiness probe its health endpoint (health.address of its config), on loopback', () => {
+    const { config } = agentConfig(objs, foveaSpec, foveaC);
+    const { host, port } = parseHostPort(config.health.address, 'health.address');
+    expect(host).toBe('127.0.0.1'); // hostNetwork: nothing reachable from the network
+    expect(foveaC.livenessProbe?.httpGet).toMatchObject({ host, port, path: '/livez' });
+    expect(foveaC.readinessProbe?.httpGet).toMatchObject({ host, port, path: '/readyz' });
   });
 
   it('the agent: image is the Dockerfile\'s, tagged with package.json\'s version', () => {

@@ -53,6 +53,7 @@ describeRoot('events through the real agent: OTLP logs, event metrics and `fovea
     agent = AgentProcess.start([
       '--endpoint', rx.endpoint, '--interfaces', 'fvaev-*', '--netns', 'fovea-aev-*',
       '--export-interval', '300ms', '--rescan-interval', '200ms', '--drop-event-rate', String(RATE), '--flow-events',
+      '--health-address', '127.0.0.1:0',
     ], { FOVEA_OBSERVE_SOCKET: SOCKET });
     await agent.waitStarted();
     await rx.waitFor((r) => new Set(r.series('fovea.pod.network.packets').map((s) => s.attrs['k8s.pod.name'])).size === 3, 15_000);
@@ -140,6 +141,17 @@ describeRoot('events through the real agent: OTLP logs, event metrics and `fovea
     expect(before).toBeGreaterThan(0);
     await metricExports(2);
     expect(metric('fovea.agent.events.lost', { 'fovea.loss.stage': 'queue_full' })).toBe(0);
+  });
+
+  it('the health endpoint: /readyz and /livez answer 200 on 127.0.0.1 once probes are up and collecting', async () => {
+    const line = await agent.waitForLog((l) => l['msg'] === 'health endpoint listening (/livez, /readyz)');
+    const { address, port } = line['address'] as { address: string; port: number };
+    expect(address).toBe('127.0.0.1');
+    for (const path of ['/livez', '/readyz']) {
+      const r = await fetch(`http://127.0.0.1:${port}${path}`);
+      expect([path, r.status]).toEqual([path, 200]);
+      expect(await r.text()).toMatch(/^ok: /);
+    }
   });
 
   it('a drop storm does not grow memory: the kernel holds events back, the agent reads at most the rate limit', async () => {

@@ -47,6 +47,7 @@ describe('defaults', () => {
         drainIntervalMs: 100,
         export: { enabled: true, maxQueue: 10000, maxBatch: 512 },
       },
+      health: { address: '' },
       observe: { enabled: true, socket: '/run/fovea/observe.sock', address: '', historySize: 8192 },
       export: { cardinalityLimit: 2000 },
       bpfObjectDir: '',
