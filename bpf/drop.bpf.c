@@ -121,6 +121,15 @@ static __always_inline __u8 transport_bucket(__u8 proto, __u8 ip_version)
  * the skb's linear area (head .. head + tail) is read: a paged skb (e.g. from a packet socket's
  * TX ring) may keep its headers in page fragments, and the bytes past `tail` are stale.
  */
+/*
+ * A field of the skb on the per-drop path. tp_btf hands the program a BTF-typed skb pointer, so a
+ * plain (CO-RE relocated) load works and costs one instruction; the raw tracepoint's is untyped
+ * and needs bpf_probe_read_kernel (a helper call each). `direct` is a constant at every call site
+ * (the functions are always inlined): clang drops the other branch, so the raw_tp program never
+ * contains a direct load the verifier would refuse.
+ */
+#define SKB_READ(direct, skb, field) ((direct) ? (skb)->field : BPF_CORE_READ(skb, field))
+
 /* Ports (and, for drop events, the TCP header's offset) when the transport header is in the linear area. */
 static __always_inline void read_ports(unsigned char *head, __u32 tail, __u32 off, __u8 proto,
 				       struct drop_flow_key *fk, __u32 *l4_off)
@@ -135,12 +144,13 @@ static __always_inline void read_ports(unsigned char *head, __u32 tail, __u32 of
 	*l4_off = off;
 }
 
-static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *key, struct drop_flow_key *fk, __u32 *l4_off)
+static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *key, struct drop_flow_key *fk,
+					  __u32 *l4_off, bool direct)
 {
-	__u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh_off = BPF_CORE_READ(skb, network_header);
-	__u32 tail = BPF_CORE_READ(skb, tail); /* offset from head on 64-bit (NET_SKBUFF_DATA_USES_OFFSET) */
+	__u16 protocol = bpf_ntohs(SKB_READ(direct, skb, protocol));
+	unsigned char *head = SKB_READ(direct, skb, head);
+	__u16 nh_off = SKB_READ(direct, skb, network_header);
+	__u32 tail = SKB_READ(direct, skb, tail); /* offset from head on 64-bit (NET_SKBUFF_DATA_USES_OFFSET) */
 	__u8 first;
 
 	if (protocol != FOVEA_ETH_P_IP && protocol != FOVEA_ETH_P_IPV6)
@@ -368,7 +378,7 @@ static __always_inline void emit_event(struct sk_buff *skb, struct drop_key *key
 }
 #endif /* FOVEA_NO_EVENTS */
 
-static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u32 reason)
+static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u32 reason, bool direct)
 {
 	struct drop_key key = {};
 	struct drop_flow_key fk = {};
@@ -380,8 +390,8 @@ static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u3
 		return 0;
 
 	key.reason = reason;
-	parse_headers(skb, &key, &fk, &l4_off);
-	len = BPF_CORE_READ(skb, len);
+	parse_headers(skb, &key, &fk, &l4_off, direct);
+	len = SKB_READ(direct, skb, len);
 	record_pod_drop(&key, &fk, len);
 
 	add_percpu(&drop_counts, &key, len, DROP_ERR_MAP_FULL);
@@ -394,11 +404,11 @@ static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u3
 SEC("tp_btf/kfree_skb")
 int drop_tp_btf(__u64 *ctx)
 {
-	return record_drop((struct sk_buff *)ctx[0], ctx[1], (__u32)ctx[2]);
+	return record_drop((struct sk_buff *)ctx[0], ctx[1], (__u32)ctx[2], true);
 }
 
 SEC("raw_tp/kfree_skb")
 int drop_raw_tp(struct bpf_raw_tracepoint_args *ctx)
 {
-	return record_drop((struct sk_buff *)ctx->args[0], ctx->args[1], (__u32)ctx->args[2]);
+	return record_drop((struct sk_buff *)ctx->args[0], ctx->args[1], (__u32)ctx->args[2], false);
 }

@@ -386,6 +386,7 @@ describeWithTools('deploy: kubectl kustomize', ['kubectl'], () => {
         expect(objs.flatMap(schemaProblems)).toEqual([]);
         const c = podSpec(one(objs, 'DaemonSet', 'fovea-agent')).containers[0]!;
         expect(c.securityContext?.['privileged']).toBe(false);
+        if (component === 'drop-locations') expect(c.securityContext?.capabilities?.add).toEqual([...BASE_CAPABILITIES, 'SYSLOG']);
       });
     }
   });
