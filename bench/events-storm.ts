@@ -31,6 +31,8 @@ export interface EventsStormSettings {
   readonly ratePerCpu: number;
   /** single drops after the storm, for the idle latency */
   readonly singleDrops: number;
+  /** the same storm without the agent first (the generator's and kernel's own rate) */
+  readonly referenceSeconds: number;
 }
 
 export interface Latency {
@@ -45,13 +47,18 @@ export interface EventsStormResult {
   readonly generator: string;
   readonly threads: number;
   readonly storm: CpuWindow & { readonly nftDelta: number; readonly dropsPerSecond: number; readonly trafgenSeconds: number };
+  /** the same storm without the agent, before it starts: what the generator and kernel reach alone */
+  readonly reference: { readonly nftDelta: number; readonly dropsPerSecond: number; readonly trafgenSeconds: number };
   readonly reconcile: {
     readonly nftDelta: number;
     readonly agentDropDelta: number;
     readonly eventsRead: number;
     readonly suppressed: number;
     readonly ringFull: number;
+    /** NETFILTER_DROP drop events received as OTLP log records */
     readonly otlpReceived: number;
+    /** drop events of every reason received as OTLP log records (other drops happen on the host too) */
+    readonly otlpReceivedAll: number;
     readonly observeReceived: number;
     readonly queueFull: number;
     /** Σ over received events of (1 + suppressed): the drops the events stand for */
@@ -163,14 +170,17 @@ function latency(ms: number[]): Latency {
   return { samples: s.length, p50Ms: round(at(0.5), 1), p95Ms: round(at(0.95), 1), maxMs: round(s.length ? s[s.length - 1]! : NaN, 1) };
 }
 
-/** OTLP drop records of NETFILTER_DROP received after index `from`, with arrival time. */
-function otlpDrops(receiver: OtlpReceiver, sinceRequest: number): Array<{ at: number; timeMs: number; suppressed: number }> {
-  const out: Array<{ at: number; timeMs: number; suppressed: number }> = [];
+/** OTLP drop records (every reason) received from request index `sinceRequest` on, with arrival time. */
+function otlpDrops(receiver: OtlpReceiver, sinceRequest: number): Array<{ at: number; timeMs: number; suppressed: number; reason: string }> {
+  const out: Array<{ at: number; timeMs: number; suppressed: number; reason: string }> = [];
   for (const req of receiver.logRequests.slice(sinceRequest)) {
     for (const rl of req.request.resourceLogs ?? []) for (const sl of rl.scopeLogs ?? []) for (const lr of sl.logRecords ?? []) {
       const attrs = Object.fromEntries((lr.attributes ?? []).map((a) => [a.key, a.value?.stringValue ?? a.value?.intValue]));
-      if (lr.eventName !== 'fovea.network.packet.drop' || attrs['fovea.drop.reason'] !== 'NETFILTER_DROP') continue;
-      out.push({ at: req.receivedAt, timeMs: Number(BigInt(lr.timeUnixNano) / 1000n) / 1000, suppressed: Number(attrs['fovea.events.suppressed'] ?? 0) });
+      if (lr.eventName !== 'fovea.network.packet.drop') continue;
+      out.push({
+        at: req.receivedAt, timeMs: Number(BigInt(lr.timeUnixNano) / 1000n) / 1000,
+        suppressed: Number(attrs['fovea.events.suppressed'] ?? 0), reason: String(attrs['fovea.drop.reason'] ?? ''),
+      });
     }
   }
   return out;
@@ -185,6 +195,13 @@ export async function runEventsStorm(root: string, receiver: OtlpReceiver, setti
   let client: ObserveClient | undefined;
   try {
     const cfg = trafgenConfig();
+    progress(`e: reference storm WITHOUT the agent, ${settings.referenceSeconds} s`);
+    const ref0 = await nftCount();
+    const refSeconds = await trafgen(cfg, settings.referenceSeconds, threads);
+    await sleep(500);
+    const refDelta = (await nftCount()) - ref0;
+    const reference = { nftDelta: refDelta, dropsPerSecond: Math.round(refDelta / refSeconds), trafgenSeconds: refSeconds };
+    progress(`e: reference: ${reference.dropsPerSecond} drops/s without the agent`);
     receiver.clear();
     agent = AgentProcess.start({
       ...agentOpts, interfaces: 'fvstrm*',
@@ -220,7 +237,8 @@ export async function runEventsStorm(root: string, receiver: OtlpReceiver, setti
     progress(`e: storm ${storm.dropsPerSecond} drops/s (nft ${nftDelta}), agent ${storm.pctOfOneCore.toFixed(2)}% of a core, RSS max ${(storm.rssMax / MB).toFixed(1)} MB`);
     await exportAfter();
     const after = snapshot();
-    const stormOtlp = otlpDrops(receiver, logReq0);
+    const stormAll = otlpDrops(receiver, logReq0);
+    const stormOtlp = stormAll.filter((e) => e.reason === 'NETFILTER_DROP');
     const stormObs = client.lines.slice(obs0);
 
     progress(`e: ${settings.singleDrops} single drops, one every 300 ms, for the latency of a lone drop`);
@@ -231,13 +249,14 @@ export async function runEventsStorm(root: string, receiver: OtlpReceiver, setti
       await sleep(300);
     }
     await sleep(1_500);
-    const singleOtlp = otlpDrops(receiver, logReq1);
+    const singleOtlp = otlpDrops(receiver, logReq1).filter((e) => e.reason === 'NETFILTER_DROP');
     const singleObs = client.lines.slice(obs1);
 
     const reconcile = {
       nftDelta, agentDropDelta: after.drops - before.drops, eventsRead: after.read - before.read,
       suppressed: after.suppressed - before.suppressed, ringFull: after.ringFull - before.ringFull,
-      otlpReceived: stormOtlp.length, observeReceived: stormObs.length, queueFull: after.queueFull - before.queueFull,
+      otlpReceived: stormOtlp.length, otlpReceivedAll: stormAll.length, observeReceived: stormObs.length,
+      queueFull: after.queueFull - before.queueFull,
       carried: stormOtlp.reduce((a, e) => a + 1 + e.suppressed, 0),
     };
     const latencyResult = {
@@ -251,11 +270,11 @@ export async function runEventsStorm(root: string, receiver: OtlpReceiver, setti
       target('e', 'e.storm-rate', 'drop storm rate with the agent running (nft netdev rule counter ÷ trafgen time)', storm.dropsPerSecond, '>=', 1_000_000, 'drops/s', 0),
       target('e', 'e.storm-cpu', `agent CPU during the storm, utime+stime over ${round(storm.wallSeconds, 1)} s wall, % of one core`, storm.pctOfOneCore, '<=', 25, '% core', 2),
       target('e', 'e.drops-exact', 'agent Δ fovea.network.drop.packets{NETFILTER_DROP} = nft rule Δ', reconcile.agentDropDelta, '==', nftDelta, 'drops', 0),
-      target('e', 'e.events-reconcile', 'events read + suppressed{NETFILTER_DROP} + lost{ring_full} (agent metrics, Δ) = nft rule Δ', reconcile.eventsRead + reconcile.suppressed + reconcile.ringFull, '==', nftDelta, 'drops', 0),
-      target('e', 'e.events-delivered', 'drop events at the OTLP receiver = events the agent read (Δ over the storm)', reconcile.otlpReceived, '==', reconcile.eventsRead, 'events', 0),
+      target('e', 'e.events-reconcile', 'NETFILTER_DROP events received (OTLP) + suppressed{NETFILTER_DROP} + lost{ring_full} (agent metrics, Δ) = nft rule Δ', reconcile.otlpReceived + reconcile.suppressed + reconcile.ringFull, '==', nftDelta, 'drops', 0),
+      target('e', 'e.events-delivered', 'drop events (every reason) at the OTLP receiver = drop events the agent read (fovea.agent.events.read Δ)', reconcile.otlpReceivedAll, '==', reconcile.eventsRead, 'events', 0),
       target('e', 'e.observe-latency-p95', `drop (kernel timestamp) → \`fovea observe\` line, 95th percentile over ${allObserve.samples} events (storm and single drops)`, allObserve.p95Ms, '<=', 1000, 'ms', 1),
     ];
-    return { settings, generator: 'trafgen (netsniff-ng) → veth → nft netdev ingress drop', threads, storm, reconcile, latency: latencyResult, targets };
+    return { settings, generator: 'trafgen (netsniff-ng) → veth → nft netdev ingress drop', threads, storm, reference, reconcile, latency: latencyResult, targets };
   } finally {
     client?.stop();
     await agent?.stop();

@@ -62,8 +62,8 @@ function settingsFor(quick: boolean): Settings {
       ? { flowCounts: [1_000, 5_000], windowSeconds: 12, periodMs: 3_000, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_D_MS }
       : { flowCounts: [10_000, 100_000], windowSeconds: 60, periodMs: 5_000, settleSeconds: 3, exportIntervalMs: EXPORT_INTERVAL_D_MS },
     e: quick
-      ? { stormSeconds: 3, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 5 }
-      : { stormSeconds: 10, settleSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 20 },
+      ? { stormSeconds: 3, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 5, referenceSeconds: 2 }
+      : { stormSeconds: 10, settleSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 20, referenceSeconds: 5 },
   };
 }
 
