@@ -40,7 +40,7 @@ function settings(ratePerCpu: number, ringBufferBytes: number): ProbeSettings {
 
 function podInfo(lab: Lab, i: number, workload: string): PodInfo {
   return {
-    uid: `uid-${i}`, name: `${workload}-${i}`, namespace: 'shop', nodeName: 'node-a', ips: [lab.pod(i).ip],
+    uid: `uid-${i}`, name: `${workload}-${i}`, namespace: 'shop', nodeName: 'node-a', ips: [lab.pod(i).ip, lab.pod(i).ipv6!],
     hostNetwork: false, workload: { kind: 'Deployment', name: workload }, phase: 'Running',
   };
 }
@@ -51,7 +51,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
   let netfilterDrop = -1;
 
   beforeAll(async () => {
-    lab = await Lab.create({ name: 'evd', pods: 3 });
+    lab = await Lab.create({ name: 'evd', pods: 3, ipv6: true });
     identity = new StaticIdentity({
       nodeName: 'node-a',
       pods: [podInfo(lab, 0, 'client'), podInfo(lab, 1, 'server'), { ...podInfo(lab, 2, 'remote'), nodeName: 'node-b' }],
@@ -140,6 +140,24 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
         tcpFlags: 'SYN', protocol: 6,
         source: { ip: lab.pod(0).ip, port: 42200, pod: 'client-0', local: true },
         destination: { ip: lab.pod(2).ip, port: DENY_PORT, pod: 'remote-2', node: 'node-b', local: false },
+      });
+    } finally {
+      probe.stop();
+    }
+  });
+
+  it('IPv6: drop events carry the IPv6 5-tuple and both identities', async () => {
+    const { probe, source } = withProbe(1_000, 1 << 20);
+    try {
+      const nft0 = (await lab.denyCounters())['deny-udp']!.packets;
+      await sendUdp(0, lab.pod(1).ipv6!, DENY_PORT, 20);
+      expect(await denied('deny-udp', nft0, 20)).toBe(20);
+      const events = source.drain().filter((e) => e.reason === 'NETFILTER_DROP' && e.ipVersion === 6);
+      expect(events).toHaveLength(20);
+      expect(events[0]).toMatchObject({
+        ipVersion: 6, transport: 'udp', protocol: 17, length: 40 + 8 + PAYLOAD_BYTES, direction: 'egress',
+        source: { ip: lab.pod(0).ipv6, port: SPORT, pod: 'client-0', local: true },
+        destination: { ip: lab.pod(1).ipv6, port: DENY_PORT, pod: 'server-1', local: true },
       });
     } finally {
       probe.stop();
