@@ -6,7 +6,7 @@
  */
 import type { IdentitySource, PodInfo } from '../k8s/types.js';
 import { EVENT, VERDICT } from '../names.js';
-import { TRAFFIC_INGRESS, type FlowView } from '../probes/traffic/layout.js';
+import { FLOW_KEY, FLOW_VALUE, FlowView, TRAFFIC_INGRESS } from '../probes/traffic/layout.js';
 import { eventEndpoint, hasPorts, LocalPods, tcpFlagNames, transportOf } from './endpoints.js';
 import { InterfaceNames } from './interface-names.js';
 import type { EventEndpoint, NetworkEvent } from './types.js';
@@ -23,14 +23,16 @@ export interface FlowEventSourceOptions {
   readonly nowMs?: () => number;
 }
 
-/** What the last read saw of a flow, and the event fields that don't change. */
+/**
+ * What the last read saw of a flow: numbers only (a flow table holds hundreds of thousands of
+ * records; the event's other fields are rebuilt from the key when an event is sent).
+ */
 interface Seen {
   packets: number;
   bytes: number;
   lastSeenNs: number;
   tcpFlags: number;
   readonly firstSeenNs: number;
-  readonly base: Omit<NetworkEvent, 'timeMs' | 'flow' | 'tcpFlags'>;
 }
 
 export class FlowEventSource {
@@ -68,9 +70,7 @@ export class FlowEventSource {
         continue;
       }
       const bytes = view.bytes(i);
-      const s: Seen = prev ?? {
-        packets: 0, bytes: 0, lastSeenNs: 0, tcpFlags: 0, firstSeenNs: view.firstSeenNs(i), base: this.base(view, i),
-      };
+      const s: Seen = prev ?? { packets: 0, bytes: 0, lastSeenNs: 0, tcpFlags: 0, firstSeenNs: view.firstSeenNs(i) };
       const dp = packets - s.packets;
       const db = bytes - s.bytes;
       s.packets = packets;
@@ -78,19 +78,22 @@ export class FlowEventSource {
       s.lastSeenNs = view.lastSeenNs(i);
       s.tcpFlags = view.tcpFlags(i);
       next.set(key, s);
-      out.push(this.event(s, prev ? 'active' : 'new', dp, db, wall));
+      out.push(this.event(this.base(view, i), s, prev ? 'active' : 'new', dp, db, wall));
     }
     for (const [key, s] of this.seen) {
-      if (!next.has(key)) out.push(this.event(s, 'ended', 0, 0, wall));
+      if (!next.has(key)) out.push(this.event(this.base(keyView(key), 0), s, 'ended', 0, 0, wall));
     }
     this.seen = next;
     return out;
   }
 
-  private event(s: Seen, state: 'new' | 'active' | 'ended', packets: number, bytes: number, wall: (ns: number) => number): NetworkEvent {
-    const tcpFlags = s.base.protocol === 6 ? tcpFlagNames(s.tcpFlags) : undefined;
+  private event(
+    base: Omit<NetworkEvent, 'timeMs' | 'flow' | 'tcpFlags'>, s: Seen, state: 'new' | 'active' | 'ended',
+    packets: number, bytes: number, wall: (ns: number) => number,
+  ): NetworkEvent {
+    const tcpFlags = base.protocol === 6 ? tcpFlagNames(s.tcpFlags) : undefined;
     return {
-      ...s.base,
+      ...base,
       timeMs: state === 'ended' ? this.nowMs() : wall(s.lastSeenNs),
       ...(tcpFlags ? { tcpFlags } : {}),
       flow: {
@@ -100,7 +103,7 @@ export class FlowEventSource {
     };
   }
 
-  private base(view: FlowView, i: number): Seen['base'] {
+  private base(view: FlowView, i: number): Omit<NetworkEvent, 'timeMs' | 'flow' | 'tcpFlags'> {
     const proto = view.proto(i);
     const ipVersion = view.ipVersion(i);
     const ports = hasPorts(proto);
@@ -124,4 +127,12 @@ export class FlowEventSource {
       node: this.opts.node,
     };
   }
+}
+
+/** A one-record view over a remembered key (for the `ended` record of a flow no longer in the table). */
+function keyView(key: string): FlowView {
+  return new FlowView({
+    count: 1, keys: Buffer.from(key, 'latin1'), values: Buffer.alloc(FLOW_VALUE.size),
+    keySize: FLOW_KEY.size, valueStride: FLOW_VALUE.size, cpus: 1,
+  });
 }
