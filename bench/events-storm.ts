@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { NetworkEvent } from '../src/events/types.js';
 import { run } from '../src/lab/run.js';
 import { INSTRUMENTS } from '../src/names.js';
-import type { OtlpReceiver } from '../src/otlp/receiver.js';
+import { flattenAttrs, type OtlpReceiver } from '../src/otlp/receiver.js';
 import { AgentProcess, type AgentProcessOptions } from './agent-process.js';
 import { MB, measureProcess, progress, round, sleep, target, type CpuWindow, type Target } from './util.js';
 
@@ -175,7 +175,7 @@ function otlpDrops(receiver: OtlpReceiver, sinceRequest: number): Array<{ at: nu
   const out: Array<{ at: number; timeMs: number; suppressed: number; reason: string }> = [];
   for (const req of receiver.logRequests.slice(sinceRequest)) {
     for (const rl of req.request.resourceLogs ?? []) for (const sl of rl.scopeLogs ?? []) for (const lr of sl.logRecords ?? []) {
-      const attrs = Object.fromEntries((lr.attributes ?? []).map((a) => [a.key, a.value?.stringValue ?? a.value?.intValue]));
+      const attrs = flattenAttrs(lr.attributes);
       if (lr.eventName !== 'fovea.network.packet.drop') continue;
       out.push({
         at: req.receivedAt, timeMs: Number(BigInt(lr.timeUnixNano) / 1000n) / 1000,

@@ -75,29 +75,29 @@ export class EventPipeline {
 
   /** Drains the drop-event ring now (also the timer's work). Returns how many events it read. */
   drainDrops(): number {
-    if (!this.opts.drops || this.stopped) return 0;
-    let events: NetworkEvent[];
-    try {
-      events = this.opts.drops.drain();
-    } catch (err) {
-      this.warn.warn('drain', { err: (err as Error).message }, 'reading drop events failed');
-      return 0;
-    }
-    this.publish(events);
-    return events.length;
+    const drops = this.opts.drops;
+    return drops ? this.take('drain', 'reading drop events failed', () => drops.drain()) : 0;
   }
 
   /** Reads flow records now (also the timer's work). */
   readFlows(): number {
-    if (!this.opts.flows || this.stopped) return 0;
+    const flows = this.opts.flows;
+    if (!flows) return 0;
+    const n = this.take('flows', 'reading flow records failed', () => flows.read());
+    this.flowEvents += n;
+    return n;
+  }
+
+  /** Reads a batch from a source and publishes it; a failed read is logged (rate-limited) and skipped. */
+  private take(key: string, failure: string, read: () => NetworkEvent[]): number {
+    if (this.stopped) return 0;
     let events: NetworkEvent[];
     try {
-      events = this.opts.flows.read();
+      events = read();
     } catch (err) {
-      this.warn.warn('flows', { err: (err as Error).message }, 'reading flow records failed');
+      this.warn.warn(key, { err: (err as Error).message }, failure);
       return 0;
     }
-    this.flowEvents += events.length;
     this.publish(events);
     return events.length;
   }

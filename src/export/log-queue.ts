@@ -20,6 +20,7 @@
  * Memory is bounded by `maxQueue` events (a fixed-size ring plus the head batch, counted together);
  * records are built per batch at send time. Timers are unref'd; no promise chains grow.
  */
+import { RateLimitedLog } from '../agent/rate-limited.js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
@@ -207,9 +208,8 @@ export class EventLogExporter implements EventSink {
   private exportsFailed = 0;
   private consecutiveFailures = 0;
   private lastError: string | undefined;
-  private readonly failureLog: RateLimitedLog;
-  private readonly queueFullLog: RateLimitedLog;
-  private readonly rejectLog: RateLimitedLog;
+  /** rate-limited warnings, keyed 'failure', 'queue_full', 'rejected' */
+  private readonly logs: RateLimitedLog;
 
   constructor(opts: EventLogExporterOptions) {
     this.exporter = opts.exporter;
@@ -228,9 +228,7 @@ export class EventLogExporter implements EventSink {
     this.ring = new Array<NetworkEvent | undefined>(this.maxQueue);
     this.ringObserved = new Float64Array(this.maxQueue);
     const logEvery = opts.failureLogIntervalMs ?? d.failureLogIntervalMs;
-    this.failureLog = new RateLimitedLog(logEvery, this.now);
-    this.queueFullLog = new RateLimitedLog(logEvery, this.now);
-    this.rejectLog = new RateLimitedLog(logEvery, this.now);
+    this.logs = new RateLimitedLog(this.logger, logEvery, this.now);
   }
 
   /** Queues events for export; never throws, never blocks (see the class comment for a full queue). */
@@ -265,7 +263,7 @@ export class EventLogExporter implements EventSink {
     }
     if (dropped > 0) {
       this.lost.queue_full += dropped;
-      this.queueFullLog.note(dropped, (n) => this.logger.warn({ dropped: n, maxQueue: this.maxQueue, lastError: this.lastError },
+      this.logs.note('queue_full', dropped, (n) => this.logger.warn({ dropped: n, maxQueue: this.maxQueue, lastError: this.lastError },
         'event export queue full: oldest events dropped (counted as lost, stage queue_full)'));
       this.settleWaiters();
     }
@@ -411,7 +409,7 @@ export class EventLogExporter implements EventSink {
       if (this.consecutiveFailures > 0) {
         this.logger.info({ failedExports: this.consecutiveFailures, queued: this.len + this.batchRemaining() },
           'OTLP event export recovered');
-        this.failureLog.reset();
+        this.logs.reset('failure');
       }
       this.consecutiveFailures = 0;
       this.settleWaiters();
@@ -431,7 +429,7 @@ export class EventLogExporter implements EventSink {
       this.lost.export_rejected += count;
       this.advanceBatch(count);
       this.attempt = 0;
-      this.rejectLog.note(1, (n) => this.logger.warn({ err: this.lastError, events: count, rejections: n },
+      this.logs.note('rejected', 1, (n) => this.logger.warn({ err: this.lastError, events: count, rejections: n },
         'the collector rejected a batch of events as invalid: dropped (counted as lost, stage export_rejected)'));
       this.settleWaiters();
       return;
@@ -439,7 +437,7 @@ export class EventLogExporter implements EventSink {
     this.consecutiveFailures++;
     this.attempt++;
     const delay = this.backoffMs(this.attempt);
-    this.failureLog.note(1, (n) => this.logger.warn({ err: this.lastError, consecutiveFailures: this.consecutiveFailures,
+    this.logs.note('failure', 1, (n) => this.logger.warn({ err: this.lastError, consecutiveFailures: this.consecutiveFailures,
       failures: n, queued: this.len + this.batchRemaining(), retryInMs: Math.round(delay) },
     'OTLP event export failed; retrying (events stay queued up to the queue bound)'));
     this.startTimer('backoff', delay);
@@ -527,27 +525,6 @@ export class EventLogExporter implements EventSink {
  * First occurrence logged at once, then at most one line per interval carrying the count since the
  * previous line; reset() (on recovery) makes the next occurrence log at once again.
  */
-class RateLimitedLog {
-  private lastAt = -Infinity;
-  private pending = 0;
-
-  constructor(private readonly intervalMs: number, private readonly now: () => number) {}
-
-  note(n: number, log: (count: number) => void): void {
-    this.pending += n;
-    const now = this.now();
-    if (now - this.lastAt < this.intervalMs) return;
-    log(this.pending);
-    this.lastAt = now;
-    this.pending = 0;
-  }
-
-  reset(): void {
-    this.lastAt = -Infinity;
-    this.pending = 0;
-  }
-}
-
 function positiveInt(name: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   return v;

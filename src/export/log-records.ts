@@ -59,6 +59,22 @@ export function eventToLogRecord(event: NetworkEvent, resource: Resource, observ
   };
 }
 
+type EndField = Exclude<keyof EventEndpoint, 'local'>;
+
+/** The attribute of each field of an event's two ends, in the order they are set. */
+const END_ATTRS: Record<'source' | 'destination', Record<EndField, string>> = {
+  source: {
+    ip: ATTR.srcAddress, port: ATTR.srcPort, kind: ATTR.srcKind, namespace: ATTR.srcNamespace,
+    workloadKind: ATTR.srcWorkloadKind, workloadName: ATTR.srcWorkload, pod: ATTR.srcPod,
+    podUid: ATTR.srcPodUid, service: ATTR.srcService, node: ATTR.srcNode,
+  },
+  destination: {
+    ip: ATTR.dstAddress, port: ATTR.dstPort, kind: ATTR.dstKind, namespace: ATTR.dstNamespace,
+    workloadKind: ATTR.dstWorkloadKind, workloadName: ATTR.dstWorkload, pod: ATTR.dstPod,
+    podUid: ATTR.dstPodUid, service: ATTR.dstService, node: ATTR.dstNode,
+  },
+};
+
 /** Every attribute of an event's record (see the file comment). */
 export function eventAttributes(e: NetworkEvent): LogAttributes {
   const a: LogAttributes = {};
@@ -70,29 +86,10 @@ export function eventAttributes(e: NetworkEvent): LogAttributes {
   if (e.transport !== 'unknown') set(ATTR.transport, e.transport);
   if (e.ipVersion === 4 || e.ipVersion === 6) set(ATTR.networkType, `ipv${e.ipVersion}`);
 
-  const src = e.source;
-  set(ATTR.srcAddress, src.ip);
-  set(ATTR.srcPort, src.port);
-  set(ATTR.srcKind, src.kind);
-  set(ATTR.srcNamespace, src.namespace);
-  set(ATTR.srcWorkloadKind, src.workloadKind);
-  set(ATTR.srcWorkload, src.workloadName);
-  set(ATTR.srcPod, src.pod);
-  set(ATTR.srcPodUid, src.podUid);
-  set(ATTR.srcService, src.service);
-  set(ATTR.srcNode, src.node);
-
-  const dst = e.destination;
-  set(ATTR.dstAddress, dst.ip);
-  set(ATTR.dstPort, dst.port);
-  set(ATTR.dstKind, dst.kind);
-  set(ATTR.dstNamespace, dst.namespace);
-  set(ATTR.dstWorkloadKind, dst.workloadKind);
-  set(ATTR.dstWorkload, dst.workloadName);
-  set(ATTR.dstPod, dst.pod);
-  set(ATTR.dstPodUid, dst.podUid);
-  set(ATTR.dstService, dst.service);
-  set(ATTR.dstNode, dst.node);
+  for (const end of ['source', 'destination'] as const) {
+    const ep = e[end];
+    for (const [field, key] of Object.entries(END_ATTRS[end])) set(key, ep[field as EndField]);
+  }
 
   set(ATTR.interfaceName, e.interface);
   set(ATTR.netns, e.netns);
@@ -112,7 +109,7 @@ export function eventAttributes(e: NetworkEvent): LogAttributes {
   }
 
   // The local pod, for the collector's association (resource attributes after groupbyattrs).
-  const local = isLocalPod(src) ? src : isLocalPod(dst) ? dst : undefined;
+  const local = isLocalPod(e.source) ? e.source : isLocalPod(e.destination) ? e.destination : undefined;
   if (local) {
     set(ATTR.podUid, local.podUid);
     set(ATTR.podName, local.pod);

@@ -52,7 +52,7 @@ export class RingReader {
   private readonly cons: BigUint64Array;
   private readonly prodView: DataView;
   private readonly data: DataView;
-  private readonly mask: number;
+  private readonly mask: bigint;
 
   constructor(private readonly mem: RingMemory) {
     if (mem.size <= 0 || (mem.size & (mem.size - 1)) !== 0) throw new RangeError(`ring size must be a power of 2, got ${mem.size}`);
@@ -60,7 +60,7 @@ export class RingReader {
     this.cons = new BigUint64Array(mem.consumer, 0, 1);
     this.prodView = new DataView(mem.producer, 0, 8);
     this.data = new DataView(mem.producer, mem.pageSize, 2 * mem.size);
-    this.mask = mem.size - 1;
+    this.mask = BigInt(mem.size - 1);
   }
 
   /** Bytes written but not yet consumed. */
@@ -76,7 +76,7 @@ export class RingReader {
     try {
       let prod = this.producerPos();
       while (cons < prod && records < max) {
-        const off = Number(cons & BigInt(this.mask));
+        const off = Number(cons & this.mask);
         const header = this.data.getUint32(off, true);
         if (header & BUSY) break; // being written: later
         const len = header & 0x3fffffff; // without BUSY and DISCARD

@@ -89,6 +89,20 @@ describe('AgentHealth', () => {
 });
 
 describe('RateLimitedLog', () => {
+  it('note: the first occurrence at once, then every occurrence since the last line, once per interval; reset starts over', () => {
+    let now = 0;
+    const log = new RateLimitedLog(pino({ level: 'silent' }), 1_000, () => now);
+    const seen: number[] = [];
+    const note = (n: number) => log.note('q', n, (c) => seen.push(c));
+    note(3); // t = 0: logged
+    now = 500; note(2); note(4); // suppressed
+    now = 1_000; note(1); // 2 + 4 + 1
+    now = 1_200; note(5);
+    log.reset('q');
+    note(6); // logged at once after a reset
+    expect(seen).toEqual([3, 7, 6]);
+  });
+
   it('one line per key per interval, then the number suppressed', () => {
     const lines: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'warn' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
