@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/build-bpf.sh
 echo "build: tsc"
 npx tsc -p tsconfig.build.json
+# the Hubble API's .proto files are read at run time beside the compiled modules
+rm -rf dist/src/hubble/proto && cp -r src/hubble/proto dist/src/hubble/proto

@@ -90,7 +90,7 @@ export const INSTRUMENTS = {
     'Drops the in-kernel rate limit did not send as events (counted exactly, carried on the next event), by drop reason',
     'fovea_agent_events_suppressed_total'),
   eventsLost: counter('fovea.agent.events.lost', '{event}',
-    'Events lost, by stage (ring_full: kernel ring buffer full; queue_full: export queue over its bound; export_rejected: the collector refused them for good; observe_slow_client: skipped for a fovea observe client that read too slowly)',
+    'Events lost, by stage (ring_full: kernel ring buffer full; queue_full: export queue over its bound; export_rejected: the collector refused them for good; observe_slow_client: skipped for a fovea observe client that read too slowly; hubble_slow_client: overwritten in the Hubble flow buffer before a Hubble client read them)',
     'fovea_agent_events_lost_total'),
   eventsExported: counter('fovea.agent.events.exported', '{event}',
     'Events the collector accepted as OTLP log records', 'fovea_agent_events_exported_total'),
@@ -98,6 +98,10 @@ export const INSTRUMENTS = {
     'Events waiting in the export queue now', 'fovea_agent_events_queued'),
   observeClients: gauge('fovea.agent.observe.clients', '{client}',
     'fovea observe clients connected to the local socket now', 'fovea_agent_observe_clients'),
+  hubbleClients: gauge('fovea.agent.hubble.clients', '{client}',
+    'Hubble API GetFlows calls open now (hubble observe, Relay, UI)', 'fovea_agent_hubble_clients'),
+  hubbleFlowsSent: counter('fovea.agent.hubble.flows.sent', '{flow}',
+    'Flows the Hubble API sent to its clients', 'fovea_agent_hubble_flows_sent_total'),
 } as const satisfies Record<string, InstrumentName>;
 
 export const ATTR = {
@@ -174,6 +178,8 @@ export const EVENT_LOSS_STAGE = {
   exportRejected: 'export_rejected',
   /** a `fovea observe` client read too slowly: events skipped for that client only */
   observeSlowClient: 'observe_slow_client',
+  /** a Hubble client read too slowly: flows overwritten in the buffer before it read them (it gets a LostEvent) */
+  hubbleSlowClient: 'hubble_slow_client',
 } as const;
 
 /** Values of `network.io.direction` (OTel semantic conventions). */

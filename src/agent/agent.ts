@@ -187,9 +187,17 @@ export class Agent {
     const traffic = this.probes.find((p): p is TrafficProbe => p instanceof TrafficProbe);
     const dropsOn = cfg.drops.enabled && drop?.eventsEnabled === true;
     const net = this.podNetwork;
-    const flowsOn = cfg.flows.enabled && traffic !== undefined && net !== undefined && this.opts.config.probes.flows.enabled;
+    // flow records feed flow events and the Hubble API's FORWARDED flows
+    const hubble = this.opts.config.hubble.enabled;
+    const flowsWanted = cfg.flows.enabled || hubble;
+    const flowsOn = flowsWanted && traffic !== undefined && net !== undefined && this.opts.config.probes.flows.enabled;
     if (cfg.flows.enabled && !flowsOn) {
       this.log.warn('flow events need the traffic probe, flow records and pod interfaces (Kubernetes or standalone.netns); flow events are off');
+    } else if (hubble && !flowsOn) {
+      this.log.warn('the Hubble API shows DROPPED flows only: FORWARDED flows need the traffic probe, flow records and pod interfaces (Kubernetes or standalone.netns)');
+    }
+    if (hubble && !dropsOn) {
+      this.log.warn('the Hubble API shows no DROPPED flows: drop events are off (events.drops.enabled) or the drop probe is down');
     }
     if (!dropsOn && !flowsOn) return;
     // read on the first drop event (not at start: the symbol table costs a few MB)

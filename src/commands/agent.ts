@@ -11,6 +11,12 @@ import { resolveAgentSetup } from './agent-setup.js';
 import { buildPods, chooseIdentity } from './identity-setup.js';
 import { kubernetesIdentityFactory } from './kubernetes-setup.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
+import type { IdentitySource, NodeSource } from '../k8s/types.js';
+
+function isNodeSource(i: IdentitySource): i is IdentitySource & NodeSource {
+  const n = i as Partial<NodeSource>;
+  return typeof n.nodes === 'function' && typeof n.watchNodes === 'function';
+}
 
 export const agentCommand: Command = {
   name: 'agent',
@@ -44,21 +50,25 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const { config, otlp, otlpLogs, resource } = setup;
   const logger = createLogger(config.logLevel);
   for (const w of setup.warnings) logger.warn(w);
-  let eventOutputs;
-  try {
-    eventOutputs = await createEventOutputs(config, otlpLogs, resource, logger);
-  } catch (err) {
-    logger.error({ err: (err as Error).message }, 'event outputs failed to start');
-    io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
-    return EXIT.failure;
-  }
   let pods;
   try {
-    pods = await buildPods(chooseIdentity(config, io.env), config, logger, kubernetesIdentityFactory(logger));
+    pods = await buildPods(chooseIdentity(config, io.env), config, logger, kubernetesIdentityFactory(logger, config.hubble.enabled));
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'identity source failed to start');
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
-    await Promise.all(eventOutputs.map((o) => o.close(0)));
+    return EXIT.failure;
+  }
+  let eventOutputs;
+  try {
+    const identity = pods?.identity;
+    eventOutputs = await createEventOutputs(config, otlpLogs, resource, logger, {
+      ...(identity ? { identity } : {}),
+      ...(identity && isNodeSource(identity) ? { nodes: identity } : {}),
+    });
+  } catch (err) {
+    pods?.identity.stop();
+    logger.error({ err: (err as Error).message }, 'event outputs failed to start');
+    io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
   const agent = new Agent({

@@ -37,6 +37,10 @@ export const AGENT_FLAGS = {
   'observe-socket': { type: 'string' },
   'observe-address': { type: 'string' },
   'health-address': { type: 'string' },
+  hubble: { type: 'boolean' },
+  'hubble-address': { type: 'string' },
+  'hubble-socket': { type: 'string' },
+  'hubble-insecure': { type: 'boolean' },
   'bpf-dir': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;

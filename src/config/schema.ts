@@ -142,6 +142,29 @@ export const ConfigSchema = z.object({
       maxBatch: z.number().int().min(1).max(10_000).default(512).describe('Events per OTLP export request'),
     }).strict().default({}),
   }).strict().default({}),
+  hubble: z.object({
+    enabled: z.boolean().default(false)
+      .describe('Serve the Hubble API (hubble observe, hubble status, Hubble Relay and UI) from drop events and flow records'),
+    address: z.string().default(':4244')
+      .describe('TCP host:port of the Hubble API (:4244 is a Cilium node\'s); empty = the Unix socket only. Needs hubble.tls.* or hubble.tls.insecure'),
+    socket: z.string().default('/run/fovea/hubble.sock')
+      .describe('Unix socket of the Hubble API (mode 0600, plaintext); empty = none'),
+    bufferSize: z.number().int().min(1).max(1_048_576).default(4_095)
+      .describe('Flows kept for hubble observe --last/--since/--first (Cilium\'s event buffer capacity)'),
+    clusterName: z.string().min(1).default('default')
+      .describe('Cluster name on flows and peers (Cilium\'s cluster-name): node names get a "<cluster>/" prefix unless it is "default"'),
+    maxClients: z.number().int().min(1).max(4_096).default(64)
+      .describe('Concurrent GetFlows calls; more are refused with RESOURCE_EXHAUSTED'),
+    tls: z.object({
+      certFile: z.string().default('').describe('Server certificate (PEM) for the TCP address'),
+      keyFile: z.string().default('').describe('Its private key (PEM)'),
+      clientCaFile: z.string().default('').describe('CA bundle (PEM) for client certificates: set = mTLS, clients without one are refused'),
+      reloadIntervalMs: durationMs(0, 86_400_000).default(60_000)
+        .describe('How often the TLS files are re-read; changed, valid files apply to new connections (0 = never)'),
+      insecure: z.boolean().default(false)
+        .describe('Serve the TCP address in plaintext (no TLS): anyone who reaches it sees every flow'),
+    }).strict().default({}),
+  }).strict().default({}),
   health: z.object({
     address: z.string().default('')
       .describe('Serve GET /livez and /readyz on this host:port (e.g. 127.0.0.1:9810 for Kubernetes probes); empty = off'),

@@ -100,7 +100,8 @@ export class DropEventSource {
     const destination = eventEndpoint(identity, r.dst, ports ? r.dport : undefined, this.local);
     // from the local pod's point of view: it sent the packet (egress), or the packet was on its way to it
     const direction = source.local ? 'egress' as const : destination.local ? 'ingress' as const : undefined;
-    return {
+    // assigned one by one, not spread (per event: spreads with conditional parts cost microseconds)
+    const ev: { -readonly [K in keyof NetworkEvent]: NetworkEvent[K] } = {
       name: EVENT.drop,
       timeMs: Number(r.timestampNs) / 1e6 + offsetMs,
       verdict: VERDICT.dropped,
@@ -111,17 +112,19 @@ export class DropEventSource {
       ipVersion: r.ipVersion === 4 || r.ipVersion === 6 ? r.ipVersion : 0,
       transport: transportOf(r.proto, r.ipVersion),
       protocol: r.proto,
-      ...(tcpFlags ? { tcpFlags } : {}),
-      length: r.len,
-      ...(ifname ? { interface: ifname } : {}),
-      ...(r.ifindex ? { ifindex: r.ifindex } : {}),
-      ...(r.netns ? { netns: r.netns } : {}),
-      ...(direction ? { direction } : {}),
-      ...(location ? { location } : {}),
-      suppressed: r.suppressed,
-      cpu: r.cpu,
-      node: this.opts.node,
-    };
+    } as { -readonly [K in keyof NetworkEvent]: NetworkEvent[K] };
+    if (tcpFlags) ev.tcpFlags = tcpFlags;
+    ev.length = r.len;
+    if (ifname) ev.interface = ifname;
+    if (r.ifindex) ev.ifindex = r.ifindex;
+    if (r.netns) ev.netns = r.netns;
+    if (direction) ev.direction = direction;
+    if (location) ev.location = location;
+    ev.suppressed = r.suppressed;
+    ev.cpu = r.cpu;
+    ev.node = this.opts.node; // last, as before: JSON output shows this key order
+
+    return ev;
   }
 }
 

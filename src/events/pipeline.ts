@@ -12,7 +12,10 @@ import type { DropReasons } from '../probes/drop/reasons.js';
 import type { CounterSeries, MetricFamily } from '../probes/types.js';
 import { slotReason, type DropEventSource } from './drop-events.js';
 import type { FlowEventSource } from './flow-events.js';
-import type { EventSink, NetworkEvent } from './types.js';
+import type { EventName, EventSink, NetworkEvent } from './types.js';
+
+/** How often the kernel's ring-full counters are read for outputs that report kernel losses. */
+const KERNEL_LOSS_CHECK_MS = 1_000;
 
 /** Numbers an output reports about itself (all optional). */
 export interface EventOutputStats {
@@ -24,12 +27,20 @@ export interface EventOutputStats {
   readonly lost?: Readonly<Record<string, number>>;
   /** connected clients (the observe server) */
   readonly clients?: number;
+  /** open GetFlows calls (the Hubble server) */
+  readonly hubbleClients?: number;
+  /** flows sent to Hubble clients, cumulative */
+  readonly hubbleFlowsSent?: number;
 }
 
 /** Where events go: a sink with a name, its own numbers, and an orderly close. */
 export interface EventOutput extends EventSink {
   readonly name: string;
+  /** The events it takes, by name; absent: all. */
+  readonly accepts?: readonly EventName[];
   stats?(): EventOutputStats;
+  /** Drop events the kernel could not queue (its ring buffer was full), as they are counted. */
+  kernelLoss?(count: number): void;
   /** Flushes what it holds (bounded by `timeoutMs`) and releases everything. */
   close(timeoutMs: number): Promise<void>;
 }
@@ -52,6 +63,8 @@ export class EventPipeline {
   private readonly log: Logger;
   private readonly warn: RateLimitedLog;
   private stopped = false;
+  private ringFullSeen = 0;
+  private lossCheckedAt = -Infinity;
 
   constructor(private readonly opts: EventPipelineOptions) {
     this.log = opts.logger.child({ component: 'events' });
@@ -76,7 +89,29 @@ export class EventPipeline {
   /** Drains the drop-event ring now (also the timer's work). Returns how many events it read. */
   drainDrops(): number {
     const drops = this.opts.drops;
-    return drops ? this.take('drain', 'reading drop events failed', () => drops.drain()) : 0;
+    if (!drops) return 0;
+    const n = this.take('drain', 'reading drop events failed', () => drops.drain());
+    this.checkKernelLoss();
+    return n;
+  }
+
+  /** Tells the outputs that want it how many drop events the kernel lost since the last check. */
+  private checkKernelLoss(): void {
+    const limits = this.opts.dropLimits;
+    const now = Date.now();
+    if (!limits || now - this.lossCheckedAt < KERNEL_LOSS_CHECK_MS || !this.opts.outputs.some((o) => o.kernelLoss)) return;
+    this.lossCheckedAt = now;
+    let total = 0;
+    try {
+      for (const l of limits.readEventLimits()) total += Number(l.ringFull);
+    } catch (err) {
+      this.warn.warn('ringfull', { err: (err as Error).message }, 'reading the ring-full counters failed');
+      return;
+    }
+    const delta = total - this.ringFullSeen;
+    this.ringFullSeen = total;
+    if (delta <= 0) return;
+    for (const o of this.opts.outputs) o.kernelLoss?.(delta);
   }
 
   /** Reads flow records now (also the timer's work). */
@@ -105,8 +140,11 @@ export class EventPipeline {
   private publish(events: readonly NetworkEvent[]): void {
     if (events.length === 0) return;
     for (const o of this.opts.outputs) {
+      const accepts = o.accepts;
+      const batch = accepts ? events.filter((e) => accepts.includes(e.name)) : events;
+      if (batch.length === 0) continue;
       try {
-        o.publish(events);
+        o.publish(batch);
       } catch (err) {
         this.warn.warn(`publish:${o.name}`, { output: o.name, err: (err as Error).message }, 'event output failed');
       }
@@ -157,12 +195,16 @@ export class EventPipeline {
     let exported: number | undefined;
     let queued: number | undefined;
     let clients: number | undefined;
+    let hubbleClients: number | undefined;
+    let hubbleSent: number | undefined;
     for (const o of this.opts.outputs) {
       const s = o.stats?.();
       if (!s) continue;
       if (s.exported !== undefined) exported = (exported ?? 0) + s.exported;
       if (s.queued !== undefined) queued = (queued ?? 0) + s.queued;
       if (s.clients !== undefined) clients = (clients ?? 0) + s.clients;
+      if (s.hubbleClients !== undefined) hubbleClients = (hubbleClients ?? 0) + s.hubbleClients;
+      if (s.hubbleFlowsSent !== undefined) hubbleSent = (hubbleSent ?? 0) + s.hubbleFlowsSent;
       for (const [stage, n] of Object.entries(s.lost ?? {})) lost.set(stage, (lost.get(stage) ?? 0) + n);
     }
     const out: MetricFamily[] = [
@@ -173,6 +215,8 @@ export class EventPipeline {
     if (exported !== undefined) out.push({ instrument: INSTRUMENTS.eventsExported, series: [{ attributes: {}, value: exported }] });
     if (queued !== undefined) out.push({ instrument: INSTRUMENTS.eventsQueued, series: [{ attributes: {}, value: queued }] });
     if (clients !== undefined) out.push({ instrument: INSTRUMENTS.observeClients, series: [{ attributes: {}, value: clients }] });
+    if (hubbleClients !== undefined) out.push({ instrument: INSTRUMENTS.hubbleClients, series: [{ attributes: {}, value: hubbleClients }] });
+    if (hubbleSent !== undefined) out.push({ instrument: INSTRUMENTS.hubbleFlowsSent, series: [{ attributes: {}, value: hubbleSent }] });
     return out;
   }
 }

@@ -25,10 +25,11 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import {
-  IdentityIndex, POD_TEMPLATE_HASH_LABEL, controllerOf, podRecordFromObject, serviceInfoFromObject,
-  type ObjectMeta, type OwnedObject, type OwnerLookup, type OwnerReference, type PodObject, type ServiceObject,
+  IdentityIndex, POD_TEMPLATE_HASH_LABEL, controllerOf, nodeInfoFromObject, podRecordFromObject, sameNodeInfo, serviceInfoFromObject,
+  type NodeObject, type ObjectMeta, type OwnedObject, type OwnerLookup, type OwnerReference, type PodObject, type ServiceObject,
 } from './resolve.js';
-import type { Endpoint, IdentitySource, IdentityStats, PodInfo } from './types.js';
+import { isIdentityLabel } from './labels.js';
+import type { Endpoint, IdentitySource, IdentityStats, NodeChange, NodeInfo, NodeSource, PodInfo } from './types.js';
 
 /**
  * The ClusterRole rules the agent needs, per mode (for deploy/ manifests). Node mode lists pods
@@ -44,6 +45,9 @@ export const REQUIRED_RBAC = {
     { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list', 'watch'] },
   ],
 } as const;
+
+/** The extra rule of the node watch (`watchNodes`: the Hubble server's peer list), in either mode. */
+export const NODE_WATCH_RBAC = { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] } as const;
 
 export interface KubernetesIdentityOptions {
   /** This node (`spec.nodeName` of the agent's pod, from the downward API). */
@@ -63,12 +67,14 @@ export interface KubernetesIdentityOptions {
   readonly watchTimeoutSeconds?: number;
   /** At most one error log line per informer per this interval. Default 30 s. */
   readonly errorLogIntervalMs?: number;
+  /** Also watch the cluster's Nodes (NodeSource; RBAC NODE_WATCH_RBAC). Default false. */
+  readonly watchNodes?: boolean;
 }
 
-type Resource = 'pods' | 'services' | 'replicasets' | 'jobs';
-const GROUPS: Record<Resource, string> = { pods: '', services: '', replicasets: 'apps', jobs: 'batch' };
+type Resource = 'pods' | 'services' | 'replicasets' | 'jobs' | 'nodes';
+const GROUPS: Record<Resource, string> = { pods: '', services: '', replicasets: 'apps', jobs: 'batch', nodes: '' };
 const PATHS: Record<Resource, string> = {
-  pods: '/api/v1/pods', services: '/api/v1/services',
+  pods: '/api/v1/pods', services: '/api/v1/services', nodes: '/api/v1/nodes',
   replicasets: '/apis/apps/v1/replicasets', jobs: '/apis/batch/v1/jobs',
 };
 /** Relists are paginated; the first list uses resourceVersion=0 (the API server's cache, cheap for a DaemonSet of agents) and is not. */
@@ -81,7 +87,7 @@ type Lister = (p: ListParams) => Promise<ListPage>;
 // ---- slimming: the informer caches keep only what identity reads ----
 
 type Raw = Record<string, unknown> & { metadata?: ObjectMeta };
-function slimMeta(m: ObjectMeta | undefined, labels?: readonly string[]): ObjectMeta {
+function slimMeta(m: ObjectMeta | undefined, keepLabel?: (key: string) => boolean): ObjectMeta {
   const out: Record<string, unknown> = {
     name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion,
     creationTimestamp: m?.creationTimestamp,
@@ -89,16 +95,17 @@ function slimMeta(m: ObjectMeta | undefined, labels?: readonly string[]): Object
   if (m?.deletionTimestamp) out['deletionTimestamp'] = m.deletionTimestamp;
   const owners = m?.ownerReferences?.map((o: OwnerReference) => ({ kind: o.kind, name: o.name, controller: o.controller === true }));
   if (owners?.length) out['ownerReferences'] = owners;
-  const kept = labels?.filter((l) => m?.labels?.[l] !== undefined);
-  if (kept?.length) out['labels'] = Object.fromEntries(kept.map((l) => [l, m!.labels![l]!]));
+  const kept = keepLabel ? Object.entries(m?.labels ?? {}).filter(([k]) => keepLabel(k)) : [];
+  if (kept.length) out['labels'] = Object.fromEntries(kept);
   return out as ObjectMeta;
 }
 const SLIM: Record<Resource, (o: Raw) => KubernetesObject> = {
   pods: (o) => {
     const p = o as PodObject;
     const slim: PodObject = {
-      metadata: slimMeta(p.metadata, [POD_TEMPLATE_HASH_LABEL]),
-      spec: { nodeName: p.spec?.nodeName, hostNetwork: p.spec?.hostNetwork },
+      // the template hash tells a Deployment's ReplicaSet apart; the others are the pod's identity labels
+      metadata: slimMeta(p.metadata, (k) => k === POD_TEMPLATE_HASH_LABEL || isIdentityLabel(k)),
+      spec: { nodeName: p.spec?.nodeName, hostNetwork: p.spec?.hostNetwork, serviceAccountName: p.spec?.serviceAccountName },
       status: { phase: p.status?.phase, podIP: p.status?.podIP, podIPs: p.status?.podIPs, hostIP: p.status?.hostIP, hostIPs: p.status?.hostIPs },
     };
     return slim as KubernetesObject;
@@ -109,6 +116,11 @@ const SLIM: Record<Resource, (o: Raw) => KubernetesObject> = {
   },
   replicasets: (o) => ({ metadata: slimMeta(o.metadata) }) as KubernetesObject,
   jobs: (o) => ({ metadata: slimMeta(o.metadata) }) as KubernetesObject,
+  nodes: (o) => {
+    const n = o as NodeObject;
+    const addresses = n.status?.addresses?.filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP');
+    return { metadata: slimMeta(n.metadata, () => true), status: { addresses } } as KubernetesObject;
+  },
 };
 
 // ---- errors ----
@@ -403,7 +415,7 @@ class Reflector {
 
 // ---- the identity source ----
 
-export class KubernetesIdentity implements IdentitySource {
+export class KubernetesIdentity implements IdentitySource, NodeSource {
   private readonly index: IdentityIndex;
   private readonly log: Logger;
   private readonly reflectors: Reflector[] = [];
@@ -412,6 +424,9 @@ export class KubernetesIdentity implements IdentitySource {
   private readonly podUidByKey = new Map<string, string>();
   private readonly serviceUidByKey = new Map<string, string>();
   private readonly ownerOf = new Map<string, OwnerReference | null>();
+  private readonly nodeByName = new Map<string, NodeInfo>();
+  private nodeList: readonly NodeInfo[] | undefined;
+  private readonly nodeListeners = new Set<(change: NodeChange) => void>();
   private readonly startTimeoutMs: number;
   private starting: Promise<void> | undefined;
   private stopped = false;
@@ -450,6 +465,10 @@ export class KubernetesIdentity implements IdentitySource {
       make('services', (p) => core.listServiceForAllNamespaces(p), undefined,
         (o) => this.upsertService(o as ServiceObject), (o) => this.removeService(o as ServiceObject));
     }
+    if (opts.watchNodes) {
+      make('nodes', (p) => core.listNode(p), undefined,
+        (o) => this.upsertNode(o as NodeObject), (o) => this.removeNode(o as NodeObject));
+    }
     this.pods = make('pods', (p) => core.listPodForAllNamespaces(p),
       opts.mode === 'node' ? `spec.nodeName=${opts.nodeName}` : undefined,
       (o) => this.upsertPod(o as PodObject), (o) => this.removePod(o as PodObject));
@@ -483,6 +502,17 @@ export class KubernetesIdentity implements IdentitySource {
   localPods(): readonly PodInfo[] { return this.index.localPods(); }
   podByUid(uid: string): PodInfo | undefined { return this.index.podByUid(uid); }
   get generation(): number { return this.index.generation; }
+
+  /** The cluster's nodes (empty unless `watchNodes`). */
+  nodes(): readonly NodeInfo[] {
+    this.nodeList ??= [...this.nodeByName.values()];
+    return this.nodeList;
+  }
+
+  watchNodes(listener: (change: NodeChange) => void): () => void {
+    this.nodeListeners.add(listener);
+    return () => { this.nodeListeners.delete(listener); };
+  }
 
   stats(): IdentityStats {
     let relists = 0, watchErrors = 0;
@@ -520,6 +550,38 @@ export class KubernetesIdentity implements IdentitySource {
     const key = `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
     if (this.podUidByKey.get(key) === uid) this.podUidByKey.delete(key);
     this.index.deletePod(uid);
+  }
+
+  private upsertNode(o: NodeObject): void {
+    const node = nodeInfoFromObject(o);
+    if (!node) return;
+    const previous = this.nodeByName.get(node.name);
+    if (previous && sameNodeInfo(previous, node)) return;
+    this.nodeByName.set(node.name, node);
+    this.nodeList = undefined;
+    // a node's own addresses resolve to it even with no host-network pod on it
+    this.index.setNodeIps(node.name, [...node.internalIPs, ...node.externalIPs]);
+    this.emitNode(previous ? { type: 'updated', node, previous } : { type: 'added', node });
+  }
+
+  private removeNode(o: NodeObject): void {
+    const name = o.metadata?.name;
+    const node = name ? this.nodeByName.get(name) : undefined;
+    if (!name || !node) return;
+    this.nodeByName.delete(name);
+    this.nodeList = undefined;
+    this.index.setNodeIps(name, []);
+    this.emitNode({ type: 'deleted', node });
+  }
+
+  private emitNode(change: NodeChange): void {
+    for (const l of this.nodeListeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'a node watch listener failed');
+      }
+    }
   }
 
   private upsertService(o: ServiceObject): void {

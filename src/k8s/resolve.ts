@@ -4,8 +4,9 @@
  * informers, `StaticIdentity` from a list; both answer through it.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Endpoint, PodInfo, ServiceInfo, Workload } from './types.js';
+import type { Endpoint, NodeInfo, PodInfo, ServiceInfo, Workload } from './types.js';
 import { canonicalIp } from '../net/ip.js';
+import { identityLabels, sameLabels } from './labels.js';
 
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
@@ -24,7 +25,7 @@ export interface ObjectMeta {
 }
 export interface PodObject {
   readonly metadata?: ObjectMeta;
-  readonly spec?: { readonly nodeName?: string; readonly hostNetwork?: boolean };
+  readonly spec?: { readonly nodeName?: string; readonly hostNetwork?: boolean; readonly serviceAccountName?: string };
   readonly status?: {
     readonly phase?: string;
     readonly podIP?: string;
@@ -36,6 +37,10 @@ export interface PodObject {
 export interface ServiceObject {
   readonly metadata?: ObjectMeta;
   readonly spec?: { readonly clusterIP?: string; readonly clusterIPs?: readonly string[] };
+}
+export interface NodeObject {
+  readonly metadata?: ObjectMeta;
+  readonly status?: { readonly addresses?: readonly { readonly type?: string; readonly address?: string }[] };
 }
 /** ReplicaSet, Job: only their metadata matters (who controls them). */
 export interface OwnedObject { readonly metadata?: ObjectMeta }
@@ -149,12 +154,34 @@ export function podRecordFromObject(pod: PodObject, owners?: OwnerLookup): PodRe
       hostNetwork: pod.spec?.hostNetwork === true,
       workload: workloadOf(meta, owners),
       phase: st?.phase ?? 'Pending',
+      ...identityFields(meta.labels, pod.spec?.serviceAccountName),
     },
     hostIPs,
     createdMs: timeMs(meta.creationTimestamp),
     deleting: meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null,
     ...(ctl?.kind && ctl.name ? { controller: { kind: ctl.kind, name: ctl.name } } : {}),
   };
+}
+
+function identityFields(labels: ObjectMeta['labels'], serviceAccount: string | undefined): Pick<PodInfo, 'labels' | 'serviceAccount'> {
+  const kept = identityLabels(labels);
+  return { ...(kept ? { labels: kept } : {}), ...(serviceAccount ? { serviceAccount } : {}) };
+}
+
+/** A Node object → NodeInfo; undefined without a name. */
+export function nodeInfoFromObject(node: NodeObject): NodeInfo | undefined {
+  const meta = node.metadata;
+  if (!meta?.name) return undefined;
+  const of = (type: string): string[] => canonicalIps((node.status?.addresses ?? []).filter((a) => a.type === type).map((a) => a.address));
+  return {
+    name: meta.name, uid: meta.uid ?? '', labels: { ...(meta.labels ?? {}) },
+    internalIPs: of('InternalIP'), externalIPs: of('ExternalIP'),
+  };
+}
+
+export function sameNodeInfo(a: NodeInfo, b: NodeInfo): boolean {
+  return a.name === b.name && a.uid === b.uid && sameLabels(a.labels, b.labels)
+    && sameStrings(a.internalIPs, b.internalIPs) && sameStrings(a.externalIPs, b.externalIPs);
 }
 
 /** A record from a PodInfo alone (StaticIdentity): host-network pods' IPs are their node's. */
@@ -184,7 +211,8 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
 export function samePodInfo(a: PodInfo, b: PodInfo): boolean {
   return a.uid === b.uid && a.name === b.name && a.namespace === b.namespace && a.nodeName === b.nodeName
     && a.hostNetwork === b.hostNetwork && a.phase === b.phase && sameStrings(a.ips, b.ips)
-    && a.workload.kind === b.workload.kind && a.workload.name === b.workload.name;
+    && a.workload.kind === b.workload.kind && a.workload.name === b.workload.name
+    && a.serviceAccount === b.serviceAccount && sameLabels(a.labels, b.labels);
 }
 
 // ---- the index ----

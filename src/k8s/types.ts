@@ -23,6 +23,13 @@ export interface PodInfo {
   readonly workload: Workload;
   /** `status.phase`: Pending, Running, Succeeded, Failed, Unknown. */
   readonly phase: string;
+  /**
+   * The pod's labels that say what it is, without those that differ pod by pod or come from
+   * Kubernetes itself (see identityLabels in labels.ts): the same for every replica of a workload.
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** `spec.serviceAccountName` */
+  readonly serviceAccount?: string;
 }
 
 export interface ServiceInfo {
@@ -31,6 +38,28 @@ export interface ServiceInfo {
   readonly namespace: string;
   /** `spec.clusterIPs` without `None` (headless services have none). */
   readonly clusterIPs: readonly string[];
+}
+
+/** A Kubernetes Node as the agent keeps it (Hubble's peer list, node labels on flows). */
+export interface NodeInfo {
+  readonly name: string;
+  readonly uid: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** `status.addresses` of type InternalIP, canonical text, in the order the node lists them */
+  readonly internalIPs: readonly string[];
+  /** `status.addresses` of type ExternalIP */
+  readonly externalIPs: readonly string[];
+}
+
+export type NodeChange =
+  | { readonly type: 'added' | 'updated'; readonly node: NodeInfo; readonly previous?: NodeInfo }
+  | { readonly type: 'deleted'; readonly node: NodeInfo };
+
+/** The cluster's nodes, kept current by a watch (Kubernetes), or just this host (standalone). */
+export interface NodeSource {
+  nodes(): readonly NodeInfo[];
+  /** Calls `listener` on every change after the initial list; returns the unsubscribe. */
+  watchNodes(listener: (change: NodeChange) => void): () => void;
 }
 
 export type Endpoint =

@@ -13,9 +13,8 @@
  * With no client connected, publish() only appends to the history.
  */
 import { parseHostPort } from '../net/address.js';
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { bindUnixSocket, removeOwnSocket } from '../net/unix-socket.js';
 import type { EventSink, NetworkEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import { compileFilter, type EventMatcher } from './filter.js';
@@ -30,8 +29,6 @@ export const DEFAULT_MAX_CLIENT_BUFFER_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_CLIENTS = 32;
 /** A client that has not sent its request by then is disconnected. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-/** sockaddr_un.sun_path is 108 bytes including the NUL. */
-const SUN_PATH_MAX = 107;
 
 export interface ObserveServerOptions {
   /** Unix socket path (DEFAULT_OBSERVE_SOCKET in the agent) */
@@ -191,31 +188,6 @@ class Client {
   }
 }
 
-type SocketCheck = 'none' | 'stale' | 'live' | 'not-socket';
-
-/** What is at `path`: nothing, a socket nobody listens on, a live one, or something else. */
-async function checkSocket(path: string): Promise<SocketCheck> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
-    throw err;
-  }
-  if (!st.isSocket()) return 'not-socket';
-  return new Promise((resolve, reject) => {
-    const sock = createConnection({ path });
-    const timer = setTimeout(() => { sock.destroy(); resolve('live'); }, 1_000); // accepted into a full backlog: alive
-    sock.once('connect', () => { clearTimeout(timer); sock.destroy(); resolve('live'); });
-    sock.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (err.code === 'ECONNREFUSED') resolve('stale');
-      else if (err.code === 'ENOENT') resolve('none');
-      else reject(err);
-    });
-  });
-}
-
 const listen = (server: Server, arg: string | { host: string; port: number }): Promise<void> =>
   new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
@@ -334,10 +306,7 @@ export class ObserveServer implements EventSink {
   }
 
   private removeSocketFile(): void {
-    if (this.socketIno === undefined) return;
-    try {
-      if (lstatSync(this.opts.socketPath).ino === this.socketIno) unlinkSync(this.opts.socketPath);
-    } catch { /* already gone */ }
+    removeOwnSocket(this.opts.socketPath, this.socketIno);
     this.socketIno = undefined;
   }
 
@@ -345,45 +314,11 @@ export class ObserveServer implements EventSink {
 
   private async listenUnix(): Promise<void> {
     const path = this.opts.socketPath;
-    if (Buffer.byteLength(path) > SUN_PATH_MAX) throw new ObserveServerError(`observe socket path is longer than ${SUN_PATH_MAX} bytes: ${path}`);
-    const dir = dirname(path);
-    if (!existsSync(dir)) {
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
-      chmodSync(dir, 0o755); // mkdir's mode is masked by the umask
-    }
-    const found = await checkSocket(path).catch((err: NodeJS.ErrnoException) => {
-      throw new ObserveServerError(`cannot check ${path} (${err.code ?? err.message})`);
-    });
-    if (found === 'live') throw new ObserveServerError(`another process (a second fovea agent?) is already serving ${path}; stop it or configure another observe socket path`);
-    if (found === 'not-socket') throw new ObserveServerError(`${path} exists and is not a socket; not removing it: remove it or configure another observe socket path`);
-    if (found === 'stale') {
-      unlinkSync(path);
-      this.log.info({ path }, 'removed a stale observe socket (nothing was listening on it)');
-    }
     const server = this.newServer();
     this.unixServer = server;
-    // Bind to a private name, make it 0600, then give it its real name with link(2), which fails if
-    // the name was taken meanwhile: the socket is never reachable with a wider mode.
-    const tmp = `${path}.${process.pid}`;
-    if (Buffer.byteLength(tmp) <= SUN_PATH_MAX) {
-      try { unlinkSync(tmp); } catch { /* none left by a crashed agent with our pid */ }
-      await listen(server, tmp);
-      try {
-        chmodSync(tmp, 0o600);
-        linkSync(tmp, path);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new ObserveServerError(code === 'EEXIST'
-          ? `another process started serving ${path} at the same time; stop it or configure another observe socket path`
-          : `cannot create the observe socket ${path}: ${(err as Error).message}`);
-      } finally {
-        try { unlinkSync(tmp); } catch { /* link failed before creating it */ }
-      }
-    } else {
-      await listen(server, path);
-      chmodSync(path, 0o600);
-    }
-    this.socketIno = lstatSync(path).ino;
+    this.socketIno = await bindUnixSocket(path, {
+      what: 'observe socket', hint: 'configure another observe socket path', error: ObserveServerError, logger: this.log,
+    }, (p) => listen(server, p));
     this.log.info({ path, historySize: this.history.capacity }, 'observe socket listening');
   }
 

@@ -48,6 +48,10 @@ describe('defaults', () => {
         export: { enabled: true, maxQueue: 10000, maxBatch: 512 },
       },
       health: { address: '' },
+      hubble: {
+        enabled: false, address: ':4244', socket: '/run/fovea/hubble.sock', bufferSize: 4095, clusterName: 'default', maxClients: 64,
+        tls: { certFile: '', keyFile: '', clientCaFile: '', reloadIntervalMs: 60000, insecure: false },
+      },
       observe: { enabled: true, socket: '/run/fovea/observe.sock', address: '', historySize: 8192 },
       export: { cardinalityLimit: 2000 },
       bpfObjectDir: '',
