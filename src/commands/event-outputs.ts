@@ -108,7 +108,8 @@ async function hubbleOutput(config: Config, logger: Logger, ctx: OutputContext):
   if (h.address) {
     try { port = parseHostPort(h.address, 'hubble.address').port; } catch (err) { throw new Error((err as Error).message); }
   }
-  const peer = new PeerService({ nodes, cluster: h.clusterName, port, tls: Boolean(tls) });
+  let bound: number | undefined;
+  const peer = new PeerService({ nodes, cluster: h.clusterName, port: () => bound ?? port, tls: Boolean(tls) });
   const server = await HubbleServer.start({
     observer, peer, logger, address: h.address, socket: h.socket, maxClients: h.maxClients,
     insecure: h.tls.insecure,
@@ -119,6 +120,7 @@ async function hubbleOutput(config: Config, logger: Logger, ctx: OutputContext):
       },
     } : {}),
   });
+  bound = server.port;
   return server.output();
 }
 

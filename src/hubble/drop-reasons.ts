@@ -71,7 +71,8 @@ export class DropReasonMap {
     const key = kernelReason ?? '';
     let hit = this.cache.get(key);
     if (!hit) {
-      const name = KERNEL_TO_CILIUM_DROP_REASON[key] ?? UNKNOWN_DROP_REASON;
+      // own keys only: 'constructor' or 'toString' are no kernel reasons
+      const name = Object.hasOwn(KERNEL_TO_CILIUM_DROP_REASON, key) ? KERNEL_TO_CILIUM_DROP_REASON[key]! : UNKNOWN_DROP_REASON;
       hit = { name, code: this.values[name] ?? 0 };
       this.cache.set(key, hit);
     }

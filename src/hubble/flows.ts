@@ -40,7 +40,9 @@ export function absoluteNodeName(cluster: string, node: string): string {
 
 export function timestampOf(ms: number): Timestamp {
   const seconds = Math.floor(ms / 1000);
-  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) % 1_000_000_000 };
+  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  // a fraction that rounds up to a whole second belongs to the next second
+  return nanos >= 1_000_000_000 ? { seconds: seconds + 1, nanos: nanos - 1_000_000_000 } : { seconds, nanos };
 }
 
 export function timestampMs(t: { seconds?: unknown; nanos?: unknown } | null | undefined): number | undefined {

@@ -20,8 +20,8 @@ export interface ChangeNotification {
 export interface PeerOptions {
   readonly nodes: NodeSource;
   readonly cluster: string;
-  /** the Hubble port every node serves on */
-  readonly port: number;
+  /** the Hubble port every node serves on (a function: the port bound, when the configured one is 0) */
+  readonly port: number | (() => number);
   /** announce TLS server names (nodes serve TLS); absent = Relay talks plaintext to them */
   readonly tls: boolean;
 }
@@ -46,7 +46,7 @@ export class PeerService {
   private notification(node: NodeInfo, type: number): ChangeNotification {
     return {
       name: absoluteNodeName(this.opts.cluster, node.name),
-      address: nodeAddress(node, this.opts.port),
+      address: nodeAddress(node, typeof this.opts.port === 'function' ? this.opts.port() : this.opts.port),
       type,
       ...(this.opts.tls ? { tls: { server_name: tlsServerName(node.name, this.opts.cluster) } } : {}),
     };

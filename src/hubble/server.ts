@@ -84,6 +84,8 @@ export class HubbleServer {
   private readonly healthWatchers = new Set<grpc.ServerWritableStream<Buffer, unknown>>();
   private readonly peerCalls = new Set<() => void>();
   private flowCalls = 0;
+  /** GetFlows calls that wrote straight to HTTP/2 (fast) or through grpc-js per message */
+  private readonly writePaths = { fast: 0, fallback: 0 };
   private stopping: Promise<void> | undefined;
 
   private constructor(private readonly opts: HubbleServerOptions) {
@@ -123,6 +125,11 @@ export class HubbleServer {
 
   get socketPath(): string | undefined {
     return this.opts.socket || undefined;
+  }
+
+  /** How GetFlows calls wrote (grpc-sink.ts): a test keeps the fast path in use. */
+  writePathStats(): { fast: number; fallback: number } {
+    return { ...this.writePaths };
   }
 
   /** TLS reload counters (undefined without TLS). */
@@ -196,8 +203,8 @@ export class HubbleServer {
       const target = isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
       this.tcpPort = await this.bindTarget(target, creds, `hubble.address ${address}`);
       const mode = tls ? (tls.clientCaFile ? 'mTLS' : 'TLS') : 'plaintext';
-      if (mode === 'plaintext') this.log.warn({ address: target }, 'Hubble API served without TLS: anyone who can reach this address sees every flow');
-      else this.log.info({ address: target, mode }, 'Hubble API listening');
+      if (mode === 'plaintext') this.log.warn({ address: target, port: this.tcpPort }, 'Hubble API served without TLS: anyone who can reach this address sees every flow');
+      else this.log.info({ address: target, port: this.tcpPort, mode }, 'Hubble API listening');
     }
     if (socket) {
       this.socketIno = await bindUnixSocket(socket, {
@@ -241,7 +248,7 @@ export class HubbleServer {
   private getFlows(call: grpc.ServerWritableStream<Buffer, unknown>): void {
     const max = this.opts.maxClients ?? 64;
     if (this.flowCalls >= max) {
-      call.destroy(grpcError(RESOURCE_EXHAUSTED, `too many GetFlows calls on this node (${max}); try again later`));
+      call.emit('error', grpcError(RESOURCE_EXHAUSTED, `too many GetFlows calls on this node (${max}); try again later`));
       return;
     }
     let reader: { cancel(): void } | undefined;
@@ -250,13 +257,18 @@ export class HubbleServer {
       if (ended) return;
       ended = true;
       this.flowCalls--;
-      if (err && err.code !== STATUS.cancelled) call.destroy(grpcError(err.code, err.message));
+      if (err && err.code !== STATUS.cancelled) call.emit('error', grpcError(err.code, err.message));
       else if (!call.cancelled) call.end();
     };
     this.flowCalls++;
     call.on('cancelled', () => reader?.cancel());
     try {
-      reader = this.opts.observer.getFlows(call.request, messageSink(call), end);
+      const sink = messageSink(call);
+      this.writePaths[sink.fast ? 'fast' : 'fallback']++;
+      if (!sink.fast && this.writePaths.fallback === 1) {
+        this.log.warn('grpc-js internals differ from the pinned version: GetFlows writes message by message (slower)');
+      }
+      reader = this.opts.observer.getFlows(call.request, sink, end);
     } catch (err) {
       end(err instanceof RpcError ? err : new RpcError(STATUS.internal, (err as Error).message));
     }
@@ -266,7 +278,7 @@ export class HubbleServer {
   private noEvents(call: grpc.ServerWritableStream<Buffer, unknown>): void {
     const req = this.types.GetAgentEventsRequest.decode(call.request) as { first?: boolean; follow?: boolean };
     if (req.first && req.follow) {
-      call.destroy(grpcError(STATUS.invalidArgument, 'first cannot be specified with follow'));
+      call.emit('error', grpcError(STATUS.invalidArgument, 'first cannot be specified with follow'));
       return;
     }
     if (!req.follow) call.end();
@@ -277,7 +289,7 @@ export class HubbleServer {
   private notify(call: grpc.ServerWritableStream<Buffer, unknown>): void {
     const peer = this.opts.peer;
     if (!peer) {
-      call.destroy(grpcError(STATUS.unimplemented, 'the peer service needs the node list (Kubernetes identity)'));
+      call.emit('error', grpcError(STATUS.unimplemented, 'the peer service needs the node list (Kubernetes identity)'));
       return;
     }
     let stop: (() => void) | undefined;

@@ -5,10 +5,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig, type ValueSource } from '../../src/config/index.js';
+import { type Config } from '../../src/config/schema.js';
 import { ATTR, INSTRUMENTS, RESOURCE } from '../../src/names.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -99,15 +101,31 @@ export interface Container {
   envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string; optional?: boolean } }>;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: Record<string, unknown> & { capabilities?: { add?: string[]; drop?: string[] } };
-  livenessProbe?: { httpGet?: { port: number | string; path?: string } };
-  readinessProbe?: { httpGet?: { port: number | string; path?: string } };
-  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }>;
-  ports?: Array<{ name?: string; containerPort: number }>;
+  command?: string[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string; subPath?: string }>;
+  ports?: Array<{ name?: string; containerPort: number; hostPort?: number; protocol?: string }>;
+}
+
+export interface Probe { httpGet?: { port: number | string; path?: string }; grpc?: { port: number; service?: string }; tcpSocket?: { port: number | string } }
+
+/** A ConfigMap's or Secret's keys as files: all of them (by key), or the listed items. */
+export interface KeyProjection { items?: Array<{ key: string; path: string }> }
+
+export interface Volume {
+  name: string;
+  configMap?: { name: string } & KeyProjection;
+  secret?: { secretName: string } & KeyProjection;
+  projected?: { defaultMode?: number; sources: Array<{ configMap?: { name: string } & KeyProjection; secret?: { name: string } & KeyProjection }> };
+  hostPath?: { path: string; type?: string };
+  emptyDir?: unknown;
 }
 
 export interface PodSpec {
   containers: Container[];
-  volumes?: Array<{ name: string; configMap?: { name: string }; hostPath?: { path: string; type?: string }; emptyDir?: unknown }>;
+  volumes?: Volume[];
   hostNetwork?: boolean;
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
@@ -115,10 +133,65 @@ export interface PodSpec {
   tolerations?: Array<Record<string, string>>;
 }
 
+const posixJoin = (...parts: string[]): string => posix.join(...parts.filter(Boolean));
+
+/**
+ * Where a file a container reads comes from: the ConfigMap or Secret key that a configMap, secret
+ * or projected volume (or a subPath of one) puts at that path. Undefined for anything else.
+ */
+export function fileSource(spec: PodSpec, c: Container, path: string): { kind: 'ConfigMap' | 'Secret'; name: string; key: string } | undefined {
+  const mount = (c.volumeMounts ?? [])
+    .filter((m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  const vol = spec.volumes?.find((v) => v.name === mount?.name);
+  if (!mount || !vol) return undefined;
+  const rel = path === mount.mountPath ? mount.subPath : posixJoin(mount.subPath ?? '', path.slice(mount.mountPath.length + 1));
+  if (!rel) return undefined;
+  const keyAt = (p: KeyProjection): string | undefined => (p.items ? p.items.find((i) => i.path === rel)?.key : rel.includes('/') ? undefined : rel);
+  const sources = vol.projected?.sources
+    ?? (vol.configMap ? [{ configMap: vol.configMap }] : vol.secret ? [{ secret: { ...vol.secret, name: vol.secret.secretName } }] : []);
+  for (const src of sources) {
+    const key = src.configMap ? keyAt(src.configMap) : src.secret ? keyAt(src.secret) : undefined;
+    if (key !== undefined) return { kind: src.configMap ? 'ConfigMap' : 'Secret', name: (src.configMap ?? src.secret)!.name, key };
+  }
+  return undefined;
+}
+
 export function podSpec(o: K8sObject): PodSpec {
   const spec = (o['spec'] as { template?: { spec?: PodSpec } } | undefined)?.template?.spec;
   if (!spec) throw new Error(`${o.kind} ${o.metadata.name} has no pod template`);
   return spec;
+}
+
+/** The value an env var gets in the pod, when the render alone determines it. */
+export function envValue(objs: readonly K8sObject[], c: Container, name: string): string | undefined {
+  const e = c.env?.find((x) => x.name === name);
+  if (e?.value !== undefined) return e.value;
+  const ref = e?.valueFrom?.configMapKeyRef;
+  return ref ? configMap(objs, ref.name.replace(/-[a-z0-9]{10}$/, '')).data[ref.key] : undefined;
+}
+
+/**
+ * The agent's effective configuration in the pod: its own loader, the mounted file, the pod's env
+ * (the node name from the downward API is `node-a`).
+ */
+export function agentConfig(objs: readonly K8sObject[], spec: PodSpec, c: Container): { config: Config; warnings: string[]; sources: Readonly<Record<string, ValueSource>> } {
+  const env: NodeJS.ProcessEnv = {};
+  for (const e of c.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env[e.name] = 'node-a';
+    else env[e.name] = envValue(objs, c, e.name);
+  }
+  const readFile = (path: string): string => {
+    const src = fileSource(spec, c, path);
+    const data = src?.kind === 'ConfigMap' ? objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === src.name)?.['data'] as Record<string, string> | undefined : undefined;
+    const text = src && data?.[src.key];
+    if (text === undefined) throw Object.assign(new Error(`${path} not mounted`), { code: 'ENOENT' });
+    return text;
+  };
+  const r = loadConfig({ env, flags: {}, readFile });
+  if (!r.ok) throw new Error(`the agent rejects its configuration:\n${r.issues.map((i) => `${i.origin ?? i.path}: ${i.message}`).join('\n')}`);
+  return { config: r.config, warnings: r.warnings.map((w) => `${w.origin}: ${w.message}`), sources: r.sources };
 }
 
 // ---- collector configurations -------------------------------------------------------------------

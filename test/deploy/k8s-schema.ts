@@ -4,6 +4,11 @@
  * schema download). Catches unknown fields (a misspelt `readOnlyRootFileSystem` is silently
  * dropped by kubectl apply with client-side defaults), wrong value types and missing required
  * fields. Enum values and cross-field rules (the API server's own validation) are not covered.
+ *
+ * Custom resources have no model there. The ones deploy/ creates (cert-manager's Certificate and
+ * Issuer, deploy/components/hubble-cert-manager) are checked against CRD_TYPES below instead: the
+ * fields deploy/ can use, with their types, required fields and enum values, written from the
+ * CRDs' openAPIV3Schema; any other custom resource is reported as having no schema.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,26 +19,86 @@ import type { K8sObject } from './helpers.js';
 interface Attr { name: string; baseName: string; type: string; format: string }
 type Model = { getAttributeTypeMap(): Attr[] };
 
-const models = k8s as unknown as Record<string, Model | undefined>;
+const k8sModels = k8s as unknown as Record<string, Model | undefined>;
+
+/** A custom resource type: JSON field → type (the checker's syntax, plus `Enum<a|b>` for enums). */
+interface CrdType { readonly fields: Readonly<Record<string, string>>; readonly required?: readonly string[] }
+
+const KEY_USAGES = ['signing', 'digital signature', 'content commitment', 'key encipherment', 'key agreement',
+  'data encipherment', 'cert sign', 'crl sign', 'encipher only', 'decipher only', 'any', 'server auth', 'client auth',
+  'code signing', 'email protection', 's/mime', 'ipsec end system', 'ipsec tunnel', 'ipsec user', 'timestamping',
+  'ocsp signing', 'microsoft sgc', 'netscape sgc'];
+
+/**
+ * cert-manager.io/v1, from cert-manager's deploy/crds/cert-manager.io_{certificates,issuers}.yaml.
+ * Nested objects deploy/ does not use (keystores, subject, acme, vault, …) are `object`: present
+ * or not, not looked into.
+ */
+const CRD_TYPES: Readonly<Record<string, CrdType>> = {
+  CertManagerV1Certificate: { fields: { apiVersion: 'string', kind: 'string', metadata: 'V1ObjectMeta', spec: 'CertManagerV1CertificateSpec', status: 'object' }, required: ['spec'] },
+  CertManagerV1CertificateSpec: {
+    fields: {
+      additionalOutputFormats: 'Array<object>', commonName: 'string', dnsNames: 'Array<string>', duration: 'string',
+      emailAddresses: 'Array<string>', encodeUsagesInRequest: 'boolean', ipAddresses: 'Array<string>', isCA: 'boolean',
+      issuerRef: 'CertManagerV1IssuerRef', keystores: 'object', literalSubject: 'string', nameConstraints: 'object',
+      otherNames: 'Array<object>', privateKey: 'CertManagerV1CertificatePrivateKey', renewBefore: 'string',
+      renewBeforePercentage: 'number', revisionHistoryLimit: 'number', secretName: 'string', secretTemplate: 'object',
+      signatureAlgorithm: 'Enum<SHA256WithRSA|SHA384WithRSA|SHA512WithRSA|ECDSAWithSHA256|ECDSAWithSHA384|ECDSAWithSHA512|PureEd25519>',
+      subject: 'object', uris: 'Array<string>', usages: `Array<Enum<${KEY_USAGES.join('|')}>>`,
+    },
+    required: ['issuerRef', 'secretName'],
+  },
+  CertManagerV1IssuerRef: { fields: { group: 'string', kind: 'string', name: 'string' }, required: ['name'] },
+  CertManagerV1CertificatePrivateKey: {
+    fields: { algorithm: 'Enum<RSA|ECDSA|Ed25519>', encoding: 'Enum<PKCS1|PKCS8>', rotationPolicy: 'Enum<Never|Always>', size: 'number' },
+  },
+  CertManagerV1Issuer: { fields: { apiVersion: 'string', kind: 'string', metadata: 'V1ObjectMeta', spec: 'CertManagerV1IssuerSpec', status: 'object' }, required: ['spec'] },
+  CertManagerV1IssuerSpec: { fields: { acme: 'object', ca: 'CertManagerV1CAIssuer', selfSigned: 'CertManagerV1SelfSignedIssuer', vault: 'object', venafi: 'object' } },
+  CertManagerV1CAIssuer: {
+    fields: { crlDistributionPoints: 'Array<string>', issuingCertificateURLs: 'Array<string>', ocspServers: 'Array<string>', secretName: 'string' },
+    required: ['secretName'],
+  },
+  CertManagerV1SelfSignedIssuer: { fields: { crlDistributionPoints: 'Array<string>' } },
+};
+/** apiVersion → the prefix of its CRD_TYPES names. */
+const CRD_GROUPS: Readonly<Record<string, string>> = { 'cert-manager.io/v1': 'CertManagerV1' };
+
+const crdModel = (t: CrdType): Model => ({
+  getAttributeTypeMap: () => Object.entries(t.fields).map(([name, type]) => ({ name, baseName: name, type, format: '' })),
+});
+const models: Record<string, Model | undefined> = {
+  ...k8sModels,
+  ...Object.fromEntries(Object.entries(CRD_TYPES).map(([name, t]) => [name, crdModel(t)])),
+};
 const require = createRequire(import.meta.url);
 const MODELS_DIR = join(dirname(require.resolve('@kubernetes/client-node')), 'gen', 'models');
 
 const requiredCache = new Map<string, Set<string>>();
-/** Required JSON fields of a model: `'field': T;` (not `'field'?: T;`) in its generated .d.ts. */
+/**
+ * Required JSON fields of a model: `'field': T;` (not `'field'?: T;`) in its generated .d.ts;
+ * for a custom resource type, its `required` list.
+ */
 function required(model: string): Set<string> {
   let r = requiredCache.get(model);
   if (!r) {
-    const dts = readFileSync(join(MODELS_DIR, `${model}.d.ts`), 'utf8');
-    const names = new Set([...dts.matchAll(/^\s+'([A-Za-z_][A-Za-z0-9_]*)':\s/gm)].map((m) => m[1]!));
-    const attrs = models[model]!.getAttributeTypeMap();
-    r = new Set(attrs.filter((a) => names.has(a.name)).map((a) => a.baseName));
+    const crd = CRD_TYPES[model];
+    if (crd) {
+      r = new Set(crd.required ?? []);
+    } else {
+      const dts = readFileSync(join(MODELS_DIR, `${model}.d.ts`), 'utf8');
+      const names = new Set([...dts.matchAll(/^\s+'([A-Za-z_][A-Za-z0-9_]*)':\s/gm)].map((m) => m[1]!));
+      const attrs = models[model]!.getAttributeTypeMap();
+      r = new Set(attrs.filter((a) => names.has(a.name)).map((a) => a.baseName));
+    }
     requiredCache.set(model, r);
   }
   return r;
 }
 
-/** `apps/v1` + `DaemonSet` → `V1DaemonSet`. */
+/** `apps/v1` + `DaemonSet` → `V1DaemonSet`; `cert-manager.io/v1` + `Issuer` → `CertManagerV1Issuer`. */
 export function modelName(apiVersion: string, kind: string): string {
+  const crd = CRD_GROUPS[apiVersion];
+  if (crd) return `${crd}${kind}`;
   const version = apiVersion.split('/').pop()!;
   return `${version.charAt(0).toUpperCase()}${version.slice(1)}${kind}`;
 }
@@ -44,6 +109,11 @@ function check(value: unknown, type: string, path: string, out: string[]): void 
   if (arr) {
     if (!Array.isArray(value)) { out.push(`${path}: expected a list`); return; }
     value.forEach((v, i) => check(v, arr[1]!, `${path}[${i}]`, out));
+    return;
+  }
+  const en = /^Enum<(.+)>$/.exec(type);
+  if (en) {
+    if (typeof value !== 'string' || !en[1]!.split('|').includes(value)) out.push(`${path}: ${JSON.stringify(value)} is not one of ${en[1]}`);
     return;
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);

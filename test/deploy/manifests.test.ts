@@ -12,12 +12,10 @@ import { dirname, join, posix, relative } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseIdentity } from '../../src/commands/identity-setup.js';
-import { loadConfig } from '../../src/config/index.js';
-import { type Config } from '../../src/config/schema.js';
 import { parseHostPort } from '../../src/net/address.js';
-import { REQUIRED_RBAC } from '../../src/k8s/kubernetes.js';
+import { NODE_WATCH_RBAC, REQUIRED_RBAC } from '../../src/k8s/kubernetes.js';
 import {
-  REPO, byKind, configMap, describeWithTools, envRefs, kustomize, mergeConfigs, one, podSpec,
+  REPO, agentConfig, byKind, configMap, describeWithTools, envRefs, envValue, kustomize, mergeConfigs, one, podSpec,
   type CollectorConfig, type Container, type K8sObject, type PodSpec,
 } from './helpers.js';
 import { schemaProblems } from './k8s-schema.js';
@@ -78,14 +76,6 @@ const MAPS_PER_CPU_MB = 1.4;
 
 const envOf = (c: Container, name: string) => c.env?.find((e) => e.name === name);
 
-/** The value an env var gets in the pod, when the render alone determines it. */
-function envValue(objs: readonly K8sObject[], c: Container, name: string): string | undefined {
-  const e = envOf(c, name);
-  if (e?.value !== undefined) return e.value;
-  const ref = e?.valueFrom?.configMapKeyRef;
-  return ref ? configMap(objs, ref.name.replace(/-[a-z0-9]{10}$/, '')).data[ref.key] : undefined;
-}
-
 /** The collector config a container loads: its --config files, merged, from the ConfigMap mounted at their directory. */
 function loadedCollectorConfig(objs: readonly K8sObject[], spec: PodSpec, c: Container): { files: string[]; config: CollectorConfig } {
   const files = (c.args ?? []).filter((a) => a.startsWith('--config=')).map((a) => a.slice('--config='.length));
@@ -127,27 +117,6 @@ const hostPort = (endpoint: string): { host: string; port: number } => {
   return { host: m[1]!, port: Number(m[2]) };
 };
 
-/** The agent's effective configuration in the pod: its own loader, the mounted file, the pod's env. */
-function agentConfig(objs: readonly K8sObject[], spec: PodSpec, c: Container): { config: Config; warnings: string[] } {
-  const env: NodeJS.ProcessEnv = {};
-  for (const e of c.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env[e.name] = 'node-a';
-    else env[e.name] = envValue(objs, c, e.name);
-  }
-  const readFile = (path: string): string => {
-    const mount = c.volumeMounts!.find((m) => path.startsWith(`${m.mountPath}/`));
-    const vol = spec.volumes!.find((v) => v.name === mount?.name);
-    const data = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === vol?.configMap?.name)?.['data'] as Record<string, string> | undefined;
-    const text = data?.[posix.basename(path)];
-    if (text === undefined) throw Object.assign(new Error(`${path} not mounted`), { code: 'ENOENT' });
-    return text;
-  };
-  const r = loadConfig({ env, flags: {}, readFile });
-  if (!r.ok) throw new Error(`the agent rejects its configuration:\n${r.issues.map((i) => `${i.origin ?? i.path}: ${i.message}`).join('\n')}`);
-  return { config: r.config, warnings: r.warnings.map((w) => `${w.origin}: ${w.message}`) };
-}
-
 function checkOverlay(name: string, objs: readonly K8sObject[]): void {
   const fovea = one(objs, 'DaemonSet', 'fovea-agent');
   const foveaSpec = podSpec(fovea);
@@ -188,14 +157,16 @@ function checkOverlay(name: string, objs: readonly K8sObject[]): void {
     expect(envOf(foveaC, 'K8S_NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
   });
 
-  it('the agent: its ClusterRole is exactly REQUIRED_RBAC of the identity mode it runs in', () => {
+  it('the agent: its ClusterRole is exactly REQUIRED_RBAC of the identity mode it runs in (+ NODE_WATCH_RBAC with Hubble)', () => {
     const { config } = agentConfig(objs, foveaSpec, foveaC);
     const identity = chooseIdentity(config, { KUBERNETES_SERVICE_HOST: '10.96.0.1' });
     expect(identity.kind).toBe('kubernetes');
     const mode = identity.kind === 'kubernetes' ? identity.mode : 'cluster';
     const binding = byKind(objs, 'ClusterRoleBinding').find((b) => (b['subjects'] as Array<{ name: string }>).some((s) => s.name === foveaSpec.serviceAccountName))!;
     const role = one(objs, 'ClusterRole', (binding['roleRef'] as { name: string }).name);
-    expect(triples(role['rules'] as Rule[])).toEqual(triples(REQUIRED_RBAC[mode]));
+    // the Hubble server's peer list watches nodes (kubernetesIdentityFactory(…, config.hubble.enabled))
+    const expected: Rule[] = [...REQUIRED_RBAC[mode], ...(config.hubble.enabled ? [NODE_WATCH_RBAC] : [])];
+    expect(triples(role['rules'] as Rule[])).toEqual(triples(expected));
     // and no other binding gives the agent's service account anything
     const bindings = [...byKind(objs, 'ClusterRoleBinding'), ...byKind(objs, 'RoleBinding')]
       .filter((b) => (b['subjects'] as Array<{ name: string }>).some((s) => s.name === foveaSpec.serviceAccountName));
@@ -354,8 +325,8 @@ function checkOverlay(name: string, objs: readonly K8sObject[]): void {
 }
 
 describeWithTools('deploy: kubectl kustomize', ['kubectl'], () => {
-  it('overlays are the four README "Deploying to a cluster" describes', () => {
-    expect(OVERLAYS).toEqual(['mimir', 'node-identity', 'production', 'prometheus']);
+  it('overlays are the five README "Deploying to a cluster" describes', () => {
+    expect(OVERLAYS).toEqual(['hubble', 'mimir', 'node-identity', 'production', 'prometheus']);
   });
 
   for (const overlay of OVERLAYS) {

@@ -16,7 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 
-export type Resource = 'pods' | 'services' | 'replicasets' | 'jobs';
+export type Resource = 'pods' | 'services' | 'replicasets' | 'jobs' | 'nodes';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = { metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; [k: string]: any }; [k: string]: any };
@@ -26,6 +26,7 @@ const KINDS: Record<Resource, { prefix: string; kind: string; apiVersion: string
   services: { prefix: '/api/v1', kind: 'Service', apiVersion: 'v1', group: '' },
   replicasets: { prefix: '/apis/apps/v1', kind: 'ReplicaSet', apiVersion: 'apps/v1', group: 'apps' },
   jobs: { prefix: '/apis/batch/v1', kind: 'Job', apiVersion: 'batch/v1', group: 'batch' },
+  nodes: { prefix: '/api/v1', kind: 'Node', apiVersion: 'v1', group: '' },
 };
 
 interface Event { readonly rv: number; readonly resource: Resource; readonly type: 'ADDED' | 'MODIFIED' | 'DELETED'; readonly object: K8sObject; readonly prev?: K8sObject }
