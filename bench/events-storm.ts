@@ -13,14 +13,13 @@
  * for single drops afterwards.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkEvent } from '../src/events/types.js';
-import { run } from '../src/lab/run.js';
 import { INSTRUMENTS } from '../src/names.js';
 import { flattenAttrs, type OtlpReceiver } from '../src/otlp/receiver.js';
 import { AgentProcess, type AgentProcessOptions } from './agent-process.js';
+import { nftCount, setUp, STORM_B as B, STORM_INTERFACES, tearDown, trafgen, trafgenConfig } from './storm.js';
 import { MB, measureProcess, progress, round, sleep, target, type CpuWindow, type Target } from './util.js';
 
 export interface EventsStormSettings {
@@ -66,74 +65,6 @@ export interface EventsStormResult {
   };
   readonly latency: { readonly stormObserve: Latency; readonly stormOtlp: Latency; readonly singleObserve: Latency; readonly singleOtlp: Latency };
   readonly targets: Target[];
-}
-
-const A = 'fvstrm0';
-const B = 'fvstrm1';
-const TABLE = 'fovea_bench_storm';
-const PORT = 7777;
-const SRC_MAC = '02:00:00:00:5e:01';
-const DST_MAC = '02:00:00:00:5e:02';
-
-async function setUp(): Promise<void> {
-  await tearDown();
-  await run(['ip', 'link', 'add', A, 'address', SRC_MAC, 'type', 'veth', 'peer', 'name', B, 'address', DST_MAC]);
-  await run(['ip', 'link', 'set', A, 'up']);
-  await run(['ip', 'link', 'set', B, 'up']);
-  const rules = `table netdev ${TABLE} {
-  chain storm {
-    type filter hook ingress device "${B}" priority 0;
-    udp dport ${PORT} counter drop comment "storm"
-  }
-}
-`;
-  const file = join(tmpdir(), `fovea-bench-storm-${process.pid}.nft`);
-  writeFileSync(file, rules);
-  await run(['nft', '-f', file]);
-}
-
-export async function tearDown(): Promise<void> {
-  await run(['nft', 'delete', 'table', 'netdev', TABLE], { allowFail: true });
-  await run(['ip', 'link', 'del', A], { allowFail: true });
-}
-
-async function nftCount(): Promise<number> {
-  const { stdout } = await run(['nft', '-j', 'list', 'table', 'netdev', TABLE]);
-  const j = JSON.parse(stdout) as { nftables: Array<{ rule?: { expr: Array<{ counter?: { packets: number } }> } }> };
-  for (const o of j.nftables) for (const e of o.rule?.expr ?? []) if (e.counter) return e.counter.packets;
-  throw new Error('storm rule counter not found');
-}
-
-function trafgenConfig(): string {
-  const file = join(tmpdir(), `fovea-bench-storm-${process.pid}.trafgen`);
-  writeFileSync(file, `{
-  eth(da=${DST_MAC}, sa=${SRC_MAC}, type=0x0800),
-  ipv4(saddr=198.19.254.1, daddr=198.19.254.2, ttl=64, proto=17),
-  udp(sp=40000, dp=${PORT}),
-  "fovea-storm-0000"
-}
-`);
-  return file;
-}
-
-/** trafgen for `seconds` (SIGINT ends it), one thread per core; resolves with its wall time. */
-async function trafgen(cfg: string, seconds: number, threads: number, count?: number): Promise<number> {
-  const args = ['-o', A, '-i', cfg, '-P', String(threads), '-q', ...(count !== undefined ? ['-n', String(count)] : [])];
-  const t0 = Date.now();
-  await new Promise<void>((resolve, reject) => {
-    // its own process group: with -P N trafgen forks one worker per CPU, and SIGINT must reach them all
-    const p = spawn('trafgen', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const timer = count === undefined ? setTimeout(() => { try { process.kill(-p.pid!, 'SIGINT'); } catch { /* gone */ } }, seconds * 1000) : undefined;
-    p.on('error', (e) => reject(new Error(`trafgen: ${e.message} (apt-get install netsniff-ng)`)));
-    p.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0 || signal === 'SIGINT' || code === 130) resolve();
-      else reject(new Error(`trafgen exited ${code ?? signal}: ${err.trim().slice(-500)}`));
-    });
-  });
-  return (Date.now() - t0) / 1000;
 }
 
 /** A `fovea observe --follow -o json` client: every event line with the time it arrived. */
@@ -204,7 +135,7 @@ export async function runEventsStorm(root: string, receiver: OtlpReceiver, setti
     progress(`e: reference: ${reference.dropsPerSecond} drops/s without the agent`);
     receiver.clear();
     agent = AgentProcess.start({
-      ...agentOpts, interfaces: 'fvstrm*',
+      ...agentOpts, interfaces: STORM_INTERFACES,
       extraArgs: [...(agentOpts.extraArgs ?? []), '--drop-event-rate', String(settings.ratePerCpu), '--observe-socket', socket],
     });
     track(agent);

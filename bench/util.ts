@@ -5,8 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-export type PartId = 'a' | 'b' | 'c' | 'd' | 'e';
-export const PART_IDS: readonly PartId[] = ['a', 'b', 'c', 'd', 'e'];
+export type PartId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+export const PART_IDS: readonly PartId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
 
 const t0 = Date.now();
 
@@ -23,6 +23,32 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Two-sided 95% quantiles of Student's t (t_{0.975}) for 1..30 degrees of freedom. */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+  2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+export interface MeanCi {
+  readonly n: number;
+  readonly mean: number;
+  /** sample standard deviation (n − 1) */
+  readonly sd: number;
+  /** 95% confidence interval of the mean (t-distribution, n − 1 degrees of freedom); NaN for n < 2 */
+  readonly lo: number;
+  readonly hi: number;
+  readonly halfWidth: number;
+}
+
+/** Mean and 95% confidence interval of the mean of independent rounds (t-distribution). */
+export function meanCi(xs: readonly number[]): MeanCi {
+  const n = xs.length;
+  const mean = n ? xs.reduce((a, b) => a + b, 0) / n : NaN;
+  if (n < 2) return { n, mean, sd: NaN, lo: NaN, hi: NaN, halfWidth: NaN };
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+  const t = T975[Math.min(n - 1, T975.length) - 1]!; // beyond 30 df, 2.042 is ~2% wide of 1.96: conservative
+  const halfWidth = (t * sd) / Math.sqrt(n);
+  return { n, mean, sd, lo: mean - halfWidth, hi: mean + halfWidth, halfWidth };
 }
 
 export const min = (xs: readonly number[]): number => Math.min(...xs);

@@ -150,6 +150,8 @@ const KNOWN = new Set([
   'trace_observation_point', 'drop_reason_desc', 'is_reply', 'interface', 'Summary', 'extensions',
 ]);
 const KNOWN_ENDPOINT = new Set(['ID', 'identity', 'cluster_name', 'namespace', 'labels', 'pod_name', 'workloads']);
+/** Layer4 members this encoder writes (not VRRP, IGMP). */
+const KNOWN_L4 = new Set(['TCP', 'UDP', 'ICMPv4', 'ICMPv6', 'SCTP']);
 
 function timestamp(w: Writer, field: number, t: Timestamp | undefined): void {
   if (!t) return;
@@ -217,13 +219,15 @@ function endpointBytes(e: FlowEndpoint): Uint8Array | undefined {
 function any(w: Writer, field: number, a: AnyMessage): void {
   const s = w.begin(field);
   w.string(1, a.type_url);
-  if (a.value.length) w.bytes(2, a.value);
+  // a field mask can keep type_url alone (`extensions.type_url`)
+  if (a.value?.length) w.bytes(2, a.value);
   w.end(s);
 }
 
 /** Writes the Flow's fields; false when it holds something this encoder does not know. */
 function flowFields(w: Writer, f: Flow): boolean {
   for (const k in f) if (!KNOWN.has(k) && (f as Record<string, unknown>)[k] !== undefined) return false;
+  if (f.l4) for (const k in f.l4) if (!KNOWN_L4.has(k) && (f.l4 as Record<string, unknown>)[k] !== undefined) return false;
   const src = f.source ? endpointBytes(f.source) : undefined;
   const dst = f.destination ? endpointBytes(f.destination) : undefined;
   if ((f.source && !src) || (f.destination && !dst)) return false;
@@ -273,7 +277,8 @@ function flowFields(w: Writer, f: Flow): boolean {
     w.end(s);
   }
   w.string(34, f.uuid);
-  for (const l of f.node_labels ?? []) w.string(37, l);
+  // every element of a repeated string, the empty one too
+  for (const l of f.node_labels ?? []) { w.tag(37, LEN); w.text(l); }
   if (f.emitter) {
     const s = w.begin(41);
     w.string(1, f.emitter.name);

@@ -120,11 +120,22 @@ export class RecordingSink implements MessageSink {
   private full = false;
   private drains: (() => void)[] = [];
 
+  private budget: number | undefined;
+
   write(frames: readonly Uint8Array[]): boolean {
     this.frames.push(...frames);
     this.writes.push(frames.length);
     if (this.full) this.pending += frames.length;
+    if (this.budget !== undefined) {
+      this.budget -= frames.length;
+      if (this.budget <= 0) { this.budget = undefined; this.slow(); }
+    }
     return !this.full;
+  }
+
+  /** Takes `frames` more frames, then turns slow (the write that reaches the budget returns false). */
+  slowAfter(frames: number): void {
+    this.budget = frames;
   }
 
   onDrain(cb: () => void): void {
