@@ -111,7 +111,12 @@ export class HubbleObserver implements EventSink {
    * server does not know). Throws RpcError for a request it must refuse.
    */
   getFlows(raw: Uint8Array, sink: MessageSink, done: (error?: RpcError) => void): { cancel(): void } {
-    const req = this.types.GetFlowsRequest.decode(raw) as FlowsRequest;
+    let req: FlowsRequest;
+    try {
+      req = this.types.GetFlowsRequest.decode(raw) as FlowsRequest;
+    } catch (err) {
+      throw new RpcError(STATUS.invalidArgument, `malformed GetFlowsRequest: ${(err as Error).message}`);
+    }
     if (req.first && req.follow) throw new RpcError(STATUS.invalidArgument, 'first cannot be specified with follow');
     const unknown = unknownFilterFieldsOrThrow(raw);
     if (unknown.length) {
