@@ -31,14 +31,14 @@ const NODE = 'node-a';
 const SINK_PORT = 5002;
 const RATE = 1000;
 
-function podObject(name: string, ns: string, ip: string, owner: { kind: string; name: string }, labels: Record<string, string>, sa?: string) {
+function podObject(name: string, ns: string, ips: readonly string[], owner: { kind: string; name: string }, labels: Record<string, string>, sa?: string) {
   return {
     metadata: {
       name, namespace: ns, uid: `uid-${name}`, labels, creationTimestamp: '2026-12-01T00:00:00Z',
       ownerReferences: [{ apiVersion: 'apps/v1', kind: owner.kind, name: owner.name, uid: `uid-${owner.name}`, controller: true }],
     },
     spec: { nodeName: NODE, hostNetwork: false, ...(sa ? { serviceAccountName: sa } : {}) },
-    status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], hostIP: '192.0.2.10', hostIPs: [{ ip: '192.0.2.10' }] },
+    status: { phase: 'Running', podIP: ips[0], podIPs: ips.map((ip) => ({ ip })), hostIP: '192.0.2.10', hostIPs: [{ ip: '192.0.2.10' }] },
   };
 }
 const nodeObject = (name: string, ip: string) => ({
@@ -83,11 +83,11 @@ describeRoot('the Hubble API of the real agent (cluster mode, fake API server)',
   let tcpPort = 0;
 
   beforeAll(async () => {
-    lab = labRef = await Lab.create({ name: 'hbl', pods: 3 });
+    lab = labRef = await Lab.create({ name: 'hbl', pods: 3, ipv6: true });
     api = await FakeApiServer.start();
-    api.put('pods', podObject('web-6c9f7d-abcde', 'shop', lab.pod(0).ip, { kind: 'StatefulSet', name: 'web' }, { app: 'web', tier: 'front', 'controller-revision-hash': 'x1' }, 'web-sa'));
-    api.put('pods', podObject('db-0', 'data', lab.pod(1).ip, { kind: 'StatefulSet', name: 'db' }, { app: 'db' }));
-    api.put('pods', podObject('probe-0', 'tools', lab.pod(2).ip, { kind: 'StatefulSet', name: 'probe' }, { app: 'probe' }));
+    api.put('pods', podObject('web-6c9f7d-abcde', 'shop', [lab.pod(0).ip, lab.pod(0).ipv6!], { kind: 'StatefulSet', name: 'web' }, { app: 'web', tier: 'front', 'controller-revision-hash': 'x1' }, 'web-sa'));
+    api.put('pods', podObject('db-0', 'data', [lab.pod(1).ip, lab.pod(1).ipv6!], { kind: 'StatefulSet', name: 'db' }, { app: 'db' }));
+    api.put('pods', podObject('probe-0', 'tools', [lab.pod(2).ip, lab.pod(2).ipv6!], { kind: 'StatefulSet', name: 'probe' }, { app: 'probe' }));
     api.put('nodes', nodeObject(NODE, '192.0.2.10'));
     api.put('nodes', nodeObject('node-b', '192.0.2.11'));
     const kubeconfig = join(dir, 'kubeconfig');
@@ -160,6 +160,22 @@ describeRoot('the Hubble API of the real agent (cluster mode, fake API server)',
     const ext = hubbleTypes().Struct.toObject(hubbleTypes().Struct.decode(f['extensions']['value'] as Buffer)) as Message;
     expect(ext['fields']['fovea']['structValue']['fields']).toMatchObject({
       kernel_drop_reason: { stringValue: 'NETFILTER_DROP' }, suppressed: { numberValue: 0 },
+    });
+  });
+
+  it('IPv6: drops to the denied port are DROPPED flows with the IPv6 addresses and both pods\' identities', async () => {
+    const N = 20;
+    await sendUdp(lab, 0, lab.pod(1).ipv6!, DENY_PORT, N, { sport: 42_006 });
+    let flows: Message[] = [];
+    const deadline = Date.now() + 10_000;
+    while (flows.length < N && Date.now() < deadline) {
+      flows = flowsOf(await collect(c.observer, 'GetFlows', { number: 0, whitelist: [{ source_port: ['42006'], verdict: ['DROPPED'], ip_version: ['IPv6'] }] }));
+      if (flows.length < N) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(flows).toHaveLength(N);
+    expect(flows[0]).toMatchObject({
+      IP: { source: lab.pod(0).ipv6, destination: lab.pod(1).ipv6, ipVersion: 'IPv6' },
+      drop_reason_desc: 'POLICY_DENIED', source: { pod_name: 'web-6c9f7d-abcde' }, destination: { pod_name: 'db-0' },
     });
   });
 
