@@ -297,6 +297,8 @@ const scratch = new Writer(4096);
  * undefined when the flow holds fields this encoder does not write (use protobufjs then).
  */
 export function encodeFlowResponseFrame(flow: Flow, nodeName: string, time: Timestamp): Uint8Array | undefined {
+  // seconds before 1970 are negative int64 varints, which this writer does not make
+  if (time.seconds < 0 || (flow.time?.seconds ?? 0) < 0) return undefined;
   const w = scratch;
   w.pos = 5; // the gRPC frame prefix, filled in below
   const s = w.begin(1);

@@ -89,12 +89,21 @@ export class HubbleObserver implements EventSink {
 
   /** Events → flows into the buffer, then to every following client. Never throws. */
   publish(events: readonly NetworkEvent[]): void {
+    let unpumped = 0;
+    const now = this.nowMs();
     for (const ev of events) {
       this.buffer.push({ kind: 'flow', timeMs: ev.timeMs, event: ev, ends: this.opts.builder.endpoints(ev) });
       // a suppressed drop happened too: it counts as seen (ServerStatus), though no flow shows it
       this.seen += 1 + (ev.suppressed ?? 0);
-      this.track(ev.source.namespace, ev.timeMs);
-      this.track(ev.destination.namespace, ev.timeMs);
+      // the namespaces flow endpoints show (pods'), last seen now, as Cilium's namespace manager keeps them
+      if (ev.source.kind === 'pod') this.track(ev.source.namespace, now);
+      if (ev.destination.kind === 'pod') this.track(ev.destination.namespace, now);
+      // a batch larger than the ring would overwrite flows before any client could read them: let
+      // the clients take what their sinks accept before the ring comes round
+      if (++unpumped >= this.buffer.capacity && this.readers.size > 0) {
+        unpumped = 0;
+        this.pumpAll();
+      }
     }
     this.pumpAll();
   }

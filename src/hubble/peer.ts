@@ -32,7 +32,7 @@ export function tlsServerName(node: string, cluster: string): string {
   return `${node.replaceAll('.', '-')}.${c.replaceAll('.', '-')}.hubble-grpc.cilium.io`;
 }
 
-/** The address Relay should dial: the first internal IPv4, else internal IPv6, else an external one. */
+/** The address Relay should dial: an IPv4 address first (internal before external, as Cilium prefers), else the first IPv6 one. */
 export function nodeAddress(node: NodeInfo, port: number): string {
   const all = [...node.internalIPs, ...node.externalIPs];
   const ip = all.find((a) => isIPv4(a)) ?? all[0];

@@ -5,7 +5,7 @@
  * needs), an invalid one is logged and the previous set kept. mTLS when a client CA is given:
  * clients without a certificate signed by it are refused.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { experimental, type ServerCredentials } from '@grpc/grpc-js';
@@ -45,8 +45,9 @@ export function loadTlsMaterial(files: TlsFiles): Material {
   const cert = read(files.certFile, 'certificate');
   const key = read(files.keyFile, 'private key');
   const ca = files.clientCaFile ? read(files.clientCaFile, 'client CA') : undefined;
+  let x509: X509Certificate;
   try {
-    new X509Certificate(cert);
+    x509 = new X509Certificate(cert);
   } catch (err) {
     throw new TlsError(`the Hubble TLS certificate ${files.certFile} is not a PEM certificate: ${(err as Error).message}`);
   }
@@ -62,6 +63,15 @@ export function loadTlsMaterial(files: TlsFiles): Material {
   } catch (err) {
     throw new TlsError(`the Hubble TLS key ${files.keyFile} does not fit the certificate ${files.certFile}: ${(err as Error).message}`);
   }
+  // OpenSSL checks the pair only when both are of one key type: an RSA key with an EC certificate
+  // passes createSecureContext and fails every handshake later
+  let fits: boolean;
+  try {
+    fits = x509.checkPrivateKey(createPrivateKey(key));
+  } catch (err) {
+    throw new TlsError(`the Hubble TLS key ${files.keyFile} does not fit the certificate ${files.certFile}: ${(err as Error).message}`);
+  }
+  if (!fits) throw new TlsError(`the Hubble TLS key ${files.keyFile} does not fit the certificate ${files.certFile}: key values mismatch`);
   return { cert, key, ...(ca ? { ca } : {}) };
 }
 

@@ -144,7 +144,7 @@ function namedEvents(): [string, NetworkEvent][] {
     ['a Summary of exactly 128 bytes', dropEvent({ location: 'a'.repeat(128 - 'NETFILTER_DROP (kernel drop reason) at ; TCP Flags: SYN'.length) })],
     ['interface index only, no name', flowEvent({ interface: undefined, ifindex: 2 ** 31 - 1 })],
     ['a pod the identity source does not know', flowEvent({ source: podEnd(podInfo({ uid: 'gone', name: 'gone-0' }), 40000) })],
-    ['pre-epoch time with a fraction', flowEvent({ timeMs: 1234.5678 })],
+    ['a time just after the epoch, with a fraction', flowEvent({ timeMs: 1234.5678 })],
   ];
 }
 
@@ -209,6 +209,15 @@ describe('encodeFlowResponseFrame equals protobufjs', () => {
     expect(t.Flow.toObject(t.Flow.decode(encodeWithProtobuf(t.Flow, withL7)))['l7']).toEqual({ dns: { query: 'example.com.' } });
     // an unknown key that is undefined is no field
     expect(encodeFlowResponseFrame({ ...flow, l7: undefined }, 'node-a', flow.time!)).toBeDefined();
+  });
+
+  it('a time before 1970 (negative seconds) falls back; protobufjs encodes it', () => {
+    const flow = builder().build(flowEvent({ timeMs: -1500.25 }));
+    expect(flow.time).toEqual({ seconds: -2, nanos: 499_750_000 });
+    expect(encodeFlowResponseFrame(flow, 'node-a', { seconds: 1, nanos: 0 })).toBeUndefined();
+    const ok = builder().build(flowEvent());
+    expect(encodeFlowResponseFrame(ok, 'node-a', { seconds: -1, nanos: 0 })).toBeUndefined();
+    expect(reference(flow, 'node-a', { seconds: 1, nanos: 0 })['flow']).toMatchObject({ time: { seconds: '-2', nanos: 499_750_000 } });
   });
 
   it('lone UTF-16 surrogates become U+FFFD, valid UTF-8 (Go clients reject invalid UTF-8)', () => {
