@@ -230,6 +230,7 @@ export class HubbleObserver implements EventSink {
   retire(reader: FlowReader): void {
     this.overrunTotal += reader.overrun;
     this.sentTotal += reader.sent;
+    this.log.debug({ sent: reader.sent, overrun: reader.overrun, bufferSize: this.buffer.capacity }, 'GetFlows finished');
   }
 
   // ---- internals ----

@@ -85,7 +85,7 @@ export class ReloadingCertificates implements experimental.CertificateProvider {
   reloads = 0;
   reloadFailures = 0;
 
-  constructor(private readonly files: TlsFiles, private readonly reloadIntervalMs: number, private readonly log: Logger) {
+  constructor(private readonly files: TlsFiles, reloadIntervalMs: number, private readonly log: Logger) {
     this.material = loadTlsMaterial(files);
     if (reloadIntervalMs > 0) {
       this.timer = setInterval(() => this.reload(), reloadIntervalMs);
