@@ -64,5 +64,6 @@ COPY --from=build /src/bpf/build/ bpf/build/
 # `fovea` on the PATH, for `kubectl exec … -- fovea doctor | observe | reasons`
 RUN ln -s /opt/fovea/bin/fovea.js /usr/local/bin/fovea
 ENV NODE_ENV=production
-ENTRYPOINT ["node", "/opt/fovea/bin/fovea.js"]
+# V8 flags: src/runtime.ts (AGENT_NODE_FLAGS) says why
+ENTRYPOINT ["node", "--max-semi-space-size=64", "/opt/fovea/bin/fovea.js"]
 CMD ["agent"]

@@ -3,6 +3,7 @@
  * OtlpReceiver. Started, waited on until its tc programs are attached, stopped with SIGTERM (its
  * orderly shutdown sends a final export), SIGKILL after a deadline.
  */
+import { AGENT_NODE_FLAGS } from '../src/runtime.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,12 @@ export interface AgentProcessOptions {
   readonly pidPath: string;
   /** More agent flags (e.g. `--netns <glob>`), appended after the ones above. */
   readonly extraArgs?: readonly string[];
+  /**
+   * A script node runs instead of bin/fovea.js, with the same arguments: it must run
+   * dist/src/cli.js's main(process.argv.slice(2)) — e.g. to start a CPU profile after start-up
+   * (`node --cpu-prof` breaks BPF loading: SIGPROF interrupts the verifier, EAGAIN).
+   */
+  readonly entry?: string;
 }
 
 export interface AgentExit {
@@ -46,19 +53,20 @@ export class AgentProcess {
   }
 
   static start(opts: AgentProcessOptions): AgentProcess {
-    const argv = [join(opts.root, 'bin', 'fovea.js'), 'agent',
+    const argv = [opts.entry ?? join(opts.root, 'bin', 'fovea.js'), 'agent',
       '--endpoint', opts.endpoint, '--interfaces', opts.interfaces,
       '--export-interval', `${opts.exportIntervalMs}ms`, '--log-level', 'info', ...(opts.extraArgs ?? [])];
     const fd = openSync(opts.logPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, argv, { cwd: opts.root, env: cleanEnv(), stdio: ['ignore', fd, fd] });
+      // the V8 flags the image runs the agent with (src/runtime.ts)
+      child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...argv], { cwd: opts.root, env: cleanEnv(), stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
     if (child.pid === undefined) throw new Error('could not spawn the agent');
     writeFileSync(opts.pidPath, String(child.pid));
-    return new AgentProcess(child, child.pid, ['node', ...argv], opts);
+    return new AgentProcess(child, child.pid, ['node', ...AGENT_NODE_FLAGS, ...argv], opts);
   }
 
   get running(): boolean {

@@ -1,11 +1,12 @@
-/** Renders bench/results/latest.md from the results document (the same data as latest.json). */
+/** Renders bench/results/latest.md (or part-<parts>.md) from the results document (the same data as its .json). */
 import type { AgentCostResult } from './agent-cost.js';
 import type { EventsStormResult, Latency } from './events-storm.js';
 import type { FlowsResult } from './flows.js';
+import type { HubbleFlowsResult, HubbleFlowsSummary } from './hubble-flows.js';
 import type { MachineInfo } from './machine.js';
 import type { TcCostResult } from './tc-cost.js';
 import type { ThroughputResult } from './throughput.js';
-import { MB, type PartId, type Target } from './util.js';
+import { MB, type MeanCi, type PartId, type Target } from './util.js';
 
 export interface BenchResults {
   readonly benchmark: 'fovea-bench';
@@ -22,6 +23,7 @@ export interface BenchResults {
   readonly c?: AgentCostResult;
   readonly d?: FlowsResult;
   readonly e?: EventsStormResult;
+  readonly f?: HubbleFlowsResult;
   readonly errors: ReadonlyArray<{ readonly part: PartId | 'setup'; readonly message: string }>;
   readonly targets: readonly Target[];
 }
@@ -34,7 +36,7 @@ function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>):
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows', 'events']);
+const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows', 'events', 'flows/s']);
 
 function targetsTable(targets: readonly Target[]): string {
   return table(['target', 'measured', 'limit', 'result', 'margin', 'what is compared'], targets.map((t) => [
@@ -289,13 +291,102 @@ function partE(e: EventsStormResult): string {
   ].join('\n');
 }
 
-export function renderMarkdown(r: BenchResults): string {
+/** "mean ± half-width" of a 95% CI, with `d` decimals (int when d = 0). */
+function ci(c: MeanCi | undefined, d = 0, unit = ''): string {
+  if (!c || !Number.isFinite(c.mean)) return 'n/a';
+  const fmt = (x: number): string => (d === 0 ? int(x) : f(x, d));
+  return Number.isFinite(c.halfWidth) ? `${fmt(c.mean)} ± ${fmt(c.halfWidth)}${unit}` : `${fmt(c.mean)}${unit} (one round)`;
+}
+
+function lostOf(streams: HubbleFlowsResult['runs'][number]['streams']): string {
+  const sum: Record<string, number> = {};
+  for (const st of streams) for (const [k, v] of Object.entries(st.lost)) sum[k] = (sum[k] ?? 0) + v;
+  return Object.entries(sum).map(([k, v]) => `${k} ${int(v)}`).join(', ');
+}
+
+function verdictF(p: HubbleFlowsResult): string {
+  const t = p.summary.find((x) => x.config.id === p.settings.targetConfig);
+  if (!t || p.targets.length < 2) return '**Verdict: not measured.**';
+  const met = p.targets.every((x) => x.pass);
+  const d = t.deliveredPerClient, c = t.agentCpuPct;
+  return `**Verdict: target ${met ? 'met' : 'NOT met'}** (≥ ${int(p.settings.targetFlowsPerSecond)} flows/s to one client under ${p.settings.targetCpuPct}% of a core, ` +
+    `judged on "${t.config.id}"): delivered ${int(d.mean)} flows/s, 95% CI ${int(d.lo)}–${int(d.hi)} → lower bound ${d.lo >= p.settings.targetFlowsPerSecond ? '≥' : '<'} ${int(p.settings.targetFlowsPerSecond)}; ` +
+    `agent CPU ${f(c.mean, 1)}%, 95% CI ${f(c.lo, 1)}–${f(c.hi, 1)}% → upper bound ${c.hi < p.settings.targetCpuPct ? '<' : '≥'} ${p.settings.targetCpuPct}%. ` +
+    'The target configuration offers 10% more than the target rate: a delivered rate\'s confidence interval cannot clear 50,000 when exactly 50,000 are offered.';
+}
+
+function partF(p: HubbleFlowsResult): string {
+  const s = p.settings;
+  const lost = (x: HubbleFlowsSummary): string => Object.entries(x.lost).map(([k, v]) => `${k}: ${int(v)}`).join(', ') || '0';
+  const rows = p.summary.map((x) => [
+    x.config.id, String(x.rounds), ci(x.offered), ci(x.seen),
+    x.config.streams ? ci(x.deliveredPerClient) : '—',
+    x.config.streams > 1 ? ci(x.deliveredTotal) : x.config.streams ? '(same)' : '—',
+    x.config.streams ? ci({ ...x.ratio, mean: x.ratio.mean * 100, halfWidth: x.ratio.halfWidth * 100 }, 1, ' %') : '—',
+    ci(x.agentCpuPct, 2), x.agentCpuAboveBaseline ? ci(x.agentCpuAboveBaseline, 2) : '—', mb(x.agentHwmMax), mb(x.agentRssMax),
+    x.clientCpuPct ? ci(x.clientCpuPct, 1) : '—', x.config.streams ? lost(x) : '—',
+    x.config.streams ? `${int(x.checked - x.notDropped)}/${int(x.checked)}` : '—',
+  ]);
+  const perRound = p.runs.map((r) => [
+    String(r.round), r.config, int(r.offered.perSecond), int(r.seen.perSecond), r.streams.length ? int(r.deliveredPerClient) : '—',
+    f(r.agent.cpuPct, 2), mb(r.agent.hwm), r.client ? f(r.client.cpuPct, 1) : '—', f(r.machineBusyPct, 0),
+    lostOf(r.streams) || '—',
+  ]);
+  const errs = p.summary.flatMap((x) => x.streamErrors.map((e) => `${x.config.id}: ${e}`));
+  const bpf = p.summary.find((x) => Number.isFinite(x.bytesPerFlow) && !x.config.mask);
+  const bpfMask = p.summary.find((x) => Number.isFinite(x.bytesPerFlow) && x.config.mask);
+  return [
+    '## (f) Hubble API: flows per second to one and to 8 clients',
+    '',
+    `Flows: DROPPED flows from drop events. ${p.generator}; the agent's in-kernel event limit raised to ${int(s.ratePerCpu)} events/s per CPU per reason, ` +
+    'above every offered rate, so every drop is an event and a flow. ' +
+    `Agent: \`${p.agentCommand}\` — Hubble on its Unix socket only, no OTLP event export, metrics to an endpoint where nothing listens (export interval ${s.exportIntervalMs / 1000} s), ` +
+    'default drain interval (100 ms) and flow buffer (4,095 flows). One agent for the whole part.',
+    '',
+    `Clients: \`${p.clientCommand}\` — one process per run holding 1 or 8 GetFlows {follow: true} streams, each on its own HTTP/2 connection (8 clients = 8 streams in one process, ` +
+    'so they do not compete as 8 Node processes on 2 cores; its CPU is the "client CPU" column). It reads the gRPC length prefixes itself (node:http2) and walks only the ' +
+    'responses\' top-level tags: field 1 = a flow, field 3 = a LostEvent (decoded: source, count); every 1000th flow is opened and must be DROPPED. ' +
+    '"CLI mask" sends the field mask `hubble observe` sends by default (time, verdict, ethernet, IP, l4, source/destination identity, namespace, pod_name, Type, node_name, l7, ' +
+    'event_type, source/destination_service, is_reply, Summary, ip_trace_id).',
+    '',
+    `Method: ${s.configs.length} configurations × ${s.rounds} rounds, interleaved (the order rotated each round), after a discarded warm-up run. Each run: client connected, paced storm ` +
+    `started, ${s.warmupSeconds} s warm-up, then a ${s.windowSeconds} s window between two snapshots of: the nft rule's counter (offered), the Hubble ServerStatus \`seen_flows\` ` +
+    '(drop events the agent read: "seen"), the agent\'s utime+stime (/proc, % of one core), the client\'s counters and its own process.cpuUsage(); the agent\'s VmHWM is reset ' +
+    'at the window\'s start (`/proc/<pid>/clear_refs` = 5), so it is that window\'s peak. Cells are **mean ± half-width of the 95% confidence interval** over the rounds ' +
+    '(Student\'s t, n − 1 degrees of freedom); VmHWM and RSS are the largest over the rounds (MB = 10^6 bytes). "delivered" counts flows only (not LostEvent messages), per client.',
+    '',
+    table(['configuration', 'rounds', 'offered drops/s', 'seen by the agent /s', 'delivered flows/s per client', 'delivered, all clients', 'delivered ÷ offered',
+      'agent CPU % of a core', 'agent CPU above 0 clients (paired by round)', 'agent VmHWM MB', 'agent RSS max MB', 'client CPU % of a core', 'LostEvents (flows, Σ over rounds and clients)', 'checked flows DROPPED'], rows),
+    '',
+    verdictF(p),
+    '',
+    ...(errs.length ? [`Stream errors or statuses: ${errs.join('; ')}.`, ''] : []),
+    `Runs in which the agent read less than half the offered drops (seen < offered ÷ 2): ${p.runs.filter((r) => r.seen.perSecond < r.offered.perSecond / 2)
+      .map((r) => `round ${r.round} ${r.config} (${int(r.seen.perSecond)} of ${int(r.offered.perSecond)}/s)`).join(', ') || 'none'}. ` +
+    `Response size: ${bpf ? `${f(bpf.bytesPerFlow, 0)} bytes per flow message` : 'n/a'}${bpfMask ? `; with the CLI mask ${f(bpfMask.bytesPerFlow, 0)} bytes` : ''}. ` +
+    `Frames the pacing qdisc dropped (would be QDISC_DROP drops, not part of the storm): ${int(p.summary.reduce((x, y) => x + y.paceDropped, 0))}. ` +
+    'LostEvent sources: HUBBLE_RING_BUFFER = flows the server\'s flow buffer overwrote before the client\'s cursor reached them; PERF_EVENT_RING_BUFFER = drop events the ' +
+    'kernel could not queue (its ring buffer was full).',
+    '',
+    'Per run:',
+    '',
+    table(['round', 'configuration', 'offered /s', 'seen /s', 'delivered /s per client', 'agent CPU %', 'agent VmHWM MB', 'client CPU %', 'machine busy %', 'LostEvents'], perRound),
+    '',
+    'Agent CPU is utime+stime of all its threads (GC and libuv threads included). ' + (p.irqTimeAccounting === false
+      ? 'This kernel has no CONFIG_IRQ_TIME_ACCOUNTING, so packet-path softirq work that interrupts the agent is charged to the agent too; '
+      : p.irqTimeAccounting ? 'This kernel keeps softirq time apart (CONFIG_IRQ_TIME_ACCOUNTING); '
+        : 'Whether this kernel charges softirq time to the interrupted task is unknown (no /boot/config); ') +
+    'the no-client configuration at the same rate carries the storm\'s share, and the "above 0 clients" column is what serving the flows adds.',
+  ].join('\n');
+}
+
+export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): string {
   const m = r.machine;
   const passed = r.targets.filter((t) => t.pass).length;
   return [
     '# Fovea benchmark v1 — results',
     '',
-    `Generated by \`bench/run.ts\`; every number below was measured in this run (raw data: [latest.json](latest.json)).`,
+    `Generated by \`bench/run.ts\`; every number below was measured in this run (raw data: [${jsonName}](${jsonName})).`,
     '',
     table(['', ''], [
       ['date', `${r.startedAt} (took ${Math.round(r.durationSeconds)} s)`],
@@ -324,14 +415,15 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.c ? ['', partC(r.c)] : []),
     ...(r.d ? ['', partD(r.d)] : []),
     ...(r.e ? ['', partE(r.e)] : []),
+    ...(r.f ? ['', partF(r.f)] : []),
     '',
     '## Reproduce',
     '',
     'As root on a machine with the kernel features of the agent (tcx, BTF): `npm run bench` ' +
-    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e` to pick parts. ' +
+    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
     'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a and c, ' +
     'a three-pod lab (`fovea-bnfl-*`, `fvbnfl-*`) for part d, a veth pair `fvstrm0`/`fvstrm1` with nft table `netdev fovea_bench_storm` ' +
-    'for part e (trafgen from Debian\'s netsniff-ng), and removes them on exit.',
+    'for parts e and f (trafgen from Debian\'s netsniff-ng; part f also a Hubble socket in the temp directory), and removes them on exit.',
     '',
   ].join('\n');
 }

@@ -17,6 +17,8 @@ const TABLE = 'fovea_bench_storm';
 const PORT = 7777;
 const SRC_MAC = '02:00:00:00:5e:01';
 const DST_MAC = '02:00:00:00:5e:02';
+/** Bytes of the storm frame on the wire (skb->len): Ethernet 14 + IPv4 20 + UDP 8 + payload 16. */
+export const STORM_FRAME_BYTES = 58;
 
 /** The veth pair and the nft netdev drop rule (after removing any left behind). */
 export async function setUp(): Promise<void> {
@@ -39,6 +41,25 @@ export async function setUp(): Promise<void> {
 export async function tearDown(): Promise<void> {
   await run(['nft', 'delete', 'table', 'netdev', TABLE], { allowFail: true });
   await run(['ip', 'link', 'del', STORM_A], { allowFail: true });
+}
+
+/**
+ * Paces the storm at `pps`: a tbf qdisc on the sending veth at that rate (2% above, so its queue
+ * empties within each second) with room for two seconds of frames. trafgen's own `-b <n>pps`
+ * sends each second's packets in one burst at the start of the second and then sleeps (measured:
+ * 50,000 in the first ~10 ms, then nothing), which would hit the agent as one burst per second;
+ * the qdisc (trafgen -q sends through it) spreads them evenly, so no frame is dropped by it.
+ */
+export async function pace(pps: number): Promise<void> {
+  const bits = Math.round(pps * STORM_FRAME_BYTES * 8 * 1.02);
+  await run(['tc', 'qdisc', 'replace', 'dev', STORM_A, 'root', 'tbf', 'rate', `${bits}bit`, 'burst', '16kb', 'limit', String(2 * pps * STORM_FRAME_BYTES)]);
+}
+
+/** Frames the pacing qdisc dropped (should stay 0) and still holds. */
+export async function paceStats(): Promise<{ dropped: number; backlog: number }> {
+  const { stdout } = await run(['tc', '-s', '-j', 'qdisc', 'show', 'dev', STORM_A, 'root']);
+  const q = (JSON.parse(stdout) as Array<{ kind: string; drops?: number; qlen?: number }>).find((x) => x.kind === 'tbf');
+  return { dropped: q?.drops ?? 0, backlog: q?.qlen ?? 0 };
 }
 
 /** The storm rule's packet counter. */

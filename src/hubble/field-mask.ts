@@ -28,6 +28,8 @@ export interface FieldMask {
   readonly key: string;
   /** A new plain object with only the masked fields of `flow` (which is left untouched; unchanged sub-objects are shared). */
   apply(flow: object): object;
+  /** Whether the mask keeps any part of this top-level field. */
+  keeps(field: string): boolean;
 }
 
 /** A step of the mask: a field, and the sub-fields to keep when not the whole of it. */
@@ -45,6 +47,7 @@ export function compileFieldMask(flowType: protobuf.Type, paths: readonly string
   return {
     key: normalized.join(','),
     apply: (flow) => copy(nodes, flow as Record<string, unknown>),
+    keeps: (field) => nodes.some((n) => n.field.name === field),
   };
 }
 

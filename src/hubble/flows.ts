@@ -10,11 +10,12 @@ import type { PodInfo } from '../k8s/types.js';
 import { serverPort } from '../pods/endpoints.js';
 import { VERDICT as EVENT_VERDICT } from '../names.js';
 import { DropReasonMap } from './drop-reasons.js';
-import { encodeExtensionStruct } from './flow-encoder.js';
+import { timestampOf } from './time.js';
+import { encodeExtensionStruct, type ExtensionFields } from './flow-encoder.js';
 import { IdentityMapper, type EndpointIdentity } from './identity.js';
 import {
   FLOW_TYPE, IP_VERSION, MONITOR_TYPE, OBSERVATION_POINT, STRUCT_TYPE_URL, TRACE_SUBTYPE, TRAFFIC_DIRECTION, VERDICT,
-  type AnyMessage, type Flow, type FlowEndpoint, type Layer4, type TcpFlagsMessage, type Timestamp,
+  type AnyMessage, type Flow, type FlowEndpoint, type FlowFacts, type Layer4, type TcpFlagsMessage, type Timestamp,
 } from './types.js';
 
 export const EMITTER_NAME = 'Fovea';
@@ -38,19 +39,7 @@ export function absoluteNodeName(cluster: string, node: string): string {
   return cluster === DEFAULT_CLUSTER || cluster === '' ? node : `${cluster}/${node}`;
 }
 
-export function timestampOf(ms: number): Timestamp {
-  const seconds = Math.floor(ms / 1000);
-  const nanos = Math.round((ms - seconds * 1000) * 1e6);
-  // a fraction that rounds up to a whole second belongs to the next second
-  return nanos >= 1_000_000_000 ? { seconds: seconds + 1, nanos: nanos - 1_000_000_000 } : { seconds, nanos };
-}
-
-export function timestampMs(t: { seconds?: unknown; nanos?: unknown } | null | undefined): number | undefined {
-  if (!t) return undefined;
-  const s = Number(typeof t.seconds === 'object' && t.seconds !== null ? String(t.seconds) : t.seconds ?? 0);
-  const n = Number(t.nanos ?? 0);
-  return s * 1000 + n / 1e6;
-}
+export { timestampMs, timestampOf } from './time.js';
 
 const FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
 
@@ -83,8 +72,56 @@ export function isReplyOf(ev: NetworkEvent): boolean | undefined {
   return !serverPort(ev.protocol, sport, dport).serverIsDestination;
 }
 
+interface DropParts { readonly summary: string; readonly extension: AnyMessage }
+
+function getOrSet<K, V>(m: Map<K, V>, k: K, make: () => V): V {
+  let v = m.get(k);
+  if (v === undefined) m.set(k, v = make());
+  return v;
+}
+
 const REPLY = { value: true } as const;
 const REQUEST = { value: false } as const;
+
+/** The Flow message of a flow's facts: one literal with every field (absent = undefined), a fixed object shape for V8, in the .proto's order. */
+export function toFlow(f: FlowFacts): Flow {
+  const dropCode = f.dropCode !== 0 ? f.dropCode : undefined;
+  return {
+    time: timestampOf(f.timeMs),
+    uuid: f.uuid,
+    emitter: f.emitter,
+    verdict: f.verdict,
+    drop_reason: dropCode,
+    IP: f.ipVersion ? { source: f.src, destination: f.dst, ipVersion: f.ipVersion === 4 ? IP_VERSION.v4 : IP_VERSION.v6 } : undefined,
+    l4: layer4Of(f),
+    source: f.source,
+    destination: f.destination,
+    Type: FLOW_TYPE.l3l4,
+    node_name: f.node,
+    node_labels: f.nodeLabels,
+    reply: f.reply,
+    event_type: f.eventType,
+    source_service: f.sourceService,
+    destination_service: f.destinationService,
+    traffic_direction: f.direction || undefined,
+    trace_observation_point: f.point,
+    drop_reason_desc: dropCode,
+    is_reply: f.reply === undefined ? undefined : f.reply ? REPLY : REQUEST,
+    interface: f.iface,
+    Summary: f.summary,
+    extensions: f.extension,
+  };
+}
+
+function layer4Of(f: FlowFacts): Layer4 | undefined {
+  if (f.l4 === 'none') return undefined;
+  if (f.l4 === 'ICMPv4' || f.l4 === 'ICMPv6') return { [f.l4]: {} };
+  const ports: { source_port?: number; destination_port?: number; flags?: TcpFlagsMessage } = {};
+  if (f.sport) ports.source_port = f.sport;
+  if (f.dport) ports.destination_port = f.dport;
+  if (f.l4 === 'TCP' && f.flags) ports.flags = f.flags;
+  return { [f.l4]: ports };
+}
 
 export class FlowBuilder {
   private readonly ids: IdentityMapper;
@@ -96,6 +133,8 @@ export class FlowBuilder {
   private readonly eventTypes = new Map<number, { type: number; sub_type: number }>();
   private readonly interfaces = new Map<string, { index?: number; name?: string }>();
   private readonly flagSets = new Map<string, TcpFlagsMessage>();
+  private readonly dropCache = new Map<string, Map<string, Map<string, Map<number, Map<number, Map<number, DropParts>>>>>>();
+  private dropCacheSize = 0;
 
   constructor(private readonly opts: FlowBuilderOptions) {
     this.ids = new IdentityMapper(opts.cluster, opts.node, opts.podByUid ?? (() => undefined));
@@ -116,44 +155,59 @@ export class FlowBuilder {
     return { source: this.endpoint(ev.source), destination: this.endpoint(ev.destination) };
   }
 
-  build(ev: NetworkEvent, ends: { source: FlowEndpoint; destination: FlowEndpoint } = this.endpoints(ev)): Flow {
+  /** The Endpoint of one event end: one shared object per pod, node or reserved identity. */
+  endpointOf(e: EventEndpoint): FlowEndpoint {
+    return this.endpoint(e);
+  }
+
+  /** The Flow of an event. `extension: false` leaves `extensions` out (a field mask without it). */
+  build(ev: NetworkEvent, ends: { source: FlowEndpoint; destination: FlowEndpoint } = this.endpoints(ev), extension = true): Flow {
+    return toFlow(this.facts(ev, ends, extension));
+  }
+
+  /** What the flow of an event says (build() and the encoder's direct path both start here). */
+  facts(ev: NetworkEvent, ends: { source: FlowEndpoint; destination: FlowEndpoint }, extension = true): FlowFacts {
     const dropped = ev.verdict === EVENT_VERDICT.dropped;
-    const flags = ev.transport === 'tcp' ? this.tcpFlags(ev.tcpFlags) : undefined;
-    const reply = isReplyOf(ev);
+    const tcp = ev.transport === 'tcp';
+    const flags = tcp ? this.tcpFlags(ev.tcpFlags) : undefined;
     const drop = dropped ? this.drops.map(ev.reason) : undefined;
-    const dropCode = drop && drop.code !== 0 ? drop.code : undefined;
     const point = dropped || !ev.direction ? undefined
       : ev.direction === 'egress' ? OBSERVATION_POINT.fromEndpoint : OBSERVATION_POINT.toEndpoint;
     const nodeLabels = this.opts.nodeLabels?.();
-    // one literal with every field (absent = undefined): a fixed object shape for V8, and the
-    // field order of the .proto
-    const flow: Flow = {
-      time: timestampOf(ev.timeMs),
+    const parts = this.dropParts(ev, flags);
+    return {
+      timeMs: ev.timeMs,
       uuid: randomUUID(),
-      emitter: this.emitter,
       verdict: dropped ? VERDICT.dropped : VERDICT.forwarded,
-      drop_reason: dropCode,
-      IP: ev.ipVersion ? { source: ev.source.ip, destination: ev.destination.ip, ipVersion: ev.ipVersion === 4 ? IP_VERSION.v4 : IP_VERSION.v6 } : undefined,
-      l4: this.layer4(ev, flags),
+      dropCode: drop ? drop.code : 0,
+      ipVersion: ev.ipVersion,
+      src: ev.source.ip,
+      dst: ev.destination.ip,
+      // the events carry no ICMP type and code: the protocol alone
+      l4: tcp ? 'TCP' : ev.transport === 'udp' ? 'UDP' : ev.transport === 'icmp' ? (ev.ipVersion === 6 ? 'ICMPv6' : 'ICMPv4') : 'none',
+      sport: ev.source.port ?? 0,
+      dport: ev.destination.port ?? 0,
+      flags,
       source: ends.source,
       destination: ends.destination,
-      Type: FLOW_TYPE.l3l4,
-      node_name: this.nodeName,
-      node_labels: nodeLabels && nodeLabels.length ? nodeLabels : undefined,
-      reply,
-      event_type: this.eventType(dropped ? MONITOR_TYPE.drop : MONITOR_TYPE.trace,
+      node: this.nodeName,
+      nodeLabels: nodeLabels && nodeLabels.length ? nodeLabels : undefined,
+      emitter: this.emitter,
+      reply: isReplyOf(ev),
+      eventType: this.eventType(dropped ? MONITOR_TYPE.drop : MONITOR_TYPE.trace,
         dropped ? drop!.code : point === OBSERVATION_POINT.fromEndpoint ? TRACE_SUBTYPE.fromEndpoint : TRACE_SUBTYPE.toEndpoint),
-      source_service: ev.source.kind === 'service' ? { name: ev.source.service, namespace: ev.source.namespace } : undefined,
-      destination_service: ev.destination.kind === 'service' ? { name: ev.destination.service, namespace: ev.destination.namespace } : undefined,
-      traffic_direction: ev.direction === 'egress' ? TRAFFIC_DIRECTION.egress : ev.direction === 'ingress' ? TRAFFIC_DIRECTION.ingress : undefined,
-      trace_observation_point: point,
-      drop_reason_desc: dropCode,
-      is_reply: reply === undefined ? undefined : reply ? REPLY : REQUEST,
-      interface: ev.ifindex || ev.interface ? this.iface(ev.ifindex, ev.interface) : undefined,
-      Summary: this.summary(ev, flags),
-      extensions: this.extension(ev),
+      sourceService: ev.source.kind === 'service' ? this.service(ev.source) : undefined,
+      destinationService: ev.destination.kind === 'service' ? this.service(ev.destination) : undefined,
+      direction: ev.direction === 'egress' ? TRAFFIC_DIRECTION.egress : ev.direction === 'ingress' ? TRAFFIC_DIRECTION.ingress : 0,
+      point,
+      iface: ev.ifindex || ev.interface ? this.iface(ev.ifindex, ev.interface) : undefined,
+      summary: parts ? parts.summary : this.summaryText(ev, flags),
+      extension: !extension ? undefined : parts ? parts.extension : this.extension(ev),
     };
-    return flow;
+  }
+
+  private service(e: EventEndpoint): { name?: string; namespace?: string } {
+    return { name: e.service, namespace: e.namespace };
   }
 
   private tcpFlags(names: string | undefined): TcpFlagsMessage | undefined {
@@ -183,21 +237,6 @@ export class FlowBuilder {
     return i;
   }
 
-  private layer4(ev: NetworkEvent, flags: TcpFlagsMessage | undefined): Layer4 | undefined {
-    const ports: { source_port?: number; destination_port?: number; flags?: TcpFlagsMessage } = {};
-    if (ev.source.port) ports.source_port = ev.source.port;
-    if (ev.destination.port) ports.destination_port = ev.destination.port;
-    switch (ev.transport) {
-      case 'tcp':
-        if (flags) ports.flags = flags;
-        return { TCP: ports };
-      case 'udp': return { UDP: ports };
-      // the events carry no ICMP type and code: the protocol alone
-      case 'icmp': return ev.ipVersion === 6 ? { ICMPv6: {} } : { ICMPv4: {} };
-      default: return undefined;
-    }
-  }
-
   /** The Endpoint of an event end: one shared object per pod, node or reserved identity. */
   private endpoint(e: EventEndpoint): FlowEndpoint {
     const id = this.ids.of(e);
@@ -220,8 +259,32 @@ export class FlowBuilder {
     return out;
   }
 
+  /**
+   * A drop's Summary and extension repeat from event to event (same reason, function, flags, CPU,
+   * length): made once per distinct set, one lookup for both (bounded). Not for flow records (their
+   * counts differ every time) nor drops carrying suppressed counts.
+   */
+  private dropParts(ev: NetworkEvent, flags: TcpFlagsMessage | undefined): DropParts | undefined {
+    if (ev.flow || ev.suppressed) return undefined;
+    // nested maps of primitives (no key string to build per event): reason, function, flags, netns,
+    // then reason code/protocol/IP version and CPU/length packed in numbers
+    const byLocation = getOrSet(this.dropCache, ev.reason ?? '', () => new Map());
+    const byFlags = getOrSet(byLocation, ev.location ?? '', () => new Map());
+    const byNetns = getOrSet(byFlags, ev.tcpFlags ?? '', () => new Map());
+    const byKind = getOrSet(byNetns, ev.netns ?? 0, () => new Map());
+    const bySize = getOrSet(byKind, ((ev.reasonCode ?? 0) * 256 + ev.protocol) * 8 + ev.ipVersion, () => new Map());
+    const sizeKey = (ev.cpu ?? 0) * 4_294_967_296 + (ev.length ?? 0);
+    let p = bySize.get(sizeKey);
+    if (!p) {
+      if (++this.dropCacheSize > 4_096) { this.dropCache.clear(); this.dropCacheSize = 0; }
+      p = { summary: this.summaryText(ev, flags), extension: this.extension(ev) };
+      bySize.set(sizeKey, p);
+    }
+    return p;
+  }
+
   /** One line for people; the kernel's reason name first. */
-  private summary(ev: NetworkEvent, flags: TcpFlagsMessage | undefined): string {
+  private summaryText(ev: NetworkEvent, flags: TcpFlagsMessage | undefined): string {
     let s = ev.verdict === EVENT_VERDICT.dropped
       ? `${ev.reason ?? 'UNKNOWN'} (kernel drop reason)${ev.location ? ` at ${ev.location}` : ''}; ` : '';
     const f = flagsText(flags);
@@ -235,11 +298,16 @@ export class FlowBuilder {
     return s;
   }
 
-  /**
-   * Fovea's own fields as a google.protobuf.Struct inside the Any (a well-known type: the real CLI
-   * prints it with -o json; an Any of a Fovea message would make it fail).
-   */
+  /** The Any of Fovea's own fields. */
   private extension(ev: NetworkEvent): AnyMessage {
+    return { type_url: STRUCT_TYPE_URL, value: encodeExtensionStruct(this.extensionFields(ev)) };
+  }
+
+  /**
+   * Fovea's own fields, which travel as a google.protobuf.Struct inside the Any (a well-known type:
+   * the real CLI prints it with -o json; an Any of a Fovea message would make it fail).
+   */
+  extensionFields(ev: NetworkEvent): ExtensionFields {
     // keys in sorted order (the map order protobuf writes deterministically)
     const f: Record<string, string | number> = {};
     const dropped = ev.verdict === EVENT_VERDICT.dropped;
@@ -264,7 +332,7 @@ export class FlowBuilder {
       f['total_bytes'] = fl.totalBytes;
       f['total_packets'] = fl.totalPackets;
     }
-    return { type_url: STRUCT_TYPE_URL, value: encodeExtensionStruct(f) };
+    return f;
   }
 }
 

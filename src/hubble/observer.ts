@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { FieldMaskError, compileFieldMask, type FieldMask } from './field-mask.js';
 import { FilterError, compileFlowFilters, unknownFilterFields } from './filter.js';
 import { FlowBuffer, type BufferEntry, type FlowEntry } from './flow-buffer.js';
-import { encodeFlowResponseFrame } from './flow-encoder.js';
+import { encodeFactsFrame, encodeFlowResponseFrame } from './flow-encoder.js';
 import { timestampMs, timestampOf, type FlowBuilder } from './flows.js';
 import { frame, type MessageSink } from './grpc-sink.js';
 import { hubbleTypes } from './proto.js';
@@ -92,7 +92,8 @@ export class HubbleObserver implements EventSink {
     let unpumped = 0;
     const now = this.nowMs();
     for (const ev of events) {
-      this.buffer.push({ kind: 'flow', timeMs: ev.timeMs, event: ev, ends: this.opts.builder.endpoints(ev) });
+      const b = this.opts.builder;
+      this.buffer.push({ kind: 'flow', timeMs: ev.timeMs, event: ev, source: b.endpointOf(ev.source), destination: b.endpointOf(ev.destination) });
       // a suppressed drop happened too: it counts as seen (ServerStatus), though no flow shows it
       this.seen += 1 + (ev.suppressed ?? 0);
       // the namespaces flow endpoints show (pods'), last seen now, as Cilium's namespace manager keeps them
@@ -131,9 +132,11 @@ export class HubbleObserver implements EventSink {
     if (unknown.length) {
       throw new RpcError(STATUS.invalidArgument, `this server (Fovea) cannot evaluate filter fields it does not know: ${unknown.join('; ')}`);
     }
-    let match: (flow: Flow) => boolean;
+    let match: ((flow: Flow) => boolean) | undefined;
     try {
-      match = compileFlowFilters(req.whitelist ?? [], req.blacklist ?? []);
+      // no filter: every flow, and no Flow object needed to say so
+      const filtered = (req.whitelist?.length ?? 0) + (req.blacklist?.length ?? 0) > 0;
+      match = filtered ? compileFlowFilters(req.whitelist ?? [], req.blacklist ?? []) : undefined;
     } catch (err) {
       if (err instanceof FilterError) throw new RpcError(STATUS.invalidArgument, err.message);
       throw err;
@@ -194,30 +197,40 @@ export class HubbleObserver implements EventSink {
 
   // ---- for FlowReader ----
 
-  /** The Flow of an entry, built on first use. */
+  /** The Flow of an entry for a filter, built on first use and kept (filters run per client). */
   flowOf(e: FlowEntry): Flow {
-    return e.flow ??= this.opts.builder.build(e.event, e.ends);
+    return e.flow ??= this.opts.builder.build(e.event, e);
   }
 
   /** The framed GetFlowsResponse of an entry, encoded once per field mask. */
   frameOf(entry: BufferEntry, mask: FieldMask | undefined): Uint8Array {
-    const key = mask?.key ?? '';
-    let cache = entry.encoded;
-    const hit = cache?.get(key);
-    if (hit) return hit;
+    if (!mask) {
+      if (entry.frame) return entry.frame;
+    } else {
+      const hit = entry.masked?.get(mask.key);
+      if (hit) return hit;
+    }
     const node = this.opts.builder.node;
-    const time = timestampOf(entry.timeMs);
     let out: Uint8Array | undefined;
-    if (entry.kind === 'flow') {
-      const whole = this.flowOf(entry);
+    if (entry.kind === 'flow' && !mask && !entry.flow) {
+      // the common path: straight from the event to the wire, no Flow message
+      out = encodeFactsFrame(this.opts.builder.facts(entry.event, entry));
+    }
+    if (out) {
+      // done
+    } else if (entry.kind === 'flow') {
+      // built for this encoding only unless a filter keeps one (flowOf)
+      const whole = entry.flow ?? this.opts.builder.build(entry.event, entry, !mask || mask.keeps('extensions'));
       const flow = mask ? mask.apply(whole) as Flow : whole;
-      out = encodeFlowResponseFrame(flow, node, time)
+      const time = whole.time ?? timestampOf(entry.timeMs); // the response's time is the flow's
+      out = encodeFlowResponseFrame(flow, node, time, !mask && whole !== entry.flow)
         ?? frame(this.types.GetFlowsResponse.encode({ flow, node_name: node, time }).finish());
     } else {
+      const time = timestampOf(entry.timeMs);
       out = frame(this.types.GetFlowsResponse.encode({ lost_events: lostEvent(entry.source, entry.count, entry.cpu), node_name: node, time }).finish());
     }
-    if (!cache) entry.encoded = cache = new Map();
-    cache.set(key, out);
+    if (!mask) entry.frame = out;
+    else (entry.masked ??= new Map()).set(mask.key, out);
     return out;
   }
 
@@ -244,14 +257,14 @@ export class HubbleObserver implements EventSink {
   }
 
   /** Where a reader starts (Cilium's newRingReader). */
-  private startOf(first: boolean, follow: boolean, number: number, since: number | undefined, match: (f: Flow) => boolean): number {
+  private startOf(first: boolean, follow: boolean, number: number, since: number | undefined, match: ((f: Flow) => boolean) | undefined): number {
     const b = this.buffer;
     if (first && since === undefined) return b.tail;
     if (follow && number === 0 && since === undefined) return b.head;
     let count = 0;
     for (let seq = b.head - 1; seq >= b.tail; seq--) {
       const e = b.at(seq)!;
-      if (e.kind !== 'flow' || !match(this.flowOf(e))) continue;
+      if (e.kind !== 'flow' || (match && !match(this.flowOf(e)))) continue;
       count++;
       if (since !== undefined) {
         if (e.timeMs < since) return seq + 1;
@@ -316,7 +329,8 @@ interface ReaderSpec {
   readonly number: number;
   readonly since: number | undefined;
   readonly until: number | undefined;
-  readonly match: (flow: Flow) => boolean;
+  /** undefined: no filter, every flow */
+  readonly match: ((flow: Flow) => boolean) | undefined;
   readonly mask: FieldMask | undefined;
 }
 
@@ -358,7 +372,7 @@ class FlowReader {
       if (e.kind === 'flow') {
         if (s.until !== undefined && e.timeMs > s.until) { finished = true; break; }
         if (s.since !== undefined && e.timeMs < s.since) continue;
-        if (!s.match(this.obs.flowOf(e))) continue;
+        if (s.match && !s.match(this.obs.flowOf(e))) continue;
         this.sent++;
       }
       frames.push(this.obs.frameOf(e, s.mask));

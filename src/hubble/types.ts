@@ -102,6 +102,42 @@ export interface Flow {
   readonly ip_trace_id?: { readonly trace_id?: number | string };
 }
 
+/**
+ * What a flow says, as scalars and shared objects: FlowBuilder.toFlow makes the Flow message of
+ * it (for filters, field masks, JSON), encodeFactsFrame writes it to the wire without one.
+ */
+export interface FlowFacts {
+  readonly timeMs: number;
+  readonly uuid: string;
+  readonly verdict: number;
+  /** Cilium's drop code; 0: none (not a drop, or no counterpart) */
+  readonly dropCode: number;
+  /** 0: not IP */
+  readonly ipVersion: 0 | 4 | 6;
+  readonly src: string;
+  readonly dst: string;
+  /** which Layer4 member: none, TCP, UDP, ICMPv4, ICMPv6 */
+  readonly l4: 'none' | 'TCP' | 'UDP' | 'ICMPv4' | 'ICMPv6';
+  readonly sport: number;
+  readonly dport: number;
+  readonly flags: TcpFlagsMessage | undefined;
+  readonly source: FlowEndpoint;
+  readonly destination: FlowEndpoint;
+  readonly node: string;
+  readonly nodeLabels: readonly string[] | undefined;
+  readonly emitter: { readonly name: string; readonly version: string };
+  readonly reply: boolean | undefined;
+  readonly eventType: { readonly type: number; readonly sub_type: number };
+  readonly sourceService: ServiceRef | undefined;
+  readonly destinationService: ServiceRef | undefined;
+  /** flow.TrafficDirection; 0: unknown */
+  readonly direction: number;
+  readonly point: number | undefined;
+  readonly iface: { readonly index?: number; readonly name?: string } | undefined;
+  readonly summary: string;
+  readonly extension: AnyMessage | undefined;
+}
+
 /** flow.Verdict */
 export const VERDICT = { unknown: 0, forwarded: 1, dropped: 2 } as const;
 /** flow.FlowType */

@@ -7,6 +7,7 @@
  * from there. apt-get lines are not run: their packages must be ones scripts/setup.sh installs
  * (Debian 12, as the node:*-bookworm images), which are on this machine.
  */
+import { AGENT_NODE_FLAGS } from '../../src/runtime.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
@@ -123,7 +124,7 @@ describe('Dockerfile', () => {
 
   it('runs the CLI from /opt/fovea, the agent by default', () => {
     expect(runtime.instructions.find((i) => i.keyword === 'WORKDIR')?.args).toBe('/opt/fovea');
-    expect(JSON.parse(runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!.args)).toEqual(['node', '/opt/fovea/bin/fovea.js']);
+    expect(JSON.parse(runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!.args)).toEqual(['node', ...AGENT_NODE_FLAGS, '/opt/fovea/bin/fovea.js']);
     expect(JSON.parse(runtime.instructions.find((i) => i.keyword === 'CMD')!.args)).toEqual(['agent']);
     // and as `fovea` on the PATH for kubectl exec (bin/fovea.js is executable, with a node shebang)
     expect(runtime.instructions.some((i) => i.keyword === 'RUN' && i.args === 'ln -s /opt/fovea/bin/fovea.js /usr/local/bin/fovea')).toBe(true);

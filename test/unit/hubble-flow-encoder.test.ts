@@ -13,8 +13,8 @@
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { compileFieldMask, type FieldMask } from '../../src/hubble/field-mask.js';
-import { encodeExtensionStruct, encodeFlowResponseFrame, encodeWithProtobuf } from '../../src/hubble/flow-encoder.js';
-import { FlowBuilder, timestampOf } from '../../src/hubble/flows.js';
+import { encodeExtensionStruct, encodeFactsFrame, encodeFlowResponseFrame, encodeWithProtobuf } from '../../src/hubble/flow-encoder.js';
+import { FlowBuilder, timestampOf, toFlow } from '../../src/hubble/flows.js';
 import { KERNEL_TO_CILIUM_DROP_REASON } from '../../src/hubble/drop-reasons.js';
 import { hubbleTypes } from '../../src/hubble/proto.js';
 import type { Flow, Timestamp } from '../../src/hubble/types.js';
@@ -428,5 +428,47 @@ describe('property: random flows and masks (seeded)', () => {
     // the loop covered both paths
     expect(compared).toBeGreaterThan(7_000);
     expect(fellBack).toBeGreaterThan(100);
+  });
+});
+
+describe('encodeFactsFrame (the server\'s common path, no Flow message)', () => {
+  it('is byte for byte encodeFlowResponseFrame(toFlow(facts)) for 3000 random events', () => {
+    const r = prng(0xfac75);
+    const pods = Array.from({ length: 8 }, (_, i) => podInfo({ uid: `p-${i}`, name: `pod-${i}`, namespace: `ns-${i % 3}`, labels: { app: randomString(r) } }));
+    const builders = [
+      new FlowBuilder({ cluster: 'default', node: 'node-a', version: '0.1.0', podByUid: (u) => pods.find((p) => p.uid === u) }),
+      new FlowBuilder({ cluster: 'prod', node: 'nødé', version: 'v2', podByUid: (u) => pods.find((p) => p.uid === u), nodeLabels: () => ['a=b', 'zone=ünï'] }),
+    ];
+    let compared = 0;
+    for (let i = 0; i < 3000; i++) {
+      const b = pick(r, builders);
+      const ev = randomEvent(r, pods);
+      const facts = b.facts(ev, b.endpoints(ev));
+      const direct = encodeFactsFrame(facts);
+      const viaFlow = encodeFlowResponseFrame(toFlow(facts), facts.node, timestampOf(facts.timeMs));
+      expect(direct === undefined, `event ${i}: both fall back or neither`).toBe(viaFlow === undefined);
+      if (!direct) continue;
+      if (!Buffer.from(direct).equals(Buffer.from(viaFlow!))) expect(decodeFrame(direct), `event ${i}`).toEqual(decodeFrame(viaFlow!));
+      expect(Buffer.from(direct).equals(Buffer.from(viaFlow!)), `event ${i}`).toBe(true);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(2_900);
+  });
+});
+
+describe('the per-kind cache of drop Summaries and extensions', () => {
+  it('gives every event what a builder that has seen nothing else gives it (1000 random events, each twice: hits and misses)', () => {
+    const r = prng(0xcac4e);
+    const pods = Array.from({ length: 4 }, (_, i) => podInfo({ uid: `c-${i}`, name: `c-${i}` }));
+    const opts = { cluster: 'default', node: 'n', version: '1', podByUid: (u: string) => pods.find((p) => p.uid === u) };
+    const cached = new FlowBuilder(opts);
+    const events = Array.from({ length: 1000 }, () => randomEvent(r, pods));
+    for (let i = 0; i < 2000; i++) {
+      const ev = events[i % 1000]!;
+      const fresh = new FlowBuilder(opts).facts(ev, cached.endpoints(ev));
+      const got = cached.facts(ev, cached.endpoints(ev));
+      expect(got.summary, `event ${i}`).toBe(fresh.summary);
+      expect(Buffer.from(got.extension!.value).equals(Buffer.from(fresh.extension!.value)), `event ${i}`).toBe(true);
+    }
   });
 });
