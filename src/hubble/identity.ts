@@ -103,6 +103,8 @@ export class IdentityMapper {
         // service itself travels in source_service / destination_service)
         return RESERVED_LABELS.world;
       case 'external':
+        // loopback is this node (Fovea's own connections, a node-local cache on 127.0.0.x)
+        if (e.ip.startsWith('127.') || e.ip === '::1') return RESERVED_LABELS.host;
         return e.ip ? RESERVED_LABELS.world : RESERVED_LABELS.unknown;
     }
   }

@@ -208,6 +208,9 @@ describe('identity', () => {
     expect(m.of(nodeEnd('192.168.0.2', 'node-b'))).toEqual({ identity: 6, labels: ['reserved:remote-node'] });
     expect(m.of(serviceEnd('10.96.0.10', 'dns', 'kube-system'))).toEqual({ identity: 2, labels: ['reserved:world'] });
     expect(m.of(externalEnd('8.8.8.8'))).toEqual({ identity: 2, labels: ['reserved:world'] });
+    // loopback is this node
+    expect(m.of(externalEnd('127.0.0.1'))).toEqual({ identity: 1, labels: ['reserved:host'] });
+    expect(m.of(externalEnd('::1'))).toEqual({ identity: 1, labels: ['reserved:host'] });
     expect(m.of(externalEnd(''))).toEqual({ identity: 0, labels: [] });
   });
 
