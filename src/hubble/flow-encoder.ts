@@ -11,7 +11,7 @@
  */
 import type protobuf from 'protobufjs';
 import { timestampOf } from './time.js';
-import type { AnyMessage, Flow, FlowEndpoint, FlowFacts, Layer4, TcpFlagsMessage, Timestamp } from './types.js';
+import type { AnyMessage, Flow, FlowEndpoint, FlowFacts, Layer4, ServiceRef, TcpFlagsMessage, Timestamp } from './types.js';
 
 const LEN = 2;
 const VARINT = 0;
@@ -263,6 +263,26 @@ function constantsOf(type: number | undefined, node: string, labels: readonly st
   return shared;
 }
 
+/** source_service (20) and destination_service (21). */
+function services(w: Writer, source: ServiceRef | undefined, destination: ServiceRef | undefined): void {
+  for (const [field, svc] of [[20, source], [21, destination]] as const) {
+    if (!svc) continue;
+    const s = w.begin(field);
+    w.string(1, svc.name);
+    w.string(2, svc.namespace);
+    w.end(s);
+  }
+}
+
+/** The frame written in `w` after its 5-byte prefix, as its own buffer. */
+function frameOut(w: Writer): Uint8Array {
+  const out = Buffer.allocUnsafe(w.pos);
+  w.buf.copy(out, 0, 0, w.pos);
+  out[0] = 0;
+  out.writeUInt32BE(w.pos - 5, 1);
+  return out;
+}
+
 /** Writes the Flow's fields; false when it holds something this encoder does not know. */
 function flowFields(w: Writer, f: Flow, ours: boolean): boolean {
   if (!ours) {
@@ -300,13 +320,7 @@ function flowFields(w: Writer, f: Flow, ours: boolean): boolean {
     w.uint(2, f.event_type.sub_type);
     w.end(s);
   }
-  for (const [field, svc] of [[20, f.source_service], [21, f.destination_service]] as const) {
-    if (!svc) continue;
-    const s = w.begin(field);
-    w.string(1, svc.name);
-    w.string(2, svc.namespace);
-    w.end(s);
-  }
+  services(w, f.source_service, f.destination_service);
   w.uint(22, f.traffic_direction);
   w.uint(24, f.trace_observation_point);
   w.uint(25, f.drop_reason_desc);
@@ -349,11 +363,7 @@ export function encodeFlowResponseFrame(flow: Flow, nodeName: string, time: Time
   w.end(s);
   w.string(1000, nodeName);
   timestamp(w, 1001, time);
-  const out = Buffer.allocUnsafe(w.pos);
-  w.buf.copy(out, 0, 0, w.pos);
-  out[0] = 0;
-  out.writeUInt32BE(w.pos - 5, 1);
-  return out;
+  return frameOut(w);
 }
 
 /**
@@ -404,13 +414,7 @@ export function encodeFactsFrame(f: FlowFacts): Uint8Array | undefined {
   w.uint(1, f.eventType.type);
   w.uint(2, f.eventType.sub_type);
   w.end(et);
-  for (const [field, svc] of [[20, f.sourceService], [21, f.destinationService]] as const) {
-    if (!svc) continue;
-    const ss = w.begin(field);
-    w.string(1, svc.name);
-    w.string(2, svc.namespace);
-    w.end(ss);
-  }
+  services(w, f.sourceService, f.destinationService);
   w.uint(22, f.direction);
   w.uint(24, f.point);
   w.uint(25, f.dropCode);
@@ -435,11 +439,7 @@ export function encodeFactsFrame(f: FlowFacts): Uint8Array | undefined {
   w.uint(1, t.seconds);
   w.uint(2, t.nanos);
   w.end(rt);
-  const out = Buffer.allocUnsafe(w.pos);
-  w.buf.copy(out, 0, 0, w.pos);
-  out[0] = 0;
-  out.writeUInt32BE(w.pos - 5, 1);
-  return out;
+  return frameOut(w);
 }
 
 /** Fovea's extension fields: string and number values, keys sorted (protobuf's deterministic map order). */
