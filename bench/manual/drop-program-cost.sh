@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hand measurement behind the README's "ns per drop": the drop program's own run time per drop
+# Hand measurement behind docs/benchmark.md's "ns per drop": the drop program's own run time per drop
 # (kernel.bpf_stats_enabled) during a 4 s trafgen storm into an nft netdev drop, for each hook.
 # As root, after `bash scripts/setup.sh --test`:  bash bench/manual/drop-program-cost.sh
 set -euo pipefail

@@ -1,4 +1,4 @@
-// Hand measurement behind the README's flow-event memory note: heap the flow-event tracker keeps
+// Hand measurement behind the flow-event memory note in docs/events.md: heap the flow-event tracker keeps
 // for a synthetic flow table of 200,000 records (after one read). After `npm run build:ts`:
 //   node --expose-gc bench/manual/flow-event-memory.mjs
 import { FlowEventSource } from '../../dist/src/events/flow-events.js';

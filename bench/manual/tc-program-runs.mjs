@@ -1,4 +1,4 @@
-// Hand measurement behind the README's throughput notes: how often and how long the traffic
+// Hand measurement behind the throughput notes in docs/benchmark.md: how often and how long the traffic
 // probe's tc programs run during one 4 s iperf3 between two lab pods (kernel.bpf_stats_enabled,
 // which itself adds a little per run). As root, after `bash scripts/build.sh`:
 //   node bench/manual/tc-program-runs.mjs

@@ -1,4 +1,4 @@
-// Hand measurement behind the README's throughput notes: iperf3 between two lab pods, 5 × 4 s
+// Hand measurement behind the throughput notes in docs/benchmark.md: iperf3 between two lab pods, 5 × 4 s
 // without the agent, 5 × 4 s with it (started once, 6 s before), 5 × 4 s without again; prints the
 // medians and with ÷ mean(without). As root, after `bash scripts/build.sh`:
 //   node bench/manual/throughput-by-probe.mjs [all|nodrop|notraffic|clsact]

@@ -325,7 +325,7 @@ function checkOverlay(name: string, objs: readonly K8sObject[]): void {
 }
 
 describeWithTools('deploy: kubectl kustomize', ['kubectl'], () => {
-  it('overlays are the five README "Deploying to a cluster" describes', () => {
+  it('overlays are the five docs/deployment.md "Deploying to a cluster" describes', () => {
     expect(OVERLAYS).toEqual(['hubble', 'mimir', 'node-identity', 'production', 'prometheus']);
   });
 

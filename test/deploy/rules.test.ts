@@ -2,7 +2,7 @@
  * deploy/alerts: the rules pass `promtool check rules` and their unit tests (`promtool test
  * rules`, Debian 13's promtool), query only metrics Fovea emits (Prometheus form, src/names.ts)
  * or recording rules of the same file, use only labels Fovea's series carry, and every alert
- * carries a severity, a runbook that names a README section, and a unit test.
+ * carries a severity, a runbook that names a section of docs/runbook.md, and a unit test.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,8 +42,8 @@ describe('deploy/alerts: names', () => {
     expect(promqlRefs(alerts.find((a) => a.alert === 'FoveaAgentDown')!.expr).metrics).toEqual(new Set(['fovea_agent_probe_up']));
   });
 
-  it('every alert has a severity, a summary, a description and a runbook section of the README, and a unit test', () => {
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  it('every alert has a severity, a summary, a description and a runbook section of docs/runbook.md, and a unit test', () => {
+    const runbook = readFileSync(join(REPO, 'docs', 'runbook.md'), 'utf8');
     const tests = readFileSync(join(DIR, TESTS_FILE), 'utf8');
     for (const a of alerts) {
       expect(['info', 'warning', 'critical'], a.alert).toContain(a.labels?.['severity']);
@@ -52,7 +52,8 @@ describe('deploy/alerts: names', () => {
       const section = /→ "([^"]+)"/.exec(a.annotations?.['runbook'] ?? '')?.[1];
       expect(section, `${a.alert}: runbook names a section`).toBeTruthy();
       const heading = new RegExp(`^#+ ${section!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'm');
-      expect(heading.test(readme), `${a.alert}: README has a heading "${section}"`).toBe(true);
+      expect(a.annotations?.['runbook'], a.alert).toMatch(/^Fovea docs\/runbook\.md → /);
+      expect(heading.test(runbook), `${a.alert}: docs/runbook.md has a heading "${section}"`).toBe(true);
       expect(tests, `${a.alert}: unit test`).toMatch(new RegExp(`alertname: ${a.alert}\\b`));
     }
   });
