@@ -104,10 +104,7 @@ async function hubbleOutput(config: Config, logger: Logger, ctx: OutputContext):
   if (tls && (!h.tls.certFile || !h.tls.keyFile)) {
     throw new Error('hubble.tls: certFile and keyFile go together (and clientCaFile needs both)');
   }
-  let port = 4244;
-  if (h.address) {
-    try { port = parseHostPort(h.address, 'hubble.address').port; } catch (err) { throw new Error((err as Error).message); }
-  }
+  const port = h.address ? parseHostPort(h.address, 'hubble.address').port : 4244;
   let bound: number | undefined;
   const peer = new PeerService({ nodes, cluster: h.clusterName, port: () => bound ?? port, tls: Boolean(tls) });
   const server = await HubbleServer.start({

@@ -9,7 +9,6 @@
  * Fovea never builds, but a field mask may shape) goes through protobufjs instead. A unit test
  * decodes both encodings of many flows and requires the same message.
  */
-import type protobuf from 'protobufjs';
 import { timestampOf } from './time.js';
 import type { AnyMessage, Flow, FlowEndpoint, FlowFacts, Layer4, ServiceRef, TcpFlagsMessage, Timestamp } from './types.js';
 
@@ -480,9 +479,4 @@ export function encodeExtensionStruct(fields: ExtensionFields): Uint8Array {
   w.pos = 0;
   writeStruct(w, fields);
   return Buffer.from(w.finish());
-}
-
-/** protobufjs encoding of the same message (the reference, and the path for unusual flows). */
-export function encodeWithProtobuf(type: protobuf.Type, message: object): Uint8Array {
-  return type.encode(message).finish();
 }

@@ -15,7 +15,7 @@ import { encodeExtensionStruct, type ExtensionFields } from './flow-encoder.js';
 import { IdentityMapper, type EndpointIdentity } from './identity.js';
 import {
   FLOW_TYPE, IP_VERSION, MONITOR_TYPE, OBSERVATION_POINT, STRUCT_TYPE_URL, TRACE_SUBTYPE, TRAFFIC_DIRECTION, VERDICT,
-  type AnyMessage, type Flow, type FlowEndpoint, type FlowFacts, type Layer4, type TcpFlagsMessage, type Timestamp,
+  type AnyMessage, type Flow, type FlowEndpoint, type FlowFacts, type Layer4, type TcpFlagsMessage,
 } from './types.js';
 
 export const EMITTER_NAME = 'Fovea';
@@ -152,12 +152,7 @@ export class FlowBuilder {
    * built later (FlowBuilder.build, when a client reads it) still shows a pod deleted meanwhile.
    */
   endpoints(ev: NetworkEvent): { source: FlowEndpoint; destination: FlowEndpoint } {
-    return { source: this.endpoint(ev.source), destination: this.endpoint(ev.destination) };
-  }
-
-  /** The Endpoint of one event end: one shared object per pod, node or reserved identity. */
-  endpointOf(e: EventEndpoint): FlowEndpoint {
-    return this.endpoint(e);
+    return { source: this.endpointOf(ev.source), destination: this.endpointOf(ev.destination) };
   }
 
   /** The Flow of an event. `extension: false` leaves `extensions` out (a field mask without it). */
@@ -238,7 +233,7 @@ export class FlowBuilder {
   }
 
   /** The Endpoint of an event end: one shared object per pod, node or reserved identity. */
-  private endpoint(e: EventEndpoint): FlowEndpoint {
+  endpointOf(e: EventEndpoint): FlowEndpoint {
     const id = this.ids.of(e);
     // a pod's uid names it; its identity object changes when its PodInfo does (IdentityMapper)
     const key = e.kind === 'pod' ? (e.podUid ?? `?${e.namespace}/${e.pod}`)

@@ -8,9 +8,9 @@
  * The Hubble server streams tens of thousands of flows per second to each client, so it writes
  * length-prefixed gRPC frames in batches to the call's HTTP/2 stream itself, after grpc-js has
  * sent the response headers; grpc-js still does everything else (status and trailers, TLS,
- * cancellation). That stream is not public API: `fastPathAvailable` checks the shape of the
- * pinned grpc-js version (a unit test fails when an upgrade changes it) and anything else falls
- * back to plain `call.write` per message — slower, never wrong.
+ * cancellation). That stream is not public API: baseCallOf checks the shape of the pinned grpc-js
+ * version (test/unit/hubble-server.test.ts fails when an upgrade makes calls take the fallback) and
+ * anything else falls back to plain `call.write` per message — slower, never wrong.
  */
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ServerHttp2Stream } from 'node:http2';
@@ -48,11 +48,6 @@ function baseCallOf(call: ServerWritableStream<unknown, unknown>): BaseCallShape
   if (!inner || typeof inner.maybeSendMetadata !== 'function' || !stream
     || typeof stream.write !== 'function' || typeof stream.writableLength !== 'number' || typeof stream.once !== 'function') return undefined;
   return inner as BaseCallShape;
-}
-
-/** Whether this call can take the fast path (grpc-js internals as expected). */
-export function fastPathAvailable(call: ServerWritableStream<unknown, unknown>): boolean {
-  return baseCallOf(call) !== undefined;
 }
 
 /** Bytes (fast path) kept in user space per client before the writer waits. */

@@ -210,28 +210,27 @@ export class HubbleObserver implements EventSink {
       const hit = entry.masked?.get(mask.key);
       if (hit) return hit;
     }
-    const node = this.opts.builder.node;
-    let out: Uint8Array | undefined;
-    if (entry.kind === 'flow' && !mask && !entry.flow) {
-      // the common path: straight from the event to the wire, no Flow message
-      out = encodeFactsFrame(this.opts.builder.facts(entry.event, entry));
-    }
-    if (out) {
-      // done
-    } else if (entry.kind === 'flow') {
-      // built for this encoding only unless a filter keeps one (flowOf)
-      const whole = entry.flow ?? this.opts.builder.build(entry.event, entry, !mask || mask.keeps('extensions'));
-      const flow = mask ? mask.apply(whole) as Flow : whole;
-      const time = whole.time ?? timestampOf(entry.timeMs); // the response's time is the flow's
-      out = encodeFlowResponseFrame(flow, node, time, !mask && whole !== entry.flow)
-        ?? frame(this.types.GetFlowsResponse.encode({ flow, node_name: node, time }).finish());
-    } else {
-      const time = timestampOf(entry.timeMs);
-      out = frame(this.types.GetFlowsResponse.encode({ lost_events: lostEvent(entry.source, entry.count, entry.cpu), node_name: node, time }).finish());
-    }
+    const out = this.encode(entry, mask);
     if (!mask) entry.frame = out;
     else (entry.masked ??= new Map()).set(mask.key, out);
     return out;
+  }
+
+  private encode(entry: BufferEntry, mask: FieldMask | undefined): Uint8Array {
+    const b = this.opts.builder;
+    if (entry.kind === 'lost') {
+      const time = timestampOf(entry.timeMs);
+      return frame(this.types.GetFlowsResponse.encode({ lost_events: lostEvent(entry.source, entry.count, entry.cpu), node_name: b.node, time }).finish());
+    }
+    // the common path: straight from the event to the wire, no Flow message
+    const direct = !mask && !entry.flow ? encodeFactsFrame(b.facts(entry.event, entry)) : undefined;
+    if (direct) return direct;
+    // a Flow built for this encoding only, unless a filter keeps one (flowOf); the response's time is the flow's
+    const whole = entry.flow ?? b.build(entry.event, entry, !mask || mask.keeps('extensions'));
+    const flow = mask ? mask.apply(whole) as Flow : whole;
+    const time = whole.time ?? timestampOf(entry.timeMs);
+    return encodeFlowResponseFrame(flow, b.node, time, !mask)
+      ?? frame(this.types.GetFlowsResponse.encode({ flow, node_name: b.node, time }).finish());
   }
 
   /** A lost-event frame for one reader (not buffered). */

@@ -13,7 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { compileFieldMask, type FieldMask } from '../../src/hubble/field-mask.js';
-import { encodeExtensionStruct, encodeFactsFrame, encodeFlowResponseFrame, encodeWithProtobuf } from '../../src/hubble/flow-encoder.js';
+import { encodeExtensionStruct, encodeFactsFrame, encodeFlowResponseFrame } from '../../src/hubble/flow-encoder.js';
 import { FlowBuilder, timestampOf, toFlow } from '../../src/hubble/flows.js';
 import { KERNEL_TO_CILIUM_DROP_REASON } from '../../src/hubble/drop-reasons.js';
 import { hubbleTypes } from '../../src/hubble/proto.js';
@@ -206,7 +206,7 @@ describe('encodeFlowResponseFrame equals protobufjs', () => {
     // a member of l4 it does not write (VRRP, IGMP): falling back beats dropping it
     expect(encodeFlowResponseFrame({ ...flow, l4: { VRRP: { vrid: 3 } } } as Flow, 'node-a', flow.time!)).toBeUndefined();
     // protobufjs, the fallback, does encode it
-    expect(t.Flow.toObject(t.Flow.decode(encodeWithProtobuf(t.Flow, withL7)))['l7']).toEqual({ dns: { query: 'example.com.' } });
+    expect(t.Flow.toObject(t.Flow.decode(t.Flow.encode(withL7).finish()))['l7']).toEqual({ dns: { query: 'example.com.' } });
     // an unknown key that is undefined is no field
     expect(encodeFlowResponseFrame({ ...flow, l7: undefined }, 'node-a', flow.time!)).toBeDefined();
   });
