@@ -39,6 +39,15 @@ export interface AgentExit {
 }
 
 /** Environment without OTEL_* / FOVEA_* variables, so only the flags below configure the agent. */
+/**
+ * The V8 flags the image runs the agent with (src/runtime.ts); BENCH_AGENT_NODE_FLAGS replaces them
+ * (space-separated, empty for Node's defaults) to measure what they change.
+ */
+function nodeFlags(): readonly string[] {
+  const o = process.env['BENCH_AGENT_NODE_FLAGS'];
+  return o === undefined ? AGENT_NODE_FLAGS : o.split(/\s+/).filter(Boolean);
+}
+
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_') && !k.startsWith('FOVEA_')));
 }
@@ -59,14 +68,13 @@ export class AgentProcess {
     const fd = openSync(opts.logPath, 'a');
     let child: ChildProcess;
     try {
-      // the V8 flags the image runs the agent with (src/runtime.ts)
-      child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...argv], { cwd: opts.root, env: cleanEnv(), stdio: ['ignore', fd, fd] });
+      child = spawn(process.execPath, [...nodeFlags(), ...argv], { cwd: opts.root, env: cleanEnv(), stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
     if (child.pid === undefined) throw new Error('could not spawn the agent');
     writeFileSync(opts.pidPath, String(child.pid));
-    return new AgentProcess(child, child.pid, ['node', ...AGENT_NODE_FLAGS, ...argv], opts);
+    return new AgentProcess(child, child.pid, ['node', ...nodeFlags(), ...argv], opts);
   }
 
   get running(): boolean {

@@ -9,8 +9,8 @@ import type { EventEndpoint, Transport } from './types.js';
 export function eventEndpoint(
   identity: IdentitySource | undefined, ip: string, port: number | undefined, localPods: LocalPods,
 ): EventEndpoint {
-  // built by assignment, not object spread: this runs for every event, and spreads with
-  // conditional parts cost ~4 µs here (measured) against ~0.1 µs
+  // built by assignment, not object spread: this runs for every event end, and the spread form
+  // cost 4.5 µs against 47 ns (`node bench/manual/hubble-encode.mjs`)
   const out: { -readonly [K in keyof EventEndpoint]: EventEndpoint[K] } = port !== undefined
     ? { ip, port, kind: 'external' } : { ip, kind: 'external' };
   const e = ip && identity ? identity.resolve(ip) : undefined;
