@@ -91,8 +91,8 @@ export class HubbleObserver implements EventSink {
   publish(events: readonly NetworkEvent[]): void {
     let unpumped = 0;
     const now = this.nowMs();
+    const b = this.opts.builder;
     for (const ev of events) {
-      const b = this.opts.builder;
       this.buffer.push({ kind: 'flow', timeMs: ev.timeMs, event: ev, source: b.endpointOf(ev.source), destination: b.endpointOf(ev.destination) });
       // a suppressed drop happened too: it counts as seen (ServerStatus), though no flow shows it
       this.seen += 1 + (ev.suppressed ?? 0);

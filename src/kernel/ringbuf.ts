@@ -10,9 +10,13 @@
  * then `len` bytes, the whole rounded up to 8 bytes.
  *
  * Producers submit with BPF_RB_NO_WAKEUP (DESIGN.md: wakeups cost ~90% of a core at 130k ev/s), so
- * nobody polls: the agent calls `consume` on a timer. x86-64 and arm64 loads here are ordered enough
- * for the protocol: the header's BUSY bit is read after the producer position, and the
- * consumer position is published with one aligned 64-bit store after the records are handled.
+ * nobody polls: the agent calls `consume` on a timer. The three words the kernel shares with us are
+ * read and written whole with Atomics (libbpf: smp_load_acquire / smp_store_release): the producer
+ * position, then each header's BUSY bit, and the consumer position once the records are handled.
+ * Never through a DataView: V8 does not read one with a single load, so a position the producer
+ * moves mid-read can come out torn; the reader then walks stale bytes past the producer,
+ * loses the record grid, and stops for good on a body word that happens to carry BUSY (seen in
+ * bench part (f); test/unit/ringbuf.test.ts's concurrent producer catches it within a second).
  */
 import { BpfError } from './errors.js';
 import { koffi, lastErrno, libbpf, type Pointer } from './libbpf.js';
@@ -50,7 +54,9 @@ export interface ConsumeResult {
  */
 export class RingReader {
   private readonly cons: BigUint64Array;
-  private readonly prodView: DataView;
+  private readonly prod: BigUint64Array;
+  /** the data area as 32-bit words, for the headers (each 8-byte aligned) */
+  private readonly words: Uint32Array;
   private readonly data: DataView;
   private readonly mask: bigint;
 
@@ -58,26 +64,27 @@ export class RingReader {
     if (mem.size <= 0 || (mem.size & (mem.size - 1)) !== 0) throw new RangeError(`ring size must be a power of 2, got ${mem.size}`);
     if (mem.producer.byteLength < mem.pageSize + 2 * mem.size) throw new RangeError('producer mapping too small');
     this.cons = new BigUint64Array(mem.consumer, 0, 1);
-    this.prodView = new DataView(mem.producer, 0, 8);
+    this.prod = new BigUint64Array(mem.producer, 0, 1);
+    this.words = new Uint32Array(mem.producer, mem.pageSize, (2 * mem.size) / 4);
     this.data = new DataView(mem.producer, mem.pageSize, 2 * mem.size);
     this.mask = BigInt(mem.size - 1);
   }
 
   /** Bytes written but not yet consumed. */
   pending(): number {
-    return Number(this.producerPos() - this.cons[0]!);
+    return Number(this.producerPos() - Atomics.load(this.cons, 0));
   }
 
   /** Hands every complete record to `onRecord`, at most `max`, and frees their space. */
   consume(onRecord: (view: DataView, offset: number, len: number) => void, max = Infinity): ConsumeResult {
-    let cons = this.cons[0]!;
+    let cons = Atomics.load(this.cons, 0);
     let records = 0;
     let discarded = 0;
     try {
       let prod = this.producerPos();
       while (cons < prod && records < max) {
         const off = Number(cons & this.mask);
-        const header = this.data.getUint32(off, true);
+        const header = Atomics.load(this.words, off >>> 2);
         if (header & BUSY) break; // being written: later
         const len = header & 0x3fffffff; // without BUSY and DISCARD
         const total = (len + HDR + 7) & ~7;
@@ -90,13 +97,13 @@ export class RingReader {
         if (cons >= prod) prod = this.producerPos();
       }
     } finally {
-      this.cons[0] = cons; // one aligned 64-bit store: the kernel may reuse the space now
+      Atomics.store(this.cons, 0, cons); // the kernel may reuse the space now
     }
     return { records, discarded };
   }
 
   private producerPos(): bigint {
-    return this.prodView.getBigUint64(0, true);
+    return Atomics.load(this.prod, 0);
   }
 }
 

@@ -127,3 +127,62 @@ describe('RingReader', () => {
     expect(() => new RingReader({ ...f.mem, producer: new ArrayBuffer(PAGE + SIZE) })).toThrow(/too small/);
   });
 });
+
+/**
+ * A producer on another thread, writing as bpf_ringbuf_reserve/submit do (header with BUSY, then
+ * the producer position, then the body, then BUSY cleared), while this thread consumes: every
+ * record must arrive once, in order. A torn read of the producer position (DataView reads it a
+ * byte at a time) once made the reader walk stale bytes past the producer, lose the record grid
+ * and stop for good on a body word that looked BUSY (an IPv4-mapped address's 0xffff0000).
+ */
+const PRODUCER = `
+const { workerData: w } = require('node:worker_threads');
+const cons = new BigUint64Array(w.consumer, 0, 1);
+const prodPos = new BigUint64Array(w.producer, 0, 1);
+const words = new Uint32Array(w.producer, w.page, (2 * w.size) / 4);
+const bytes = new Uint8Array(w.producer, w.page, 2 * w.size);
+const stop = new Int32Array(w.control, 0, 1);
+const both = (off, v) => { Atomics.store(words, off / 4, v); Atomics.store(words, (off + w.size) / 4, v); };
+let prod = 0n;
+produce: for (let seq = 0; seq < w.count; seq++) {
+  while (prod + 96n - Atomics.load(cons, 0) > BigInt(w.size)) if (Atomics.load(stop, 0)) break produce;
+  const off = Number(prod % BigInt(w.size));
+  both(off, (88 | 0x80000000) >>> 0);
+  prod += 96n;
+  Atomics.store(prodPos, 0, prod);
+  for (let i = 0; i < 88; i++) { const at = (off + 8 + i) % w.size; bytes[at] = bytes[at + w.size] = (seq >>> (8 * (i & 3))) & 0xff; }
+  both(off, 88);
+}
+`;
+
+describe('RingReader with a concurrent producer', () => {
+  it('reads every record once and in order while the producer position moves under it', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const size = 4096; // small: the two sides meet all the time, and records straddle the end
+    const count = 400_000;
+    const consumer = new SharedArrayBuffer(PAGE);
+    const producer = new SharedArrayBuffer(PAGE + 2 * size);
+    const control = new SharedArrayBuffer(4);
+    const r = new RingReader({ consumer: consumer as unknown as ArrayBuffer, producer: producer as unknown as ArrayBuffer, pageSize: PAGE, size });
+    const worker = new Worker(PRODUCER, { eval: true, workerData: { consumer, producer, control, page: PAGE, size, count } });
+    let next = 0;
+    let wrong: string | undefined;
+    const deadline = Date.now() + 30_000;
+    try {
+      while (next < count && !wrong && Date.now() < deadline) {
+        r.consume((v, off, len) => {
+          const seq = len === 88 ? v.getUint32(off, true) : -1;
+          const last = len === 88 ? v.getUint32(off + len - 4, true) : -1;
+          if ((seq !== next || last !== seq) && !wrong) wrong = `record ${next}: len ${len}, seq ${seq}/${last}`;
+          next++;
+        });
+      }
+    } finally {
+      Atomics.store(new Int32Array(control), 0, 1);
+      await worker.terminate();
+    }
+    expect(wrong).toBeUndefined();
+    expect(next).toBe(count);
+    expect(new BigUint64Array(consumer, 0, 1)[0]).toBe(BigInt(count * 96));
+  });
+});
