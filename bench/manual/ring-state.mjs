@@ -36,10 +36,10 @@ for (const { id, size } of new Map(rings.map((r) => [r.id, r])).values()) {
   if (fd < 0) { process.stderr.write(`bpf_map_get_fd_by_id(${id}): ${-fd}\n`); continue; }
   const ring = MappedRing.map(fd, size, `map ${id}`);
   const r = ring.reader;
-  const cons = r.cons[0];
-  const prod = r.prodView.getBigUint64(0, true);
-  const off = Number(cons & r.mask);
-  const header = r.data.getUint32(off, true);
+  // the reader's own views (private in TypeScript), read whole as it reads them
+  const cons = Atomics.load(r.cons, 0);
+  const prod = Atomics.load(r.prod, 0);
+  const header = Atomics.load(r.words, Number(cons & r.mask) >>> 2);
   process.stdout.write(`${JSON.stringify({
     mapId: id, size, consumer: String(cons), producer: String(prod), pending: String(prod - cons),
     headerAtConsumer: `0x${header.toString(16)}`, busy: (header & 0x80000000) !== 0, discard: (header & 0x40000000) !== 0,
