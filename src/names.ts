@@ -8,8 +8,8 @@ export const METER_NAME = 'fovea';
 /** Instrument definitions: OTel name, unit, description and the Prometheus name after translation. */
 export interface InstrumentName {
   readonly name: string;
-  /** counter: cumulative monotonic sum; gauge: current value */
-  readonly kind: 'counter' | 'gauge';
+  /** counter: cumulative monotonic sum; gauge: current value; histogram: cumulative explicit-bucket histogram */
+  readonly kind: 'counter' | 'gauge' | 'histogram';
   readonly unit: string;
   readonly description: string;
   /** Name after OTLP → Prometheus translation (counters get `_total`, unit suffixes added). */
@@ -22,6 +22,10 @@ function counter(name: string, unit: string, description: string, prometheus: st
 
 function gauge(name: string, unit: string, description: string, prometheus: string): InstrumentName {
   return { name, kind: 'gauge', unit, description, prometheus };
+}
+
+function histogram(name: string, unit: string, description: string, prometheus: string): InstrumentName {
+  return { name, kind: 'histogram', unit, description, prometheus };
 }
 
 export const INSTRUMENTS = {
@@ -55,6 +59,68 @@ export const INSTRUMENTS = {
   flowDropBytes: counter('fovea.flow.drop.bytes', 'By',
     'Dropped bytes between workloads, by kernel drop reason', 'fovea_flow_drop_bytes_total'),
 
+  // TCP health (probe "tcp": tcp:* and sock:inet_sock_set_state tracepoints). Three levels like
+  // drops: the node (every network namespace), a local pod, and workload pairs (source → destination).
+  tcpRetransmits: counter('fovea.tcp.retransmits', '{segment}',
+    'TCP segments retransmitted by this node\'s kernel (data and SYN/SYN-ACK), every network namespace',
+    'fovea_tcp_retransmits_total'),
+  tcpResets: counter('fovea.tcp.resets', '{segment}',
+    'TCP resets sent (transmit) and received (receive) by this node\'s kernel', 'fovea_tcp_resets_total'),
+  tcpOpened: counter('fovea.tcp.connections.opened', '{connection}',
+    'TCP connections established, active (connect) or passive (accept)', 'fovea_tcp_connections_opened_total'),
+  tcpFailed: counter('fovea.tcp.connections.failed', '{connection}',
+    'TCP connects that never reached ESTABLISHED, by what the kernel saw (reset, timeout, unreachable, other)',
+    'fovea_tcp_connections_failed_total'),
+  tcpClosed: counter('fovea.tcp.connections.closed', '{connection}',
+    'Established TCP connections that ended', 'fovea_tcp_connections_closed_total'),
+  tcpHandshake: histogram('fovea.tcp.handshake.duration', 's',
+    'Active TCP opens: time from SYN sent to ESTABLISHED', 'fovea_tcp_handshake_duration_seconds'),
+  tcpRtt: histogram('fovea.tcp.rtt', 's',
+    'Smoothed round-trip time of TCP connections, sampled when they become established and when they end',
+    'fovea_tcp_rtt_seconds'),
+  tcpConnections: gauge('fovea.tcp.connections', '{connection}',
+    'TCP connections now, by state (sockets the probe has seen change state)', 'fovea_tcp_connections'),
+  podTcpRetransmits: counter('fovea.pod.tcp.retransmits', '{segment}',
+    'TCP segments a pod retransmitted (transmit) or that were retransmitted to it by a socket on this node (receive)',
+    'fovea_pod_tcp_retransmits_total'),
+  podTcpResets: counter('fovea.pod.tcp.resets', '{segment}',
+    'TCP resets a pod sent (transmit) or received (receive)', 'fovea_pod_tcp_resets_total'),
+  podTcpOpened: counter('fovea.pod.tcp.connections.opened', '{connection}',
+    'TCP connections a pod established, active or passive', 'fovea_pod_tcp_connections_opened_total'),
+  podTcpFailed: counter('fovea.pod.tcp.connections.failed', '{connection}',
+    'TCP connects of a pod that never reached ESTABLISHED, by what the kernel saw', 'fovea_pod_tcp_connections_failed_total'),
+  podTcpClosed: counter('fovea.pod.tcp.connections.closed', '{connection}',
+    'Established TCP connections of a pod that ended', 'fovea_pod_tcp_connections_closed_total'),
+  podTcpHandshake: histogram('fovea.pod.tcp.handshake.duration', 's',
+    'A pod\'s active TCP opens: time from SYN sent to ESTABLISHED', 'fovea_pod_tcp_handshake_duration_seconds'),
+  podTcpConnections: gauge('fovea.pod.tcp.connections', '{connection}',
+    'A pod\'s TCP connections now, by state', 'fovea_pod_tcp_connections'),
+  flowTcpRetransmits: counter('fovea.flow.tcp.retransmits', '{segment}',
+    'TCP segments retransmitted between workloads (source = the sender)', 'fovea_flow_tcp_retransmits_total'),
+  flowTcpResets: counter('fovea.flow.tcp.resets', '{segment}',
+    'TCP resets between workloads (source = the sender)', 'fovea_flow_tcp_resets_total'),
+  flowTcpOpened: counter('fovea.flow.tcp.connections.opened', '{connection}',
+    'TCP connections established between workloads (source = client)', 'fovea_flow_tcp_connections_opened_total'),
+  flowTcpFailed: counter('fovea.flow.tcp.connections.failed', '{connection}',
+    'TCP connects between workloads that never reached ESTABLISHED (source = client)', 'fovea_flow_tcp_connections_failed_total'),
+  flowTcpClosed: counter('fovea.flow.tcp.connections.closed', '{connection}',
+    'Established TCP connections between workloads that ended (source = client)', 'fovea_flow_tcp_connections_closed_total'),
+  flowTcpHandshake: histogram('fovea.flow.tcp.handshake.duration', 's',
+    'TCP handshake time between workloads, SYN sent to ESTABLISHED (source = client)',
+    'fovea_flow_tcp_handshake_duration_seconds'),
+  flowTcpRtt: histogram('fovea.flow.tcp.rtt', 's',
+    'Smoothed TCP round-trip time between workloads (source = the socket\'s side), sampled at established and at end',
+    'fovea_flow_tcp_rtt_seconds'),
+
+  // Kernel network counters (probe "netstack"): each network namespace's own /proc/net/snmp, netstat
+  // and snmp6, a bounded set named by `fovea.counter.name` (src/probes/netstack/snmp.ts NETSTACK_COUNTERS).
+  netstackCounter: counter('fovea.netstack.counter', '{event}',
+    'The node\'s kernel network counters (host network namespace: /proc/net/snmp, netstat, snmp6), by counter name',
+    'fovea_netstack_counter_total'),
+  podNetstackCounter: counter('fovea.pod.netstack.counter', '{event}',
+    'A pod\'s own kernel network counters (its network namespace\'s /proc/net/snmp, netstat, snmp6), by counter name',
+    'fovea_pod_netstack_counter_total'),
+
   // Agent health (self-observability).
   probeUp: gauge('fovea.agent.probe.up', '{probe}',
     '1 when the probe is loaded and attached, 0 when it failed or was skipped', 'fovea_agent_probe_up'),
@@ -87,7 +153,7 @@ export const INSTRUMENTS = {
   eventsRead: counter('fovea.agent.events.read', '{event}',
     'Events the agent read from the kernel ring buffer, by event name', 'fovea_agent_events_read_total'),
   eventsSuppressed: counter('fovea.agent.events.suppressed', '{event}',
-    'Drops the in-kernel rate limit did not send as events (counted exactly, carried on the next event), by drop reason',
+    'Events the in-kernel rate limit did not send (counted exactly, carried on the next event): drops by drop reason, TCP events by event name and kind',
     'fovea_agent_events_suppressed_total'),
   eventsLost: counter('fovea.agent.events.lost', '{event}',
     'Events lost, by stage (ring_full: kernel ring buffer full; queue_full: export queue over its bound; export_rejected: the collector refused them for good; observe_slow_client: skipped for a fovea observe client that read too slowly; hubble_slow_client: overwritten in the Hubble flow buffer before a Hubble client read them)',
@@ -133,6 +199,17 @@ export const ATTR = {
   srcAddress: 'source.address',
   dstAddress: 'destination.address',
   clientPort: 'fovea.client.port',
+  // TCP health
+  tcpOpen: 'fovea.tcp.open',
+  tcpFailure: 'fovea.tcp.failure',
+  connectionState: 'network.connection.state',
+  // TCP events
+  tcpEventKind: 'fovea.tcp.event',
+  tcpSide: 'fovea.tcp.side',
+  tcpSegments: 'fovea.tcp.segments',
+  errorType: 'error.type',
+  // kernel network counters: `<Proto>.<Field>` as the kernel spells them (Tcp.RetransSegs, Udp6.NoPorts)
+  counterName: 'fovea.counter.name',
   // events
   eventName: 'fovea.event.name',
   lossStage: 'fovea.loss.stage',
@@ -166,7 +243,30 @@ export const ATTR = {
 export const EVENT = {
   drop: 'fovea.network.packet.drop',
   flow: 'fovea.network.flow',
+  tcpReset: 'fovea.tcp.reset',
+  tcpConnectFailed: 'fovea.tcp.connect.failed',
+  tcpRetransmit: 'fovea.tcp.retransmit',
 } as const;
+
+/** Values of `fovea.tcp.open`. */
+export const TCP_OPEN = { active: 'active', passive: 'passive' } as const;
+
+/** Values of `fovea.tcp.failure`: what the kernel saw when a connect failed (the socket's error). */
+export const TCP_FAILURE = {
+  /** a reset answered the SYN (ECONNREFUSED) */
+  reset: 'reset',
+  /** no answer: SYN retransmissions ran out (ETIMEDOUT) */
+  timeout: 'timeout',
+  /** an ICMP error said the destination cannot be reached (EHOSTUNREACH, ENETUNREACH) */
+  unreachable: 'unreachable',
+  /** any other error, or the application gave up (closed the socket) before an answer */
+  other: 'other',
+} as const;
+
+/** Histogram bucket bounds (seconds) of TCP handshake time and RTT: 0.1 ms to 10 s. */
+export const TCP_LATENCY_BOUNDS_S = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const;
 
 /** Values of `fovea.verdict` on events. */
 export const VERDICT = { forwarded: 'FORWARDED', dropped: 'DROPPED' } as const;

@@ -16,11 +16,17 @@ import type { IdentitySource } from '../k8s/types.js';
 import type { DiscoveryResult } from '../netns/pod-interfaces.js';
 import { PodMetrics } from '../pods/pod-metrics.js';
 import { PodNetwork } from '../pods/pod-network.js';
+import { PodNetstack } from '../pods/pod-netstack.js';
+import { NetnsRestoreError } from '../kernel/netns.js';
+import { NetstackProbe } from '../probes/netstack/probe.js';
 import { DropProbe } from '../probes/drop/probe.js';
 import { TrafficProbe } from '../probes/traffic/probe.js';
+import { TcpProbe } from '../probes/tcp/probe.js';
+import { TcpSeries } from '../pods/tcp-series.js';
 import { hostname } from 'node:os';
 import { DropEventSource } from '../events/drop-events.js';
 import { FlowEventSource } from '../events/flow-events.js';
+import { TcpEventSource } from '../events/tcp-events.js';
 import { KernelSymbols } from '../events/kallsyms.js';
 import { EventPipeline, type EventOutput } from '../events/pipeline.js';
 import { AgentHealth } from './health.js';
@@ -51,7 +57,20 @@ export interface AgentOptions {
   };
   /** Where drop and flow events go (OTLP log exporter, observe server); the agent closes them at stop. */
   readonly eventOutputs?: readonly EventOutput[];
+  /**
+   * Called after a fatal error is logged (NetnsRestoreError: this thread could not return to the
+   * agent's own network namespace). Default: exit the process at once with FATAL_EXIT_CODE.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
+
+/** Exit code after a fatal error (EX_SOFTWARE): the process must not go on. */
+export const FATAL_EXIT_CODE = 70;
+
+/** Source name of the pods' netstack counters (read times and errors under `fovea.probe`). */
+const POD_NETSTACK = 'netstack.pods';
+/** Source name of the tcp probe's pod and workload-pair series. */
+const POD_TCP = 'tcp.pods';
 
 export class AgentStartError extends Error {
   override readonly name = 'AgentStartError';
@@ -68,6 +87,8 @@ export function probeSettings(config: Config, bpfObjectDir: string, trackFlows?:
     dropHook: config.probes.drop.hook,
     maxFlows: config.probes.flows.maxFlows,
     dropEvents: config.events.drops,
+    tcp: config.probes.tcp,
+    tcpEvents: config.events.tcp,
     ...(trackFlows ? { trackFlows } : {}),
   };
 }
@@ -85,6 +106,8 @@ export class Agent {
   private readonly log: Logger;
   private podNetwork: PodNetwork | undefined;
   private podMetrics: PodMetrics | undefined;
+  private podNetstack: PodNetstack | undefined;
+  private tcpSeries: TcpSeries | undefined;
   private podTimer: NodeJS.Timeout | undefined;
   private events: EventPipeline | undefined;
   private finalEvents: MetricFamily[] | undefined;
@@ -121,6 +144,7 @@ export class Agent {
     const trackFlows = net && config.probes.flows.enabled ? (i: { ifindex: number }) => net.isPodInterface(i.ifindex) : undefined;
     const ctx = { logger: this.opts.logger, settings: probeSettings(config, this.opts.bpfObjectDir, trackFlows) };
     const enabled = (this.opts.probes ?? PROBES).filter((d) => config.probes[d.name as keyof Config['probes']]?.enabled !== false);
+    const auxiliary = new Set(enabled.filter((d) => d.auxiliary).map((d) => d.name));
     for (const def of enabled) {
       const probe = def.create(ctx);
       try {
@@ -134,7 +158,8 @@ export class Agent {
         this.log.warn({ probe: def.name, err: msg }, 'probe failed to start; continuing without it');
       }
     }
-    if (this.probes.length === 0) {
+    // an auxiliary probe (no eBPF) alone does not hide eBPF probes that all failed to start
+    if (this.probes.length === 0 || (this.failed.size > 0 && this.probes.every((p) => auxiliary.has(p.name)))) {
       const why = [...this.failed].map(([n, m]) => `${n}: ${m}`).join('; ') || 'every probe is disabled';
       throw new AgentStartError(`no probe could start (${why}). Run \`fovea doctor\` to see what this host supports.`);
     }
@@ -164,6 +189,19 @@ export class Agent {
     });
     this.podMetrics = metrics;
     this.producer.addSource(this.timedSource({ name: 'pods', collect: () => metrics.collect() }));
+    const tcp = this.probes.find((p): p is TcpProbe => p instanceof TcpProbe);
+    if (tcp) {
+      // after the probe's own source: it reads the records the probe read in the same collection
+      const tcpSeries = new TcpSeries({ identity, tcp, settings: { seriesTtlMs: cfg.pods.seriesTtlMs, podNames: cfg.pods.podNames, addresses: cfg.pods.addresses } });
+      this.tcpSeries = tcpSeries;
+      this.producer.addSource(this.timedSource({ name: POD_TCP, collect: () => tcpSeries.collect() }));
+    }
+    const netstack = this.probes.find((p): p is NetstackProbe => p instanceof NetstackProbe);
+    if (netstack) {
+      const podNetstack = new PodNetstack({ reader: netstack, pods: () => net.namespaces().values(), logger: this.opts.logger });
+      this.podNetstack = podNetstack;
+      this.producer.addSource(this.timedSource({ name: POD_NETSTACK, collect: () => podNetstack.collect() }));
+    }
     const tick = async (): Promise<void> => {
       await net.refresh();
       try {
@@ -199,7 +237,9 @@ export class Agent {
     if (hubble && !dropsOn) {
       this.log.warn('the Hubble API shows no DROPPED flows: drop events are off (events.drops.enabled) or the drop probe is down');
     }
-    if (!dropsOn && !flowsOn) return;
+    const tcp = this.probes.find((p): p is TcpProbe => p instanceof TcpProbe);
+    const tcpOn = cfg.tcp.enabled && tcp?.eventsEnabled === true;
+    if (!dropsOn && !flowsOn && !tcpOn) return;
     // read on the first drop event (not at start: the symbol table costs a few MB)
     const symbols = dropsOn && cfg.drops.symbolize
       ? new KernelSymbols(undefined, (reason) => this.log.warn({ reason }, 'drop events will not name the kernel function that dropped'))
@@ -213,6 +253,7 @@ export class Agent {
       ...(flowsOn ? {
         flows: new FlowEventSource({ flowView: () => traffic.flowView(), identity, podInterfaces: () => net.interfaces(), node }),
       } : {}),
+      ...(tcpOn ? { tcp: new TcpEventSource({ probe: tcp, identity, node }), tcpLimits: tcp } : {}),
       outputs: this.opts.eventOutputs ?? [],
       drainIntervalMs: cfg.drainIntervalMs,
       flowIntervalMs: cfg.flows.intervalMs,
@@ -222,9 +263,9 @@ export class Agent {
     this.producer.addSource({ collect: () => this.finalEvents ?? events.collect() });
   }
 
-  /** Drains drop events and reads flow records now (tests); returns how many events. */
+  /** Drains drop and TCP events and reads flow records now (tests); returns how many events. */
   drainEvents(): number {
-    return (this.events?.drainDrops() ?? 0) + (this.events?.readFlows() ?? 0);
+    return (this.events?.drainDrops() ?? 0) + (this.events?.drainTcp() ?? 0) + (this.events?.readFlows() ?? 0);
   }
 
   /** Refreshes pod interfaces and registrations now (tests, and the first export after start). */
@@ -246,12 +287,24 @@ export class Agent {
           this.health.recordRead(probe.name, Number(process.hrtime.bigint() - t0) / 1e9, true);
           return fams;
         } catch (err) {
+          if (err instanceof NetnsRestoreError) this.fatal(err);
           this.health.recordRead(probe.name, Number(process.hrtime.bigint() - t0) / 1e9, false);
           this.readLog.warn(`read:${probe.name}`, { probe: probe.name, err: (err as Error).message }, 'map read failed');
           return [];
         }
       },
     };
+  }
+
+  /**
+   * The thread that runs every line of the agent could not return to the agent's own network
+   * namespace (src/kernel/netns.ts): exports, the API watch and the Hubble server would all run in
+   * a pod's namespace from now on. Log and end the process; no orderly shutdown from there.
+   */
+  private fatal(err: Error): void {
+    this.log.fatal({ err: err.message, exitCode: FATAL_EXIT_CODE }, 'fatal: lost the agent\'s own network namespace; exiting');
+    if (this.opts.onFatal) this.opts.onFatal(err);
+    else process.exit(FATAL_EXIT_CODE);
   }
 
   /** What the health endpoint judges (src/agent/health-server.ts). */
@@ -294,6 +347,7 @@ export class Agent {
         p.detach();
         snapshot.set(p.name, p.collect());
       } catch (err) {
+        if (err instanceof NetnsRestoreError) this.fatal(err);
         this.log.warn({ probe: p.name, err: (err as Error).message }, 'final read failed');
       }
     }
@@ -302,6 +356,21 @@ export class Agent {
         snapshot.set('pods', this.podMetrics.collect());
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'final pod read failed');
+      }
+    }
+    if (this.tcpSeries) {
+      try {
+        snapshot.set(POD_TCP, this.tcpSeries.collect());
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'final pod tcp read failed');
+      }
+    }
+    if (this.podNetstack) {
+      try {
+        snapshot.set(POD_NETSTACK, this.podNetstack.collect());
+      } catch (err) {
+        if (err instanceof NetnsRestoreError) this.fatal(err);
+        this.log.warn({ err: (err as Error).message }, 'final pod netstack read failed');
       }
     }
     this.finalSnapshot = snapshot;

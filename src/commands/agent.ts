@@ -32,7 +32,8 @@ export const agentCommand: Command = {
     '',
     agentFlagsHelp(),
     '',
-    'Exit codes: 0 stopped cleanly, 1 could not start, 2 invalid configuration.',
+    'Exit codes: 0 stopped cleanly, 1 could not start, 2 invalid configuration, 70 fatal (could not',
+    'return to its own network namespace after reading a pod\'s counters: it stops rather than go on).',
   ].join('\n'),
   run: runAgent,
 };

@@ -22,6 +22,8 @@ import { createLogger } from '../log.js';
 import { defaultBpfObjectDir } from '../paths.js';
 import { DROP_OBJECT_NO_EVENTS, DropProbe } from '../probes/drop/probe.js';
 import { TRAFFIC_OBJECT } from '../probes/traffic/probe.js';
+import { TCP_OBJECT, tcpPrograms } from '../probes/tcp/probe.js';
+import { Btf } from '../kernel/btf.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
 
 /** ok: works; warn: works with a fallback or loses something; fail: a feature will not work;
@@ -190,6 +192,8 @@ export interface Host {
   kernelBtfSize(): number | undefined;
   dropReasonCount(): number;
   kernelBtfHasTypedef(name: string): boolean;
+  /** arguments of a tracepoint in the kernel's BTF (btf_trace_<name>), undefined when absent */
+  tracepointArity(name: string): number | undefined;
   /** the skb:kfree_skb format and the tracefs it came from, or undefined when not readable */
   kfreeSkbFormat(): { tracefs: string; format: string } | undefined;
   tryTracingAttach(object: string, program: string): void;
@@ -214,6 +218,14 @@ export function realHost(): Host {
     kernelBtfSize: () => (existsSync(KERNEL_BTF_PATH) ? statSync(KERNEL_BTF_PATH).size : undefined),
     dropReasonCount: () => DropProbe.kernelReasons().size,
     kernelBtfHasTypedef: (name) => kernelBtfHas(name, 'typedef'),
+    tracepointArity: (name) => {
+      const btf = Btf.vmlinux();
+      try {
+        return btf.tracepointArity(name);
+      } finally {
+        btf.close();
+      }
+    },
     kfreeSkbFormat: () => {
       for (const tracefs of TRACEFS) {
         try {
@@ -377,6 +389,31 @@ function checkDropHooks(ctx: CheckContext): CheckResult[] {
   });
 }
 
+/** The tcp probe: each of its tracepoints in the kernel's BTF, and its programs load and attach. */
+function checkTcp(ctx: CheckContext, btfOk: boolean): CheckResult {
+  const base = { id: 'tcp', name: 'tcp tracepoints', affects: 'tcp probe (TCP health)' };
+  if (ctx.libbpfMissing) return notChecked(base);
+  if (!btfOk) return { ...base, status: 'fail', detail: 'needs kernel BTF (the tracepoints\' arity is read from it)', fix: 'a kernel with CONFIG_DEBUG_INFO_BTF=y' };
+  const arity = attempt(() => tcpPrograms((tp) => ctx.host.tracepointArity(tp)));
+  if (!arity.ok) return failed(base, arity.err, ctx, SEE_LOG);
+  const { programs, missing } = arity.value;
+  if (missing.length) {
+    return { ...base, status: 'fail', detail: `kernel has no tracepoint ${missing.join(', ')}`, fix: 'needs Linux >= 4.16 (tcp:* and sock:inet_sock_set_state)' };
+  }
+  const path = join(ctx.bpfDir, TCP_OBJECT);
+  const failures: string[] = [];
+  let firstErr: unknown;
+  for (const p of programs) {
+    const t = attempt(() => ctx.host.tryTracingAttach(path, p));
+    if (!t.ok) {
+      failures.push(`${p}: ${shortError(t.err)}`);
+      firstErr ??= t.err;
+    }
+  }
+  if (failures.length) return { ...failed(base, firstErr, ctx, SEE_LOG), detail: `${failures.length} of ${programs.length} programs failed: ${failures.join('; ')}` };
+  return { ...base, status: 'ok', detail: `${programs.length} raw tracepoints load and attach (${programs.join(', ')})` };
+}
+
 function checkTc(ctx: CheckContext): CheckResult[] {
   const path = join(ctx.bpfDir, TRAFFIC_OBJECT);
   const where = `${LOOPBACK.name} ingress`;
@@ -484,6 +521,7 @@ export function runChecks(opts: { bpfDir: string; verbose: boolean }, host: Host
   run('tracepoint', 'skb:kfree_skb', () => checkTracepoint(ctx, btfOk));
   run('drop-hooks', 'drop hooks', () => checkDropHooks(ctx));
   run('traffic-tcx', 'traffic via tcx', () => checkTc(ctx));
+  run('tcp', 'tcp tracepoints', () => checkTcp(ctx, btfOk));
   run('ringbuf', 'BPF ring buffer', () => checkRingbuf(ctx));
   run('batch', 'batch map reads', () => checkBatch(ctx));
   run('lockdown', 'kernel lockdown', () => checkLockdown(ctx));

@@ -26,7 +26,7 @@ export interface OutputContext {
 
 /** Whether any output wants events at all (the event stage runs only then). */
 export function eventsWanted(config: Config): boolean {
-  return config.events.drops.enabled || config.events.flows.enabled || config.hubble.enabled;
+  return config.events.drops.enabled || config.events.flows.enabled || config.events.tcp.enabled || config.hubble.enabled;
 }
 
 /** Starts the outputs; throws (after closing what started) when one cannot be served. */
@@ -36,8 +36,12 @@ export async function createEventOutputs(
   const outputs: EventOutput[] = [];
   if (!eventsWanted(config)) return outputs;
   // flow events may run for Hubble alone: the other outputs take them only when asked for
-  const accepts: readonly EventName[] = config.events.flows.enabled ? [EVENT.drop, EVENT.flow] : [EVENT.drop];
-  const eventsOn = config.events.drops.enabled || config.events.flows.enabled;
+  const accepts: readonly EventName[] = [
+    ...(config.events.drops.enabled ? [EVENT.drop] : []),
+    ...(config.events.flows.enabled ? [EVENT.flow] : []),
+    ...(config.events.tcp.enabled ? [EVENT.tcpReset, EVENT.tcpConnectFailed, EVENT.tcpRetransmit] : []),
+  ];
+  const eventsOn = accepts.length > 0;
   try {
     if (eventsOn && logs) {
       outputs.push(taking(accepts, createEventLogExporter({
@@ -57,7 +61,8 @@ export async function createEventOutputs(
       }
       outputs.push(taking(accepts, observeOutput(server)));
     }
-    if (config.hubble.enabled) outputs.push(await hubbleOutput(config, logger, ctx));
+    // Hubble flows are drops and forwarded flows: TCP events have no flow.Flow form
+    if (config.hubble.enabled) outputs.push(taking([EVENT.drop, EVENT.flow], await hubbleOutput(config, logger, ctx)));
   } catch (err) {
     await Promise.all(outputs.map((o) => o.close(0)));
     throw err;
@@ -71,6 +76,7 @@ function taking(accepts: readonly EventName[], o: EventOutput): EventOutput {
     name: o.name, accepts,
     publish: (events) => o.publish(events),
     ...(o.stats ? { stats: () => o.stats!() } : {}),
+    ...(o.kernelLoss ? { kernelLoss: (n: number) => o.kernelLoss!(n) } : {}),
     close: (timeoutMs) => o.close(timeoutMs),
   };
 }

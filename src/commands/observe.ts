@@ -20,6 +20,7 @@ export const DEFAULT_LAST = 20;
 const PROG = 'fovea observe';
 
 export const OBSERVE_FLAGS = {
+  event: { type: 'string', multiple: true },
   verdict: { type: 'string', multiple: true },
   reason: { type: 'string', multiple: true },
   pod: { type: 'string', multiple: true },
@@ -43,13 +44,15 @@ type Output = (typeof OUTPUTS)[number];
 export const OBSERVE_HELP = [
   'Usage: fovea observe [filters] [--last N | --since TIME] [--follow] [-o table|json]',
   '',
-  'Shows the flows and drops that the agent on this node sees, like `hubble observe`: from the',
+  'Shows the flows, drops and TCP events (resets, failed connects, retransmissions) that the agent',
+  'on this node sees, like `hubble observe`: from the',
   "agent's recent history (its last 8192 events by default), then live with --follow. Without",
   `--last, --since or --follow it prints the last ${DEFAULT_LAST} matching events and exits.`,
   '',
   'Filters (each repeatable or comma-separated; the values of one filter are OR-ed, different',
   'filters AND-ed; pod, namespace, IP and port match either end of the event):',
-  '  --verdict <FORWARDED|DROPPED>    Verdict',
+  '  --event <kind>                   drop, flow, reset, connect-failed, retransmit, or tcp (the last three)',
+  '  --verdict <FORWARDED|DROPPED>    Verdict (drops and flows; TCP events have none)',
   '  --reason <name>                  Kernel drop reason, any case: NETFILTER_DROP, NO_SOCKET ... (`fovea reasons`)',
   '  --pod <[namespace/]name[*]>      Pod by name, in any namespace or in one; a trailing * matches a prefix',
   '  --namespace <name>               Namespace',
@@ -72,6 +75,7 @@ export const OBSERVE_HELP = [
   'Examples:',
   '  fovea observe                                        the last 20 events',
   '  fovea observe --verdict DROPPED -f                   every drop, live',
+  '  fovea observe --event reset,connect-failed -f        refused and failed connections, live',
   '  fovea observe --pod shop/checkout-* --since 5m       flows and drops of the checkout pods, last 5 minutes',
   '  fovea observe --reason NETFILTER_DROP --port 443 -f  policy drops to or from port 443, live',
   '  fovea observe --ip 10.0.0.0/8 --protocol udp --last 100 -o json | jq .destination',

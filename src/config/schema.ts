@@ -95,6 +95,20 @@ export const ConfigSchema = z.object({
       idleTimeoutMs: durationMs(1_000, 3_600_000).default(120_000)
         .describe('A flow idle this long ends: its record is deleted and its series stop'),
     }).strict().default({}),
+    netstack: z.object({
+      enabled: z.boolean().default(true)
+        .describe('Kernel network counters (TCP, UDP, IP from /proc/net/snmp, netstat, snmp6) of the node and of each pod whose network namespace is known'),
+    }).strict().default({}),
+    tcp: z.object({
+      enabled: z.boolean().default(true)
+        .describe('TCP health probe: retransmissions, resets, opens, failed connects, handshake time, RTT, states (tracepoints)'),
+      maxConnections: z.number().int().min(1_024).max(1_048_576).default(16_384)
+        .describe('Size of the kernel table of (local, remote, server port) TCP records; a full table is counted'),
+      maxSockets: z.number().int().min(1_024).max(4_194_304).default(131_072)
+        .describe('TCP sockets followed for the state gauge and handshake time; beyond it they are counted and left out'),
+      idleTimeoutMs: durationMs(1_000, 3_600_000).default(120_000)
+        .describe('A TCP record unchanged this long is deleted from the kernel (its totals stay in the series)'),
+    }).strict().default({}),
   }).strict().default({}),
   kubernetes: z.object({
     mode: z.enum(['auto', 'cluster', 'node', 'off']).default('auto')
@@ -130,6 +144,15 @@ export const ConfigSchema = z.object({
         .describe('Flow events (verdict FORWARDED) from the kernel flow table: new, periodic and ended flows'),
       intervalMs: durationMs(1_000, 600_000).default(5_000)
         .describe('How often flow records are read and active flows reported'),
+    }).strict().default({}),
+    tcp: z.object({
+      enabled: z.boolean().default(true)
+        .describe('TCP events: resets, failed connects and retransmissions, rate-limited in the kernel, with both ends\' identity'),
+      ratePerCpu: z.number().int().min(1).max(1_000_000).default(100)
+        .describe('TCP events per second per CPU per type; beyond it they are counted and carried on the next event'),
+      ringBufferBytes: z.number().int().min(4_096).max(1 << 30).default(1 << 18)
+        .refine((n) => (n & (n - 1)) === 0 && n % 4_096 === 0, 'must be a power of 2 and a multiple of 4096')
+        .describe('Size of the kernel ring buffer for TCP events'),
     }).strict().default({}),
     drainIntervalMs: durationMs(10, 5_000).default(100)
       .describe('How often the drop-event ring buffer is drained'),

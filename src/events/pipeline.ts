@@ -12,6 +12,7 @@ import type { DropReasons } from '../probes/drop/reasons.js';
 import type { CounterSeries, MetricFamily } from '../probes/types.js';
 import { slotReason, type DropEventSource } from './drop-events.js';
 import type { FlowEventSource } from './flow-events.js';
+import { TCP_EVENT_KINDS, type TcpEventSource } from './tcp-events.js';
 import type { EventName, EventSink, NetworkEvent } from './types.js';
 
 /** How often the kernel's ring-full counters are read for outputs that report kernel losses. */
@@ -51,6 +52,10 @@ export interface EventPipelineOptions {
   /** the drop probe's per-reason rate-limit counters and names (for the health metrics) */
   readonly dropLimits?: { readEventLimits(): EventLimitCount[]; reasonNames(): DropReasons | undefined };
   readonly flows?: FlowEventSource;
+  /** TCP events from the tcp probe's ring (drained with the drops, on the same timer) */
+  readonly tcp?: TcpEventSource;
+  /** the tcp probe's per-type rate-limit counters (`slot` is enum tcp_event_type) */
+  readonly tcpLimits?: { readEventLimits(): EventLimitCount[] };
   readonly outputs: readonly EventOutput[];
   readonly drainIntervalMs: number;
   readonly flowIntervalMs: number;
@@ -72,8 +77,8 @@ export class EventPipeline {
   }
 
   start(): void {
-    if (this.opts.drops) {
-      this.drainTimer = setInterval(() => this.drainDrops(), this.opts.drainIntervalMs);
+    if (this.opts.drops || this.opts.tcp) {
+      this.drainTimer = setInterval(() => { this.drainDrops(); this.drainTcp(); }, this.opts.drainIntervalMs);
       this.drainTimer.unref();
     }
     if (this.opts.flows) {
@@ -81,7 +86,7 @@ export class EventPipeline {
       this.flowTimer.unref();
     }
     this.log.info({
-      drops: this.opts.drops !== undefined, flows: this.opts.flows !== undefined,
+      drops: this.opts.drops !== undefined, flows: this.opts.flows !== undefined, tcp: this.opts.tcp !== undefined,
       outputs: this.opts.outputs.map((o) => o.name),
     }, 'event stage started');
   }
@@ -93,6 +98,13 @@ export class EventPipeline {
     const n = this.take('drain', 'reading drop events failed', () => drops.drain());
     this.checkKernelLoss();
     return n;
+  }
+
+  /** Drains the TCP-event ring now (also the timer's work). Returns how many events it read. */
+  drainTcp(): number {
+    const tcp = this.opts.tcp;
+    if (!tcp) return 0;
+    return this.take('tcp', 'reading tcp events failed', () => tcp.drain());
   }
 
   /** Tells the outputs that want it how many drop events the kernel lost since the last check. */
@@ -160,6 +172,7 @@ export class EventPipeline {
     clearInterval(this.drainTimer);
     clearInterval(this.flowTimer);
     this.drainDrops();
+    this.drainTcp();
     this.readFlows();
     this.stopped = true;
   }
@@ -183,6 +196,20 @@ export class EventPipeline {
     const lost = new Map<string, number>();
     if (this.opts.drops) read.push({ attributes: { [ATTR.eventName]: EVENT.drop }, value: this.opts.drops.counts().read });
     if (this.opts.flows) read.push({ attributes: { [ATTR.eventName]: EVENT.flow }, value: this.flowEvents });
+    if (this.opts.tcp) {
+      for (const [name, value] of this.opts.tcp.countsByName()) read.push({ attributes: { [ATTR.eventName]: name }, value });
+    }
+    let tcpRingFull = 0;
+    if (this.opts.tcpLimits) {
+      for (const l of this.opts.tcpLimits.readEventLimits()) {
+        const k = TCP_EVENT_KINDS[l.slot];
+        if (k && l.suppressed > 0n) {
+          suppressed.push({ attributes: { [ATTR.eventName]: k.name, [ATTR.tcpEventKind]: k.kind }, value: Number(l.suppressed) });
+        }
+        tcpRingFull += Number(l.ringFull);
+      }
+      lost.set(EVENT_LOSS_STAGE.ringFull, tcpRingFull);
+    }
     if (this.opts.dropLimits) {
       const reasons = this.opts.dropLimits.reasonNames();
       let ringFull = 0;
@@ -190,7 +217,7 @@ export class EventPipeline {
         if (l.suppressed > 0n) suppressed.push({ attributes: { [ATTR.dropReason]: slotReason(l.slot, reasons) }, value: Number(l.suppressed) });
         ringFull += Number(l.ringFull);
       }
-      lost.set(EVENT_LOSS_STAGE.ringFull, ringFull);
+      lost.set(EVENT_LOSS_STAGE.ringFull, ringFull + tcpRingFull);
     }
     let exported: number | undefined;
     let queued: number | undefined;

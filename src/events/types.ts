@@ -1,6 +1,6 @@
 /**
- * Drop and flow events: the one shape every event stage shares. Producers (the drop probe's ring
- * buffer reader, the flow-table reader) build them; sinks (the OTLP log exporter, the `fovea
+ * Drop, flow and TCP events: the one shape every event stage shares. Producers (the drop and tcp
+ * probes' ring buffer readers, the flow-table reader) build them; sinks (the OTLP log exporter, the `fovea
  * observe` server) consume them. Plain data, JSON-serialisable as is (`fovea observe -o json`).
  */
 import type { EVENT, VERDICT } from '../names.js';
@@ -44,11 +44,27 @@ export interface FlowPart {
   readonly lastSeenMs: number;
 }
 
+/** What a TCP event (reset, failed connect, retransmission) says beyond its two ends. */
+export interface TcpPart {
+  /** reset_sent / reset_received: a reset, seen by the socket that sent or got it */
+  readonly kind: 'reset_sent' | 'reset_received' | 'connect_failed' | 'retransmit';
+  /** which end the socket that saw it is: client (it connected), server (it accepted), or not known */
+  readonly side: 'client' | 'server' | 'unknown';
+  /** the socket's state then (`network.connection.state` values); absent for a reset without a socket */
+  readonly state?: string;
+  /** connect_failed: what the kernel saw (`fovea.tcp.failure`) and the socket's error */
+  readonly failure?: string;
+  readonly error?: string;
+  /** retransmit: segments sent again */
+  readonly segments?: number;
+}
+
 export interface NetworkEvent {
   readonly name: EventName;
   /** Unix time in ms (fraction = sub-ms) of the drop, or of the flow record's last packet */
   readonly timeMs: number;
-  readonly verdict: Verdict;
+  /** drops and flows; TCP events have none (their kind is in `tcp`) */
+  readonly verdict?: Verdict;
   /** kernel drop reason name (enum skb_drop_reason of the running kernel), drops only */
   readonly reason?: string;
   readonly reasonCode?: number;
@@ -73,13 +89,14 @@ export interface NetworkEvent {
   /** kernel function that dropped the packet (symbol+0xoffset), drops only, when symbolised */
   readonly location?: string;
   /**
-   * Drops only: drops of the same reason on the same CPU since the previous event that got no
-   * event of their own (in-kernel rate limit, or a full ring buffer). Each event stands for
-   * 1 + suppressed drops.
+   * Drops and TCP events: events of the same reason (drops) or kind (TCP) on the same CPU since
+   * the previous event that got no event of their own (in-kernel rate limit, or a full ring
+   * buffer). Each event stands for 1 + suppressed.
    */
   readonly suppressed?: number;
   readonly cpu?: number;
   readonly flow?: FlowPart;
+  readonly tcp?: TcpPart;
   /** the node (or host) of the agent that saw it */
   readonly node: string;
 }

@@ -44,7 +44,8 @@ export function msToHrTime(ms: number): HrTime {
  * The record for one event. `observedMs`: when the agent read it (the record's observed time).
  */
 export function eventToLogRecord(event: NetworkEvent, resource: Resource, observedMs: number): ReadableLogRecord {
-  const dropped = event.verdict === VERDICT.dropped;
+  // drops, resets and failed connects are the "something went wrong" records
+  const dropped = event.verdict === VERDICT.dropped || (event.tcp !== undefined && event.tcp.kind !== 'retransmit');
   return {
     hrTime: msToHrTime(event.timeMs),
     hrTimeObserved: msToHrTime(observedMs),
@@ -99,6 +100,16 @@ export function eventAttributes(e: NetworkEvent): LogAttributes {
   set(ATTR.tcpFlags, e.tcpFlags);
   set(ATTR.packetLength, e.length);
 
+  const t = e.tcp;
+  if (t) {
+    set(ATTR.tcpEventKind, t.kind);
+    set(ATTR.tcpSide, t.side);
+    set(ATTR.connectionState, t.state);
+    set(ATTR.tcpFailure, t.failure);
+    set(ATTR.errorType, t.error);
+    set(ATTR.tcpSegments, t.segments);
+  }
+
   const f = e.flow;
   if (f) {
     set(ATTR.flowState, f.state);
@@ -128,7 +139,7 @@ function isLocalPod(ep: EventEndpoint): boolean {
  * `FORWARDED tcp 10.0.0.1:40000 (default/client-7f9) → 10.0.0.2:80 (svc default/web) on veth1: flow new, 3 packets, 180 bytes`.
  */
 export function eventSummary(e: NetworkEvent): string {
-  const parts: string[] = [e.verdict];
+  const parts: string[] = [e.verdict ?? tcpHeadline(e)];
   if (e.reason) parts.push(e.reason);
   parts.push(e.transport);
   parts.push(endpointText(e.source), '→', endpointText(e.destination));
@@ -137,7 +148,30 @@ export function eventSummary(e: NetworkEvent): string {
   if (e.suppressed) line += ` (+${e.suppressed} suppressed)`;
   const f = e.flow;
   if (f) line += `: flow ${f.state}, ${f.packets} packets, ${f.bytes} bytes`;
+  const t = e.tcp;
+  if (t) line += `: ${tcpDetail(t)}`;
   return line;
+}
+
+/** The kind of a TCP event in capitals, where drops and flows have their verdict: RESET, CONNECT_FAILED, RETRANSMIT. */
+export function tcpHeadline(e: NetworkEvent): string {
+  switch (e.tcp?.kind) {
+    case 'reset_sent': case 'reset_received': return 'RESET';
+    case 'connect_failed': return 'CONNECT_FAILED';
+    case 'retransmit': return 'RETRANSMIT';
+    default: return '-';
+  }
+}
+
+/** e.g. `reset received by the client (syn_sent)`, `connect failed: timeout (ETIMEDOUT)`, `2 segments sent again`. */
+export function tcpDetail(t: NonNullable<NetworkEvent['tcp']>): string {
+  const state = t.state ? ` (${t.state})` : '';
+  switch (t.kind) {
+    case 'reset_sent': return `reset sent by the ${t.side === 'unknown' ? 'socket' : t.side}${state}`;
+    case 'reset_received': return `reset received by the ${t.side === 'unknown' ? 'socket' : t.side}${state}`;
+    case 'connect_failed': return `connect failed: ${t.failure ?? 'other'}${t.error ? ` (${t.error})` : ''}`;
+    case 'retransmit': return `${t.segments ?? 1} segment${t.segments === 1 ? '' : 's'} sent again${state}`;
+  }
 }
 
 function endpointText(ep: EventEndpoint): string {

@@ -14,14 +14,35 @@ import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import {
   AggregationTemporality, DataPointType,
-  type CollectionResult, type MetricData, type MetricProducer, type ScopeMetrics,
+  type CollectionResult, type DataPoint, type Histogram, type MetricData, type MetricProducer, type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
 import type { InstrumentName } from '../names.js';
 
+/** A cumulative explicit-bucket histogram: `counts` has one more entry than `boundaries` (not cumulative). */
+export interface HistogramPoint {
+  readonly boundaries: readonly number[];
+  readonly counts: readonly number[];
+  readonly count: number;
+  readonly sum: number;
+}
+
+/** One series: a value, or for histogram instruments a histogram (then `value` is its count). */
+export interface ProducedSeries {
+  readonly attributes: Attributes;
+  readonly value: number;
+  readonly histogram?: HistogramPoint;
+}
+
 export interface SeriesSource {
   /** Current cumulative series per instrument. May throw: the error is returned, not rethrown. */
-  collect(): ReadonlyArray<{ instrument: InstrumentName; series: ReadonlyArray<{ attributes: Attributes; value: number }> }>;
+  collect(): ReadonlyArray<{ instrument: InstrumentName; series: ReadonlyArray<ProducedSeries> }>;
+}
+
+/** Adds histogram b into a (same boundaries); a undefined = a copy of b. */
+function mergeHistogram(a: HistogramPoint | undefined, b: HistogramPoint): HistogramPoint {
+  if (!a) return { ...b, counts: [...b.counts] };
+  return { boundaries: a.boundaries, counts: a.counts.map((c, i) => c + (b.counts[i] ?? 0)), count: a.count + b.count, sum: a.sum + b.sum };
 }
 
 export const OVERFLOW_ATTRIBUTE = 'otel.metric.overflow';
@@ -75,7 +96,7 @@ export class SeriesProducer implements MetricProducer {
     const errors: unknown[] = [];
     const end = this.now();
     const collection = ++this.collection;
-    const byInstrument = new Map<string, { instrument: InstrumentName; series: Array<{ attributes: Attributes; value: number }> }>();
+    const byInstrument = new Map<string, { instrument: InstrumentName; series: ProducedSeries[] }>();
     for (const source of this.sources) {
       try {
         for (const fam of source.collect()) {
@@ -102,14 +123,19 @@ export class SeriesProducer implements MetricProducer {
   }
 
   private toMetric(
-    instrument: InstrumentName, series: ReadonlyArray<{ attributes: Attributes; value: number }>, end: HrTime, collection: number,
+    instrument: InstrumentName, series: ReadonlyArray<ProducedSeries>, end: HrTime, collection: number,
   ): MetricData {
     let states = this.state.get(instrument.name);
     if (!states) this.state.set(instrument.name, (states = new Map()));
     const limit = Math.max(1, this.opts.cardinalityLimit);
     const dataPoints = [];
     let overflowValue = 0;
+    let overflowHistogram: HistogramPoint | undefined;
     let overflowCount = 0;
+    const cumulative = instrument.kind !== 'gauge';
+    const point = (v: number, h: HistogramPoint | undefined): unknown => (h
+      ? { buckets: { boundaries: [...h.boundaries], counts: [...h.counts] }, count: h.count, sum: h.sum }
+      : v);
     // Series already known keep their place; new ones are admitted while there is room.
     const known = series.filter((s) => states!.has(attributesKey(s.attributes)));
     const fresh = series.filter((s) => !states!.has(attributesKey(s.attributes)));
@@ -121,19 +147,20 @@ export class SeriesProducer implements MetricProducer {
       let st = states.get(key);
       if (admitted >= room) {
         overflowValue += s.value;
+        if (s.histogram) overflowHistogram = mergeHistogram(overflowHistogram, s.histogram);
         overflowCount++;
         continue;
       }
       if (!st) {
         st = { start: this.lastCollect, last: s.value, seen: collection };
         states.set(key, st);
-      } else if (s.value < st.last && instrument.kind === 'counter') {
+      } else if (s.value < st.last && cumulative) {
         st.start = this.lastCollect; // counter reset
       }
       st.last = s.value;
       st.seen = collection;
       admitted++;
-      dataPoints.push({ startTime: st.start, endTime: end, attributes: s.attributes, value: s.value });
+      dataPoints.push({ startTime: st.start, endTime: end, attributes: s.attributes, value: point(s.value, s.histogram) });
     }
     if (overflowCount > 0) {
       // A cumulative series like the others: it keeps its start time while it exists and grows
@@ -142,17 +169,26 @@ export class SeriesProducer implements MetricProducer {
       const key = attributesKey(attributes);
       let st = states.get(key);
       if (!st) states.set(key, (st = { start: this.lastCollect, last: overflowValue, seen: collection }));
-      else if (overflowValue < st.last && instrument.kind === 'counter') st.start = this.lastCollect;
+      else if (overflowValue < st.last && cumulative) st.start = this.lastCollect;
       st.last = overflowValue;
       st.seen = collection;
-      dataPoints.push({ startTime: st.start, endTime: end, attributes, value: overflowValue });
+      dataPoints.push({ startTime: st.start, endTime: end, attributes, value: point(overflowValue, overflowHistogram) });
       this.overflowTotal += overflowCount;
     }
     this.overflowed.set(instrument.name, overflowCount);
     const descriptor = { name: instrument.name, description: instrument.description, unit: instrument.unit, valueType: ValueType.DOUBLE };
     if (instrument.kind === 'gauge') {
-      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: dataPoints as DataPoint<number>[] };
     }
-    return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints };
+    if (instrument.kind === 'histogram') {
+      return {
+        descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM,
+        dataPoints: dataPoints as DataPoint<Histogram>[],
+      };
+    }
+    return {
+      descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true,
+      dataPoints: dataPoints as DataPoint<number>[],
+    };
   }
 }

@@ -5,7 +5,10 @@
 import { BpfError } from './errors.js';
 import { koffi, lastErrno, libbpf, type Pointer } from './libbpf.js';
 
+const BTF_KIND_PTR = 2;
 const BTF_KIND_STRUCT = 4;
+const BTF_KIND_TYPEDEF = 8;
+const BTF_KIND_FUNC_PROTO = 13;
 const BTF_KIND_ENUM = 6;
 const BTF_KIND_ENUM64 = 19;
 
@@ -103,6 +106,20 @@ export class Btf {
       members.push({ name: this.name(raw[i * 3]!), offset: bitOffset / 8, size });
     }
     return { name: structName, size: t.size, members };
+  }
+
+  /**
+   * Arguments of a tracepoint as the kernel passes them to BPF (its TP_PROTO), from the typedef
+   * `btf_trace_<name>` (a pointer to a function whose first parameter is the context); undefined
+   * when this kernel has no such tracepoint.
+   */
+  tracepointArity(name: string): number | undefined {
+    const id = libbpf().btf__find_by_name_kind(this.h(), `btf_trace_${name}`, BTF_KIND_TYPEDEF);
+    if (id < 0) return undefined;
+    let t = this.typeHeader(this.typeHeader(id).size); // typedef → its type (the "size" word holds a type id)
+    if (t.kind === BTF_KIND_PTR) t = this.typeHeader(t.size);
+    if (t.kind !== BTF_KIND_FUNC_PROTO) return undefined;
+    return t.vlen - 1;
   }
 
   close(): void {

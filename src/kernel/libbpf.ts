@@ -79,7 +79,8 @@ function bind(l: koffi.IKoffiLib) {
 }
 
 let libcHandle: koffi.IKoffiLib | undefined;
-function libc(): koffi.IKoffiLib {
+/** The C library (no libbpf needed): mmap and friends above, setns in netns.ts. */
+export function libc(): koffi.IKoffiLib {
   libcHandle ??= koffi.load('libc.so.6');
   return libcHandle;
 }

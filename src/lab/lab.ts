@@ -27,6 +27,7 @@ import { pino } from 'pino';
 import type { Logger } from '../log.js';
 import { nftRuleCounters, type Counter } from './kernel-truth.js';
 import { run, type RunOptions, type RunResult } from './run.js';
+import { labScriptPath } from './traffic.js';
 
 /** Port that the lab's nft table drops (UDP and TCP) between pods → NETFILTER_DROP. */
 export const DENY_PORT = 7777;
@@ -77,6 +78,12 @@ const netnsPrefix = (name: string): string => `fovea-${name}-`;
 const hostIfname = (name: string, i: number): string => `fv${name}-${i}`;
 const hostIfPrefix = (name: string): string => `fv${name}-`;
 const nftTableName = (name: string): string => `fovea_${name}`;
+/** TUN device of a delay line towards pod i (delayTowards). */
+const delayIfname = (name: string, i: number): string => `fvd${name}-${i}`;
+const delayIfPrefix = (name: string): string => `fvd${name}-`;
+/** Routing table and rule priority of delay lines: packets coming out of the TUN go to the pod's veth. */
+const DELAY_RULE_PRIORITY = 100;
+const delayTable = (subnet: number, i: number): number => 10_000 + subnet * MAX_PODS + i;
 
 function validateName(name: string): void {
   if (!NAME_RE.test(name)) throw new Error(`lab name must match ${NAME_RE} (≤4 chars, lower-case), got '${name}'`);
@@ -128,6 +135,10 @@ async function removeAll(name: string, log: Logger): Promise<void> {
   }
   // Deleting one end of a veth pair deletes both; routes and per-interface sysctls go with it.
   const ifPrefix = hostIfPrefix(name);
+  for (const ifname of (await listLinks()).filter((l) => l.startsWith(delayIfPrefix(name)))) {
+    await run(['ip', 'rule', 'del', 'priority', String(DELAY_RULE_PRIORITY), 'iif', ifname], { allowFail: true });
+    await run(['ip', 'link', 'del', ifname], { allowFail: true });
+  }
   for (const ifname of (await listLinks()).filter((l) => l.startsWith(ifPrefix))) {
     await run(['ip', 'link', 'del', ifname], { allowFail: true });
     log.debug({ ifname }, 'removed veth');
@@ -301,6 +312,53 @@ table inet ${this.nftTable} {
     child.on('exit', () => this.children.delete(child));
     child.on('error', () => this.children.delete(child));
     return child;
+  }
+
+  /**
+   * Delays every packet routed towards pod i by `ms` (the host kernel has no sch_netem): the pod's
+   * host route points into a TUN device whose reader (delay-line.mjs) holds each packet `ms` and
+   * writes it back; an `ip rule` sends what comes out of the TUN to the pod's veth. Packets the pod
+   * sends are not delayed. stop() restores the route and says how many packets were delayed.
+   */
+  async delayTowards(podIndex: number, ms: number): Promise<{ stop(): Promise<{ delayed: number }> }> {
+    const p = this.pod(podIndex);
+    const tun = delayIfname(this.name, podIndex);
+    const table = String(delayTable(this.subnet, podIndex));
+    await run(['ip', 'tuntap', 'add', 'dev', tun, 'mode', 'tun']);
+    await writeFile(`/proc/sys/net/ipv6/conf/${tun}/disable_ipv6`, '1');
+    await writeFile(`/proc/sys/net/ipv4/conf/${tun}/forwarding`, '1');
+    await writeFile(`/proc/sys/net/ipv4/conf/${tun}/rp_filter`, '0');
+    const child = spawn(process.execPath, [labScriptPath('delay-line.mjs'), JSON.stringify({ dev: tun, ms })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    let out = '';
+    let err = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`delay line ${tun}: not ready after 10 s: ${err}`)), 10_000);
+      child.stdout?.on('data', () => { if (out.includes('"event":"ready"')) { clearTimeout(timer); resolve(); } });
+      void exited.then(() => { clearTimeout(timer); reject(new Error(`delay line ${tun} exited: ${err.trim()}`)); });
+    });
+    await run(['ip', '-batch', '-'], { input: [
+      `link set ${tun} up`,
+      `route add ${p.ip}/32 dev ${p.hostIfname} scope link table ${table}`,
+      `rule add priority ${DELAY_RULE_PRIORITY} iif ${tun} lookup ${table}`,
+      `route replace ${p.ip}/32 dev ${tun} scope link`,
+    ].join('\n') + '\n' });
+    let stopped: Promise<{ delayed: number }> | undefined;
+    return {
+      stop: () => (stopped ??= (async () => {
+        await run(['ip', 'route', 'replace', `${p.ip}/32`, 'dev', p.hostIfname, 'scope', 'link']);
+        await run(['ip', 'rule', 'del', 'priority', String(DELAY_RULE_PRIORITY), 'iif', tun], { allowFail: true });
+        await run(['ip', 'route', 'flush', 'table', table], { allowFail: true });
+        child.kill('SIGTERM');
+        await exited;
+        await run(['ip', 'link', 'del', tun], { allowFail: true });
+        const line = out.trim().split('\n').reverse().find((l) => l.includes('"event":"result"'));
+        return { delayed: line ? (JSON.parse(line) as { delayed: number }).delayed : 0 };
+      })()),
+    };
   }
 
   /** Idempotent: kills lab children, deletes netns, veths and the nft table. */

@@ -9,16 +9,21 @@ import { fileURLToPath } from 'node:url';
 import type { Lab } from './lab.js';
 
 /**
- * worker.mjs is plain JavaScript, run as-is: next to this module when running from src/ (tests),
- * or from src/lab/ when this module runs from dist/src/lab/ (tsc does not copy .mjs files).
+ * The lab's plain JavaScript helpers (worker.mjs, delay-line.mjs) run as-is: next to this module
+ * when running from src/ (tests), or from src/lab/ when this module runs from dist/src/lab/ (tsc
+ * does not copy .mjs files).
  */
-export function workerPath(): string {
-  const candidates = [new URL('./worker.mjs', import.meta.url), new URL('../../../src/lab/worker.mjs', import.meta.url)];
+export function labScriptPath(file: string): string {
+  const candidates = [new URL(`./${file}`, import.meta.url), new URL(`../../../src/lab/${file}`, import.meta.url)];
   for (const u of candidates) {
     const p = fileURLToPath(u);
     if (existsSync(p)) return p;
   }
-  throw new Error(`lab worker not found (looked at ${candidates.map((u) => fileURLToPath(u)).join(', ')})`);
+  throw new Error(`lab script ${file} not found (looked at ${candidates.map((u) => fileURLToPath(u)).join(', ')})`);
+}
+
+export function workerPath(): string {
+  return labScriptPath('worker.mjs');
 }
 
 function workerArgv(mode: string, opts: Record<string, unknown>): string[] {
@@ -176,6 +181,11 @@ export interface TcpServerResult {
 /** TCP sink (or echo with `{echo: true}`) server on `port`. */
 export function startTcpServer(lab: Lab, pod: number, port: number, opts: { echo?: boolean } = {}): Promise<Server<TcpServerResult>> {
   return startServer(lab, pod, 'tcp-server', { port, ipv6: lab.ipv6, echo: opts.echo ?? false });
+}
+
+/** `count` TCP connections from a pod, opened one after the other and held open until stop(). */
+export function holdTcpConnections(lab: Lab, pod: number, toIp: string, port: number, count: number): Promise<Server<{ held: number }>> {
+  return startServer(lab, pod, 'tcp-hold', { to: toIp, port, count });
 }
 
 // ---- iperf3 (throughput benchmark) ----

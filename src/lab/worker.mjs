@@ -142,6 +142,19 @@ async function tcpConnect() {
   emit({ event: 'result', attempts: o.count, refused, connected, timedOut, other });
 }
 
+async function tcpHold() {
+  const socks = [];
+  for (let i = 0; i < o.count; i++) {
+    socks.push(await new Promise((resolve, reject) => {
+      const s = net.connect({ host: o.to, port: o.port }, () => resolve(s));
+      s.once('error', reject);
+    }));
+  }
+  for (const s of socks) s.on('error', () => { /* peer reset at the end of a test */ });
+  onStop(() => ({ held: socks.length }), () => socks.forEach((s) => s.destroy()));
+  emit({ event: 'ready' });
+}
+
 async function tcpTransfer() {
   const chunk = Buffer.alloc(64 * 1024, 0x62);
   const start = process.hrtime.bigint();
@@ -165,7 +178,7 @@ async function tcpTransfer() {
 /** @type {Record<string, () => Promise<void>>} */
 const modes = {
   'udp-send': udpSend, 'udp-flood': udpFlood, 'udp-sink': udpSink,
-  'tcp-connect': tcpConnect, 'tcp-server': tcpServer, 'tcp-transfer': tcpTransfer,
+  'tcp-connect': tcpConnect, 'tcp-server': tcpServer, 'tcp-transfer': tcpTransfer, 'tcp-hold': tcpHold,
 };
 const fn = mode ? modes[mode] : undefined;
 if (!fn) {

@@ -512,6 +512,15 @@ async function listNetnsFiles(dirs: readonly string[], ctx: Ctx): Promise<NetnsF
   return out;
 }
 
+/**
+ * The file of a network namespace as `PodInterface.netns` names it: a path, or a name — a mount in
+ * the directory of `ip netns` (listNetnsFiles names only those), which the netns method enters with
+ * `ip -n <name>`, i.e. iproute2's NETNS_RUN_DIR /var/run/netns.
+ */
+export function netnsPath(netns: string): string {
+  return netns.includes('/') ? netns : join('/var/run/netns', netns);
+}
+
 /** `ip -j netns list` → name → the root netns's id for it (names without an id are left out). */
 export function parseNetnsIds(text: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -9,11 +9,21 @@
 import { isIPv4 } from 'node:net';
 import { hint, type ConfigIssue } from '../config/issues.js';
 import { parseDuration } from '../config/schema.js';
-import type { NetworkEvent, Verdict } from '../events/types.js';
+import type { EventName, NetworkEvent, Verdict } from '../events/types.js';
 import { canonicalIp } from '../net/ip.js';
-import { VERDICT } from '../names.js';
+import { EVENT, VERDICT } from '../names.js';
 
 export const VERDICTS: readonly Verdict[] = Object.values(VERDICT);
+
+/** `--event` values → the event names they select (`tcp`: every TCP event). */
+export const EVENT_KINDS: Readonly<Record<string, readonly EventName[]>> = {
+  drop: [EVENT.drop],
+  flow: [EVENT.flow],
+  reset: [EVENT.tcpReset],
+  'connect-failed': [EVENT.tcpConnectFailed],
+  retransmit: [EVENT.tcpRetransmit],
+  tcp: [EVENT.tcpReset, EVENT.tcpConnectFailed, EVENT.tcpRetransmit],
+};
 /** `other` also matches events that were not IP at all (transport 'unknown'). */
 export const FILTER_PROTOCOLS = ['tcp', 'udp', 'icmp', 'other'] as const;
 export type FilterProtocol = (typeof FILTER_PROTOCOLS)[number];
@@ -34,6 +44,8 @@ export interface IpPrefix {
 }
 
 export interface EventFilter {
+  /** `--event` values (EVENT_KINDS keys); absent or empty: every event */
+  readonly events?: readonly string[];
   readonly verdicts: readonly Verdict[];
   /** kernel drop reason names, upper case */
   readonly reasons: readonly string[];
@@ -191,11 +203,20 @@ export function parseSince(text: string, nowMs: number): number | Invalid {
   return typeof ms === 'number' && Number.isFinite(ms) ? nowMs - ms : bad;
 }
 
+/** An `--event` value, any case. */
+export function parseEventKind(text: string): string | Invalid {
+  const s = text.trim().toLowerCase();
+  if (EVENT_KINDS[s]) return s;
+  const kinds = Object.keys(EVENT_KINDS);
+  return { error: `unknown event ${JSON.stringify(text)}: one of ${kinds.join(', ')}${hint(s, kinds)}` };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Flags → filter
 
 /** Flag values as node:util parseArgs returns them (every filter flag repeatable). */
 export interface FilterFlagValues {
+  readonly event?: readonly string[];
   readonly verdict?: readonly string[];
   readonly reason?: readonly string[];
   readonly pod?: readonly string[];
@@ -232,7 +253,9 @@ function collect<T>(flag: string, raw: readonly string[] | undefined, parse: (s:
 /** CLI values → a filter; every bad value reported (as flag issues), none thrown. */
 export function parseFilterFlags(values: FilterFlagValues, nowMs: number = Date.now()): ParsedFilter {
   const issues: ConfigIssue[] = [];
+  const events = collect('event', values.event, parseEventKind, issues);
   const filter: EventFilter = {
+    ...(events.length ? { events } : {}),
     verdicts: collect('verdict', values.verdict, parseVerdict, issues),
     reasons: collect('reason', values.reason, parseReason, issues),
     pods: collect('pod', values.pod, parsePodSelector, issues),
@@ -266,6 +289,7 @@ const IP_CACHE_MAX = 4096;
  * event. Cheapest checks first; the IP check parses an address only when an IP filter is set.
  */
 export function compileFilter(filter: EventFilter): EventMatcher {
+  const names = new Set<string>((filter.events ?? []).flatMap((k) => EVENT_KINDS[k] ?? []));
   const verdicts = new Set<string>(filter.verdicts);
   const reasons = new Set(filter.reasons.map((r) => r.toUpperCase()));
   const protocols = new Set<string>(filter.protocols);
@@ -309,7 +333,8 @@ export function compileFilter(filter: EventFilter): EventMatcher {
 
   return (ev) => {
     if (since !== undefined && !(ev.timeMs >= since)) return false;
-    if (verdicts.size > 0 && !verdicts.has(ev.verdict)) return false;
+    if (names.size > 0 && !names.has(ev.name)) return false;
+    if (verdicts.size > 0 && (ev.verdict === undefined || !verdicts.has(ev.verdict))) return false;
     if (reasons.size > 0 && (ev.reason === undefined || !reasons.has(ev.reason.toUpperCase()))) return false;
     if (protocols.size > 0 && !protocols.has(ev.transport)) return false;
     const src = ev.source;

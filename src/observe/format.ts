@@ -7,6 +7,7 @@
 import type { EventEndpoint, NetworkEvent } from '../events/types.js';
 import { fmtBytes } from '../demo/view.js';
 import { VERDICT } from '../names.js';
+import { tcpDetail, tcpHeadline } from '../export/log-records.js';
 
 export const COLUMNS = ['TIME', 'SOURCE', 'DESTINATION', 'PROTO', 'VERDICT', 'SUMMARY'] as const;
 /** Follow mode: widths that fit most rows from the first one on (a row wider than this widens the column). */
@@ -59,6 +60,10 @@ export function formatSummary(ev: NetworkEvent): string {
     if (ev.suppressed !== undefined && ev.suppressed > 0) s += ` (+${ev.suppressed} suppressed)`;
     return s;
   }
+  if (ev.tcp) {
+    const s = tcpDetail(ev.tcp);
+    return ev.suppressed !== undefined && ev.suppressed > 0 ? `${s} (+${ev.suppressed} suppressed)` : s;
+  }
   const f = ev.flow;
   if (f === undefined) return ev.interface ? `on ${ev.interface}` : '-';
   return `${f.state}, ${plural(f.packets, 'packet', 'packets')}, ${fmtBytes(f.bytes)}`;
@@ -66,13 +71,13 @@ export function formatSummary(ev: NetworkEvent): string {
 
 /** The plain-text cells of one row, in COLUMNS order. */
 export function eventCells(ev: NetworkEvent): string[] {
-  return [formatTime(ev.timeMs), formatEndpoint(ev.source), formatEndpoint(ev.destination), formatProto(ev), ev.verdict, formatSummary(ev)];
+  return [formatTime(ev.timeMs), formatEndpoint(ev.source), formatEndpoint(ev.destination), formatProto(ev), ev.verdict ?? tcpHeadline(ev), formatSummary(ev)];
 }
 
 function colorVerdict(text: string, verdict: string, opts: FormatOptions): string {
   if (!opts.color) return text;
   if (verdict === VERDICT.forwarded) return `${GREEN}${text}${RESET}`;
-  if (verdict === VERDICT.dropped) return `${RED}${text}${RESET}`;
+  if (verdict === VERDICT.dropped || verdict === 'RESET' || verdict === 'CONNECT_FAILED') return `${RED}${text}${RESET}`;
   return text;
 }
 
@@ -88,7 +93,7 @@ function line(cells: readonly string[], widths: readonly number[], verdict: stri
 /** Header and rows, columns as wide as their widest cell. '' for no events. */
 export function formatTable(events: readonly NetworkEvent[], opts: FormatOptions): string {
   if (events.length === 0) return '';
-  const rows = events.map((ev) => ({ cells: eventCells(ev), verdict: ev.verdict }));
+  const rows = events.map((ev) => ({ cells: eventCells(ev), verdict: ev.verdict ?? tcpHeadline(ev) }));
   const widths = COLUMNS.slice(0, -1).map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
   return line(COLUMNS, widths, undefined, opts) + rows.map((r) => line(r.cells, widths, r.verdict, opts)).join('');
 }
@@ -111,7 +116,7 @@ export class FollowTable {
   row(ev: NetworkEvent): string {
     const cells = eventCells(ev);
     for (let i = 0; i < this.widths.length; i++) this.widths[i] = Math.max(this.widths[i]!, cells[i]!.length);
-    return line(cells, this.widths, ev.verdict, this.opts);
+    return line(cells, this.widths, ev.verdict ?? tcpHeadline(ev), this.opts);
   }
 }
 

@@ -48,6 +48,16 @@ export interface Metric {
   data?: 'gauge' | 'sum' | 'histogram' | 'exponentialHistogram' | 'summary';
   gauge?: { dataPoints: NumberDataPoint[] } | null;
   sum?: { dataPoints: NumberDataPoint[]; aggregationTemporality: string; isMonotonic: boolean } | null;
+  histogram?: { dataPoints: HistogramDataPoint[]; aggregationTemporality: string } | null;
+}
+export interface HistogramDataPoint {
+  attributes: KeyValue[];
+  startTimeUnixNano: string;
+  timeUnixNano: string;
+  count: string;
+  sum?: number;
+  bucketCounts: string[];
+  explicitBounds: number[];
 }
 export interface ScopeMetrics { scope?: { name: string; version: string } | null; metrics: Metric[] }
 export interface ResourceMetrics { resource?: { attributes: KeyValue[] } | null; scopeMetrics: ScopeMetrics[] }
@@ -115,7 +125,9 @@ export interface Series {
   /** Unix nanoseconds as decimal strings (exact). */
   startTime: string;
   time: string;
-  kind: 'sum' | 'gauge';
+  /** histogram: `value` is the count; `histogram` the buckets */
+  kind: 'sum' | 'gauge' | 'histogram';
+  histogram?: { readonly count: number; readonly sum: number; readonly bucketCounts: number[]; readonly explicitBounds: number[] };
   temporality: Temporality;
   isMonotonic: boolean;
   unit: string;
@@ -396,7 +408,7 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
   }
 
   /**
-   * Latest data point of every series of a Sum or Gauge metric. A series is identified by its
+   * Latest data point of every series of a Sum, Gauge or Histogram metric. A series is identified by its
    * resource attributes, scope and point attributes; "latest" is by point time, then arrival.
    */
   series(metricName: string): Series[] {
@@ -408,12 +420,14 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
           const scope = { name: sm.scope?.name ?? '', version: sm.scope?.version ?? '' };
           for (const m of sm.metrics) {
             if (m.name !== metricName) continue;
-            const kind = m.data === 'sum' ? 'sum' : m.data === 'gauge' ? 'gauge' : undefined;
-            const data = kind === 'sum' ? m.sum : kind === 'gauge' ? m.gauge : undefined;
+            const kind = m.data === 'sum' ? 'sum' : m.data === 'gauge' ? 'gauge' : m.data === 'histogram' ? 'histogram' : undefined;
+            const data = kind === 'sum' ? m.sum : kind === 'gauge' ? m.gauge : kind === 'histogram' ? m.histogram : undefined;
             if (!kind || !data) continue;
-            for (const dp of data.dataPoints) {
+            for (const dp of data.dataPoints as Array<NumberDataPoint | HistogramDataPoint>) {
               const attrs = flattenAttrs(dp.attributes);
-              const rawValue = dp.value === 'asInt' ? (dp.asInt ?? '0') : String(dp.asDouble ?? 0);
+              const h = kind === 'histogram' ? dp as HistogramDataPoint : undefined;
+              const n = dp as NumberDataPoint;
+              const rawValue = h ? h.count : n.value === 'asInt' ? (n.asInt ?? '0') : String(n.asDouble ?? 0);
               const s: Series = {
                 metric: m.name,
                 resource,
@@ -424,7 +438,9 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
                 startTime: dp.startTimeUnixNano,
                 time: dp.timeUnixNano,
                 kind,
-                temporality: kind === 'sum' ? temporalityOf(m.sum?.aggregationTemporality) : 'unspecified',
+                ...(h ? { histogram: { count: Number(h.count), sum: h.sum ?? 0, bucketCounts: h.bucketCounts.map(Number), explicitBounds: h.explicitBounds } } : {}),
+                temporality: kind === 'sum' ? temporalityOf(m.sum?.aggregationTemporality)
+                  : kind === 'histogram' ? temporalityOf(m.histogram?.aggregationTemporality) : 'unspecified',
                 isMonotonic: kind === 'sum' ? (m.sum?.isMonotonic ?? false) : false,
                 unit: m.unit,
                 description: m.description,

@@ -2,7 +2,8 @@
  * What a flow's two ends are, as attributes: a pod's workload, a Service, a node, or "external".
  */
 import type { Attributes } from '@opentelemetry/api';
-import type { Endpoint, PodInfo } from '../k8s/types.js';
+import type { Endpoint, IdentitySource, PodInfo } from '../k8s/types.js';
+import { ATTR } from '../names.js';
 
 export interface EndpointLabels {
   readonly namespace: string;
@@ -19,6 +20,35 @@ export function endpointLabels(e: Endpoint | undefined): EndpointLabels {
     case 'service': return { namespace: e.service.namespace, kind: 'Service', name: e.service.name };
     case 'node': return { namespace: '', kind: 'Node', name: e.nodeName };
   }
+}
+
+/** Optional pair attributes (cardinality): pod names and addresses of both ends. */
+export interface PairOptions {
+  readonly podNames: boolean;
+  readonly addresses: boolean;
+}
+
+/**
+ * Both ends of a flow between two addresses as the attributes every `fovea.flow.*` series carries
+ * (namespace, workload kind and name of source and destination), plus pod names and addresses
+ * when asked for.
+ */
+export function pairAttributes(identity: IdentitySource, opts: PairOptions, src: string, dst: string): Attributes {
+  const s = endpointLabels(identity.resolve(src));
+  const d = endpointLabels(identity.resolve(dst));
+  const a: Attributes = {
+    [ATTR.srcNamespace]: s.namespace, [ATTR.srcWorkloadKind]: s.kind, [ATTR.srcWorkload]: s.name,
+    [ATTR.dstNamespace]: d.namespace, [ATTR.dstWorkloadKind]: d.kind, [ATTR.dstWorkload]: d.name,
+  };
+  if (opts.podNames) {
+    if (s.pod) a[ATTR.srcPod] = s.pod;
+    if (d.pod) a[ATTR.dstPod] = d.pod;
+  }
+  if (opts.addresses) {
+    a[ATTR.srcAddress] = src;
+    a[ATTR.dstAddress] = dst;
+  }
+  return a;
 }
 
 export function podAttributes(p: PodInfo): Attributes {

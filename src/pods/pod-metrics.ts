@@ -24,7 +24,7 @@ import { countOnce, FlowSeries, type FlowClassifier } from './flow-series.js';
 import type { CounterSeries, MetricFamily } from '../probes/types.js';
 import { encodeIp } from '../probes/addresses.js';
 import { RecordAccumulator, type RecordReading } from './accumulator.js';
-import { endpointLabels, podAttributes, serverPort, type EndpointLabels } from './endpoints.js';
+import { endpointLabels, pairAttributes, podAttributes, serverPort, type EndpointLabels } from './endpoints.js';
 
 /** What this stage needs from the traffic probe. */
 export interface TrafficReadings {
@@ -191,28 +191,16 @@ export class PodMetrics {
     return pair(INSTRUMENTS.podDropPackets, INSTRUMENTS.podDropBytes, this.podDrops.update(readings, now));
   }
 
-  /** Attributes of a flow between two addresses (`srcPod` known when the source is the local pod). */
+  /** Attributes of a flow between two addresses. */
   private flowAttributes(src: string, dst: string, proto: number, sport: number, dport: number, extra: Attributes): Attributes {
-    const s: EndpointLabels = endpointLabels(this.deps.identity.resolve(src));
-    const d: EndpointLabels = endpointLabels(this.deps.identity.resolve(dst));
     const ports = serverPort(proto, sport, dport);
     const a: Attributes = {
-      [ATTR.srcNamespace]: s.namespace, [ATTR.srcWorkloadKind]: s.kind, [ATTR.srcWorkload]: s.name,
-      [ATTR.dstNamespace]: d.namespace, [ATTR.dstWorkloadKind]: d.kind, [ATTR.dstWorkload]: d.name,
+      ...pairAttributes(this.deps.identity, this.deps.settings, src, dst),
       [ATTR.transport]: TRANSPORT[proto] ?? 'other',
       [ATTR.serverPort]: ports.server,
       ...extra,
     };
-    const opt = this.deps.settings;
-    if (opt.podNames) {
-      if (s.pod) a[ATTR.srcPod] = s.pod;
-      if (d.pod) a[ATTR.dstPod] = d.pod;
-    }
-    if (opt.addresses) {
-      a[ATTR.srcAddress] = src;
-      a[ATTR.dstAddress] = dst;
-    }
-    if (opt.clientPorts && ports.client) a[ATTR.clientPort] = ports.client;
+    if (this.deps.settings.clientPorts && ports.client) a[ATTR.clientPort] = ports.client;
     return a;
   }
 

@@ -10,7 +10,7 @@ import type { StaticIdentity } from '../k8s/static.js';
 import type { IdentitySource, PodInfo } from '../k8s/types.js';
 import { globToRegExp } from '../kernel/netdev.js';
 import type { Logger } from '../log.js';
-import type { DiscoveryResult, PodInterface } from '../netns/pod-interfaces.js';
+import { netnsPath, type DiscoveryResult, type PodInterface } from '../netns/pod-interfaces.js';
 import { RateLimitedLog } from '../agent/rate-limited.js';
 
 export interface PodNetworkOptions {
@@ -19,6 +19,12 @@ export interface PodNetworkOptions {
   readonly logger: Logger;
   /** Standalone: named netns globs whose namespaces become workloads in this static identity. */
   readonly standalone?: { readonly identity: StaticIdentity; readonly netns: readonly string[] };
+}
+
+/** A local pod and its network namespace (a path), as pod-interface discovery found it. */
+export interface PodNamespace {
+  readonly pod: PodInfo;
+  readonly netns: string;
 }
 
 /** The PodInfo a named network namespace stands for, outside Kubernetes. */
@@ -32,6 +38,7 @@ export function netnsWorkload(i: PodInterface, node = hostname()): PodInfo {
 
 export class PodNetwork {
   private byIfindex = new Map<number, PodInfo>();
+  private byUid = new Map<string, PodNamespace>();
   private readonly warn: RateLimitedLog;
   private readonly log: Logger;
   private standalonePods = new Set<string>();
@@ -47,6 +54,11 @@ export class PodNetwork {
   /** host-side ifindex → local pod, as of the last refresh */
   interfaces(): ReadonlyMap<number, PodInfo> {
     return this.byIfindex;
+  }
+
+  /** pod uid → the pod and its network namespace, for pods whose namespace discovery found (netns method) */
+  namespaces(): ReadonlyMap<string, PodNamespace> {
+    return this.byUid;
   }
 
   isPodInterface(ifindex: number): boolean {
@@ -70,11 +82,13 @@ export class PodNetwork {
     for (const w of found.warnings) this.warn.warn(`discover:${w.method}`, { method: w.method, warning: w.message }, 'pod interface discovery');
     if (this.opts.standalone) this.syncStandalone(found.interfaces);
     const next = new Map<number, PodInfo>();
+    const nextNs = new Map<string, PodNamespace>();
     for (const i of found.interfaces) {
       for (const ip of i.ips) {
         const e = this.opts.identity.resolve(ip);
         if (e?.kind === 'pod' && !e.pod.hostNetwork) {
           next.set(i.ifindex, e.pod);
+          if (i.netns !== undefined && !nextNs.has(e.pod.uid)) nextNs.set(e.pod.uid, { pod: e.pod, netns: netnsPath(i.netns) });
           break;
         }
       }
@@ -85,6 +99,7 @@ export class PodNetwork {
       this.log.info({ pods: next.size, added: added.length, removed: removed.length }, 'pod interfaces changed');
     }
     this.byIfindex = next;
+    this.byUid = nextNs;
     this.lastFound = found.interfaces.length;
   }
 

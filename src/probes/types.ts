@@ -5,11 +5,16 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Logger } from '../log.js';
 import type { InstrumentName } from '../names.js';
+import type { HistogramPoint } from '../export/series-producer.js';
 
-/** One cumulative counter series: the kernel's running total for one attribute set. */
+/**
+ * One series: the kernel's running total for one attribute set (a counter), a current value (a
+ * gauge), or a cumulative histogram (then `value` is its count).
+ */
 export interface CounterSeries {
   readonly attributes: Attributes;
   readonly value: number;
+  readonly histogram?: HistogramPoint;
 }
 
 /** All current series of one instrument. A series absent from a read has ended (it disappears). */
@@ -67,6 +72,10 @@ export interface ProbeSettings {
   readonly dropEvents?: { readonly enabled: boolean; readonly ratePerCpu: number; readonly ringBufferBytes: number };
   /** size of the kernel flow table (LRU) */
   readonly maxFlows: number;
+  /** tcp probe: map sizes, and how long an unchanged connection record stays in the kernel */
+  readonly tcp?: { readonly maxConnections: number; readonly maxSockets: number; readonly idleTimeoutMs: number };
+  /** tcp events (resets, failed connects, retransmits) through the tcp probe's ring buffer; absent = off */
+  readonly tcpEvents?: { readonly enabled: boolean; readonly ratePerCpu: number; readonly ringBufferBytes: number };
   /**
    * Whether to keep flow records for an interface (pods' host-side veths). Asked when the traffic
    * probe attaches and at every rescan; undefined = never.
@@ -83,5 +92,10 @@ export interface ProbeContext {
 export interface ProbeDefinition {
   readonly name: string;
   readonly description: string;
+  /**
+   * Loads no eBPF program (reads /proc): it runs beside the eBPF probes, but alone it does not
+   * keep the agent up when every enabled eBPF probe failed to start.
+   */
+  readonly auxiliary?: boolean;
   create(ctx: ProbeContext): Probe;
 }

@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ATTR, EVENT, RESOURCE } from '../../src/names.js';
+import { ATTR, EVENT, INSTRUMENTS, RESOURCE } from '../../src/names.js';
 import {
   OTEL_METRICS, PROMOTED_RESOURCE_ATTRS, REPO, envRefs, mergeConfigs, readCollectorConfig, strings,
   type CollectorConfig,
@@ -171,6 +171,36 @@ describe('collector-config', () => {
     expect(statements.map((s) => s.context)).toEqual(['datapoint']);
     const promoted = statements[0]!.statements.map((s) => /^set\(attributes\["([^"]+)"\], resource\.attributes\["\1"\]\)/.exec(s)?.[1]);
     expect(promoted.sort()).toEqual([...PROMOTED_RESOURCE_ATTRS].sort());
+  });
+
+  it('metrics of every kind (sums, gauges, histograms) and level (node, pod, flow, TCP) pass the metrics pipelines the same way', () => {
+    // OTTL's datapoint context covers number, histogram and summary points alike; conditions on a
+    // metric's type or on number-only fields (value_int, value_double) would single some out.
+    const metricNames = new Set<string>();
+    const bad: string[] = [];
+    const configs: Array<[string, CollectorConfig]> = [['agent.yaml', readCollectorConfig('agent.yaml')],
+      ['gateway.yaml + every destination', mergeConfigs(readCollectorConfig('gateway.yaml'), ...GATEWAY_DESTINATIONS.map(readCollectorConfig))]];
+    for (const [name, config] of configs) {
+      const ids = new Set(Object.entries(config.service!.pipelines!).filter(([pid]) => typeOf(pid) === 'metrics').flatMap(([, p]) => p.processors ?? []));
+      for (const id of ids) {
+        const cfg = config.processors?.[id] as Record<string, unknown> | undefined;
+        for (const text of strings(cfg)) {
+          for (const m of text.matchAll(/metric\.name\s*==\s*"([^"]+)"/g)) metricNames.add(m[1]!);
+          if (/\bmetric\.(?:type|data_type|is_monotonic|aggregation_temporality)\b|\bvalue_(?:int|double)\b|\bIsMatch\(\s*metric\.name/.test(text)) bad.push(`${name}: ${id}: ${text}`);
+        }
+        for (const st of (cfg?.['metric_statements'] ?? []) as Array<{ context: string }>) {
+          if (!['datapoint', 'resource'].includes(st.context)) bad.push(`${name}: ${id}: context ${st.context}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+    // the only metrics singled out by name: the node interface counters of pods' veths (filter/pod-interfaces)
+    expect([...metricNames].sort()).toEqual([INSTRUMENTS.io.name, INSTRUMENTS.packets.name].sort());
+    // the agent tier regroups pod-level points (k8s.pod.* on fovea.pod.* data points, histograms
+    // included) by keys alone, whatever the metric
+    const groupby = readCollectorConfig('agent.yaml').processors!['groupbyattrs/pod'] as Record<string, unknown>;
+    expect(Object.keys(groupby)).toEqual(['keys']);
+    expect(Object.values(INSTRUMENTS).some((i) => i.kind === 'histogram' && i.name.startsWith('fovea.pod.'))).toBe(true);
   });
 
   it('gateway: S3 archives only drop events, named as Fovea names them', () => {

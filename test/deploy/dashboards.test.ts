@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { INSTRUMENTS } from '../../src/names.js';
 import {
-  PROM_LABELS, PROM_METRICS, REPO, TOOLS, describeWithTools, grafanaQueryRefs, promqlRefs, run, substituteGrafanaVariables,
+  PROM_LABELS, PROM_METRICS, REPO, TOOLS, describeWithTools, grafanaQueryRefs, promLabelsFor, promqlRefs, run, substituteGrafanaVariables,
 } from './helpers.js';
 
 const DIR = join(REPO, 'deploy/dashboards');
@@ -26,12 +27,26 @@ const queryOf = (v: Variable): string => (typeof v.query === 'string' ? v.query 
 const BUILTIN_VARIABLES = new Set(['__rate_interval', '__range', '__interval', 'datasource']);
 
 describe('deploy/dashboards', () => {
-  it('cover node drops by reason, top dropping pods and workloads, pod traffic, workload flows and agent health', () => {
+  it('cover node drops by reason, top dropping pods and workloads, pod traffic, workload flows, TCP health and agent health', () => {
     const titles = dashboards.flatMap(([, d]) => allPanels(d).map((p) => p.title));
-    for (const t of ['Drops by kernel reason', 'Top dropping pods', 'Top dropping workloads', 'Pod traffic', 'Flows between workloads', 'Probes', 'Losses and failures']) {
+    for (const t of ['Drops by kernel reason', 'Top dropping pods', 'Top dropping workloads', 'Pod traffic', 'Flows between workloads', 'Probes', 'Losses and failures',
+      'Retransmissions between workloads', 'Retransmission ratio between workloads (top 10)', 'Top retransmitting pods', 'Resets sent and received by pods (top 10)',
+      'Failed connects between workloads (top 10)', 'Handshake time between workloads (slowest 10)', 'RTT between workloads (slowest 10)',
+      'Pod connections by state (top 15)', 'Connections opened, closed and failed']) {
       expect(titles).toContain(t);
     }
-    expect(dashboards.map(([, d]) => d.uid).sort()).toEqual(['fovea-agent', 'fovea-drops', 'fovea-traffic']);
+    expect(dashboards.map(([, d]) => d.uid).sort()).toEqual(['fovea-agent', 'fovea-drops', 'fovea-tcp', 'fovea-traffic']);
+    const kustomization = readFileSync(join(DIR, 'kustomization.yaml'), 'utf8');
+    for (const f of FILES) expect(kustomization, f).toMatch(new RegExp(`^\\s*- ${f.replace('.', '\\.')}$`, 'm'));
+  });
+
+  it('knows histograms: classic _bucket (with le), _sum and _count series, never the bare name', () => {
+    const h = INSTRUMENTS.flowTcpHandshake.prometheus;
+    for (const suffix of ['_bucket', '_sum', '_count']) expect(PROM_METRICS.has(`${h}${suffix}`), suffix).toBe(true);
+    expect(PROM_METRICS.has(h)).toBe(false);
+    expect(PROM_LABELS.has('le')).toBe(false);
+    expect(promLabelsFor([`${h}_bucket`]).has('le')).toBe(true);
+    expect(promLabelsFor([`${h}_count`, INSTRUMENTS.flowPackets.prometheus]).has('le')).toBe(false);
   });
 
   for (const [file, d] of dashboards) {
@@ -64,13 +79,15 @@ describe('deploy/dashboards', () => {
           const refs = q.startsWith('label_values') ? grafanaQueryRefs(q) : promqlRefs(q);
           if (refs.metrics.size === 0) bad.push(`${where}: no metric`);
           for (const m of refs.metrics) if (!PROM_METRICS.has(m)) bad.push(`${where}: metric ${m}`);
-          for (const l of refs.labels) if (!PROM_LABELS.has(l)) bad.push(`${where}: label ${l}`);
+          const labels = promLabelsFor(refs.metrics);
+          for (const l of refs.labels) if (!labels.has(l)) bad.push(`${where}: label ${l}`);
           for (const m of q.matchAll(/\$\{?([a-zA-Z_][a-zA-Z0-9_]*)/g)) if (!defined.has(m[1]!)) bad.push(`${where}: variable $${m[1]}`);
         }
         for (const p of allPanels(d)) {
           for (const t of p.targets ?? []) {
+            const labels = promLabelsFor(promqlRefs(t.expr).metrics);
             for (const m of (t.legendFormat ?? '').matchAll(/\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g)) {
-              if (!PROM_LABELS.has(m[1]!)) bad.push(`${p.title}: legend label ${m[1]}`);
+              if (!labels.has(m[1]!)) bad.push(`${p.title}: legend label ${m[1]}`);
             }
           }
         }

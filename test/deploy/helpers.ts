@@ -11,7 +11,7 @@ import { describe, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig, type ValueSource } from '../../src/config/index.js';
 import { type Config } from '../../src/config/schema.js';
-import { ATTR, INSTRUMENTS, RESOURCE } from '../../src/names.js';
+import { ATTR, INSTRUMENTS, RESOURCE, type InstrumentName } from '../../src/names.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -247,7 +247,20 @@ export function envRefs(config: unknown): Set<string> {
 /** OTel attribute / resource key → Prometheus label (`fovea.drop.reason` → `fovea_drop_reason`). */
 export const promLabel = (key: string): string => key.replace(/[^a-zA-Z0-9_]/g, '_');
 
-export const PROM_METRICS: ReadonlySet<string> = new Set(Object.values(INSTRUMENTS).map((i) => i.prometheus));
+/**
+ * The series names an instrument has in Prometheus: its name, or for an explicit-bucket histogram
+ * (`kind: 'histogram'`) the classic histogram's three, `_bucket` (with label `le`), `_sum` and
+ * `_count`; the bare histogram name is no series.
+ */
+export function promSeriesNames(i: InstrumentName): string[] {
+  return i.kind === 'histogram' ? [`${i.prometheus}_bucket`, `${i.prometheus}_sum`, `${i.prometheus}_count`] : [i.prometheus];
+}
+
+export const PROM_METRICS: ReadonlySet<string> = new Set(Object.values(INSTRUMENTS).flatMap(promSeriesNames));
+/** The `_bucket` series of Fovea's histograms: the only series that carry `le`. */
+export const PROM_BUCKET_METRICS: ReadonlySet<string> = new Set(
+  Object.values(INSTRUMENTS).filter((i) => i.kind === 'histogram').map((i) => `${i.prometheus}_bucket`),
+);
 export const OTEL_METRICS: ReadonlySet<string> = new Set(Object.values(INSTRUMENTS).map((i) => i.name));
 
 /**
@@ -262,6 +275,18 @@ export const PROM_LABELS: ReadonlySet<string> = new Set([
   ...Object.values(ATTR).map(promLabel),
   ...PROMOTED_RESOURCE_ATTRS.map(promLabel),
 ]);
+
+/** The histogram bucket bound label of `_bucket` series. */
+export const PROM_BUCKET_LABEL = 'le';
+
+/**
+ * Labels a query over these metrics may use: PROM_LABELS, plus `le` when it reads a histogram's
+ * `_bucket` series (histogram_quantile, `by (le)`), and only then.
+ */
+export function promLabelsFor(metrics: Iterable<string>): ReadonlySet<string> {
+  for (const m of metrics) if (PROM_BUCKET_METRICS.has(m)) return new Set([...PROM_LABELS, PROM_BUCKET_LABEL]);
+  return PROM_LABELS;
+}
 
 const PROMQL_KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring',
   'group_left', 'group_right', 'Inf', 'NaN', 'inf', 'nan', 'atan2']);

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { PROM_LABELS, PROM_METRICS, REPO, TOOLS, describeWithTools, promqlRefs, run } from './helpers.js';
+import { PROM_LABELS, PROM_METRICS, REPO, TOOLS, describeWithTools, promLabelsFor, promqlRefs, run } from './helpers.js';
 
 const DIR = join(REPO, 'deploy/alerts');
 const RULES_FILE = 'fovea-rules.yaml';
@@ -21,10 +21,14 @@ const alerts = rules.filter((r) => r.alert);
 const records = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
 
 describe('deploy/alerts: names', () => {
-  it('has alerts for drop spikes, new reasons, agents down, and lost events or records', () => {
+  it('has alerts for drop spikes, new reasons, agents down, lost events or records, and lossy or slow TCP paths', () => {
     expect(alerts.map((a) => a.alert)).toEqual(expect.arrayContaining([
       'FoveaDropRateSpike', 'FoveaNewDropReason', 'FoveaAgentDown', 'FoveaEventsLost', 'FoveaKernelRecordsLost', 'FoveaFlowsEvicted',
+      'FoveaTcpRetransmitRatioHigh', 'FoveaTcpResetsSentSpike', 'FoveaTcpConnectFailureSpike', 'FoveaTcpHandshakeSlow',
     ]));
+    expect(groups.find((g) => g.name === 'fovea-tcp')?.rules.map((r) => r.alert)).toEqual([
+      'FoveaTcpRetransmitRatioHigh', 'FoveaTcpResetsSentSpike', 'FoveaTcpConnectFailureSpike', 'FoveaTcpHandshakeSlow',
+    ]);
   });
 
   it('queries only metrics Fovea emits (or recording rules defined here) and labels its series carry', () => {
@@ -32,7 +36,8 @@ describe('deploy/alerts: names', () => {
     for (const r of rules) {
       const refs = promqlRefs(r.expr);
       for (const m of refs.metrics) if (!PROM_METRICS.has(m) && !records.has(m)) bad.push(`${r.alert ?? r.record}: metric ${m}`);
-      for (const l of refs.labels) if (!PROM_LABELS.has(l)) bad.push(`${r.alert ?? r.record}: label ${l}`);
+      const labels = promLabelsFor(refs.metrics);
+      for (const l of refs.labels) if (!labels.has(l)) bad.push(`${r.alert ?? r.record}: label ${l}`);
       for (const text of Object.values(r.annotations ?? {})) {
         for (const m of text.matchAll(/\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)/g)) if (!PROM_LABELS.has(m[1]!)) bad.push(`${r.alert}: annotation label ${m[1]}`);
       }

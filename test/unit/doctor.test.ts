@@ -175,6 +175,7 @@ function fakeHost(over: Partial<Host> = {}): Host & { calls: string[] } {
     kernelBtfSize: () => 5 * 2 ** 20,
     dropReasonCount: () => 128,
     kernelBtfHasTypedef: () => true,
+    tracepointArity: (name) => (name === 'tcp_retransmit_skb' ? 3 : name === 'tcp_receive_reset' ? 1 : 2),
     kfreeSkbFormat: () => ({ tracefs: '/sys/kernel/tracing', format: '\tfield:enum skb_drop_reason reason;\toffset:36;\tsize:4;\tsigned:0;\n' }),
     tryTracingAttach: (_o, p) => { calls.push(`attach ${p}`); },
     tryTcAttach: (_o, p, mode) => { calls.push(`${mode} ${p}`); },
@@ -197,11 +198,30 @@ describe('runChecks with a fake host', () => {
     const host = fakeHost();
     const checks = runChecks(opts, host);
     expect(checks.filter((c) => c.status === 'warn' || c.status === 'fail')).toEqual([]);
-    expect(host.calls).toEqual(['attach drop_tp_btf', 'attach drop_raw_tp', 'tcx traffic_ingress']);
+    expect(host.calls).toEqual(['attach drop_tp_btf', 'attach drop_raw_tp', 'tcx traffic_ingress',
+      'attach tcp_retransmit_err', 'attach tcp_retransmit_synack', 'attach tcp_send_reset', 'attach tcp_receive_reset', 'attach tcp_set_state']);
+    expect(byId(checks).get('tcp')?.detail).toMatch(/^5 raw tracepoints load and attach \(tcp_retransmit_err,/);
     expect(checks.map((c) => c.id)).not.toContain('traffic-clsact');
     expect(checks.map((c) => c.id)).not.toContain('bpffs');
     expect(runChecks({ ...opts, verbose: true }, fakeHost()).map((c) => c.id)).toContain('bpffs');
     expect(summarize(checks).message).toBe('Fovea can run: drop probe via tp_btf/kfree_skb, traffic via tcx');
+  });
+
+  it('tcp: the retransmit program follows the tracepoint\'s arity; a missing tracepoint or a failed attach fails the row', () => {
+    const old = fakeHost({ tracepointArity: (name) => (name === 'tcp_retransmit_skb' ? 2 : 1) });
+    runChecks(opts, old);
+    expect(old.calls).toContain('attach tcp_retransmit');
+    expect(old.calls).not.toContain('attach tcp_retransmit_err');
+    const none = byId(runChecks(opts, fakeHost({ tracepointArity: (name) => (name === 'tcp_receive_reset' ? undefined : 2) })));
+    expect(none.get('tcp')).toMatchObject({ status: 'fail', detail: 'kernel has no tracepoint tcp_receive_reset' });
+    const host = fakeHost({
+      tryTracingAttach: (_o, p) => {
+        if (p === 'tcp_set_state') throw new BpfError('attach tcp_set_state', 1);
+      },
+    });
+    const c = byId(runChecks(opts, host)).get('tcp')!;
+    expect(c.status).toBe('fail');
+    expect(c.detail).toMatch(/^1 of 5 programs failed: tcp_set_state: .*EPERM/);
   });
 
   it('no tcx in the kernel: clsact is tried and will be used', () => {

@@ -218,3 +218,29 @@ describe('bad values', () => {
     expect(text.split('\n').map((l) => l.split(':')[0])).toEqual(['flag --verdict', 'flag --ip', 'flag --port', 'flag --since']);
   });
 });
+
+describe('--event: drops, flows and TCP events by kind', () => {
+  const reset = ev({ name: 'fovea.tcp.reset', verdict: undefined, reason: undefined, tcp: { kind: 'reset_sent', side: 'server' } });
+  const failed = ev({ name: 'fovea.tcp.connect.failed', verdict: undefined, reason: undefined, tcp: { kind: 'connect_failed', side: 'client', failure: 'timeout' } });
+  const retrans = ev({ name: 'fovea.tcp.retransmit', verdict: undefined, reason: undefined, tcp: { kind: 'retransmit', side: 'client', segments: 2 } });
+  const drop = ev();
+  const all = [drop, flow, reset, failed, retrans];
+  const names = (f: EventFilter): string[] => all.filter((e) => matches(e, f)).map((e) => e.name);
+
+  it('selects by kind, any case, OR-ed; tcp means the three TCP events', () => {
+    expect(names(filter({ event: ['reset'] }))).toEqual(['fovea.tcp.reset']);
+    expect(names(filter({ event: ['DROP,connect-failed'] }))).toEqual(['fovea.network.packet.drop', 'fovea.tcp.connect.failed']);
+    expect(names(filter({ event: ['tcp'] }))).toEqual(['fovea.tcp.reset', 'fovea.tcp.connect.failed', 'fovea.tcp.retransmit']);
+    expect(names(filter({}))).toHaveLength(5);
+  });
+
+  it('a verdict filter never matches TCP events (they have no verdict); other filters apply to them', () => {
+    expect(names(filter({ verdict: ['DROPPED'] }))).toEqual(['fovea.network.packet.drop']);
+    expect(names(filter({ event: ['tcp'], namespace: ['payments'] }))).toHaveLength(3);
+    expect(names(filter({ event: ['tcp'], port: ['8443'] }))).toHaveLength(0);
+  });
+
+  it('an unknown kind is a flag problem with a hint', () => {
+    expect(problems({ event: ['resets'] })).toMatch(/--event.*unknown event "resets".*reset/s);
+  });
+});

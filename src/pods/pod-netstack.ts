@@ -1,0 +1,61 @@
+/**
+ * Each local pod's own kernel network counters (`fovea.pod.netstack.counter`): at every
+ * collection, the netstack probe reads every pod whose network namespace is known (PodNetwork)
+ * inside that namespace, and the values go out with the pod's identity attributes.
+ *
+ * The values are the kernel's cumulative counters as they are: they only grow while the namespace
+ * lives. A pod that left is not read any more, so its series end at once (the series producer
+ * drops series not reported); a pod re-created under the same identity starts from zero and the
+ * producer resets the series' start time. A pod whose namespace cannot be entered is skipped for
+ * that collection (logged at a limited rate; the probe counts it as `netns_unreadable`).
+ */
+import { NetnsRestoreError } from '../kernel/netns.js';
+import type { Logger } from '../log.js';
+import { ATTR, INSTRUMENTS } from '../names.js';
+import type { NetstackCounter } from '../probes/netstack/snmp.js';
+import type { CounterSeries, MetricFamily } from '../probes/types.js';
+import { RateLimitedLog } from '../agent/rate-limited.js';
+import { podAttributes } from './endpoints.js';
+import type { PodNamespace } from './pod-network.js';
+
+/** What this stage needs from the netstack probe. */
+export interface NetnsCounterReader {
+  /** Counters inside the namespace at `netnsPath`; throws when it cannot be entered or read. */
+  readNetns(netnsPath: string): readonly NetstackCounter[];
+}
+
+export interface PodNetstackDeps {
+  readonly reader: NetnsCounterReader;
+  /** the local pods with a known network namespace, now */
+  readonly pods: () => Iterable<PodNamespace>;
+  readonly logger: Logger;
+}
+
+export class PodNetstack {
+  private readonly warn: RateLimitedLog;
+
+  constructor(private readonly deps: PodNetstackDeps) {
+    this.warn = new RateLimitedLog(deps.logger.child({ component: 'pod-netstack' }));
+  }
+
+  /** Reads every pod now. Rethrows NetnsRestoreError only (the agent exits on it). */
+  collect(): MetricFamily[] {
+    const series: CounterSeries[] = [];
+    for (const { pod, netns } of this.deps.pods()) {
+      let counters: readonly NetstackCounter[];
+      try {
+        counters = this.deps.reader.readNetns(netns);
+      } catch (err) {
+        if (err instanceof NetnsRestoreError) throw err;
+        const code = (err as { code?: unknown }).code;
+        this.warn.warn(`netns:${typeof code === 'string' ? code : 'error'}`,
+          { pod: `${pod.namespace}/${pod.name}`, netns, err: (err as Error).message },
+          'cannot read a pod\'s network counters in its namespace; skipped');
+        continue;
+      }
+      const attrs = podAttributes(pod);
+      for (const c of counters) series.push({ attributes: { ...attrs, [ATTR.counterName]: c.counter }, value: c.value });
+    }
+    return [{ instrument: INSTRUMENTS.podNetstackCounter, series }];
+  }
+}

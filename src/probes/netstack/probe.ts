@@ -1,0 +1,113 @@
+/**
+ * Probe "netstack": the kernel's own protocol counters (TCP opens, failures, resets and
+ * retransmits, listen queue overflows, UDP errors, IP discards — src/probes/netstack/snmp.ts) of a
+ * network namespace, read from /proc/net/{snmp,netstat,snmp6}. No eBPF program: the kernel keeps
+ * these per namespace already.
+ *
+ * - The node: the agent's own namespace — the host's, as the DaemonSet runs with hostNetwork →
+ *   `fovea.netstack.counter` at every collection (collect()).
+ * - A pod: its namespace, entered with setns(2) on this thread (src/kernel/netns.ts) → readNetns(),
+ *   which the pod stage (src/pods/pod-netstack.ts) calls per pod → `fovea.pod.netstack.counter`.
+ *
+ * Counted as record failures (`fovea.agent.kernel.record.failures{fovea.probe="netstack"}`):
+ * `netns_unreadable` — a pod's namespace could not be entered or read (that pod's counters are
+ * missing from that collection); `malformed` — a protocol block of a /proc/net file could not be
+ * parsed (its counters are missing from that reading).
+ */
+import { NetnsRestoreError, readInNetns, readOptionalFiles, THREAD_PROC_NET } from '../../kernel/netns.js';
+import type { Logger } from '../../log.js';
+import { ATTR, INSTRUMENTS } from '../../names.js';
+import { RateLimitedLog } from '../../agent/rate-limited.js';
+import type { MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
+import { parseNetstack, type NetstackCounter } from './snmp.js';
+
+/** What the probe reads, in this order. */
+export const NETSTACK_FILES = [`${THREAD_PROC_NET}/snmp`, `${THREAD_PROC_NET}/netstat`, `${THREAD_PROC_NET}/snmp6`] as const;
+
+/** How the probe reads files: in its own namespace, and inside another (test seam). */
+export interface NetstackIo {
+  readOwn(files: readonly string[]): Array<string | undefined>;
+  readIn(netnsPath: string, files: readonly string[]): Array<string | undefined>;
+}
+
+/** The real thing: /proc of the agent's own namespace, and of another through setns(2). */
+function kernelIo(): NetstackIo {
+  const scratch = { buf: Buffer.allocUnsafe(16_384) };
+  return { readOwn: (files) => readOptionalFiles(files, scratch), readIn: readInNetns };
+}
+
+export const NETSTACK_FAILURE = { netnsUnreadable: 'netns_unreadable', malformed: 'malformed' } as const;
+
+export class NetstackProbe implements Probe {
+  readonly name = 'netstack';
+  private state: ProbeStatus = { name: 'netstack', state: 'down', detail: 'not started' };
+  private netnsUnreadable = 0;
+  private malformed = 0;
+  private readonly log: Logger;
+  private readonly warn: RateLimitedLog;
+
+  constructor(ctx: ProbeContext, private readonly io: NetstackIo = kernelIo()) {
+    this.log = ctx.logger.child({ probe: this.name });
+    this.warn = new RateLimitedLog(this.log);
+  }
+
+  /** Reads the agent's own counters once: a host without /proc/net/snmp fails here, not at every export. */
+  start(): void {
+    const [snmp] = this.io.readOwn(NETSTACK_FILES);
+    if (snmp === undefined) throw new Error(`${NETSTACK_FILES[0]} not found (is /proc mounted?)`);
+    this.state = { name: this.name, state: 'up', hook: 'procfs' };
+  }
+
+  collect(): MetricFamily[] {
+    const counters = this.parse('host', this.io.readOwn(NETSTACK_FILES));
+    return [{
+      instrument: INSTRUMENTS.netstackCounter,
+      series: counters.map((c) => ({ attributes: { [ATTR.counterName]: c.counter }, value: c.value })),
+    }];
+  }
+
+  /**
+   * The counters of the network namespace mounted at `netnsPath` (a pod's). Throws NetnsError when
+   * it cannot be entered or read (counted), NetnsRestoreError when the thread could not come back
+   * (fatal: see src/kernel/netns.ts).
+   */
+  readNetns(netnsPath: string): NetstackCounter[] {
+    let texts: Array<string | undefined>;
+    try {
+      texts = this.io.readIn(netnsPath, NETSTACK_FILES);
+    } catch (err) {
+      if (!(err instanceof NetnsRestoreError)) this.netnsUnreadable++;
+      throw err;
+    }
+    return this.parse(netnsPath, texts);
+  }
+
+  private parse(where: string, [snmp, netstat, snmp6]: Array<string | undefined>): NetstackCounter[] {
+    const r = parseNetstack({ snmp, netstat, snmp6 });
+    if (r.problems.length) {
+      this.malformed += r.problems.length;
+      for (const p of r.problems) {
+        this.warn.warn(`malformed:${p.file}:${p.protocol}`, { netns: where, file: p.file, protocol: p.protocol, reason: p.reason },
+          'kernel counters block not understood; its counters are skipped');
+      }
+    }
+    return r.counters;
+  }
+
+  recordFailures(): RecordFailure[] {
+    return [
+      { kind: NETSTACK_FAILURE.netnsUnreadable, count: this.netnsUnreadable, lost: true },
+      { kind: NETSTACK_FAILURE.malformed, count: this.malformed, lost: true },
+    ];
+  }
+
+  status(): ProbeStatus {
+    return this.state;
+  }
+
+  /** Nothing is attached; the counters stay readable for the final collect. */
+  detach(): void {}
+
+  /** Nothing to free (the kept fd of the agent's own namespace lives as long as the process). */
+  stop(): void {}
+}

@@ -1,0 +1,341 @@
+/**
+ * The netstack probe and the pods' netstack counters, unprivileged: the namespace reader with a
+ * scripted setns(2) (enter, always come back, the fatal case when coming back fails), the probe
+ * over fake /proc texts, the pod stage over a fake reader, and the agent's wiring (the pod source,
+ * the auxiliary rule at start, exit on a lost namespace). No root, no namespaces entered.
+ */
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
+import { pino, type Logger } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
+import { Agent, type AgentPipeline } from '../../src/agent/agent.js';
+import { defaultConfig, type Config } from '../../src/config/index.js';
+import { StaticIdentity } from '../../src/k8s/static.js';
+import type { PodInfo } from '../../src/k8s/types.js';
+import { CLONE_NEWNET, NetnsError, NetnsReader, NetnsRestoreError, readOptionalFiles, type SetnsFn } from '../../src/kernel/netns.js';
+import { ATTR, INSTRUMENTS } from '../../src/names.js';
+import { netnsPath } from '../../src/netns/pod-interfaces.js';
+import { PodNetstack, type NetnsCounterReader } from '../../src/pods/pod-netstack.js';
+import { NETSTACK_FILES, NetstackProbe, type NetstackIo } from '../../src/probes/netstack/probe.js';
+import type { NetstackCounter } from '../../src/probes/netstack/snmp.js';
+import type { ProbeDefinition } from '../../src/probes/types.js';
+import { FakeProbe } from '../helpers/fakes.js';
+
+vi.mock('../../src/kernel/libbpf-log.js', () => ({ routeLibbpfLog: () => undefined }));
+
+function capture(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+  return { logger, lines };
+}
+
+const SNMP = [
+  'Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards',
+  'Ip: 1 64 10 0 0 0 0 3 7 9 4',
+  'Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors',
+  'Tcp: 1 200 120000 -1 5 6 7 8 0 100 90 11 12 13 0',
+  'Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors',
+  'Udp: 1 21 22 2 23 24 0 0 0',
+  '',
+].join('\n');
+const NETSTAT = 'TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 31 32\n';
+const SNMP6 = 'Ip6InDiscards                   \t41\nIp6OutDiscards                  \t42\nUdp6NoPorts                     \t43\nUdp6InErrors 44\n';
+
+const fileNames = (files: readonly string[]) => files.map((f) => f.split('/').pop());
+
+describe('NetnsReader (setns scripted)', () => {
+  function tmpFiles(): { dir: string; a: string; b: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'fovea-netns-'));
+    writeFileSync(join(dir, 'a'), 'A text');
+    writeFileSync(join(dir, 'b'), 'B text');
+    return { dir, a: join(dir, 'a'), b: join(dir, 'b') };
+  }
+  const openFds = () => readdirSync('/proc/self/fd').length;
+
+  it('enters the namespace, reads, comes back to the fd of its own namespace kept from the first read', () => {
+    const calls: Array<[number, number]> = [];
+    const setns: SetnsFn = (fd, type) => { calls.push([fd, type]); return 0; };
+    const r = new NetnsReader(setns);
+    const { dir, a, b } = tmpFiles();
+    const before = openFds();
+    expect(r.read(join(dir, 'a'), [a, join(dir, 'missing'), b])).toEqual(['A text', undefined, 'B text']);
+    expect(r.read(join(dir, 'b'), [b])).toEqual(['B text']);
+    expect(calls.every(([, t]) => t === CLONE_NEWNET)).toBe(true);
+    expect(calls).toHaveLength(4);
+    const home = calls[1]![0];
+    expect(calls[3]![0]).toBe(home); // one kept fd of the own namespace
+    expect(calls[0]![0]).not.toBe(home);
+    expect(openFds()).toBe(before + 1); // only the kept one; the namespaces' fds are closed
+    r.close();
+    expect(openFds()).toBe(before);
+  });
+
+  it('a namespace that does not exist: NetnsError ENOENT naming the path, setns never called', () => {
+    const setns = vi.fn<SetnsFn>(() => 0);
+    const r = new NetnsReader(setns);
+    const err = (() => { try { r.read('/var/run/netns/fovea-no-such-pod', NETSTACK_FILES); } catch (e) { return e; } })() as NetnsError;
+    expect(err).toBeInstanceOf(NetnsError);
+    expect(err.code).toBe('ENOENT');
+    expect(err.path).toBe('/var/run/netns/fovea-no-such-pod');
+    expect(err.message).toMatch(/cannot open network namespace \/var\/run\/netns\/fovea-no-such-pod: ENOENT — no such network namespace/);
+    expect(setns).not.toHaveBeenCalled();
+    r.close();
+  });
+
+  it('setns refused (EPERM): NetnsError saying CAP_SYS_ADMIN is missing; the thread never left, so no way back is tried', () => {
+    const setns = vi.fn<SetnsFn>(() => 1 /* EPERM */);
+    const r = new NetnsReader(setns);
+    const { a } = tmpFiles();
+    expect(() => r.read(a, [a])).toThrow(NetnsError);
+    expect(() => r.read(a, [a])).toThrow(/setns\(2\) into .*: EPERM — entering another network namespace needs CAP_SYS_ADMIN \(in Kubernetes: deploy\/components\/netns-discovery\)/);
+    expect(setns).toHaveBeenCalledTimes(2); // one per read: the failed entries
+    r.close();
+  });
+
+  it('a read error inside: NetnsError, after going back', () => {
+    const calls: number[] = [];
+    const r = new NetnsReader((fd) => { calls.push(fd); return 0; });
+    const { dir, a } = tmpFiles();
+    expect(() => r.read(a, [dir])).toThrow(/cannot read \/proc\/net inside .*: EISDIR/); // a directory: EISDIR
+    expect(calls).toHaveLength(2);
+    r.close();
+  });
+
+  it('readOptionalFiles: whole files of any size through one reused buffer; a missing one is undefined', () => {
+    const { dir, a } = tmpFiles();
+    const big = 'x'.repeat(40_000) + '\nend';
+    writeFileSync(join(dir, 'big'), big);
+    const scratch = { buf: Buffer.alloc(1_000) };
+    expect(readOptionalFiles([join(dir, 'big'), join(dir, 'none'), a], scratch)).toEqual([big, undefined, 'A text']);
+    expect(scratch.buf.length).toBe(64_000); // grown by doubling, kept for the next read
+    expect(readOptionalFiles(['/proc/thread-self/net/snmp'])[0]).toMatch(/^Ip: Forwarding /);
+  });
+
+  it('coming back fails: NetnsRestoreError (fatal), not a NetnsError', () => {
+    let n = 0;
+    const r = new NetnsReader(() => (++n === 2 ? 22 /* EINVAL */ : 0));
+    const { a } = tmpFiles();
+    const err = (() => { try { r.read(a, [a]); } catch (e) { return e; } })();
+    expect(err).toBeInstanceOf(NetnsRestoreError);
+    expect(err).not.toBeInstanceOf(NetnsError);
+    expect((err as Error).message).toMatch(/setns\(2\) back to the agent's own network namespace failed \(EINVAL\)/);
+    r.close();
+  });
+});
+
+describe('netnsPath: a discovery name → the file `ip -n` enters', () => {
+  it('names live in /var/run/netns, paths stay', () => {
+    expect(netnsPath('fovea-pods-0')).toBe('/var/run/netns/fovea-pods-0');
+    expect(netnsPath('/run/docker/netns/abc')).toBe('/run/docker/netns/abc');
+  });
+});
+
+class FakeIo implements NetstackIo {
+  own: Array<string | undefined> = [SNMP, NETSTAT, SNMP6];
+  inside = new Map<string, Array<string | undefined> | Error>();
+  readOwn(files: readonly string[]) {
+    expect(fileNames(files)).toEqual(['snmp', 'netstat', 'snmp6']);
+    return this.own;
+  }
+  readIn(path: string, files: readonly string[]) {
+    expect(files).toEqual(NETSTACK_FILES);
+    const t = this.inside.get(path);
+    if (t === undefined) throw new NetnsError(path, 'ENOENT', `cannot open network namespace ${path}: ENOENT`);
+    if (t instanceof Error) throw t;
+    return t;
+  }
+}
+
+const ctx = () => ({ logger: pino({ level: 'silent' }), settings: {} as never });
+
+describe('NetstackProbe', () => {
+  it('reads /proc/thread-self/net of its own namespace', () => {
+    expect(NETSTACK_FILES).toEqual(['/proc/thread-self/net/snmp', '/proc/thread-self/net/netstat', '/proc/thread-self/net/snmp6']);
+  });
+
+  it('node: one series per counter, named by fovea.counter.name, the kernel\'s values as they are', () => {
+    const p = new NetstackProbe(ctx(), new FakeIo());
+    p.start();
+    expect(p.status()).toEqual({ name: 'netstack', state: 'up', hook: 'procfs' });
+    const [fam] = p.collect();
+    expect(fam!.instrument).toBe(INSTRUMENTS.netstackCounter);
+    expect(Object.fromEntries(fam!.series.map((s) => [s.attributes[ATTR.counterName], s.value]))).toEqual({
+      'Tcp.ActiveOpens': 5, 'Tcp.PassiveOpens': 6, 'Tcp.AttemptFails': 7, 'Tcp.EstabResets': 8, 'Tcp.RetransSegs': 11, 'Tcp.InErrs': 12, 'Tcp.OutRsts': 13,
+      'TcpExt.ListenOverflows': 31, 'TcpExt.ListenDrops': 32,
+      'Udp.InErrors': 22, 'Udp.RcvbufErrors': 23, 'Udp.SndbufErrors': 24, 'Udp.NoPorts': 21,
+      'Udp6.InErrors': 44, 'Udp6.NoPorts': 43, // Udp6 Rcvbuf/Sndbuf not in this text: left out
+      'Ip.InDiscards': 3, 'Ip.OutDiscards': 4, 'Ip6.InDiscards': 41, 'Ip6.OutDiscards': 42,
+    });
+    expect(fam!.series.every((s) => Object.keys(s.attributes).length === 1)).toBe(true);
+  });
+
+  it('start fails without /proc/net/snmp', () => {
+    const io = new FakeIo();
+    io.own = [undefined, undefined, undefined];
+    expect(() => new NetstackProbe(ctx(), io).start()).toThrow(/\/proc\/thread-self\/net\/snmp not found/);
+  });
+
+  it('counts pods it could not read (netns_unreadable) and blocks it could not parse (malformed); a lost namespace is not counted, it is fatal', () => {
+    const io = new FakeIo();
+    io.inside.set('/ns/ok', [SNMP.replace('Tcp: 1 200', 'Tcp: 200'), NETSTAT, undefined]);
+    io.inside.set('/ns/lost', new NetnsRestoreError('stuck'));
+    const p = new NetstackProbe(ctx(), io);
+    p.start();
+    const got = p.readNetns('/ns/ok');
+    expect(got.map((c) => c.counter)).toEqual(['TcpExt.ListenOverflows', 'TcpExt.ListenDrops', 'Udp.InErrors', 'Udp.RcvbufErrors',
+      'Udp.SndbufErrors', 'Udp.NoPorts', 'Ip.InDiscards', 'Ip.OutDiscards']); // Tcp malformed, no snmp6
+    expect(() => p.readNetns('/ns/gone')).toThrow(NetnsError);
+    expect(() => p.readNetns('/ns/gone')).toThrow(NetnsError);
+    expect(() => p.readNetns('/ns/lost')).toThrow(NetnsRestoreError);
+    expect(p.recordFailures()).toEqual([
+      { kind: 'netns_unreadable', count: 2, lost: true },
+      { kind: 'malformed', count: 1, lost: true },
+    ]);
+  });
+});
+
+const pod = (name: string, ip: string): PodInfo => ({
+  uid: `uid-${name}`, name, namespace: 'shop', nodeName: 'n1', ips: [ip], hostNetwork: false,
+  workload: { kind: 'Deployment', name: name.replace(/-\d+$/, '') }, phase: 'Running',
+});
+
+describe('PodNetstack', () => {
+  const counters = (v: number): NetstackCounter[] => [{ counter: 'Udp.NoPorts', value: v }, { counter: 'Tcp.AttemptFails', value: v + 1 }];
+
+  it('every pod with a known namespace, with pod identity; unreadable pods skipped (logged once a minute), the others reported', () => {
+    const web = pod('web-1', '10.0.0.10');
+    const db = pod('db-1', '10.0.0.11');
+    const reads: string[] = [];
+    const reader: NetnsCounterReader = {
+      readNetns: (p) => {
+        reads.push(p);
+        if (p === '/ns/db') throw new NetnsError(p, 'EPERM', 'setns(2) into /ns/db: EPERM — needs CAP_SYS_ADMIN');
+        return counters(5);
+      },
+    };
+    const { logger, lines } = capture();
+    let pods = [{ pod: web, netns: '/ns/web' }, { pod: db, netns: '/ns/db' }];
+    const s = new PodNetstack({ reader, pods: () => pods, logger });
+    const [fam] = s.collect();
+    expect(fam!.instrument).toBe(INSTRUMENTS.podNetstackCounter);
+    expect(fam!.series).toEqual([
+      { attributes: { 'k8s.pod.uid': 'uid-web-1', 'k8s.pod.name': 'web-1', 'k8s.namespace.name': 'shop', 'fovea.workload.kind': 'Deployment', 'fovea.workload.name': 'web', 'fovea.counter.name': 'Udp.NoPorts' }, value: 5 },
+      { attributes: { 'k8s.pod.uid': 'uid-web-1', 'k8s.pod.name': 'web-1', 'k8s.namespace.name': 'shop', 'fovea.workload.kind': 'Deployment', 'fovea.workload.name': 'web', 'fovea.counter.name': 'Tcp.AttemptFails' }, value: 6 },
+    ]);
+    s.collect();
+    const warned = lines.filter((l) => l['msg'] === 'cannot read a pod\'s network counters in its namespace; skipped');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ pod: 'shop/db-1', netns: '/ns/db', err: expect.stringMatching(/EPERM/) });
+    expect(reads).toEqual(['/ns/web', '/ns/db', '/ns/web', '/ns/db']);
+    // a pod that left: not read, no series
+    pods = [{ pod: db, netns: '/ns/db' }];
+    expect(s.collect()[0]!.series).toEqual([]);
+  });
+
+  it('a lost namespace (NetnsRestoreError) is rethrown at once: no other pod is read', () => {
+    const reads: string[] = [];
+    const reader: NetnsCounterReader = { readNetns: (p) => { reads.push(p); throw new NetnsRestoreError('stuck'); } };
+    const s = new PodNetstack({ reader, pods: () => [{ pod: pod('a-1', '10.0.0.1'), netns: '/a' }, { pod: pod('b-1', '10.0.0.2'), netns: '/b' }], logger: pino({ level: 'silent' }) });
+    expect(() => s.collect()).toThrow(NetnsRestoreError);
+    expect(reads).toEqual(['/a']);
+  });
+});
+
+/** Every export is one collect of the producer. */
+class MemoryPipeline implements AgentPipeline {
+  readonly exports: MetricData[][] = [];
+  constructor(private readonly producer: MetricProducer) {}
+  async forceFlush(): Promise<void> {
+    const r = await this.producer.collect();
+    this.exports.push(r.resourceMetrics.scopeMetrics.flatMap((s) => s.metrics));
+  }
+  async shutdown(): Promise<void> { await this.forceFlush(); }
+  stats() { return { exportsFailed: 0 }; }
+}
+
+const points = (ms: MetricData[] | undefined, name: string) =>
+  (ms?.find((m) => m.descriptor.name === name)?.dataPoints ?? []).map((p) => ({ attrs: p.attributes, value: p.value as number }));
+
+describe('Agent wiring of the netstack probe', () => {
+  function agentWith(defs: ProbeDefinition[], opts: { pods?: ConstructorParameters<typeof Agent>[0]['pods']; onFatal?: (e: Error) => void; config?: Config } = {}) {
+    const { logger, lines } = capture();
+    let pipeline: MemoryPipeline | undefined;
+    const agent = new Agent({
+      config: opts.config ?? defaultConfig(), logger, bpfObjectDir: '/nonexistent', probes: defs,
+      createPipeline: (p) => (pipeline = new MemoryPipeline(p)),
+      ...(opts.pods ? { pods: opts.pods } : {}),
+      ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
+    });
+    return { agent, lines, pipeline: () => pipeline! };
+  }
+  const netstackDef = (io: NetstackIo): ProbeDefinition => ({ name: 'netstack', description: '', auxiliary: true, create: (c) => new NetstackProbe(c, io) });
+  const failing = (name: string): ProbeDefinition => ({ name, description: '', create: () => new FakeProbe(name, { startError: new Error(`${name} failed`) }) });
+  const working = (name: string): ProbeDefinition => ({ name, description: '', create: () => new FakeProbe(name) });
+
+  it('the auxiliary probe alone does not keep the agent up when the eBPF probes failed', () => {
+    const h = agentWith([failing('drop'), failing('traffic'), netstackDef(new FakeIo())]);
+    expect(() => h.agent.start()).toThrow(/no probe could start \(drop: drop failed; traffic: traffic failed\)/);
+  });
+
+  it('with the eBPF probes disabled, it runs on its own; with one eBPF probe up, it runs beside it', async () => {
+    const base = defaultConfig();
+    const config = { ...base, probes: { ...base.probes, drop: { ...base.probes.drop, enabled: false }, traffic: { ...base.probes.traffic, enabled: false } } } as Config;
+    const alone = agentWith([working('drop'), working('traffic'), netstackDef(new FakeIo())], { config });
+    alone.agent.start();
+    expect(alone.agent.statuses().map((s) => s.name)).toEqual(['netstack']);
+    await alone.agent.stop();
+    const beside = agentWith([failing('drop'), working('traffic'), netstackDef(new FakeIo())]);
+    beside.agent.start();
+    expect(beside.agent.statuses().map((s) => `${s.name}:${s.state}`)).toEqual(['traffic:up', 'netstack:up', 'drop:down']);
+    await beside.agent.stop();
+  });
+
+  it('pods: every pod whose namespace discovery found is read inside it; failures counted; a pod gone loses its series', async () => {
+    const io = new FakeIo();
+    io.inside.set('/var/run/netns/web', [SNMP, NETSTAT, undefined]);
+    const web = pod('web-1', '10.0.0.10');
+    const db = pod('db-1', '10.0.0.11');
+    const identity = new StaticIdentity({ nodeName: 'n1', pods: [web, db] });
+    let interfaces = [
+      { ifindex: 21, ifname: 'veth-web', ips: ['10.0.0.10'], netns: 'web', source: 'netns' as const, sources: ['netns' as const] },
+      { ifindex: 22, ifname: 'veth-db', ips: ['10.0.0.11'], netns: '/var/run/netns/db', source: 'netns' as const, sources: ['netns' as const] },
+      { ifindex: 23, ifname: 'cali-x', ips: ['10.0.0.12'], source: 'route' as const, sources: ['route' as const] }, // no netns: not read
+    ];
+    const h = agentWith([netstackDef(io)], { pods: { identity, discover: async () => ({ interfaces, warnings: [] }) } });
+    h.agent.start();
+    await h.agent.refreshPods();
+    await h.agent.flush();
+    const pods = points(h.pipeline().exports[0], INSTRUMENTS.podNetstackCounter.name);
+    expect(new Set(pods.map((p) => p.attrs[ATTR.podName]))).toEqual(new Set(['web-1'])); // db: ENOENT, skipped
+    expect(pods.find((p) => p.attrs[ATTR.counterName] === 'Tcp.AttemptFails')).toMatchObject({ value: 7, attrs: { [ATTR.podUid]: 'uid-web-1', [ATTR.namespace]: 'shop' } });
+    expect(pods).toHaveLength(15); // no snmp6 in the web namespace
+    expect(points(h.pipeline().exports[0], INSTRUMENTS.netstackCounter.name)).toHaveLength(19);
+    const failures = points(h.pipeline().exports[0], INSTRUMENTS.recordFailures.name);
+    expect(failures.find((f) => f.attrs[ATTR.probe] === 'netstack' && f.attrs[ATTR.failureKind] === 'netns_unreadable')?.value).toBe(1);
+    expect(h.lines.some((l) => l['msg'] === 'cannot read a pod\'s network counters in its namespace; skipped' && l['pod'] === 'shop/db-1')).toBe(true);
+    interfaces = interfaces.filter((i) => i.ifindex !== 21);
+    await h.agent.refreshPods();
+    await h.agent.flush();
+    expect(points(h.pipeline().exports[1], INSTRUMENTS.podNetstackCounter.name)).toEqual([]);
+    await h.agent.stop();
+  });
+
+  it('a lost namespace ends the process: logged at fatal, onFatal called (default: exit 70)', async () => {
+    const io = new FakeIo();
+    io.inside.set('/var/run/netns/web', new NetnsRestoreError('setns(2) back failed'));
+    const identity = new StaticIdentity({ nodeName: 'n1', pods: [pod('web-1', '10.0.0.10')] });
+    const interfaces = [{ ifindex: 21, ifname: 'veth-web', ips: ['10.0.0.10'], netns: 'web', source: 'netns' as const, sources: ['netns' as const] }];
+    const fatal: Error[] = [];
+    const h = agentWith([netstackDef(io)], { pods: { identity, discover: async () => ({ interfaces, warnings: [] }) }, onFatal: (e) => fatal.push(e) });
+    h.agent.start();
+    await h.agent.refreshPods();
+    await h.agent.flush();
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]).toBeInstanceOf(NetnsRestoreError);
+    expect(h.lines.find((l) => l['level'] === 60)).toMatchObject({ msg: 'fatal: lost the agent\'s own network namespace; exiting', exitCode: 70 });
+    expect(h.lines.some((l) => l['msg'] === 'map read failed' && String(l['err']).includes('setns'))).toBe(true); // and, had it not exited, counted
+    await h.agent.stop();
+  });
+});
