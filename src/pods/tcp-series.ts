@@ -14,8 +14,9 @@
  *   handshake time and RTT go from the client (source) to the server (destination), counted once:
  *   from the client's record, or from the server's when the client is not on this node (its own
  *   socket was not seen here). A reset received from a peer that is not on this node counts too.
- * - "On this node": an address some record has as its local address (a socket of this node's
- *   kernel, in any network namespace), or a local pod's.
+ * - "On this node": an address some record had as its local address in the last seriesTtlMs (a
+ *   socket of this node's kernel, in any network namespace), or a local pod's.
+ * - Pairs count opened connections without `fovea.tcp.open`: client → server says it.
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { IdentitySource, PodInfo } from '../k8s/types.js';
@@ -58,6 +59,8 @@ export class TcpSeries {
   private readonly podTowards: VectorAccumulator;
   private readonly pairSent: VectorAccumulator;
   private readonly pairConns: VectorAccumulator;
+  /** addresses seen as a record's local end (this node's sockets), and when: kept seriesTtlMs */
+  private readonly localSeen = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly deps: TcpSeriesDeps) {
@@ -76,8 +79,11 @@ export class TcpSeries {
     for (const p of this.deps.identity.localPods()) {
       if (!p.hostNetwork) for (const ip of p.ips) pods.set(ip, p);
     }
-    const onNode = new Set<string>(pods.keys());
-    for (const r of conns) onNode.add(r.local);
+    // "On this node" must outlive a record: the client's record may leave the kernel (idle)
+    // while the server's goes on, and the server's must not start counting the pair then.
+    for (const r of conns) this.localSeen.set(r.local, now);
+    for (const [ip, at] of this.localSeen) if (now - at > this.deps.settings.seriesTtlMs) this.localSeen.delete(ip);
+    const onNode = (ip: string): boolean => pods.has(ip) || this.localSeen.has(ip);
 
     const own: VectorReading[] = [];
     const towards: VectorReading[] = [];
@@ -96,7 +102,7 @@ export class TcpSeries {
 
       const out = pair(r.local, r.remote, r.serverPort);
       sent.push({ recordKey: `${r.recordKey}/s`, seriesKey: seriesKey(out), attributes: out, values: [r.retransSegs, r.resetsSent] });
-      const remoteOnNode = onNode.has(r.remote);
+      const remoteOnNode = onNode(r.remote);
       if (!remoteOnNode && r.resetsReceived > 0) {
         const inbound = pair(r.remote, r.local, r.serverPort);
         sent.push({ recordKey: `${r.recordKey}/r`, seriesKey: seriesKey(inbound), attributes: inbound, values: [0, r.resetsReceived] });
@@ -127,7 +133,8 @@ export class TcpSeries {
       result.add(INSTRUMENTS.flowTcpResets, { attributes: s.attributes, value: s.values[1]! });
     }
     for (const s of this.pairConns.update(connsRead, now)) {
-      addTcpSeries(result, FLOW_TCP_INSTRUMENTS, s.attributes, s.values, { retransmits: false, resetsSent: false, resetsReceived: false });
+      addTcpSeries(result, FLOW_TCP_INSTRUMENTS, s.attributes, s.values,
+        { retransmits: false, resetsSent: false, resetsReceived: false, openSplit: false });
     }
     return result.build();
   }

@@ -1,7 +1,7 @@
 /**
  * ABI: the structs and enums that cross from the eBPF objects to user space must match the TS
  * layout tables byte by byte (bpf/drop.h ↔ src/probes/drop/layout.ts, bpf/traffic.h ↔
- * src/probes/traffic/layout.ts).
+ * src/probes/traffic/layout.ts, bpf/tcp.h ↔ src/probes/tcp/layout.ts).
  *
  * 1. Struct sizes and member offsets from the BTF of the compiled objects (bpf/build).
  * 2. Enum values. The ABI enums type nothing in the programs, so clang does not emit them into
@@ -12,15 +12,17 @@
  * 3. Golden bytes: hand-written map entries, every byte commented (padding included), through
  *    the decoders with a 3-CPU per-CPU snapshot → exact values.
  * 4. Map names and key/value sizes the probes use, from the objects opened but not loaded.
+ * Plus constants shared by C and TS that no BTF carries (tcp latency bounds), read from the sources.
  *
  * Needs: libbpf.so.1 and bpf/build/*.bpf.o (`bash scripts/build-bpf.sh`). No root.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Btf, type BtfEnumValue, type StructLayout } from '../../src/kernel/btf.js';
+import { libbpf } from '../../src/kernel/libbpf.js';
 import type { MapSnapshot } from '../../src/kernel/map.js';
 import { BpfObject } from '../../src/kernel/object.js';
 import {
@@ -33,14 +35,21 @@ import {
   TRAFFIC_SLOT, TRAFFIC_SLOTS, FLOW_KEY, FLOW_VALUE,
 } from '../../src/probes/traffic/layout.js';
 import { TRAFFIC_OBJECT } from '../../src/probes/traffic/probe.js';
+import {
+  TCP_CONN_KEY, TCP_CONN_STATS, TCP_ERRORS, TCP_EVENT, TCP_EVENT_CONFIG, TCP_EVENT_LIMIT, TCP_EVENT_TYPE, TCP_EVENT_TYPES,
+  TCP_FAILURES, TCP_LATENCY_BUCKETS, TCP_SIDE, TCP_SOCK_INFO, TCP_STATE_KEY, decodeTcpConns, decodeTcpEvent, decodeTcpStates,
+} from '../../src/probes/tcp/layout.js';
+import { TCP_OBJECT, TCP_TRACEPOINTS, tcpPrograms } from '../../src/probes/tcp/probe.js';
+import { TCP_FAILURE, TCP_LATENCY_BOUNDS_S } from '../../src/names.js';
 
 const BUILD = resolve('bpf/build');
 const DROP_O = join(BUILD, DROP_OBJECT);
 const DROP_NOEV_O = join(BUILD, DROP_OBJECT_NO_EVENTS);
 const TRAFFIC_O = join(BUILD, TRAFFIC_OBJECT);
+const TCP_O = join(BUILD, TCP_OBJECT);
 
 /** Which objects are missing; in CI a missing object fails instead of skipping. */
-const missing = [DROP_O, DROP_NOEV_O, TRAFFIC_O].filter((p) => !existsSync(p));
+const missing = [DROP_O, DROP_NOEV_O, TRAFFIC_O, TCP_O].filter((p) => !existsSync(p));
 if (missing.length && process.env['CI'] === 'true') {
   throw new Error(`ABI test needs ${missing.join(', ')}: run \`bash scripts/build-bpf.sh\``);
 }
@@ -144,6 +153,100 @@ describeObjects('struct layouts: object BTF == TS layout tables', () => {
     expect(l.size).toBe(TRAFFIC_SLOT.size);
     expect(offsets(l)).toEqual({ ifindex: TRAFFIC_SLOT.ifindex, pad: TRAFFIC_SLOT.pad, counts: TRAFFIC_SLOT.counts });
     expect(sizes(l)).toEqual({ ifindex: 4, pad: 4, counts: TRAFFIC_VALUE.size });
+  });
+});
+
+describeObjects('struct layouts: tcp.bpf.o BTF == src/probes/tcp/layout.ts', () => {
+  let tcpBtf: Btf;
+  beforeAll(() => {
+    tcpBtf = Btf.parse(TCP_O);
+  });
+  afterAll(() => {
+    tcpBtf?.close();
+  });
+
+  /** From the object's BTF when a map types it there; a ring record only from the header alone. */
+  const structOf = (name: string): StructLayout => tcpBtf.structLayout(name) ?? headerStruct('tcp.h', name);
+
+  it('struct tcp_conn_key', () => {
+    const l = structOf('tcp_conn_key');
+    expect(l.size).toBe(TCP_CONN_KEY.size);
+    // every member, in order: a new C member without a TS entry fails here
+    expect(l.members.map((m) => m.name)).toEqual(['local', 'remote', 'netns', 'server_port', 'side', 'ip_version']);
+    expect(offsets(l)).toEqual({
+      local: TCP_CONN_KEY.local, remote: TCP_CONN_KEY.remote, netns: TCP_CONN_KEY.netns, server_port: TCP_CONN_KEY.serverPort,
+      side: TCP_CONN_KEY.side, ip_version: TCP_CONN_KEY.ipVersion,
+    });
+    expect(sizes(l)).toEqual({ local: 16, remote: 16, netns: 4, server_port: 2, side: 1, ip_version: 1 });
+  });
+
+  it('struct tcp_conn_stats (histogram arrays of TCP_LATENCY_BUCKETS, failed[] of TCP_FAILURES.length)', () => {
+    const l = structOf('tcp_conn_stats');
+    expect(l.size).toBe(TCP_CONN_STATS.size);
+    expect(l.members.map((m) => m.name)).toEqual([
+      'retrans_segs', 'resets_sent', 'resets_received', 'opened', 'failed', 'closed',
+      'handshake_count', 'handshake_sum_ns', 'handshake_buckets', 'rtt_count', 'rtt_sum_ns', 'rtt_buckets',
+    ]);
+    expect(offsets(l)).toEqual({
+      retrans_segs: TCP_CONN_STATS.retransSegs, resets_sent: TCP_CONN_STATS.resetsSent, resets_received: TCP_CONN_STATS.resetsReceived,
+      opened: TCP_CONN_STATS.opened, failed: TCP_CONN_STATS.failed, closed: TCP_CONN_STATS.closed,
+      handshake_count: TCP_CONN_STATS.handshakeCount, handshake_sum_ns: TCP_CONN_STATS.handshakeSumNs,
+      handshake_buckets: TCP_CONN_STATS.handshakeBuckets, rtt_count: TCP_CONN_STATS.rttCount, rtt_sum_ns: TCP_CONN_STATS.rttSumNs,
+      rtt_buckets: TCP_CONN_STATS.rttBuckets,
+    });
+    expect(sizes(l)).toEqual({
+      retrans_segs: 8, resets_sent: 8, resets_received: 8, opened: 8, failed: 8 * TCP_FAILURES.length, closed: 8,
+      handshake_count: 8, handshake_sum_ns: 8, handshake_buckets: 8 * TCP_LATENCY_BUCKETS,
+      rtt_count: 8, rtt_sum_ns: 8, rtt_buckets: 8 * TCP_LATENCY_BUCKETS,
+    });
+  });
+
+  it('struct tcp_state_key / tcp_sock_info (the gauge key embedded in the socket record)', () => {
+    const k = structOf('tcp_state_key');
+    expect(k.size).toBe(TCP_STATE_KEY.size);
+    expect(k.members.map((m) => m.name)).toEqual(['local', 'netns', 'state', 'ip_version', 'pad']);
+    expect(offsets(k)).toEqual({
+      local: TCP_STATE_KEY.local, netns: TCP_STATE_KEY.netns, state: TCP_STATE_KEY.state, ip_version: TCP_STATE_KEY.ipVersion, pad: TCP_STATE_KEY.pad,
+    });
+    expect(sizes(k)).toEqual({ local: 16, netns: 4, state: 1, ip_version: 1, pad: 2 });
+    const s = structOf('tcp_sock_info');
+    expect(s.size).toBe(TCP_SOCK_INFO.size);
+    expect(s.members.map((m) => m.name)).toEqual(['syn_sent_ns', 'gauge', 'side', 'pad']);
+    expect(offsets(s)).toEqual({ syn_sent_ns: TCP_SOCK_INFO.synSentNs, gauge: TCP_SOCK_INFO.gauge, side: TCP_SOCK_INFO.side, pad: TCP_SOCK_INFO.pad });
+    expect(sizes(s)).toEqual({ syn_sent_ns: 8, gauge: TCP_STATE_KEY.size, side: 1, pad: 7 });
+  });
+
+  it('struct tcp_event (a ring record: from the header alone when the object does not carry it)', () => {
+    const e = structOf('tcp_event');
+    expect(e.size).toBe(TCP_EVENT.size);
+    expect(e.members.map((m) => m.name)).toEqual([
+      'timestamp_ns', 'suppressed', 'local', 'remote', 'netns', 'local_port', 'remote_port', 'type', 'ip_version', 'side', 'state',
+      'detail', 'cpu', 'error',
+    ]);
+    expect(offsets(e)).toEqual({
+      timestamp_ns: TCP_EVENT.timestampNs, suppressed: TCP_EVENT.suppressed, local: TCP_EVENT.local, remote: TCP_EVENT.remote,
+      netns: TCP_EVENT.netns, local_port: TCP_EVENT.localPort, remote_port: TCP_EVENT.remotePort, type: TCP_EVENT.type,
+      ip_version: TCP_EVENT.ipVersion, side: TCP_EVENT.side, state: TCP_EVENT.state, detail: TCP_EVENT.detail, cpu: TCP_EVENT.cpu,
+      error: TCP_EVENT.error,
+    });
+    expect(sizes(e)).toEqual({
+      timestamp_ns: 8, suppressed: 8, local: 16, remote: 16, netns: 4, local_port: 2, remote_port: 2, type: 1, ip_version: 1,
+      side: 1, state: 1, detail: 4, cpu: 4, error: 4,
+    });
+  });
+
+  it('struct tcp_event_config / tcp_event_limit (the drop events\' tables, reused)', () => {
+    const c = structOf('tcp_event_config');
+    expect(c.size).toBe(TCP_EVENT_CONFIG.size);
+    expect(offsets(c)).toEqual({ enabled: TCP_EVENT_CONFIG.enabled, per_window: TCP_EVENT_CONFIG.perWindow, window_ns: TCP_EVENT_CONFIG.windowNs });
+    expect(sizes(c)).toEqual({ enabled: 4, per_window: 4, window_ns: 8 });
+    const l = structOf('tcp_event_limit');
+    expect(l.size).toBe(TCP_EVENT_LIMIT.size);
+    expect(offsets(l)).toEqual({
+      window_start_ns: TCP_EVENT_LIMIT.windowStartNs, pending: TCP_EVENT_LIMIT.pending, suppressed: TCP_EVENT_LIMIT.suppressed,
+      ring_full: TCP_EVENT_LIMIT.ringFull, emitted: TCP_EVENT_LIMIT.emitted, in_window: TCP_EVENT_LIMIT.inWindow, pad: TCP_EVENT_LIMIT.pad,
+    });
+    expect(sizes(l)).toEqual({ window_start_ns: 8, pending: 8, suppressed: 8, ring_full: 8, emitted: 8, in_window: 4, pad: 4 });
   });
 });
 
@@ -254,6 +357,80 @@ describe.skipIf(missing.length > 0 || !clang)('enum values: C header == TS table
   });
 });
 
+describe.skipIf(missing.length > 0 || !clang)('enum values: bpf/tcp.h == src/probes/tcp/layout.ts', () => {
+  const tcpEnums = (): Record<string, Record<string, number>> => {
+    const e = enumsOf(TCP_O, 'tcp.h', ['tcp_side', 'tcp_failure', 'tcp_error', 'tcp_event_type']);
+    return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, asRecord(v)]));
+  };
+
+  it('enum tcp_side ↔ TCP_SIDE', () => {
+    const r = tcpEnums()['tcp_side']!;
+    expect(r).toEqual({ TCP_SIDE_UNKNOWN: 0, TCP_SIDE_CLIENT: 1, TCP_SIDE_SERVER: 2 });
+    expect(TCP_SIDE).toEqual({ unknown: r['TCP_SIDE_UNKNOWN'], client: r['TCP_SIDE_CLIENT'], server: r['TCP_SIDE_SERVER'] });
+  });
+
+  it('enum tcp_failure ↔ TCP_FAILURES (index = value, MAX = length), values of fovea.tcp.failure', () => {
+    const r = tcpEnums()['tcp_failure']!;
+    expect(r).toEqual({ TCP_FAIL_RESET: 0, TCP_FAIL_TIMEOUT: 1, TCP_FAIL_UNREACHABLE: 2, TCP_FAIL_OTHER: 3, TCP_FAIL_MAX: 4 });
+    expect(TCP_FAILURES[r['TCP_FAIL_RESET']!]).toBe('reset');
+    expect(TCP_FAILURES[r['TCP_FAIL_TIMEOUT']!]).toBe('timeout');
+    expect(TCP_FAILURES[r['TCP_FAIL_UNREACHABLE']!]).toBe('unreachable');
+    expect(TCP_FAILURES[r['TCP_FAIL_OTHER']!]).toBe('other');
+    expect(TCP_FAILURES).toHaveLength(r['TCP_FAIL_MAX']!);
+    // the attribute values documented in names.ts are exactly these
+    expect([...TCP_FAILURES].sort()).toEqual(Object.values(TCP_FAILURE).sort());
+  });
+
+  it('enum tcp_error ↔ TCP_ERRORS (index = value, MAX = length)', () => {
+    const r = tcpEnums()['tcp_error']!;
+    expect(r).toEqual({ TCP_ERR_MAP_FULL: 0, TCP_ERR_UPDATE: 1, TCP_ERR_SOCK_MAP_FULL: 2, TCP_ERR_STATE_MAP_FULL: 3, TCP_ERR_MAX: 4 });
+    expect(TCP_ERRORS[r['TCP_ERR_MAP_FULL']!]).toBe('map_full');
+    expect(TCP_ERRORS[r['TCP_ERR_UPDATE']!]).toBe('update_failed');
+    expect(TCP_ERRORS[r['TCP_ERR_SOCK_MAP_FULL']!]).toBe('socket_map_full');
+    expect(TCP_ERRORS[r['TCP_ERR_STATE_MAP_FULL']!]).toBe('state_map_full');
+    expect(TCP_ERRORS).toHaveLength(r['TCP_ERR_MAX']!);
+  });
+
+  it('enum tcp_event_type ↔ TCP_EVENT_TYPE, TYPES = TCP_EVENT_TYPES', () => {
+    const r = tcpEnums()['tcp_event_type']!;
+    expect(r).toEqual({
+      TCP_EVENT_RETRANSMIT: 0, TCP_EVENT_RESET_SENT: 1, TCP_EVENT_RESET_RECEIVED: 2, TCP_EVENT_CONNECT_FAILED: 3, TCP_EVENT_TYPES: 4,
+    });
+    expect(TCP_EVENT_TYPE).toEqual({
+      retransmit: r['TCP_EVENT_RETRANSMIT'], resetSent: r['TCP_EVENT_RESET_SENT'], resetReceived: r['TCP_EVENT_RESET_RECEIVED'],
+      connectFailed: r['TCP_EVENT_CONNECT_FAILED'],
+    });
+    expect(TCP_EVENT_TYPES).toBe(r['TCP_EVENT_TYPES']);
+  });
+});
+
+describe('constants: tcp latency buckets (bpf/tcp.h, bpf/tcp.bpf.c) == src/names.ts', () => {
+  const header = readFileSync(resolve('bpf/tcp.h'), 'utf8');
+  const source = readFileSync(resolve('bpf/tcp.bpf.c'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+
+  it('TCP_LATENCY_BUCKETS == 1 + TCP_LATENCY_BOUNDS_S.length, in the header and the TS table', () => {
+    const m = /^#define\s+TCP_LATENCY_BUCKETS\s+(\d+)\s*$/m.exec(header);
+    expect(m, 'TCP_LATENCY_BUCKETS not defined in bpf/tcp.h').not.toBeNull();
+    expect(Number(m![1])).toBe(TCP_LATENCY_BUCKETS);
+    expect(TCP_LATENCY_BUCKETS).toBe(1 + TCP_LATENCY_BOUNDS_S.length);
+  });
+
+  it('TCP_LATENCY_BOUNDS_NS in tcp.bpf.c == TCP_LATENCY_BOUNDS_S × 1e9, bound by bound', () => {
+    const m = /TCP_LATENCY_BOUNDS_NS\s*\[([^\]]*)\]\s*=\s*\{([^}]*)\}/.exec(source);
+    expect(m, 'TCP_LATENCY_BOUNDS_NS[] = { ... } not found in bpf/tcp.bpf.c').not.toBeNull();
+    expect(m![1]!.replace(/\s+/g, '')).toBe('TCP_LATENCY_BUCKETS-1');
+    const ns = m![2]!.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+      expect(x).toMatch(/^\d+(ULL|UL|U|LL)?$/i);
+      return BigInt(x.replace(/[ul]+$/i, ''));
+    });
+    expect(ns).toHaveLength(TCP_LATENCY_BOUNDS_S.length);
+    // exact: an integer number of ns divided by 1e9 rounds to the same double as the decimal literal
+    expect(ns.map((n) => Number(n) / 1e9)).toEqual([...TCP_LATENCY_BOUNDS_S]);
+    expect(ns.map(String)).toEqual(TCP_LATENCY_BOUNDS_S.map((s) => String(Math.round(s * 1e9))));
+    for (let i = 1; i < ns.length; i++) expect(ns[i]! > ns[i - 1]!).toBe(true);
+  });
+});
+
 describeObjects('maps the probes use: names and sizes in the objects (opened, not loaded)', () => {
   const cases = [
     // object, map, key size, value size (one CPU slot), the TS table that decodes it
@@ -314,6 +491,79 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
       d.close();
       t.close();
     }
+  });
+});
+
+describeObjects('tcp.bpf.o: maps and programs (opened, not loaded)', () => {
+  const cases = [
+    // map, key size, value size (one CPU slot for per-CPU maps), per-CPU
+    { map: 'tcp_stats', key: TCP_CONN_KEY.size, value: TCP_CONN_STATS.size, perCpu: false }, // shared, atomic adds
+    { map: 'tcp_socks', key: 8 /* __u64 the socket's kernel address */, value: TCP_SOCK_INFO.size, perCpu: false },
+    { map: 'tcp_state_counts', key: TCP_STATE_KEY.size, value: 8 /* __s64 */, perCpu: false },
+    { map: 'tcp_errors', key: 4 /* __u32 enum tcp_error */, value: 8 /* __u64 */, perCpu: true },
+    { map: 'tcp_event_cfg', key: 4 /* __u32 0 */, value: TCP_EVENT_CONFIG.size, perCpu: false },
+    { map: 'tcp_event_limits', key: 4 /* __u32 enum tcp_event_type */, value: TCP_EVENT_LIMIT.size, perCpu: true },
+    { map: 'tcp_events', key: 0, value: 0, perCpu: false }, // ring buffer: records, no key or value
+  ];
+  for (const c of cases) {
+    it(`${c.map}: key ${c.key} B, value ${c.value} B${c.perCpu ? ', per-CPU' : ''}`, () => {
+      const obj = BpfObject.open(TCP_O);
+      try {
+        expect(obj.isLoaded).toBe(false);
+        const m = obj.map(c.map);
+        expect({ key: m.keySize, value: m.valueSize, perCpu: m.perCpu }).toEqual({ key: c.key, value: c.value, perCpu: c.perCpu });
+      } finally {
+        obj.close();
+      }
+    });
+  }
+
+  it('arrays have one slot per TS index; the ring is page-sized', () => {
+    const obj = BpfObject.open(TCP_O);
+    try {
+      expect(obj.map('tcp_errors').maxEntries).toBe(TCP_ERRORS.length);
+      expect(obj.map('tcp_event_limits').maxEntries).toBe(TCP_EVENT_TYPES);
+      expect(obj.map('tcp_event_cfg').maxEntries).toBe(1);
+      expect(obj.map('tcp_events').maxEntries).toBe(256 * 1024); // TCP_EVENT_RING_BYTES, the probe's default too
+      expect(obj.map('tcp_events').maxEntries % 4096).toBe(0);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it('exactly the six programs, each on the tracepoint the probe names', () => {
+    // every program of the object (a seventh would be loaded by default and never attached)
+    const lib = libbpf();
+    const h = lib.bpf_object__open_file(TCP_O, null);
+    expect(h).toBeTruthy();
+    const names: string[] = [];
+    try {
+      for (let p = lib.bpf_object__next_program(h, null); p; p = lib.bpf_object__next_program(h, p)) names.push(lib.bpf_program__name(p));
+    } finally {
+      lib.bpf_object__close(h);
+    }
+    const six = ['tcp_retransmit', 'tcp_retransmit_err', 'tcp_retransmit_synack', 'tcp_send_reset', 'tcp_receive_reset', 'tcp_set_state'];
+    expect([...names].sort()).toEqual([...six].sort());
+    const obj = BpfObject.open(TCP_O);
+    try {
+      for (const p of six) expect(obj.program(p).name).toBe(p);
+    } finally {
+      obj.close();
+    }
+    // whatever the kernel's arity, the probe picks programs of this object, one per tracepoint
+    for (const arity of [2, 3]) {
+      const chosen = tcpPrograms((tp) => (tp === 'tcp_retransmit_skb' ? arity : 1)).programs;
+      expect(chosen).toHaveLength(TCP_TRACEPOINTS.length);
+      for (const p of chosen) expect(six).toContain(p);
+    }
+    // the section of each program (the attach point) in the source
+    const source = readFileSync(resolve('bpf/tcp.bpf.c'), 'utf8');
+    const sections = Object.fromEntries([...source.matchAll(/SEC\("raw_tp\/(\w+)"\)\s*\n\s*int\s+(\w+)\s*\(/g)].map((m) => [m[2], m[1]]));
+    expect(sections).toEqual({
+      tcp_retransmit: 'tcp_retransmit_skb', tcp_retransmit_err: 'tcp_retransmit_skb', tcp_retransmit_synack: 'tcp_retransmit_synack',
+      tcp_send_reset: 'tcp_send_reset', tcp_receive_reset: 'tcp_receive_reset', tcp_set_state: 'inet_sock_set_state',
+    });
+    expect([...new Set(Object.values(sections))].sort()).toEqual([...TCP_TRACEPOINTS].sort());
   });
 });
 
@@ -474,5 +724,163 @@ describe('golden bytes: struct drop_event and drop_event_config', () => {
   it('config encodes little-endian', () => {
     expect(encodeDropEventConfig({ enabled: true, perWindow: 100, windowNs: 1_000_000_000n }).toString('hex'))
       .toBe('01000000' + '64000000' + '00ca9a3b00000000');
+  });
+});
+
+describe('golden bytes: tcp_stats entries (struct tcp_conn_key → struct tcp_conn_stats)', () => {
+  // tcp_stats is a shared hash (not per-CPU): one value per key, valueStride = sizeof(struct tcp_conn_stats) = 376.
+  const keys = Buffer.from([
+    // entry 0: the client end of 10.0.0.10 → 10.0.0.11:5432, IPv4 (as IPv4-mapped IPv6), netns 0xf0000001
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, // 0..11  local: ::ffff: prefix
+    10, 0, 0, 10,                             // 12..15 local: 10.0.0.10
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, // 16..27 remote: ::ffff: prefix
+    10, 0, 0, 11,                             // 28..31 remote: 10.0.0.11
+    0x01, 0x00, 0x00, 0xf0,                   // 32..35 netns __u32 LE = 0xf0000001
+    0x38, 0x15,                               // 36..37 server_port __u16 LE = 0x1538 = 5432 (host order, not network)
+    0x01,                                     // 38     side = TCP_SIDE_CLIENT
+    0x04,                                     // 39     ip_version = 4
+    // entry 1: the server end of fd00::2 ← 2001:db8::1 on port 443, IPv6, netns 0xf0000002
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,       // 40..47 local: 2001:db8:0:0:
+    0, 0, 0, 0, 0, 0, 0, 0x01,                // 48..55 local: 0:0:0:1
+    0xfd, 0x00, 0, 0, 0, 0, 0, 0,             // 56..63 remote: fd00:0:0:0:
+    0, 0, 0, 0, 0, 0, 0, 0x02,                // 64..71 remote: 0:0:0:2
+    0x02, 0x00, 0x00, 0xf0,                   // 72..75 netns = 0xf0000002
+    0xbb, 0x01,                               // 76..77 server_port = 0x01bb = 443
+    0x02,                                     // 78     side = TCP_SIDE_SERVER
+    0x06,                                     // 79     ip_version = 6
+  ]);
+  const zeros = (n: number): string => '0000000000000000'.repeat(n);
+  const values = Buffer.from(
+    // entry 0 (offsets within the value)
+    '0200000001000000' + //   0..7   retrans_segs = 0x1_0000_0002 (needs the high word)
+    '0100000000000000' + //   8..15  resets_sent = 1
+    '0200000000000000' + //  16..23  resets_received = 2
+    '0500000000000000' + //  24..31  opened = 5
+    '0300000000000000' + //  32..39  failed[TCP_FAIL_RESET] = 3
+    '0201000000000000' + //  40..47  failed[TCP_FAIL_TIMEOUT] = 0x0102 = 258 (shows the byte order)
+    zeros(1) +           //  48..55  failed[TCP_FAIL_UNREACHABLE] = 0
+    '0100000000000000' + //  56..63  failed[TCP_FAIL_OTHER] = 1
+    '0400000000000000' + //  64..71  closed = 4
+    '0500000000000000' + //  72..79  handshake_count = 5
+    '808d5b0000000000' + //  80..87  handshake_sum_ns = 6_000_000 (6 ms)
+    zeros(3) +           //  88..111 handshake_buckets[0..2] = 0 (≤ 0.1, 0.25, 0.5 ms)
+    '0200000000000000' + // 112..119 handshake_buckets[3] = 2 (≤ 1 ms)
+    '0300000000000000' + // 120..127 handshake_buckets[4] = 3 (≤ 2.5 ms)
+    zeros(12) +          // 128..223 handshake_buckets[5..16] = 0
+    '0600000000000000' + // 224..231 rtt_count = 6
+    '80d423d205000000' + // 232..239 rtt_sum_ns = 25_000_400_000 (4 × 0.1 ms + 2 × 12.5 s)
+    '0400000000000000' + // 240..247 rtt_buckets[0] = 4 (≤ 0.1 ms)
+    zeros(15) +          // 248..367 rtt_buckets[1..15] = 0
+    '0200000000000000' + // 368..375 rtt_buckets[16] = 2 (above the last bound, 10 s)
+    // entry 1
+    zeros(3) +           //   0..23  retrans_segs, resets_sent, resets_received = 0
+    '0700000000000000' + //  24..31  opened = 7 (passive: a server's)
+    zeros(43),           //  32..375 failed[4], closed, both histograms = 0
+    'hex');
+  const snap: MapSnapshot = { count: 2, keys, values, keySize: TCP_CONN_KEY.size, valueStride: TCP_CONN_STATS.size, cpus: 1 };
+  const none = Array<number>(17).fill(0);
+
+  it('the hand-written entries have the ABI sizes', () => {
+    expect(keys.length).toBe(2 * 40);
+    expect(values.length).toBe(2 * 376);
+  });
+
+  it('decodes every field of both entries', () => {
+    expect(decodeTcpConns(snap)).toEqual([
+      {
+        local: '10.0.0.10', remote: '10.0.0.11', netns: 0xf0000001, serverPort: 5432, side: 1, ipVersion: 4,
+        retransSegs: 0x1_0000_0002, resetsSent: 1, resetsReceived: 2, opened: 5, failed: [3, 258, 0, 1], closed: 4,
+        handshake: { count: 5, sumNs: 6_000_000, buckets: [0, 0, 0, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
+        rtt: { count: 6, sumNs: 25_000_400_000, buckets: [4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2] },
+        recordKey: '00000000000000000000ffff0a00000a' + '00000000000000000000ffff0a00000b' + '010000f0' + '3815' + '01' + '04',
+      },
+      {
+        local: '2001:db8::1', remote: 'fd00::2', netns: 0xf0000002, serverPort: 443, side: 2, ipVersion: 6,
+        retransSegs: 0, resetsSent: 0, resetsReceived: 0, opened: 7, failed: [0, 0, 0, 0], closed: 0,
+        handshake: { count: 0, sumNs: 0, buckets: none }, rtt: { count: 0, sumNs: 0, buckets: none },
+        recordKey: '20010db8000000000000000000000001' + 'fd000000000000000000000000000002' + '020000f0' + 'bb01' + '02' + '06',
+      },
+    ]);
+  });
+
+  it('reads only `count` entries even when the buffers are larger (batch reads over-allocate)', () => {
+    const big: MapSnapshot = { ...snap, count: 1, keys: Buffer.concat([keys, Buffer.alloc(40, 0xee)]), values: Buffer.concat([values, Buffer.alloc(376, 0xee)]) };
+    expect(decodeTcpConns(big).map((r) => r.local)).toEqual(['10.0.0.10']);
+  });
+});
+
+describe('golden bytes: tcp_state_counts entries (struct tcp_state_key → __s64)', () => {
+  const keys = Buffer.from([
+    // entry 0: 10.0.0.10 in netns 0xf0000001, ESTABLISHED
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, // 0..11  local: ::ffff: prefix
+    10, 0, 0, 10,                             // 12..15 local: 10.0.0.10
+    0x01, 0x00, 0x00, 0xf0,                   // 16..19 netns = 0xf0000001
+    0x01,                                     // 20     state = TCP_ESTABLISHED (1)
+    0x04,                                     // 21     ip_version = 4
+    0x00, 0x00,                               // 22..23 pad, always zero
+    // entry 1: ::1 in netns 0xf0000000, LISTEN
+    0, 0, 0, 0, 0, 0, 0, 0,                   // 24..31 local: 0:0:0:0:
+    0, 0, 0, 0, 0, 0, 0, 0x01,                // 32..39 local: 0:0:0:1
+    0x00, 0x00, 0x00, 0xf0,                   // 40..43 netns = 0xf0000000
+    0x0a,                                     // 44     state = TCP_LISTEN (10)
+    0x06,                                     // 45     ip_version = 6
+    0x00, 0x00,                               // 46..47 pad
+  ]);
+  const values = Buffer.from(
+    '0300000000000000' + // entry 0: 3 sockets
+    'feffffffffffffff',  // entry 1: -2 (signed: a decrement counted before its increment)
+    'hex');
+  const snap: MapSnapshot = { count: 2, keys, values, keySize: TCP_STATE_KEY.size, valueStride: 8, cpus: 1 };
+
+  it('decodes address, netns, state and a signed count', () => {
+    expect(keys.length).toBe(2 * 24);
+    expect(decodeTcpStates(snap)).toEqual([
+      { local: '10.0.0.10', netns: 0xf0000001, state: 1, ipVersion: 4, sockets: 3 },
+      { local: '::1', netns: 0xf0000000, state: 10, ipVersion: 6, sockets: -2 },
+    ]);
+  });
+});
+
+describe('golden bytes: struct tcp_event', () => {
+  // A connect from [2001:db8::1]:40000 to [fd00::2]:443 that timed out, on CPU 3, netns 0xf0000002,
+  // 2 events of this type suppressed before it.
+  const hex =
+    '0010a5d4e8000000' + //  0..7   timestamp_ns = 1_000_000_000_000
+    '0200000000000000' + //  8..15  suppressed = 2
+    '20010db8000000000000000000000001' + // 16..31 local 2001:db8::1
+    'fd000000000000000000000000000002' + // 32..47 remote fd00::2
+    '020000f0' +         // 48..51 netns = 0xf0000002
+    '409c' +             // 52..53 local_port = 40000 (host order, LE)
+    'bb01' +             // 54..55 remote_port = 443
+    '03' +               // 56     type = TCP_EVENT_CONNECT_FAILED
+    '06' +               // 57     ip_version = 6
+    '01' +               // 58     side = TCP_SIDE_CLIENT
+    '02' +               // 59     state = TCP_SYN_SENT (where it failed from)
+    '01000000' +         // 60..63 detail = TCP_FAIL_TIMEOUT
+    '03000000' +         // 64..67 cpu = 3
+    '6e000000';          // 68..71 error = 110 (ETIMEDOUT)
+
+  it('decodes every field, at an offset inside the ring area', () => {
+    const b = Buffer.from(hex, 'hex');
+    expect(b.length).toBe(TCP_EVENT.size);
+    const area = new Uint8Array(16 + b.length + 8);
+    area.set(b, 16);
+    expect(decodeTcpEvent(new DataView(area.buffer), 16, b.length)).toEqual({
+      timestampNs: 1_000_000_000_000n, suppressed: 2, local: '2001:db8::1', remote: 'fd00::2', netns: 0xf0000002,
+      localPort: 40000, remotePort: 443, type: 3, ipVersion: 6, side: 1, state: 2, detail: 1, cpu: 3, error: 110,
+    });
+  });
+
+  it('an IPv4 event reads its addresses from the mapped form', () => {
+    const b = Buffer.from(hex, 'hex');
+    Buffer.from('00000000000000000000ffff0a000001', 'hex').copy(b, 16); // local ::ffff:10.0.0.1
+    Buffer.from('00000000000000000000ffff0a000002', 'hex').copy(b, 32); // remote ::ffff:10.0.0.2
+    b[57] = 4;                                                          // ip_version = 4
+    const e = decodeTcpEvent(new DataView(b.buffer, b.byteOffset, b.length), 0, b.length);
+    expect([e.local, e.remote, e.ipVersion]).toEqual(['10.0.0.1', '10.0.0.2', 4]);
+  });
+
+  it('a short record is refused, not misread', () => {
+    expect(() => decodeTcpEvent(new DataView(new ArrayBuffer(80)), 0, 71)).toThrow(/71 bytes, expected 72/);
   });
 });

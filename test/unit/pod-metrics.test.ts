@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { StaticIdentity } from '../../src/k8s/static.js';
 import type { PodInfo } from '../../src/k8s/types.js';
-import { RecordAccumulator } from '../../src/pods/accumulator.js';
+import { RecordAccumulator, VectorAccumulator } from '../../src/pods/accumulator.js';
 import { serverPort } from '../../src/pods/endpoints.js';
 import { PodMetrics, type DropReadings, type TrafficReadings } from '../../src/pods/pod-metrics.js';
 import { DropReasons } from '../../src/probes/drop/reasons.js';
@@ -118,6 +118,45 @@ describe('RecordAccumulator', () => {
     const r = (packets: number) => ({ recordKey: 'k', seriesKey: 's', attributes: {}, packets, bytes: 0 });
     a.update([r(10)], 0);
     expect(a.update([r(2)], 1)[0]!.packets).toBe(12);
+  });
+});
+
+describe('VectorAccumulator', () => {
+  const r = (recordKey: string, values: number[], seriesKey = 's') => ({ recordKey, seriesKey, attributes: { s: seriesKey }, values });
+
+  it('sums every component over live records, keeps ended records retired, ends the series after the TTL', () => {
+    const a = new VectorAccumulator(1000);
+    expect(a.update([r('a', [1, 10, 0]), r('b', [2, 20, 5])], 0)).toEqual([{ attributes: { s: 's' }, values: [3, 30, 5] }]);
+    expect(a.update([r('b', [4, 21, 5])], 100)).toEqual([{ attributes: { s: 's' }, values: [5, 31, 5] }]); // a ended at [1, 10, 0]
+    expect(a.update([], 200)).toEqual([{ attributes: { s: 's' }, values: [5, 31, 5] }]);
+    expect(a.update([], 1099)).toEqual([{ attributes: { s: 's' }, values: [5, 31, 5] }]); // unchanged since 100: not 1000 ms yet
+    expect(a.update([], 1100)).toEqual([]);
+    expect(a.size).toBe(0);
+  });
+
+  it('a record re-created under the same key: one component going down is enough to keep what it had', () => {
+    const a = new VectorAccumulator(1000);
+    a.update([r('k', [5, 10, 3])], 0);
+    expect(a.update([r('k', [6, 2, 3])], 1)[0]!.values).toEqual([11, 12, 6]);
+    expect(a.update([r('k', [7, 4, 3])], 2)[0]!.values).toEqual([12, 14, 6]); // grows from there
+  });
+
+  it('series are independent; a record moving to another series leaves its count behind and adds to the new one', () => {
+    const a = new VectorAccumulator(1000);
+    expect(a.update([r('x', [1, 1], 'p'), r('y', [2, 2], 'q')], 0)).toEqual([
+      { attributes: { s: 'p' }, values: [1, 1] }, { attributes: { s: 'q' }, values: [2, 2] },
+    ]);
+    // x now belongs to q (its pod's identity changed): p keeps x's [1, 1], q counts x from its current value
+    expect(a.update([r('x', [3, 3], 'q'), r('y', [2, 2], 'q')], 10)).toEqual([
+      { attributes: { s: 'p' }, values: [1, 1] }, { attributes: { s: 'q' }, values: [5, 5] },
+    ]);
+    expect(a.update([r('x', [3, 3], 'q'), r('y', [2, 2], 'q')], 1000)).toEqual([{ attributes: { s: 'q' }, values: [5, 5] }]); // p: no record since 10
+  });
+
+  it('an infinite TTL never ends a series (the node level)', () => {
+    const a = new VectorAccumulator(Number.POSITIVE_INFINITY);
+    a.update([r('a', [1])], 0);
+    expect(a.update([], Number.MAX_SAFE_INTEGER)).toEqual([{ attributes: { s: 's' }, values: [1] }]);
   });
 });
 

@@ -8,6 +8,8 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import { AggregationTemporality, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import { OVERFLOW_ATTRIBUTE, SeriesProducer, attributesKey, type SeriesSource } from '../../src/export/series-producer.js';
+// the serializer the OTLP metric exporters use (a dependency of theirs), to see what goes on the wire
+import { JsonMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { INSTRUMENTS, type InstrumentName } from '../../src/names.js';
 
 type Series = Array<{ attributes: Attributes; value: number }>;
@@ -229,5 +231,92 @@ describe('SeriesProducer: failing sources', () => {
     const ms = r.resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
     expect(points(ms, INSTRUMENTS.packets).map((p) => p.value)).toEqual([1]);
     expect(points(ms, INSTRUMENTS.io).map((p) => p.value)).toEqual([7]);
+  });
+});
+
+describe('SeriesProducer: histograms (ProducedSeries.histogram)', () => {
+  const BOUNDS = [0.001, 0.01, 0.1];
+  const hs = (counts: number[], sum: number) => ({ boundaries: BOUNDS, counts, count: counts.reduce((a, b) => a + b, 0), sum });
+  const pair = (name: string) => ({ 'fovea.source.workload.name': name });
+  type HSeries = Array<{ attributes: Attributes; value: number; histogram?: ReturnType<typeof hs> }>;
+  function hsetup(limit = 100) {
+    const s = setup(limit);
+    const set = (series: HSeries) => s.fams.set(INSTRUMENTS.flowTcpHandshake, series);
+    return { ...s, set };
+  }
+
+  it('a histogram instrument exports HISTOGRAM points: boundaries, counts, count, sum; cumulative', () => {
+    const { set, collect } = hsetup();
+    set([{ attributes: pair('web'), value: 4, histogram: hs([1, 2, 0, 1], 0.5) }]);
+    const ms = collect();
+    const m = metric(ms, INSTRUMENTS.flowTcpHandshake)!;
+    expect(m.descriptor).toMatchObject({ name: 'fovea.flow.tcp.handshake.duration', unit: 's' });
+    expect(m.dataPointType).toBe(DataPointType.HISTOGRAM);
+    expect(m.aggregationTemporality).toBe(AggregationTemporality.CUMULATIVE);
+    expect(m.dataPoints).toEqual([{
+      startTime: t(0), endTime: t(1), attributes: pair('web'),
+      value: { buckets: { boundaries: [0.001, 0.01, 0.1], counts: [1, 2, 0, 1] }, count: 4, sum: 0.5 },
+    }]);
+  });
+
+  it('the point is a copy: a source changing its arrays later does not change what was exported', () => {
+    const { set, collect } = hsetup();
+    const h = { boundaries: [0.001, 0.01, 0.1], counts: [1, 0, 0, 0], count: 1, sum: 0.0005 };
+    set([{ attributes: pair('web'), value: 1, histogram: h }]);
+    const p = metric(collect(), INSTRUMENTS.flowTcpHandshake)!.dataPoints[0]!;
+    h.counts[0] = 99;
+    h.boundaries.push(1);
+    expect(p.value).toEqual({ buckets: { boundaries: [0.001, 0.01, 0.1], counts: [1, 0, 0, 0] }, count: 1, sum: 0.0005 });
+  });
+
+  it('start time kept while the count grows; a count that goes down is a reset (new start time)', () => {
+    const { set, collect } = hsetup();
+    set([{ attributes: pair('web'), value: 1, histogram: hs([1, 0, 0, 0], 0.0005) }]);
+    collect(); // t1
+    set([{ attributes: pair('web'), value: 3, histogram: hs([1, 1, 1, 0], 0.06) }]);
+    const second = metric(collect(), INSTRUMENTS.flowTcpHandshake)!.dataPoints; // t2
+    expect(second.map((p) => [p.startTime, p.endTime, (p.value as { count: number }).count])).toEqual([[t(0), t(2), 3]]);
+    set([{ attributes: pair('web'), value: 1, histogram: hs([0, 0, 1, 0], 0.05) }]); // records re-created
+    const third = metric(collect(), INSTRUMENTS.flowTcpHandshake)!.dataPoints; // t3
+    expect(third.map((p) => [p.startTime, p.endTime, (p.value as { count: number }).count])).toEqual([[t(2), t(3), 1]]);
+  });
+
+  it('overflow: folded series merge bucket by bucket, count and sum added', () => {
+    const { producer, set, collect } = hsetup(2);
+    set([
+      { attributes: pair('a'), value: 2, histogram: hs([2, 0, 0, 0], 0.001) },
+      { attributes: pair('b'), value: 3, histogram: hs([1, 1, 1, 0], 0.125) },
+      { attributes: pair('c'), value: 5, histogram: hs([0, 2, 0, 3], 30.5) },
+    ]);
+    const ps = metric(collect(), INSTRUMENTS.flowTcpHandshake)!.dataPoints;
+    expect(ps.map((p) => [p.attributes, p.value])).toEqual([
+      [pair('a'), { buckets: { boundaries: BOUNDS, counts: [2, 0, 0, 0] }, count: 2, sum: 0.001 }],
+      [{ [OVERFLOW_ATTRIBUTE]: true }, { buckets: { boundaries: BOUNDS, counts: [1, 3, 1, 3] }, count: 8, sum: 30.625 }],
+    ]);
+    expect(producer.overflowed.get(INSTRUMENTS.flowTcpHandshake.name)).toBe(2);
+    // the next collection merges afresh (no carry-over from the previous merge)
+    set([
+      { attributes: pair('a'), value: 2, histogram: hs([2, 0, 0, 0], 0.001) },
+      { attributes: pair('b'), value: 4, histogram: hs([1, 1, 1, 1], 1.125) },
+      { attributes: pair('c'), value: 5, histogram: hs([0, 2, 0, 3], 30.5) },
+    ]);
+    const again = metric(collect(), INSTRUMENTS.flowTcpHandshake)!.dataPoints;
+    expect(again[1]!.value).toEqual({ buckets: { boundaries: BOUNDS, counts: [1, 3, 1, 4] }, count: 9, sum: 31.625 });
+    expect(again[1]!.startTime).toEqual(ps[1]!.startTime);
+  });
+
+  it('OTLP: the exporters\' serializer turns the points into histogram data points (explicitBounds, bucketCounts)', () => {
+    const { producer, set } = hsetup();
+    set([{ attributes: pair('web'), value: 4, histogram: hs([1, 2, 0, 1], 0.5) }]);
+    const r = producer.collectSync();
+    const body = JSON.parse(new TextDecoder().decode(JsonMetricsSerializer.serializeRequest(r.resourceMetrics)!)) as {
+      resourceMetrics: Array<{ scopeMetrics: Array<{ metrics: Array<Record<string, unknown>> }> }>;
+    };
+    const m = body.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!;
+    expect(m['name']).toBe('fovea.flow.tcp.handshake.duration');
+    const histogram = m['histogram'] as { aggregationTemporality: number; dataPoints: Array<Record<string, unknown>> };
+    expect(histogram.aggregationTemporality).toBe(2); // AGGREGATION_TEMPORALITY_CUMULATIVE
+    expect(histogram.dataPoints).toHaveLength(1);
+    expect(histogram.dataPoints[0]).toMatchObject({ explicitBounds: [0.001, 0.01, 0.1], bucketCounts: [1, 2, 0, 1], count: 4, sum: 0.5 });
   });
 });

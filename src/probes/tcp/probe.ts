@@ -122,6 +122,8 @@ export interface TcpSeriesParts {
   readonly connections?: boolean;
   /** `network.io.direction` of the retransmit series (pods: their own are `transmit`); none when absent */
   readonly retransmitDirection?: string;
+  /** opened split by `fovea.tcp.open` (default); false: one series without it (pairs: client → server says it) */
+  readonly openSplit?: boolean;
 }
 
 /** Series of one accumulated vector (TCP_VECTOR) with base attributes. */
@@ -139,8 +141,12 @@ export function addTcpSeries(
     out.add(inst.resets, { attributes: { ...base, [ATTR.ioDirection]: DIRECTION.receive }, value: v[TCP_VECTOR.resetsReceived]! });
   }
   if (parts.connections === false) return;
-  out.add(inst.opened, { attributes: { ...base, [ATTR.tcpOpen]: TCP_OPEN.active }, value: v[TCP_VECTOR.openedActive]! });
-  out.add(inst.opened, { attributes: { ...base, [ATTR.tcpOpen]: TCP_OPEN.passive }, value: v[TCP_VECTOR.openedPassive]! });
+  if (parts.openSplit === false) {
+    out.add(inst.opened, { attributes: base, value: v[TCP_VECTOR.opened]! });
+  } else {
+    out.add(inst.opened, { attributes: { ...base, [ATTR.tcpOpen]: TCP_OPEN.active }, value: v[TCP_VECTOR.openedActive]! });
+    out.add(inst.opened, { attributes: { ...base, [ATTR.tcpOpen]: TCP_OPEN.passive }, value: v[TCP_VECTOR.openedPassive]! });
+  }
   TCP_FAILURES.forEach((f, i) => {
     out.add(inst.failed, { attributes: { ...base, [ATTR.tcpFailure]: f }, value: v[TCP_VECTOR.failed + i]! });
   });
