@@ -539,20 +539,23 @@ int tcp_set_state(struct bpf_raw_tracepoint_args *ctx)
 		fill_key(&k, &e, side);
 		v = stats_for(&k);
 	}
-	if (v) {
-		if (new == FOVEA_TCP_ESTABLISHED && (old == FOVEA_TCP_SYN_SENT || old == FOVEA_TCP_SYN_RECV)) {
+	/* counted when the map had room (else TCP_ERR_MAP_FULL says so); the event goes out either way */
+	if (new == FOVEA_TCP_ESTABLISHED && (old == FOVEA_TCP_SYN_SENT || old == FOVEA_TCP_SYN_RECV)) {
+		if (v) {
 			__sync_fetch_and_add(&v->opened, 1);
 			if (syn_sent_ns && now > syn_sent_ns)
 				observe_handshake(v, now - syn_sent_ns);
 			observe_rtt(v, sk);
-		} else if (new == FOVEA_TCP_CLOSE && (old == FOVEA_TCP_SYN_SENT || old == FOVEA_TCP_SYN_RECV)) {
-			int err = BPF_CORE_READ(sk, sk_err);
-			__u32 f = failure_of(err);
+		}
+	} else if (new == FOVEA_TCP_CLOSE && (old == FOVEA_TCP_SYN_SENT || old == FOVEA_TCP_SYN_RECV)) {
+		int err = BPF_CORE_READ(sk, sk_err);
+		__u32 f = failure_of(err);
 
-			if (f < TCP_FAIL_MAX)
-				__sync_fetch_and_add(&v->failed[f], 1);
-			emit_event(TCP_EVENT_CONNECT_FAILED, &e, side, old, f, err);
-		} else if (old == FOVEA_TCP_ESTABLISHED && new != FOVEA_TCP_ESTABLISHED) {
+		if (v && f < TCP_FAIL_MAX)
+			__sync_fetch_and_add(&v->failed[f], 1);
+		emit_event(TCP_EVENT_CONNECT_FAILED, &e, side, old, f, err);
+	} else if (old == FOVEA_TCP_ESTABLISHED && new != FOVEA_TCP_ESTABLISHED) {
+		if (v) {
 			__sync_fetch_and_add(&v->closed, 1);
 			observe_rtt(v, sk);
 		}

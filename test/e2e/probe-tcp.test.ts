@@ -193,6 +193,38 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
     }
   }, 120_000);
 
+  it('a full map and a tight event rate: failures counted; every failed connect is an event, carried on one, or pending', async () => {
+    const N = 40;
+    const small = new TcpProbe({
+      logger: pino({ level: 'silent' }),
+      settings: { ...settings, tcp: { maxConnections: 1, maxSockets: 1024, idleTimeoutMs: 3_600_000 }, tcpEvents: { enabled: true, ratePerCpu: 1, ringBufferBytes: 4096 } },
+    });
+    small.start();
+    try {
+      const [c, s] = [lab.pod(0).ip, lab.pod(1).ip];
+      const limit = () => small.readEventLimits().find((l) => l.slot === TCP_EVENT_TYPE.connectFailed);
+      const l0 = limit();
+      expect((await tcpConnectAttempts(lab, 0, s, CLOSED_PORT + 1, N)).refused).toBe(N);
+      const got: RawTcpEvent[] = [];
+      small.collect();
+      small.eventRing()!.consume((v, off, len) => { got.push(decodeTcpEvent(v, off, len)); });
+      const mine = got.filter((e) => e.type === TCP_EVENT_TYPE.connectFailed && e.local === c && e.remote === s);
+      const l1 = limit()!;
+      const emitted = Number(l1.emitted - (l0?.emitted ?? 0n));
+      const suppressed = Number(l1.suppressed - (l0?.suppressed ?? 0n));
+      expect(mine.length).toBe(emitted); // a quiet host: no other failed connect meanwhile
+      expect(emitted + suppressed).toBe(N);
+      expect(mine.reduce((a, e) => a + e.suppressed, 0) + Number(l1.pending)).toBe(suppressed);
+      expect(emitted).toBeLessThan(N); // the limit did bite
+      // one key fits; the pair needs two (client's and server's): the rest counted as map_full
+      const fails = small.recordFailures();
+      expect(fails.find((f) => f.kind === 'map_full')!.count).toBeGreaterThanOrEqual(N);
+      expect(small.connections().conns.length).toBe(1);
+    } finally {
+      small.stop();
+    }
+  }, 60_000);
+
   it('L connections held open: established sockets per pod == `ss state established` in that pod', async () => {
     const L = 10;
     const [c, s] = [lab.pod(0).ip, lab.pod(1).ip];
