@@ -327,27 +327,12 @@ static __always_inline void emit_event(struct sk_buff *skb, struct drop_key *key
 	if (!lim)
 		return;
 	now = bpf_ktime_get_ns();
-	if (now - lim->window_start_ns >= cfg->window_ns) {
-		lim->window_start_ns = now;
-		lim->in_window = 0;
-	}
-	if (lim->in_window >= cfg->per_window) {
-		lim->suppressed++;
-		lim->pending++;
+	ev = FOVEA_EVENT_RESERVE(&drop_events, lim, sizeof(*ev), now, cfg->per_window, cfg->window_ns);
+	if (!ev)
 		return;
-	}
-	ev = bpf_ringbuf_reserve(&drop_events, sizeof(*ev), 0);
-	if (!ev) {
-		lim->ring_full++;
-		lim->pending++;
-		return;
-	}
-	lim->in_window++;
-	lim->emitted++;
 	ev->timestamp_ns = now;
 	ev->location = location;
-	ev->suppressed = lim->pending;
-	lim->pending = 0;
+	ev->suppressed = FOVEA_EVENT_CARRY(lim);
 	ev->reason = key->reason;
 	ev->len = len;
 	dev = BPF_CORE_READ(skb, dev);

@@ -204,11 +204,20 @@ static __always_inline bool skb_ends(const struct sk_buff *skb, struct ends *e)
 	return true;
 }
 
-static __always_inline __u8 side_of(__u64 sk)
+/* Which end a socket is: as recorded when it opened, else what its state says (a socket not
+ * followed, e.g. tcp_socks was full, still sends its SYN as a client). */
+static __always_inline __u8 side_of(const struct sock *sk)
 {
-	struct tcp_sock_info *info = sk ? bpf_map_lookup_elem(&tcp_socks, &sk) : NULL;
+	__u64 key = (__u64)sk;
+	struct tcp_sock_info *info = sk ? bpf_map_lookup_elem(&tcp_socks, &key) : NULL;
+	__u8 state;
 
-	return info ? info->side : TCP_SIDE_UNKNOWN;
+	if (info)
+		return info->side;
+	if (!sk)
+		return TCP_SIDE_UNKNOWN;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	return state == FOVEA_TCP_SYN_SENT ? TCP_SIDE_CLIENT : state == FOVEA_TCP_SYN_RECV ? TCP_SIDE_SERVER : TCP_SIDE_UNKNOWN;
 }
 
 static __always_inline void fill_key(struct tcp_conn_key *k, const struct ends *e, __u8 side)
@@ -288,11 +297,7 @@ static __always_inline void observe_rtt(struct tcp_conn_stats *v, const struct s
 	__sync_fetch_and_add(&v->rtt_count, 1);
 }
 
-/*
- * A TCP event, if the rate limit of (this CPU, type) allows one now. Every event seen here ends up
- * in exactly one of: emitted, suppressed, ring_full (when it got none, also in `pending`, which
- * the next event of the type on this CPU carries).
- */
+/* A TCP event, if the rate limit of (this CPU, type) allows one now (FOVEA_EVENT_RESERVE). */
 static __always_inline void emit_event(__u32 type, const struct ends *e, __u8 side, __u8 state, __u32 detail,
 				       __u32 error)
 {
@@ -308,26 +313,11 @@ static __always_inline void emit_event(__u32 type, const struct ends *e, __u8 si
 	if (!lim)
 		return;
 	now = bpf_ktime_get_ns();
-	if (now - lim->window_start_ns >= cfg->window_ns) {
-		lim->window_start_ns = now;
-		lim->in_window = 0;
-	}
-	if (lim->in_window >= cfg->per_window) {
-		lim->suppressed++;
-		lim->pending++;
+	ev = FOVEA_EVENT_RESERVE(&tcp_events, lim, sizeof(*ev), now, cfg->per_window, cfg->window_ns);
+	if (!ev)
 		return;
-	}
-	ev = bpf_ringbuf_reserve(&tcp_events, sizeof(*ev), 0);
-	if (!ev) {
-		lim->ring_full++;
-		lim->pending++;
-		return;
-	}
-	lim->in_window++;
-	lim->emitted++;
 	ev->timestamp_ns = now;
-	ev->suppressed = lim->pending;
-	lim->pending = 0;
+	ev->suppressed = FOVEA_EVENT_CARRY(lim);
 	__builtin_memcpy(ev->local, e->local, 16);
 	__builtin_memcpy(ev->remote, e->remote, 16);
 	ev->netns = e->netns;
@@ -365,7 +355,7 @@ static __always_inline int on_retransmit(const struct sock *sk, const struct sk_
 
 	if (!sk || !sock_ends(&sk->__sk_common, &e))
 		return 0;
-	side = side_of((__u64)sk);
+	side = side_of(sk);
 	fill_key(&k, &e, side);
 	segs = skb ? skb_segments(skb) : 1;
 	v = stats_for(&k);
@@ -423,7 +413,7 @@ int tcp_send_reset(struct bpf_raw_tracepoint_args *ctx)
 	if (sk) {
 		if (!sock_ends(&sk->__sk_common, &e))
 			return 0;
-		side = side_of((__u64)sk);
+		side = side_of(sk);
 		state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	} else {
 		/* no socket: a segment to a port nobody listens on (or a stray one) */
@@ -450,7 +440,7 @@ int tcp_receive_reset(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!sk || !sock_ends(&sk->__sk_common, &e))
 		return 0;
-	side = side_of((__u64)sk);
+	side = side_of(sk);
 	fill_key(&k, &e, side);
 	v = stats_for(&k);
 	if (v)

@@ -28,4 +28,40 @@
 			*__v += 1;                             \
 	} while (0)
 
+/*
+ * Rate-limited ring-buffer events (drop and tcp probes): per CPU and slot, at most `per_window`
+ * records per `window_ns`. `lim` points at the slot's per-CPU state, a struct with the fields
+ * window_start_ns, in_window, suppressed, ring_full, emitted, pending (struct drop_event_limit,
+ * struct tcp_event_limit). Every event seen ends up in exactly one of emitted, suppressed,
+ * ring_full; one that got no record is also in pending, which the slot's next record carries
+ * (FOVEA_EVENT_CARRY). Evaluates to the reserved record, or NULL.
+ */
+#define FOVEA_EVENT_RESERVE(ring, lim, size, now, per_window, window_ns)        \
+	({                                                                      \
+		void *__rec = NULL;                                             \
+		if ((now) - (lim)->window_start_ns >= (window_ns)) {            \
+			(lim)->window_start_ns = (now);                         \
+			(lim)->in_window = 0;                                   \
+		}                                                               \
+		if ((lim)->in_window >= (per_window)) {                         \
+			(lim)->suppressed++;                                    \
+			(lim)->pending++;                                       \
+		} else if (!(__rec = bpf_ringbuf_reserve((ring), (size), 0))) { \
+			(lim)->ring_full++;                                     \
+			(lim)->pending++;                                       \
+		} else {                                                        \
+			(lim)->in_window++;                                     \
+			(lim)->emitted++;                                       \
+		}                                                               \
+		__rec;                                                          \
+	})
+
+/* The slot's events that got no record since its last one; the new record carries them. */
+#define FOVEA_EVENT_CARRY(lim)                  \
+	({                                      \
+		__u64 __n = (lim)->pending;     \
+		(lim)->pending = 0;             \
+		__n;                            \
+	})
+
 #endif /* __FOVEA_H */

@@ -27,7 +27,7 @@ import { pino } from 'pino';
 import type { Logger } from '../log.js';
 import { nftRuleCounters, type Counter } from './kernel-truth.js';
 import { run, type RunOptions, type RunResult } from './run.js';
-import { labScriptPath } from './traffic.js';
+import { labScriptPath, whenReady } from './traffic.js';
 
 /** Port that the lab's nft table drops (UDP and TCP) between pods → NETFILTER_DROP. */
 export const DENY_PORT = 7777;
@@ -330,16 +330,7 @@ table inet ${this.nftTable} {
     await writeFile(`/proc/sys/net/ipv4/conf/${tun}/rp_filter`, '0');
     const child = spawn(process.execPath, [labScriptPath('delay-line.mjs'), JSON.stringify({ dev: tun, ms })], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
-    let out = '';
-    let err = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`delay line ${tun}: not ready after 10 s: ${err}`)), 10_000);
-      child.stdout?.on('data', () => { if (out.includes('"event":"ready"')) { clearTimeout(timer); resolve(); } });
-      void exited.then(() => { clearTimeout(timer); reject(new Error(`delay line ${tun} exited: ${err.trim()}`)); });
-    });
+    const line = await whenReady(child, `delay line ${tun}`);
     await run(['ip', '-batch', '-'], { input: [
       `link set ${tun} up`,
       `route add ${p.ip}/32 dev ${p.hostIfname} scope link table ${table}`,
@@ -353,10 +344,10 @@ table inet ${this.nftTable} {
         await run(['ip', 'rule', 'del', 'priority', String(DELAY_RULE_PRIORITY), 'iif', tun], { allowFail: true });
         await run(['ip', 'route', 'flush', 'table', table], { allowFail: true });
         child.kill('SIGTERM');
-        await exited;
+        await line.exited;
         await run(['ip', 'link', 'del', tun], { allowFail: true });
-        const line = out.trim().split('\n').reverse().find((l) => l.includes('"event":"result"'));
-        return { delayed: line ? (JSON.parse(line) as { delayed: number }).delayed : 0 };
+        const result = line.stdout().trim().split('\n').reverse().find((l) => l.includes('"event":"result"'));
+        return { delayed: result ? (JSON.parse(result) as { delayed: number }).delayed : 0 };
       })()),
     };
   }

@@ -132,29 +132,42 @@ export interface Server<R> {
   stop(): Promise<R>;
 }
 
-/** Spawns a worker server in a pod and resolves once it prints "ready" (i.e. it is bound). */
-async function startServer<R>(lab: Lab, pod: number, mode: string, opts: Record<string, unknown>): Promise<Server<R>> {
-  const child = lab.spawn(pod, workerArgv(mode, opts));
+/** A lab helper process that printed {"event":"ready"}: its output so far, and its end. */
+export interface ReadyProcess {
+  readonly child: ChildProcess;
+  stdout(): string;
+  readonly exited: Promise<void>;
+}
+
+/** Collects a lab helper's output and resolves once it prints {"event":"ready"}; rejects if it exits first or takes 10 s. */
+export async function whenReady(child: ChildProcess, what: string): Promise<ReadyProcess> {
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${mode} in pod ${pod}: not ready after 10 s: ${stderr}`)); }, 10_000);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${what}: not ready after 10 s: ${stderr}`)); }, 10_000);
     const check = (): void => {
       if (stdout.includes('"event":"ready"')) { clearTimeout(timer); resolve(); }
     };
     child.stdout?.on('data', check);
-    void exited.then(() => { clearTimeout(timer); reject(new Error(`${mode} in pod ${pod} exited before ready: ${stderr.trim()}`)); });
+    void exited.then(() => { clearTimeout(timer); reject(new Error(`${what} exited before ready: ${stderr.trim()}`)); });
   });
+  return { child, stdout: () => stdout, exited };
+}
+
+/** Spawns a worker server in a pod and resolves once it prints "ready" (i.e. it is bound). */
+async function startServer<R>(lab: Lab, pod: number, mode: string, opts: Record<string, unknown>): Promise<Server<R>> {
+  const child = lab.spawn(pod, workerArgv(mode, opts));
+  const p = await whenReady(child, `${mode} in pod ${pod}`);
   let stopped: Promise<R> | undefined;
   return {
     pid: child.pid ?? -1,
     stop: () => (stopped ??= (async () => {
       child.kill('SIGTERM');
-      await exited;
-      return parseResult<R>(stdout, `${mode} in pod ${pod}`);
+      await p.exited;
+      return parseResult<R>(p.stdout(), `${mode} in pod ${pod}`);
     })()),
   };
 }

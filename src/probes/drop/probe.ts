@@ -9,13 +9,14 @@ import { Btf } from '../../kernel/btf.js';
 import { BPF_MAP_TYPE_RINGBUF, mapTypeSupported } from '../../kernel/features.js';
 import { BpfObject } from '../../kernel/object.js';
 import type { BpfMap, ReadableMap } from '../../kernel/map.js';
-import { MappedRing, type RingReader } from '../../kernel/ringbuf.js';
+import type { RingReader } from '../../kernel/ringbuf.js';
+import { EventRing } from '../event-ring.js';
 import { encodeIp } from '../addresses.js';
 import { ATTR, INSTRUMENTS } from '../../names.js';
 import { readFailureCounters } from '../counters.js';
 import type { MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import {
-  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows, decodeEventLimits, decodePodDrops,
+  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows, decodePodDrops,
   encodeDropEventConfig, type DropCount, type DropFlow, type EventLimitCount, type PodDropCount,
 } from './layout.js';
 import { dropReasonsFromBtf, type DropReasons } from './reasons.js';
@@ -67,9 +68,7 @@ export class DropProbe implements Probe {
   private podIps: BpfMap | undefined;
   private podCounts: BpfMap | undefined;
   private flows: BpfMap | undefined;
-  private eventLimits: ReadableMap | undefined;
-  private ring: MappedRing | undefined;
-  private eventRingBytes = 0;
+  private ring: EventRing | undefined;
   private events = false;
   /** what drop_pod_ips holds now: address → pod id */
   private readonly registered = new Map<string, number>();
@@ -105,10 +104,7 @@ export class DropProbe implements Probe {
       const obj = BpfObject.open(path);
       try {
         for (const other of DROP_HOOKS) obj.program(other.program).setAutoload(other.program === program);
-        if (this.events && ev) {
-          this.eventRingBytes = ev.ringBufferBytes;
-          obj.map('drop_events').setMaxEntries(this.eventRingBytes);
-        }
+        if (this.events && ev) obj.map('drop_events').setMaxEntries(ev.ringBufferBytes);
         obj.load();
         if (this.events && ev) {
           obj.map('drop_event_cfg').update(Buffer.alloc(4),
@@ -121,7 +117,7 @@ export class DropProbe implements Probe {
         this.podIps = obj.map('drop_pod_ips');
         this.podCounts = obj.map('drop_pod_counts');
         this.flows = obj.map('drop_flows');
-        if (this.events) this.eventLimits = obj.map('drop_event_limits');
+        if (this.events) this.ring = new EventRing(obj, 'drop_events', 'drop_event_limits', obj.map('drop_events').maxEntries);
         this.state = { name: this.name, state: 'up', hook };
         log.info({ hook, reasons: this.reasons.size, events: this.events }, 'drop probe attached');
         return;
@@ -199,14 +195,12 @@ export class DropProbe implements Probe {
 
   /** The drop-event ring, mapped on first use (after start, with events enabled). */
   eventRing(): RingReader | undefined {
-    if (!this.obj || !this.eventsEnabled) return undefined;
-    this.ring ??= MappedRing.map(this.obj.map('drop_events').fd, this.eventRingBytes, 'drop_events');
-    return this.ring.reader;
+    return this.eventsEnabled ? this.ring?.reader() : undefined;
   }
 
   /** Per reason slot: events emitted, drops suppressed by the rate limit, events lost to a full ring (cumulative). */
   readEventLimits(): EventLimitCount[] {
-    return this.eventLimits ? decodeEventLimits(this.eventLimits.readAll()) : [];
+    return this.ring?.readLimits() ?? [];
   }
 
   recordFailures(): RecordFailure[] {
@@ -233,7 +227,6 @@ export class DropProbe implements Probe {
     this.podIps = undefined;
     this.podCounts = undefined;
     this.flows = undefined;
-    this.eventLimits = undefined;
     this.registered.clear();
     if (this.state.state === 'up') this.state = { name: this.name, state: 'down', detail: 'stopped' };
   }

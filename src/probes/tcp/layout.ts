@@ -182,7 +182,7 @@ export const TCP_EVENT_TYPES = 4;
  */
 export const TCP_EVENT_CONFIG = DROP_EVENT_CONFIG;
 export const TCP_EVENT_LIMIT = DROP_EVENT_LIMIT;
-export { encodeDropEventConfig as encodeTcpEventConfig, decodeEventLimits as decodeTcpEventLimits } from '../drop/layout.js';
+export { encodeDropEventConfig as encodeTcpEventConfig } from '../drop/layout.js';
 
 /** struct tcp_event */
 export const TCP_EVENT = {

@@ -13,7 +13,8 @@ import { Btf } from '../../kernel/btf.js';
 import { BPF_MAP_TYPE_RINGBUF, mapTypeSupported } from '../../kernel/features.js';
 import type { BpfMap, ReadableMap } from '../../kernel/map.js';
 import { BpfObject } from '../../kernel/object.js';
-import { MappedRing, type RingReader } from '../../kernel/ringbuf.js';
+import type { RingReader } from '../../kernel/ringbuf.js';
+import { EventRing } from '../event-ring.js';
 import { ATTR, DIRECTION, INSTRUMENTS, TCP_LATENCY_BOUNDS_S, TCP_OPEN, type InstrumentName } from '../../names.js';
 import { VectorAccumulator } from '../../pods/accumulator.js';
 import type { HistogramPoint } from '../../export/series-producer.js';
@@ -22,7 +23,7 @@ import type { CounterSeries, MetricFamily, Probe, ProbeContext, ProbeStatus, Rec
 import type { EventLimitCount } from '../drop/layout.js';
 import {
   TCP_ERRORS, TCP_ERRORS_LOSING, TCP_FAILURES, TCP_LATENCY_BUCKETS, TCP_SIDE, TCP_STATE_NAMES,
-  decodeTcpConns, decodeTcpEventLimits, decodeTcpStates, encodeTcpEventConfig,
+  decodeTcpConns, decodeTcpStates, encodeTcpEventConfig,
   type LatencyHistogram, type TcpConnRecord, type TcpStateCount,
 } from './layout.js';
 
@@ -189,9 +190,7 @@ export class TcpProbe implements Probe {
   private stats: BpfMap | undefined;
   private stateCounts: ReadableMap | undefined;
   private errors: ReadableMap | undefined;
-  private eventLimits: ReadableMap | undefined;
-  private ring: MappedRing | undefined;
-  private eventRingBytes = 0;
+  private ring: EventRing | undefined;
   private events = false;
   private state: ProbeStatus;
   private latest: { conns: TcpConnRecord[]; states: TcpStateCount[] } = { conns: [], states: [] };
@@ -234,8 +233,8 @@ export class TcpProbe implements Probe {
         obj.map('tcp_stats').setMaxEntries(settings.maxConnections);
         obj.map('tcp_socks').setMaxEntries(settings.maxSockets);
       }
-      this.eventRingBytes = ev?.ringBufferBytes ?? 256 * 1024;
-      obj.map('tcp_events').setMaxEntries(this.eventRingBytes);
+      const ringBytes = ev?.ringBufferBytes ?? 256 * 1024;
+      obj.map('tcp_events').setMaxEntries(ringBytes);
       obj.load();
       if (this.events && ev) {
         obj.map('tcp_event_cfg').update(Buffer.alloc(4),
@@ -253,7 +252,7 @@ export class TcpProbe implements Probe {
     this.stats = obj.map('tcp_stats');
     this.stateCounts = obj.map('tcp_state_counts');
     this.errors = obj.map('tcp_errors');
-    this.eventLimits = obj.map('tcp_event_limits');
+    this.ring = new EventRing(obj, 'tcp_events', 'tcp_event_limits', obj.map('tcp_events').maxEntries);
     const hook = `raw_tp/{${TCP_TRACEPOINTS.join(',')}}`;
     this.state = { name: this.name, state: 'up', hook };
     log.info({ programs: chosen.programs, events: this.events }, 'tcp probe attached');
@@ -298,14 +297,12 @@ export class TcpProbe implements Probe {
   }
 
   eventRing(): RingReader | undefined {
-    if (!this.obj || !this.eventsEnabled) return undefined;
-    this.ring ??= MappedRing.map(this.obj.map('tcp_events').fd, this.eventRingBytes, 'tcp_events');
-    return this.ring.reader;
+    return this.eventsEnabled ? this.ring?.reader() : undefined;
   }
 
   /** Per event type: emitted, suppressed, lost to a full ring (cumulative; `slot` is the type). */
   readEventLimits(): EventLimitCount[] {
-    return this.eventLimits ? decodeTcpEventLimits(this.eventLimits.readAll()) : [];
+    return this.ring?.readLimits() ?? [];
   }
 
   recordFailures(): RecordFailure[] {
@@ -330,7 +327,6 @@ export class TcpProbe implements Probe {
     this.stats = undefined;
     this.stateCounts = undefined;
     this.errors = undefined;
-    this.eventLimits = undefined;
     if (this.state.state === 'up') this.state = { name: this.name, state: 'down', detail: 'stopped' };
   }
 }
