@@ -17,6 +17,7 @@
 #include <bpf/bpf_endian.h>
 #include "include/fovea.h"
 #include "traffic.h"
+#include "dns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -63,10 +64,281 @@ struct {
 	__type(value, __u64);
 } traffic_stats SEC(".maps");
 
+/* ---- DNS (bpf/dns.h): messages on port 53 of flow-tracked interfaces (pods' veths) ---- */
+
+/* key: struct dns_pending_key; value: struct dns_pending. Queries waiting for their response;
+ * the agent deletes those older than its timeout (and counts them as timeouts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DNS_MAX_PENDING);
+	__type(key, struct dns_pending_key);
+	__type(value, struct dns_pending);
+} dns_pending SEC(".maps");
+
+/* key: struct dns_key; value: struct dns_stats (shared, atomic adds). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DNS_MAX_KEYS);
+	__type(key, struct dns_key);
+	__type(value, struct dns_stats);
+} dns_stats SEC(".maps");
+
+/* index 0: zeroed struct dns_stats (initial value, too big for the stack); index 1: scratch for a
+ * pending value (per CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_stats);
+} dns_zero SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_pending);
+} dns_scratch SEC(".maps");
+
+/* key: enum dns_error; value: per-CPU count */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DNS_ERR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} dns_errors SEC(".maps");
+
+/* index 0: struct dns_config, written by the agent (all zero: DNS off) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_config);
+} dns_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DNS_EVENT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct dns_event_limit);
+} dns_event_limits SEC(".maps");
+
+/* struct dns_event records; sized by the agent */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} dns_events SEC(".maps");
+
+/* Upper bounds (ns) of the latency buckets: as TCP_LATENCY_BOUNDS_NS in tcp.bpf.c. */
+static const __u64 DNS_LATENCY_BOUNDS_NS[DNS_LATENCY_BUCKETS - 1] = {
+	100000ULL, 250000ULL, 500000ULL, 1000000ULL, 2500000ULL, 5000000ULL, 10000000ULL, 25000000ULL,
+	50000000ULL, 100000000ULL, 250000000ULL, 500000000ULL, 1000000000ULL, 2500000000ULL,
+	5000000000ULL, 10000000000ULL,
+};
+
 /* IPv6 extension headers we step over to find the transport header (bounded). */
 static __always_inline bool ipv6_ext(__u8 nh)
 {
 	return nh == 0 || nh == 43 || nh == 60 || nh == 44;
+}
+
+/*
+ * A DNS message at `off` (the first byte of the DNS header; TCP: after the 2-byte length).
+ * Counts it in dns_stats for its view, matches a response to its query for the latency, and
+ * sends an event when asked. Every read is bpf_skb_load_bytes (also paged data), bounded.
+ */
+static __always_inline void track_dns(struct __sk_buff *skb, const struct flow_key *fk, __u32 off, __u32 dir)
+{
+	__u8 hdr[12];
+	__u32 zero = 0, pos, msg_len;
+	__u16 qtype = 0, qdcount, ancount;
+	bool response;
+	__u8 view, rcode, name_len = 0;
+	struct dns_key key = {};
+	struct dns_pending_key pk = {};
+	struct dns_pending *pv;
+	struct dns_stats *st;
+	__u64 now, latency = 0;
+	struct dns_config *cfg = bpf_map_lookup_elem(&dns_cfg, &zero);
+
+	if (!cfg || !cfg->enabled)
+		return;
+	if (off >= skb->len || bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr))) {
+		FOVEA_COUNT(dns_errors, DNS_ERR_MALFORMED);
+		return;
+	}
+	msg_len = skb->len - off;
+	response = hdr[2] & 0x80;
+	rcode = hdr[3] & 0x0f;
+	qdcount = ((__u16)hdr[4] << 8) | hdr[5];
+	ancount = ((__u16)hdr[6] << 8) | hdr[7];
+	/* the first question's name: labels until the root label, at most 255 bytes */
+	pos = off + 12;
+	if (qdcount) {
+		__u32 start = pos;
+		bool done = false;
+
+		for (int i = 0; i < 64; i++) {
+			__u8 l;
+
+			if (bpf_skb_load_bytes(skb, pos, &l, 1) || (l & 0xc0))
+				break; /* unreadable, or compressed (not in a question we can read) */
+			pos += 1 + l;
+			if (l == 0) {
+				done = true;
+				break;
+			}
+			if (pos - start > 255)
+				break;
+		}
+		if (done) {
+			__be16 t;
+
+			if (!bpf_skb_load_bytes(skb, pos, &t, 2))
+				qtype = bpf_ntohs(t);
+			name_len = pos - start > DNS_PENDING_NAME ? DNS_PENDING_NAME : pos - start;
+		}
+	}
+	/* a query from a pod (ingress at its host veth) is the client's view, and so is the response to it */
+	view = (dir == TRAFFIC_INGRESS) == !response ? DNS_VIEW_CLIENT : DNS_VIEW_SERVER;
+	now = bpf_ktime_get_ns();
+
+	__builtin_memcpy(pk.client, response ? fk->dst : fk->src, 16);
+	__builtin_memcpy(pk.server, response ? fk->src : fk->dst, 16);
+	pk.client_port = bpf_ntohs(response ? fk->dport : fk->sport);
+	pk.id = ((__u16)hdr[0] << 8) | hdr[1];
+	pk.view = view;
+	pk.proto = fk->proto;
+	pk.ip_version = fk->ip_version;
+
+	if (!response) {
+		pv = bpf_map_lookup_elem(&dns_scratch, &zero);
+		if (pv) {
+			pv->sent_ns = now;
+			pv->ifindex = skb->ifindex;
+			pv->qtype = qtype;
+			pv->name_len = 0;
+			/* (n - 1) & (size - 1) + 1: the verifier sees the length within [1, size] at the call */
+			if (name_len > 0 &&
+			    !bpf_skb_load_bytes(skb, off + 12, pv->name, ((name_len - 1) & (DNS_PENDING_NAME - 1)) + 1))
+				pv->name_len = name_len;
+			if (bpf_map_update_elem(&dns_pending, &pk, pv, BPF_ANY))
+				FOVEA_COUNT(dns_errors, DNS_ERR_PENDING_FULL);
+		}
+	} else {
+		pv = bpf_map_lookup_elem(&dns_pending, &pk);
+		if (pv) {
+			if (now > pv->sent_ns)
+				latency = now - pv->sent_ns;
+			bpf_map_delete_elem(&dns_pending, &pk);
+		}
+	}
+
+	__builtin_memcpy(key.client, pk.client, 16);
+	__builtin_memcpy(key.server, pk.server, 16);
+	key.qtype = qtype;
+	key.view = view;
+	key.proto = fk->proto;
+	key.ip_version = fk->ip_version;
+	st = bpf_map_lookup_elem(&dns_stats, &key);
+	if (!st) {
+		struct dns_stats *init = bpf_map_lookup_elem(&dns_zero, &zero);
+		long err;
+
+		if (!init)
+			return;
+		err = bpf_map_update_elem(&dns_stats, &key, init, BPF_NOEXIST);
+		if (err && err != -17) {
+			FOVEA_COUNT(dns_errors, DNS_ERR_MAP_FULL);
+			st = NULL;
+		} else {
+			st = bpf_map_lookup_elem(&dns_stats, &key);
+		}
+	}
+	if (st) {
+		if (!response) {
+			__sync_fetch_and_add(&st->queries, 1);
+		} else {
+			__sync_fetch_and_add(&st->responses[rcode & 0x0f], 1);
+			if (rcode == 0 && ancount == 0)
+				__sync_fetch_and_add(&st->empty, 1);
+			if (!pv) {
+				__sync_fetch_and_add(&st->unmatched, 1);
+			} else {
+				__u32 b = DNS_LATENCY_BUCKETS - 1;
+
+#pragma unroll
+				for (int i = 0; i < DNS_LATENCY_BUCKETS - 1; i++) {
+					if (latency <= DNS_LATENCY_BOUNDS_NS[i]) {
+						b = i;
+						break;
+					}
+				}
+				if (b < DNS_LATENCY_BUCKETS)
+					__sync_fetch_and_add(&st->latency_buckets[b], 1);
+				__sync_fetch_and_add(&st->latency_sum_ns, latency);
+				__sync_fetch_and_add(&st->latency_count, 1);
+			}
+		}
+	}
+
+	/* events: failed responses (NXDOMAIN, SERVFAIL, REFUSED), or every message when asked */
+	bool failed = response && (rcode == 2 || rcode == 3 || rcode == 5);
+	__u32 slot = failed ? DNS_EVENT_FAILED : DNS_EVENT_OTHER;
+	struct dns_event_limit *lim;
+	struct dns_event *ev;
+	__u32 copy;
+
+	if (!cfg->events || (!failed && cfg->events < 2))
+		return;
+	lim = bpf_map_lookup_elem(&dns_event_limits, &slot);
+	if (!lim)
+		return;
+	ev = FOVEA_EVENT_RESERVE(&dns_events, lim, sizeof(*ev), now, cfg->per_window, cfg->window_ns);
+	if (!ev)
+		return;
+	ev->timestamp_ns = now;
+	ev->suppressed = FOVEA_EVENT_CARRY(lim);
+	ev->latency_ns = latency;
+	__builtin_memcpy(ev->src, fk->src, 16);
+	__builtin_memcpy(ev->dst, fk->dst, 16);
+	ev->sport = bpf_ntohs(fk->sport);
+	ev->dport = bpf_ntohs(fk->dport);
+	ev->ifindex = skb->ifindex;
+	ev->msg_len = msg_len > 0xffff ? 0xffff : msg_len;
+	ev->view = view;
+	ev->proto = fk->proto;
+	ev->ip_version = fk->ip_version;
+	ev->direction = dir;
+	copy = msg_len < DNS_EVENT_COPY ? msg_len : DNS_EVENT_COPY;
+	ev->copy_len = 0;
+	if (copy >= 12 && !bpf_skb_load_bytes(skb, off, ev->data, ((copy - 1) & (DNS_EVENT_COPY - 1)) + 1))
+		ev->copy_len = copy;
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+}
+
+/*
+ * Where the DNS message starts: after the UDP header, or after the TCP header and the 2-byte
+ * length, and only when that length says the whole message is in this segment (a message split
+ * over segments, or a segment without payload, is not looked at).
+ */
+static __always_inline void dns_message(struct __sk_buff *skb, const struct flow_key *fk, __u32 l4off, __u32 dir)
+{
+	if (fk->proto == FOVEA_IPPROTO_UDP) {
+		track_dns(skb, fk, l4off + 8, dir);
+		return;
+	}
+	__u8 doff;
+	__be16 len;
+
+	if (bpf_skb_load_bytes(skb, l4off + 12, &doff, 1))
+		return;
+	__u32 payload = l4off + (doff >> 4) * 4;
+
+	if (payload + 2 + 12 > skb->len || bpf_skb_load_bytes(skb, payload, &len, 2))
+		return;
+	if (bpf_ntohs(len) != skb->len - payload - 2)
+		return;
+	track_dns(skb, fk, payload + 2, dir);
 }
 
 /*
@@ -145,6 +417,8 @@ static __always_inline void track_flow(struct __sk_buff *skb, __u32 ifindex, __u
 		}
 		if (key.proto == FOVEA_IPPROTO_TCP && l4 + 14 <= data_end)
 			flags = *(__u8 *)(l4 + 13);
+		if (key.sport == bpf_htons(DNS_PORT) || key.dport == bpf_htons(DNS_PORT))
+			dns_message(skb, &key, (__u32)((long)l4 - (long)data), dir);
 	}
 	key.ifindex = ifindex;
 	key.direction = dir;

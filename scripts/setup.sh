@@ -17,7 +17,7 @@ TEST=0
 # clang/llvm + libbpf-dev: build the CO-RE objects; libbpf1: the agent's runtime library;
 # iproute2 + nftables: the demo's lab and the tests' ground truth.
 PKGS=(clang llvm libbpf-dev libbpf1 iproute2 nftables ca-certificates debian-archive-keyring)
-(( TEST )) && PKGS+=(iperf3 python3 procps openssl bpftool git netsniff-ng)
+(( TEST )) && PKGS+=(iperf3 python3 procps openssl bpftool git netsniff-ng dnsmasq-base bind9-dnsutils)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -121,6 +121,34 @@ export const INSTRUMENTS = {
     'A pod\'s own kernel network counters (its network namespace\'s /proc/net/snmp, netstat, snmp6), by counter name',
     'fovea_pod_netstack_counter_total'),
 
+  // DNS (seen on pods' host-side veths by the traffic probe's tc programs; bpf/dns.h). A message is
+  // counted in its view: the client pod's (its queries, the responses it gets) or the server pod's.
+  dnsQueries: counter('fovea.dns.queries', '{query}',
+    'DNS queries seen on pods\' veths, by view (client pod / server pod), query type and transport', 'fovea_dns_queries_total'),
+  dnsResponses: counter('fovea.dns.responses', '{response}',
+    'DNS responses seen on pods\' veths, by view, response code and whether a NOERROR answer was empty', 'fovea_dns_responses_total'),
+  dnsTimeouts: counter('fovea.dns.timeouts', '{query}',
+    'DNS queries that got no response within probes.dns.timeoutMs', 'fovea_dns_timeouts_total'),
+  dnsDuration: histogram('fovea.dns.lookup.duration', 's',
+    'Time from a DNS query to its response, as seen at the pod\'s veth (client view: the client\'s wait; server view: the server\'s work)',
+    'fovea_dns_lookup_duration_seconds'),
+  podDnsQueries: counter('fovea.pod.dns.queries', '{query}',
+    'DNS queries a pod sent (role client) or received (role server), by query type', 'fovea_pod_dns_queries_total'),
+  podDnsResponses: counter('fovea.pod.dns.responses', '{response}',
+    'DNS responses a pod received (client) or sent (server), by response code', 'fovea_pod_dns_responses_total'),
+  podDnsTimeouts: counter('fovea.pod.dns.timeouts', '{query}',
+    'A pod\'s DNS queries without a response in time (client), or queries it did not answer (server)', 'fovea_pod_dns_timeouts_total'),
+  podDnsDuration: histogram('fovea.pod.dns.lookup.duration', 's',
+    'A pod\'s DNS latency: its wait for answers (client) or its time to answer (server)', 'fovea_pod_dns_lookup_duration_seconds'),
+  flowDnsQueries: counter('fovea.flow.dns.queries', '{query}',
+    'DNS queries between workloads (source = client, destination = server), counted once', 'fovea_flow_dns_queries_total'),
+  flowDnsResponses: counter('fovea.flow.dns.responses', '{response}',
+    'DNS responses between workloads, by response code (source = client)', 'fovea_flow_dns_responses_total'),
+  flowDnsTimeouts: counter('fovea.flow.dns.timeouts', '{query}',
+    'DNS queries between workloads without a response in time', 'fovea_flow_dns_timeouts_total'),
+  flowDnsDuration: histogram('fovea.flow.dns.lookup.duration', 's',
+    'DNS latency between workloads, as the client waits', 'fovea_flow_dns_lookup_duration_seconds'),
+
   // Agent health (self-observability).
   probeUp: gauge('fovea.agent.probe.up', '{probe}',
     '1 when the probe is loaded and attached, 0 when it failed or was skipped', 'fovea_agent_probe_up'),
@@ -203,6 +231,19 @@ export const ATTR = {
   tcpOpen: 'fovea.tcp.open',
   tcpFailure: 'fovea.tcp.failure',
   connectionState: 'network.connection.state',
+  // DNS
+  dnsView: 'fovea.dns.view',
+  dnsRole: 'fovea.dns.role',
+  dnsQuestionType: 'fovea.dns.question.type',
+  dnsQuestionName: 'dns.question.name',
+  dnsResponseCode: 'fovea.dns.response.code',
+  dnsAnswerEmpty: 'fovea.dns.answer.empty',
+  dnsAnswers: 'fovea.dns.answers',
+  dnsId: 'fovea.dns.id',
+  dnsLatency: 'fovea.dns.latency',
+  dnsKind: 'fovea.dns.kind',
+  dnsEventSlot: 'fovea.dns.event.slot',
+  dnsMalformed: 'fovea.dns.malformed',
   // TCP events
   tcpEventKind: 'fovea.tcp.event',
   tcpSide: 'fovea.tcp.side',
@@ -246,6 +287,8 @@ export const EVENT = {
   tcpReset: 'fovea.tcp.reset',
   tcpConnectFailed: 'fovea.tcp.connect.failed',
   tcpRetransmit: 'fovea.tcp.retransmit',
+  dns: 'fovea.dns.message',
+  dnsTimeout: 'fovea.dns.timeout',
 } as const;
 
 /** Values of `fovea.tcp.open`. */

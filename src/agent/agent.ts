@@ -27,6 +27,8 @@ import { hostname } from 'node:os';
 import { DropEventSource } from '../events/drop-events.js';
 import { FlowEventSource } from '../events/flow-events.js';
 import { TcpEventSource } from '../events/tcp-events.js';
+import { DnsEventSource } from '../events/dns-events.js';
+import { DnsSeries } from '../pods/dns-series.js';
 import { KernelSymbols } from '../events/kallsyms.js';
 import { EventPipeline, type EventOutput } from '../events/pipeline.js';
 import { AgentHealth } from './health.js';
@@ -71,6 +73,8 @@ export const FATAL_EXIT_CODE = 70;
 const POD_NETSTACK = 'netstack.pods';
 /** Source name of the tcp probe's pod and workload-pair series. */
 const POD_TCP = 'tcp.pods';
+/** Source name of the DNS series (node, pods, pairs) from the traffic probe's DNS tap. */
+const DNS = 'dns';
 
 export class AgentStartError extends Error {
   override readonly name = 'AgentStartError';
@@ -89,6 +93,12 @@ export function probeSettings(config: Config, bpfObjectDir: string, trackFlows?:
     dropEvents: config.events.drops,
     tcp: config.probes.tcp,
     tcpEvents: config.events.tcp,
+    ...(config.probes.dns.enabled ? {
+      dns: {
+        enabled: true, events: config.events.dns.mode, ratePerCpu: config.events.dns.ratePerCpu,
+        ringBufferBytes: config.events.dns.ringBufferBytes, maxPending: config.probes.dns.maxPending, maxKeys: config.probes.dns.maxKeys,
+      },
+    } : {}),
     ...(trackFlows ? { trackFlows } : {}),
   };
 }
@@ -108,6 +118,9 @@ export class Agent {
   private podMetrics: PodMetrics | undefined;
   private podNetstack: PodNetstack | undefined;
   private tcpSeries: TcpSeries | undefined;
+  private dnsSeries: DnsSeries | undefined;
+  /** DNS events (when on): the series stage hands it timed-out queries */
+  private dnsEvents: DnsEventSource | undefined;
   private podTimer: NodeJS.Timeout | undefined;
   private events: EventPipeline | undefined;
   private finalEvents: MetricFamily[] | undefined;
@@ -196,6 +209,19 @@ export class Agent {
       this.tcpSeries = tcpSeries;
       this.producer.addSource(this.timedSource({ name: POD_TCP, collect: () => tcpSeries.collect() }));
     }
+    const tap = traffic?.dnsTap();
+    if (tap) {
+      const dnsSeries = new DnsSeries({
+        identity, dns: tap,
+        settings: {
+          seriesTtlMs: cfg.pods.seriesTtlMs, podNames: cfg.pods.podNames, addresses: cfg.pods.addresses,
+          timeoutMs: cfg.probes.dns.timeoutMs, idleTimeoutMs: cfg.probes.flows.idleTimeoutMs,
+        },
+        onTimeouts: (q) => this.dnsEvents?.addTimeouts(q),
+      });
+      this.dnsSeries = dnsSeries;
+      this.producer.addSource(this.timedSource({ name: DNS, collect: () => dnsSeries.collect() }));
+    }
     const netstack = this.probes.find((p): p is NetstackProbe => p instanceof NetstackProbe);
     if (netstack) {
       const podNetstack = new PodNetstack({ reader: netstack, pods: () => net.namespaces().values(), logger: this.opts.logger });
@@ -239,7 +265,10 @@ export class Agent {
     }
     const tcp = this.probes.find((p): p is TcpProbe => p instanceof TcpProbe);
     const tcpOn = cfg.tcp.enabled && tcp?.eventsEnabled === true;
-    if (!dropsOn && !flowsOn && !tcpOn) return;
+    const tap = traffic?.dnsTap();
+    const dnsOn = tap?.eventsEnabled === true;
+    if (!dropsOn && !flowsOn && !tcpOn && !dnsOn) return;
+    if (dnsOn) this.dnsEvents = new DnsEventSource({ tap, identity, node });
     // read on the first drop event (not at start: the symbol table costs a few MB)
     const symbols = dropsOn && cfg.drops.symbolize
       ? new KernelSymbols(undefined, (reason) => this.log.warn({ reason }, 'drop events will not name the kernel function that dropped'))
@@ -254,6 +283,7 @@ export class Agent {
         flows: new FlowEventSource({ flowView: () => traffic.flowView(), identity, podInterfaces: () => net.interfaces(), node }),
       } : {}),
       ...(tcpOn ? { tcp: new TcpEventSource({ probe: tcp, identity, node }), tcpLimits: tcp } : {}),
+      ...(this.dnsEvents && tap ? { dns: this.dnsEvents, dnsLimits: tap } : {}),
       outputs: this.opts.eventOutputs ?? [],
       drainIntervalMs: cfg.drainIntervalMs,
       flowIntervalMs: cfg.flows.intervalMs,
@@ -265,7 +295,7 @@ export class Agent {
 
   /** Drains drop and TCP events and reads flow records now (tests); returns how many events. */
   drainEvents(): number {
-    return (this.events?.drainDrops() ?? 0) + (this.events?.drainTcp() ?? 0) + (this.events?.readFlows() ?? 0);
+    return (this.events?.drainDrops() ?? 0) + (this.events?.drainTcp() ?? 0) + (this.events?.drainDns() ?? 0) + (this.events?.readFlows() ?? 0);
   }
 
   /** Refreshes pod interfaces and registrations now (tests, and the first export after start). */
@@ -356,6 +386,13 @@ export class Agent {
         snapshot.set('pods', this.podMetrics.collect());
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'final pod read failed');
+      }
+    }
+    if (this.dnsSeries) {
+      try {
+        snapshot.set(DNS, this.dnsSeries.collect());
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'final dns read failed');
       }
     }
     if (this.tcpSeries) {

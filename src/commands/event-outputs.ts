@@ -26,7 +26,8 @@ export interface OutputContext {
 
 /** Whether any output wants events at all (the event stage runs only then). */
 export function eventsWanted(config: Config): boolean {
-  return config.events.drops.enabled || config.events.flows.enabled || config.events.tcp.enabled || config.hubble.enabled;
+  return config.events.drops.enabled || config.events.flows.enabled || config.events.tcp.enabled
+    || (config.probes.dns.enabled && config.events.dns.mode !== 'off') || config.hubble.enabled;
 }
 
 /** Starts the outputs; throws (after closing what started) when one cannot be served. */
@@ -40,6 +41,7 @@ export async function createEventOutputs(
     ...(config.events.drops.enabled ? [EVENT.drop] : []),
     ...(config.events.flows.enabled ? [EVENT.flow] : []),
     ...(config.events.tcp.enabled ? [EVENT.tcpReset, EVENT.tcpConnectFailed, EVENT.tcpRetransmit] : []),
+    ...(config.probes.dns.enabled && config.events.dns.mode !== 'off' ? [EVENT.dns, EVENT.dnsTimeout] : []),
   ];
   const eventsOn = accepts.length > 0;
   try {

@@ -21,6 +21,8 @@ const PROG = 'fovea observe';
 
 export const OBSERVE_FLAGS = {
   event: { type: 'string', multiple: true },
+  'dns-name': { type: 'string', multiple: true },
+  rcode: { type: 'string', multiple: true },
   verdict: { type: 'string', multiple: true },
   reason: { type: 'string', multiple: true },
   pod: { type: 'string', multiple: true },
@@ -51,7 +53,9 @@ export const OBSERVE_HELP = [
   '',
   'Filters (each repeatable or comma-separated; the values of one filter are OR-ed, different',
   'filters AND-ed; pod, namespace, IP and port match either end of the event):',
-  '  --event <kind>                   drop, flow, reset, connect-failed, retransmit, or tcp (the last three)',
+  '  --event <kind>                   drop, flow, reset, connect-failed, retransmit, tcp (the last three), dns',
+  '  --dns-name <suffix>              DNS events whose question is that name or under it (svc.cluster.local)',
+  '  --rcode <code>                   DNS events with that outcome: NXDOMAIN, SERVFAIL, REFUSED, NOERROR …, TIMEOUT',
   '  --verdict <FORWARDED|DROPPED>    Verdict (drops and flows; TCP events have none)',
   '  --reason <name>                  Kernel drop reason, any case: NETFILTER_DROP, NO_SOCKET ... (`fovea reasons`)',
   '  --pod <[namespace/]name[*]>      Pod by name, in any namespace or in one; a trailing * matches a prefix',
@@ -76,6 +80,7 @@ export const OBSERVE_HELP = [
   '  fovea observe                                        the last 20 events',
   '  fovea observe --verdict DROPPED -f                   every drop, live',
   '  fovea observe --event reset,connect-failed -f        refused and failed connections, live',
+  '  fovea observe --rcode NXDOMAIN,TIMEOUT --namespace shop -f   failing DNS lookups of shop\'s pods, live',
   '  fovea observe --pod shop/checkout-* --since 5m       flows and drops of the checkout pods, last 5 minutes',
   '  fovea observe --reason NETFILTER_DROP --port 443 -f  policy drops to or from port 443, live',
   '  fovea observe --ip 10.0.0.0/8 --protocol udp --last 100 -o json | jq .destination',

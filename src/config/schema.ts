@@ -99,6 +99,16 @@ export const ConfigSchema = z.object({
       enabled: z.boolean().default(true)
         .describe('Kernel network counters (TCP, UDP, IP from /proc/net/snmp, netstat, snmp6) of the node and of each pod whose network namespace is known'),
     }).strict().default({}),
+    dns: z.object({
+      enabled: z.boolean().default(true)
+        .describe('DNS on pods\' host-side veths (the traffic probe\'s tc programs, flow-tracked interfaces): queries, responses by code, latency, timeouts'),
+      timeoutMs: durationMs(100, 600_000).default(5_000)
+        .describe('A DNS query without a response this long is a timeout'),
+      maxPending: z.number().int().min(1_024).max(1_048_576).default(16_384)
+        .describe('Queries the kernel remembers while they wait for their response; beyond it their latency is lost (counted)'),
+      maxKeys: z.number().int().min(1_024).max(1_048_576).default(16_384)
+        .describe('Size of the kernel table of (client, server, view, query type) DNS records; a full table is counted'),
+    }).strict().default({}),
     tcp: z.object({
       enabled: z.boolean().default(true)
         .describe('TCP health probe: retransmissions, resets, opens, failed connects, handshake time, RTT, states (tracepoints)'),
@@ -144,6 +154,15 @@ export const ConfigSchema = z.object({
         .describe('Flow events (verdict FORWARDED) from the kernel flow table: new, periodic and ended flows'),
       intervalMs: durationMs(1_000, 600_000).default(5_000)
         .describe('How often flow records are read and active flows reported'),
+    }).strict().default({}),
+    dns: z.object({
+      mode: z.enum(['off', 'failed', 'all']).default('failed')
+        .describe('DNS events: failed = NXDOMAIN, SERVFAIL, REFUSED responses and timeouts; all = every message too'),
+      ratePerCpu: z.number().int().min(1).max(1_000_000).default(100)
+        .describe('DNS events per second per CPU (failed and other each); beyond it they are counted and carried on the next event'),
+      ringBufferBytes: z.number().int().min(4_096).max(1 << 30).default(1 << 20)
+        .refine((n) => (n & (n - 1)) === 0 && n % 4_096 === 0, 'must be a power of 2 and a multiple of 4096')
+        .describe('Size of the kernel ring buffer for DNS events'),
     }).strict().default({}),
     tcp: z.object({
       enabled: z.boolean().default(true)

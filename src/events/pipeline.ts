@@ -13,6 +13,7 @@ import type { CounterSeries, MetricFamily } from '../probes/types.js';
 import { slotReason, type DropEventSource } from './drop-events.js';
 import type { FlowEventSource } from './flow-events.js';
 import { TCP_EVENT_KINDS, type TcpEventSource } from './tcp-events.js';
+import type { DnsEventSource } from './dns-events.js';
 import type { EventName, EventSink, NetworkEvent } from './types.js';
 
 /** How often the kernel's ring-full counters are read for outputs that report kernel losses. */
@@ -56,6 +57,10 @@ export interface EventPipelineOptions {
   readonly tcp?: TcpEventSource;
   /** the tcp probe's per-type rate-limit counters (`slot` is enum tcp_event_type) */
   readonly tcpLimits?: { readEventLimits(): EventLimitCount[] };
+  /** DNS events from the traffic probe's DNS ring, and timed-out queries (drained with the drops) */
+  readonly dns?: DnsEventSource;
+  /** the DNS ring's per-slot rate-limit counters (`slot`: 0 failed responses, 1 other messages) */
+  readonly dnsLimits?: { readEventLimits(): EventLimitCount[] };
   readonly outputs: readonly EventOutput[];
   readonly drainIntervalMs: number;
   readonly flowIntervalMs: number;
@@ -77,8 +82,8 @@ export class EventPipeline {
   }
 
   start(): void {
-    if (this.opts.drops || this.opts.tcp) {
-      this.drainTimer = setInterval(() => { this.drainDrops(); this.drainTcp(); }, this.opts.drainIntervalMs);
+    if (this.opts.drops || this.opts.tcp || this.opts.dns) {
+      this.drainTimer = setInterval(() => { this.drainDrops(); this.drainTcp(); this.drainDns(); }, this.opts.drainIntervalMs);
       this.drainTimer.unref();
     }
     if (this.opts.flows) {
@@ -86,7 +91,7 @@ export class EventPipeline {
       this.flowTimer.unref();
     }
     this.log.info({
-      drops: this.opts.drops !== undefined, flows: this.opts.flows !== undefined, tcp: this.opts.tcp !== undefined,
+      drops: this.opts.drops !== undefined, flows: this.opts.flows !== undefined, tcp: this.opts.tcp !== undefined, dns: this.opts.dns !== undefined,
       outputs: this.opts.outputs.map((o) => o.name),
     }, 'event stage started');
   }
@@ -105,6 +110,13 @@ export class EventPipeline {
     const tcp = this.opts.tcp;
     if (!tcp) return 0;
     return this.take('tcp', 'reading tcp events failed', () => tcp.drain());
+  }
+
+  /** Drains the DNS-event ring and the timed-out queries now (also the timer's work). */
+  drainDns(): number {
+    const dns = this.opts.dns;
+    if (!dns) return 0;
+    return this.take('dns', 'reading dns events failed', () => dns.drain());
   }
 
   /** Tells the outputs that want it how many drop events the kernel lost since the last check. */
@@ -173,6 +185,7 @@ export class EventPipeline {
     clearInterval(this.flowTimer);
     this.drainDrops();
     this.drainTcp();
+    this.drainDns();
     this.readFlows();
     this.stopped = true;
   }
@@ -199,16 +212,26 @@ export class EventPipeline {
     if (this.opts.tcp) {
       for (const [name, value] of this.opts.tcp.countsByName()) read.push({ attributes: { [ATTR.eventName]: name }, value });
     }
-    let tcpRingFull = 0;
+    if (this.opts.dns) {
+      for (const [name, value] of this.opts.dns.countsByName()) read.push({ attributes: { [ATTR.eventName]: name }, value });
+    }
+    let otherRingFull = 0;
+    if (this.opts.dnsLimits) {
+      for (const l of this.opts.dnsLimits.readEventLimits()) {
+        if (l.suppressed > 0n) suppressed.push({ attributes: { [ATTR.eventName]: EVENT.dns, [ATTR.dnsEventSlot]: l.slot === 0 ? 'failed' : 'other' }, value: Number(l.suppressed) });
+        otherRingFull += Number(l.ringFull);
+      }
+      lost.set(EVENT_LOSS_STAGE.ringFull, otherRingFull);
+    }
     if (this.opts.tcpLimits) {
       for (const l of this.opts.tcpLimits.readEventLimits()) {
         const k = TCP_EVENT_KINDS[l.slot];
         if (k && l.suppressed > 0n) {
           suppressed.push({ attributes: { [ATTR.eventName]: k.name, [ATTR.tcpEventKind]: k.kind }, value: Number(l.suppressed) });
         }
-        tcpRingFull += Number(l.ringFull);
+        otherRingFull += Number(l.ringFull);
       }
-      lost.set(EVENT_LOSS_STAGE.ringFull, tcpRingFull);
+      lost.set(EVENT_LOSS_STAGE.ringFull, otherRingFull);
     }
     if (this.opts.dropLimits) {
       const reasons = this.opts.dropLimits.reasonNames();
@@ -217,7 +240,7 @@ export class EventPipeline {
         if (l.suppressed > 0n) suppressed.push({ attributes: { [ATTR.dropReason]: slotReason(l.slot, reasons) }, value: Number(l.suppressed) });
         ringFull += Number(l.ringFull);
       }
-      lost.set(EVENT_LOSS_STAGE.ringFull, ringFull + tcpRingFull);
+      lost.set(EVENT_LOSS_STAGE.ringFull, ringFull + otherRingFull);
     }
     let exported: number | undefined;
     let queued: number | undefined;

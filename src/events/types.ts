@@ -59,6 +59,28 @@ export interface TcpPart {
   readonly segments?: number;
 }
 
+/** What a DNS event says: the message as parsed (names from the kernel's copy of it). */
+export interface DnsPart {
+  /** query, response, or timeout (a query that got no response in time) */
+  readonly kind: 'query' | 'response' | 'timeout';
+  /** whose veth saw it: the client pod's or the server pod's */
+  readonly view: 'client' | 'server';
+  readonly id: number;
+  /** the first question; absent when unreadable */
+  readonly name?: string;
+  readonly type?: string;
+  /** responses: the code by name (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, RCODE<n>) */
+  readonly rcode?: string;
+  /** responses: A/AAAA/CNAME… data of the answers the copy holds */
+  readonly answers?: readonly string[];
+  /** a NOERROR response without answers */
+  readonly empty?: boolean;
+  /** responses matched to their query: the time between, ms; timeouts: how long it waited */
+  readonly latencyMs?: number;
+  /** the copy could not be parsed: why (short_header, truncated, pointer_loop …) */
+  readonly malformed?: string;
+}
+
 export interface NetworkEvent {
   readonly name: EventName;
   /** Unix time in ms (fraction = sub-ms) of the drop, or of the flow record's last packet */
@@ -97,6 +119,7 @@ export interface NetworkEvent {
   readonly cpu?: number;
   readonly flow?: FlowPart;
   readonly tcp?: TcpPart;
+  readonly dns?: DnsPart;
   /** the node (or host) of the agent that saw it */
   readonly node: string;
 }

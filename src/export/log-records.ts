@@ -45,7 +45,8 @@ export function msToHrTime(ms: number): HrTime {
  */
 export function eventToLogRecord(event: NetworkEvent, resource: Resource, observedMs: number): ReadableLogRecord {
   // drops, resets and failed connects are the "something went wrong" records
-  const dropped = event.verdict === VERDICT.dropped || (event.tcp !== undefined && event.tcp.kind !== 'retransmit');
+  const dropped = event.verdict === VERDICT.dropped || (event.tcp !== undefined && event.tcp.kind !== 'retransmit')
+    || (event.dns !== undefined && dnsFailed(event.dns));
   return {
     hrTime: msToHrTime(event.timeMs),
     hrTimeObserved: msToHrTime(observedMs),
@@ -110,6 +111,20 @@ export function eventAttributes(e: NetworkEvent): LogAttributes {
     set(ATTR.tcpSegments, t.segments);
   }
 
+  const d = e.dns;
+  if (d) {
+    set(ATTR.dnsKind, d.kind);
+    set(ATTR.dnsView, d.view);
+    set(ATTR.dnsId, d.id);
+    set(ATTR.dnsQuestionName, d.name);
+    set(ATTR.dnsQuestionType, d.type);
+    set(ATTR.dnsResponseCode, d.rcode);
+    if (d.answers?.length) set(ATTR.dnsAnswers, d.answers.join(','));
+    if (d.empty !== undefined) a[ATTR.dnsAnswerEmpty] = d.empty;
+    set(ATTR.dnsLatency, d.latencyMs);
+    set(ATTR.dnsMalformed, d.malformed);
+  }
+
   const f = e.flow;
   if (f) {
     set(ATTR.flowState, f.state);
@@ -150,11 +165,30 @@ export function eventSummary(e: NetworkEvent): string {
   if (f) line += `: flow ${f.state}, ${f.packets} packets, ${f.bytes} bytes`;
   const t = e.tcp;
   if (t) line += `: ${tcpDetail(t)}`;
+  if (e.dns) line += `: ${dnsDetail(e.dns)}`;
   return line;
+}
+
+/** A DNS response with a failing code, or a timeout. */
+export function dnsFailed(d: NonNullable<NetworkEvent['dns']>): boolean {
+  return d.kind === 'timeout' || (d.rcode !== undefined && d.rcode !== 'NOERROR');
+}
+
+/** e.g. `query A web.shop.svc.cluster.local`, `NXDOMAIN A nope.example (1.2 ms)`, `timeout A api.example after 5000 ms`. */
+export function dnsDetail(d: NonNullable<NetworkEvent['dns']>): string {
+  const q = [d.type, d.name].filter(Boolean).join(' ') || '?';
+  const ms = d.latencyMs !== undefined ? `${d.latencyMs < 10 ? d.latencyMs.toFixed(2) : d.latencyMs.toFixed(0)} ms` : '';
+  let s: string;
+  if (d.kind === 'query') s = `query ${q}`;
+  else if (d.kind === 'timeout') s = `timeout ${q}${ms ? ` after ${ms}` : ''}`;
+  else s = `${d.rcode ?? 'response'} ${q}${d.answers?.length ? ` → ${d.answers.slice(0, 3).join(', ')}${d.answers.length > 3 ? ' …' : ''}` : ''}${d.empty ? ' (no answer)' : ''}${ms ? ` (${ms})` : ''}`;
+  if (d.malformed) s += ` [malformed: ${d.malformed}]`;
+  return s;
 }
 
 /** The kind of a TCP event in capitals, where drops and flows have their verdict: RESET, CONNECT_FAILED, RETRANSMIT. */
 export function tcpHeadline(e: NetworkEvent): string {
+  if (e.dns) return e.dns.kind === 'timeout' ? 'DNS_TIMEOUT' : 'DNS';
   switch (e.tcp?.kind) {
     case 'reset_sent': case 'reset_received': return 'RESET';
     case 'connect_failed': return 'CONNECT_FAILED';

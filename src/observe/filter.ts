@@ -11,6 +11,7 @@ import { hint, type ConfigIssue } from '../config/issues.js';
 import { parseDuration } from '../config/schema.js';
 import type { EventName, NetworkEvent, Verdict } from '../events/types.js';
 import { canonicalIp } from '../net/ip.js';
+import { nameMatchesSuffix } from '../dns/message.js';
 import { EVENT, VERDICT } from '../names.js';
 
 export const VERDICTS: readonly Verdict[] = Object.values(VERDICT);
@@ -23,6 +24,7 @@ export const EVENT_KINDS: Readonly<Record<string, readonly EventName[]>> = {
   'connect-failed': [EVENT.tcpConnectFailed],
   retransmit: [EVENT.tcpRetransmit],
   tcp: [EVENT.tcpReset, EVENT.tcpConnectFailed, EVENT.tcpRetransmit],
+  dns: [EVENT.dns, EVENT.dnsTimeout],
 };
 /** `other` also matches events that were not IP at all (transport 'unknown'). */
 export const FILTER_PROTOCOLS = ['tcp', 'udp', 'icmp', 'other'] as const;
@@ -46,6 +48,10 @@ export interface IpPrefix {
 export interface EventFilter {
   /** `--event` values (EVENT_KINDS keys); absent or empty: every event */
   readonly events?: readonly string[];
+  /** `--dns-name` suffixes (label-aware, lower case): DNS events whose question is under one */
+  readonly dnsNames?: readonly string[];
+  /** `--rcode` values, upper case (NXDOMAIN, SERVFAIL …, TIMEOUT): DNS events with that outcome */
+  readonly rcodes?: readonly string[];
   readonly verdicts: readonly Verdict[];
   /** kernel drop reason names, upper case */
   readonly reasons: readonly string[];
@@ -203,6 +209,24 @@ export function parseSince(text: string, nowMs: number): number | Invalid {
   return typeof ms === 'number' && Number.isFinite(ms) ? nowMs - ms : bad;
 }
 
+/** A `--dns-name` suffix: a DNS name (labels of [A-Za-z0-9_-], dots), any case, a leading dot allowed. */
+export function parseDnsSuffix(text: string): string | Invalid {
+  const s = text.trim().toLowerCase().replace(/^\./, '').replace(/\.$/, '');
+  if (!s || s.length > 253 || !s.split('.').every((l) => /^[a-z0-9_*-]{1,63}$/.test(l))) {
+    return { error: `not a DNS name suffix: ${JSON.stringify(text)} (e.g. svc.cluster.local)` };
+  }
+  return s;
+}
+
+const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE', 'TIMEOUT'];
+
+/** An `--rcode` value: a response code name (or RCODE<n>), or TIMEOUT; any case. */
+export function parseRcode(text: string): string | Invalid {
+  const s = text.trim().toUpperCase();
+  if (RCODES.includes(s) || /^RCODE\d{1,4}$/.test(s)) return s;
+  return { error: `unknown response code ${JSON.stringify(text)}: one of ${RCODES.join(', ')}${hint(s, RCODES)}` };
+}
+
 /** An `--event` value, any case. */
 export function parseEventKind(text: string): string | Invalid {
   const s = text.trim().toLowerCase();
@@ -217,6 +241,8 @@ export function parseEventKind(text: string): string | Invalid {
 /** Flag values as node:util parseArgs returns them (every filter flag repeatable). */
 export interface FilterFlagValues {
   readonly event?: readonly string[];
+  readonly 'dns-name'?: readonly string[];
+  readonly rcode?: readonly string[];
   readonly verdict?: readonly string[];
   readonly reason?: readonly string[];
   readonly pod?: readonly string[];
@@ -254,8 +280,12 @@ function collect<T>(flag: string, raw: readonly string[] | undefined, parse: (s:
 export function parseFilterFlags(values: FilterFlagValues, nowMs: number = Date.now()): ParsedFilter {
   const issues: ConfigIssue[] = [];
   const events = collect('event', values.event, parseEventKind, issues);
+  const dnsNames = collect('dns-name', values['dns-name'], parseDnsSuffix, issues);
+  const rcodes = collect('rcode', values.rcode, parseRcode, issues);
   const filter: EventFilter = {
     ...(events.length ? { events } : {}),
+    ...(dnsNames.length ? { dnsNames } : {}),
+    ...(rcodes.length ? { rcodes } : {}),
     verdicts: collect('verdict', values.verdict, parseVerdict, issues),
     reasons: collect('reason', values.reason, parseReason, issues),
     pods: collect('pod', values.pod, parsePodSelector, issues),
@@ -290,6 +320,8 @@ const IP_CACHE_MAX = 4096;
  */
 export function compileFilter(filter: EventFilter): EventMatcher {
   const names = new Set<string>((filter.events ?? []).flatMap((k) => EVENT_KINDS[k] ?? []));
+  const dnsNames = filter.dnsNames ?? [];
+  const rcodes = new Set(filter.rcodes ?? []);
   const verdicts = new Set<string>(filter.verdicts);
   const reasons = new Set(filter.reasons.map((r) => r.toUpperCase()));
   const protocols = new Set<string>(filter.protocols);
@@ -334,6 +366,8 @@ export function compileFilter(filter: EventFilter): EventMatcher {
   return (ev) => {
     if (since !== undefined && !(ev.timeMs >= since)) return false;
     if (names.size > 0 && !names.has(ev.name)) return false;
+    if (dnsNames.length > 0 && !(ev.dns?.name !== undefined && dnsNames.some((sfx) => nameMatchesSuffix(ev.dns!.name!, sfx)))) return false;
+    if (rcodes.size > 0 && !(ev.dns && rcodes.has(ev.dns.kind === 'timeout' ? 'TIMEOUT' : ev.dns.rcode ?? ''))) return false;
     if (verdicts.size > 0 && (ev.verdict === undefined || !verdicts.has(ev.verdict))) return false;
     if (reasons.size > 0 && (ev.reason === undefined || !reasons.has(ev.reason.toUpperCase()))) return false;
     if (protocols.size > 0 && !protocols.has(ev.transport)) return false;

@@ -7,7 +7,7 @@
 import type { EventEndpoint, NetworkEvent } from '../events/types.js';
 import { fmtBytes } from '../demo/view.js';
 import { VERDICT } from '../names.js';
-import { tcpDetail, tcpHeadline } from '../export/log-records.js';
+import { dnsDetail, tcpDetail, tcpHeadline } from '../export/log-records.js';
 
 export const COLUMNS = ['TIME', 'SOURCE', 'DESTINATION', 'PROTO', 'VERDICT', 'SUMMARY'] as const;
 /** Follow mode: widths that fit most rows from the first one on (a row wider than this widens the column). */
@@ -60,6 +60,10 @@ export function formatSummary(ev: NetworkEvent): string {
     if (ev.suppressed !== undefined && ev.suppressed > 0) s += ` (+${ev.suppressed} suppressed)`;
     return s;
   }
+  if (ev.dns) {
+    const s = dnsDetail(ev.dns);
+    return ev.suppressed !== undefined && ev.suppressed > 0 ? `${s} (+${ev.suppressed} suppressed)` : s;
+  }
   if (ev.tcp) {
     const s = tcpDetail(ev.tcp);
     return ev.suppressed !== undefined && ev.suppressed > 0 ? `${s} (+${ev.suppressed} suppressed)` : s;
@@ -77,7 +81,7 @@ export function eventCells(ev: NetworkEvent): string[] {
 function colorVerdict(text: string, verdict: string, opts: FormatOptions): string {
   if (!opts.color) return text;
   if (verdict === VERDICT.forwarded) return `${GREEN}${text}${RESET}`;
-  if (verdict === VERDICT.dropped || verdict === 'RESET' || verdict === 'CONNECT_FAILED') return `${RED}${text}${RESET}`;
+  if (verdict === VERDICT.dropped || verdict === 'RESET' || verdict === 'CONNECT_FAILED' || verdict === 'DNS_TIMEOUT') return `${RED}${text}${RESET}`;
   return text;
 }
 

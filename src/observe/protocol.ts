@@ -18,7 +18,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { NetworkEvent } from '../events/types.js';
 import {
-  isInvalid, parseEventKind, parseIpPrefix, parseNamespace, parsePodSelector, parsePort, parseProtocol, parseReason, parseVerdict,
+  isInvalid, parseDnsSuffix, parseEventKind, parseRcode, parseIpPrefix, parseNamespace, parsePodSelector, parsePort, parseProtocol, parseReason, parseVerdict,
   type EventFilter, type Invalid, type IpPrefix, type PodSelector,
 } from './filter.js';
 
@@ -72,7 +72,7 @@ function unknownKeys(o: Record<string, unknown>, known: readonly string[]): stri
   return Object.keys(o).filter((k) => !known.includes(k));
 }
 
-const FILTER_KEYS = ['events', 'verdicts', 'reasons', 'pods', 'namespaces', 'ips', 'ports', 'protocols', 'sinceMs'] as const;
+const FILTER_KEYS = ['events', 'dnsNames', 'rcodes', 'verdicts', 'reasons', 'pods', 'namespaces', 'ips', 'ports', 'protocols', 'sinceMs'] as const;
 
 /** Each element through `check`; the first problem wins. A missing list is an empty one. */
 function list<T>(o: Record<string, unknown>, key: string, check: (v: unknown) => T | Invalid): T[] | Invalid {
@@ -120,6 +120,8 @@ export function validateFilter(raw: unknown): Parsed<EventFilter> {
   if (extra.length > 0) return fail(`unknown filter field(s): ${extra.join(', ')}`);
   const fields = {
     events: list(raw, 'events', str(parseEventKind)),
+    dnsNames: list(raw, 'dnsNames', str(parseDnsSuffix)),
+    rcodes: list(raw, 'rcodes', str(parseRcode)),
     verdicts: list(raw, 'verdicts', str(parseVerdict)),
     reasons: list(raw, 'reasons', str(parseReason)),
     pods: list(raw, 'pods', pod),
@@ -132,8 +134,12 @@ export function validateFilter(raw: unknown): Parsed<EventFilter> {
   const since = raw['sinceMs'];
   if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) return fail('filter.sinceMs must be a number (Unix ms)');
   const events = fields.events as string[];
+  const dnsNames = fields.dnsNames as string[];
+  const rcodes = fields.rcodes as string[];
   const filter: EventFilter = {
     ...(events.length ? { events } : {}),
+    ...(dnsNames.length ? { dnsNames } : {}),
+    ...(rcodes.length ? { rcodes } : {}),
     verdicts: fields.verdicts as EventFilter['verdicts'],
     reasons: fields.reasons as string[],
     pods: fields.pods as PodSelector[],
@@ -175,7 +181,7 @@ export function parseRequest(line: string): Parsed<ObserveRequest> {
 
 function looksLikeEvent(v: unknown): v is NetworkEvent {
   return isObject(v) && typeof v['timeMs'] === 'number' && typeof v['name'] === 'string'
-    && (typeof v['verdict'] === 'string' || isObject(v['tcp']))
+    && (typeof v['verdict'] === 'string' || isObject(v['tcp']) || isObject(v['dns']))
     && isObject(v['source']) && isObject(v['destination']) && typeof v['transport'] === 'string';
 }
 

@@ -6,6 +6,7 @@ import type { Attributes } from '@opentelemetry/api';
 import type { Logger } from '../log.js';
 import type { InstrumentName } from '../names.js';
 import type { HistogramPoint } from '../export/series-producer.js';
+import type { DnsSettings } from './dns/tap.js';
 
 /**
  * One series: the kernel's running total for one attribute set (a counter), a current value (a
@@ -72,6 +73,8 @@ export interface ProbeSettings {
   readonly dropEvents?: { readonly enabled: boolean; readonly ratePerCpu: number; readonly ringBufferBytes: number };
   /** size of the kernel flow table (LRU) */
   readonly maxFlows: number;
+  /** DNS on pods' veths (in the traffic probe's programs); absent = off */
+  readonly dns?: DnsSettings;
   /** tcp probe: map sizes, and how long an unchanged connection record stays in the kernel */
   readonly tcp?: { readonly maxConnections: number; readonly maxSockets: number; readonly idleTimeoutMs: number };
   /** tcp events (resets, failed connects, retransmits) through the tcp probe's ring buffer; absent = off */

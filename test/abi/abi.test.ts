@@ -40,6 +40,10 @@ import {
   TCP_FAILURES, TCP_LATENCY_BUCKETS, TCP_SIDE, TCP_SOCK_INFO, TCP_STATE_KEY, decodeTcpConns, decodeTcpEvent, decodeTcpStates,
 } from '../../src/probes/tcp/layout.js';
 import { TCP_OBJECT, TCP_TRACEPOINTS, tcpPrograms } from '../../src/probes/tcp/probe.js';
+import {
+  DNS_CONFIG, DNS_ERRORS, DNS_EVENT, DNS_EVENT_COPY, DNS_EVENT_SLOT, DNS_EVENT_SLOTS, DNS_KEY, DNS_LATENCY_BUCKETS, DNS_PENDING,
+  DNS_PENDING_KEY, DNS_PENDING_NAME, DNS_STATS, DNS_VIEW, decodeDnsEvent,
+} from '../../src/probes/dns/layout.js';
 import { TCP_FAILURE, TCP_LATENCY_BOUNDS_S } from '../../src/names.js';
 
 const BUILD = resolve('bpf/build');
@@ -882,5 +886,137 @@ describe('golden bytes: struct tcp_event', () => {
 
   it('a short record is refused, not misread', () => {
     expect(() => decodeTcpEvent(new DataView(new ArrayBuffer(80)), 0, 71)).toThrow(/71 bytes, expected 72/);
+  });
+});
+
+// ---- DNS (bpf/dns.h, maps in traffic.bpf.o) ----
+
+describeObjects('struct layouts: bpf/dns.h (traffic.bpf.o) == src/probes/dns/layout.ts', () => {
+  let btf: Btf;
+  beforeAll(() => { btf = Btf.parse(TRAFFIC_O); });
+  afterAll(() => { btf?.close(); });
+  const structOf = (name: string): StructLayout => btf.structLayout(name) ?? headerStruct('dns.h', name);
+
+  it('struct dns_pending_key / dns_pending', () => {
+    const k = structOf('dns_pending_key');
+    expect(k.size).toBe(DNS_PENDING_KEY.size);
+    expect(offsets(k)).toEqual({
+      client: DNS_PENDING_KEY.client, server: DNS_PENDING_KEY.server, client_port: DNS_PENDING_KEY.clientPort, id: DNS_PENDING_KEY.id,
+      view: DNS_PENDING_KEY.view, proto: DNS_PENDING_KEY.proto, ip_version: DNS_PENDING_KEY.ipVersion, pad: DNS_PENDING_KEY.pad,
+    });
+    const v = structOf('dns_pending');
+    expect(v.size).toBe(DNS_PENDING.size);
+    expect(offsets(v)).toEqual({
+      sent_ns: DNS_PENDING.sentNs, ifindex: DNS_PENDING.ifindex, qtype: DNS_PENDING.qtype, name_len: DNS_PENDING.nameLen,
+      pad: DNS_PENDING.pad, name: DNS_PENDING.name,
+    });
+    expect(sizes(v)['name']).toBe(DNS_PENDING_NAME);
+  });
+
+  it('struct dns_key / dns_stats', () => {
+    const k = structOf('dns_key');
+    expect(k.size).toBe(DNS_KEY.size);
+    expect(offsets(k)).toEqual({
+      client: DNS_KEY.client, server: DNS_KEY.server, qtype: DNS_KEY.qtype, view: DNS_KEY.view, proto: DNS_KEY.proto,
+      ip_version: DNS_KEY.ipVersion, pad: DNS_KEY.pad,
+    });
+    const v = structOf('dns_stats');
+    expect(v.size).toBe(DNS_STATS.size);
+    expect(offsets(v)).toEqual({
+      queries: DNS_STATS.queries, responses: DNS_STATS.responses, empty: DNS_STATS.empty, unmatched: DNS_STATS.unmatched,
+      latency_count: DNS_STATS.latencyCount, latency_sum_ns: DNS_STATS.latencySumNs, latency_buckets: DNS_STATS.latencyBuckets,
+    });
+    expect(sizes(v)).toMatchObject({ responses: 16 * 8, latency_buckets: DNS_LATENCY_BUCKETS * 8 });
+  });
+
+  it('struct dns_config / dns_event_limit / dns_event', () => {
+    const c = structOf('dns_config');
+    expect(c.size).toBe(DNS_CONFIG.size);
+    expect(offsets(c)).toEqual({ enabled: DNS_CONFIG.enabled, events: DNS_CONFIG.events, per_window: DNS_CONFIG.perWindow, pad: DNS_CONFIG.pad, window_ns: DNS_CONFIG.windowNs });
+    const l = structOf('dns_event_limit');
+    expect(l.size).toBe(DROP_EVENT_LIMIT.size);
+    expect(offsets(l)).toEqual({
+      window_start_ns: DROP_EVENT_LIMIT.windowStartNs, pending: DROP_EVENT_LIMIT.pending, suppressed: DROP_EVENT_LIMIT.suppressed,
+      ring_full: DROP_EVENT_LIMIT.ringFull, emitted: DROP_EVENT_LIMIT.emitted, in_window: DROP_EVENT_LIMIT.inWindow, pad: DROP_EVENT_LIMIT.pad,
+    });
+    const e = structOf('dns_event');
+    expect(e.size).toBe(DNS_EVENT.size);
+    expect(offsets(e)).toEqual({
+      timestamp_ns: DNS_EVENT.timestampNs, suppressed: DNS_EVENT.suppressed, latency_ns: DNS_EVENT.latencyNs, src: DNS_EVENT.src,
+      dst: DNS_EVENT.dst, sport: DNS_EVENT.sport, dport: DNS_EVENT.dport, ifindex: DNS_EVENT.ifindex, msg_len: DNS_EVENT.msgLen,
+      copy_len: DNS_EVENT.copyLen, view: DNS_EVENT.view, proto: DNS_EVENT.proto, ip_version: DNS_EVENT.ipVersion,
+      direction: DNS_EVENT.direction, data: DNS_EVENT.data,
+    });
+    expect(sizes(e)['data']).toBe(DNS_EVENT_COPY);
+  });
+
+  it('the maps in the object (opened, not loaded): sizes of keys and values', () => {
+    const obj = BpfObject.open(TRAFFIC_O);
+    try {
+      const m = (n: string) => obj.map(n);
+      expect([m('dns_pending').keySize, m('dns_pending').valueSize]).toEqual([DNS_PENDING_KEY.size, DNS_PENDING.size]);
+      expect([m('dns_stats').keySize, m('dns_stats').valueSize]).toEqual([DNS_KEY.size, DNS_STATS.size]);
+      expect(m('dns_cfg').valueSize).toBe(DNS_CONFIG.size);
+      expect(m('dns_event_limits').valueSize).toBe(DROP_EVENT_LIMIT.size);
+      expect(m('dns_errors').maxEntries).toBe(DNS_ERRORS.length);
+      expect(m('dns_event_limits').maxEntries).toBe(DNS_EVENT_SLOTS);
+    } finally {
+      obj.close();
+    }
+  });
+});
+
+describe.skipIf(!clang)('enum values: bpf/dns.h == src/probes/dns/layout.ts', () => {
+  it('dns_view, dns_error, dns_event_slot and the sizes', () => {
+    const names = ['DNS_VIEW_CLIENT', 'DNS_VIEW_SERVER', 'DNS_ERR_MAP_FULL', 'DNS_ERR_PENDING_FULL', 'DNS_ERR_MALFORMED', 'DNS_ERR_MAX',
+      'DNS_EVENT_FAILED', 'DNS_EVENT_OTHER', 'DNS_EVENT_SLOTS'];
+    const values = withHeaderBtf('dns.h', ['enum dns_view abi_v; enum dns_error abi_e; enum dns_event_slot abi_s;'], (btf) => {
+      const out: Record<string, number> = {};
+      for (const e of ['dns_view', 'dns_error', 'dns_event_slot']) for (const v of btf.enumValues(e) ?? []) out[v.name] = v.value;
+      return out;
+    });
+    expect(Object.keys(values).sort()).toEqual([...names].sort());
+    expect([values['DNS_VIEW_CLIENT'], values['DNS_VIEW_SERVER']]).toEqual([DNS_VIEW.client, DNS_VIEW.server]);
+    expect(values['DNS_ERR_MAX']).toBe(DNS_ERRORS.length);
+    expect([values['DNS_ERR_MAP_FULL'], values['DNS_ERR_PENDING_FULL'], values['DNS_ERR_MALFORMED']]).toEqual([0, 1, 2]);
+    expect(DNS_ERRORS).toEqual(['map_full', 'pending_full', 'malformed']);
+    expect([values['DNS_EVENT_FAILED'], values['DNS_EVENT_OTHER'], values['DNS_EVENT_SLOTS']]).toEqual([DNS_EVENT_SLOT.failed, DNS_EVENT_SLOT.other, DNS_EVENT_SLOTS]);
+  });
+
+  it('DNS_LATENCY_BOUNDS_NS in traffic.bpf.c == TCP_LATENCY_BOUNDS_S × 1e9 (one bucket scheme)', () => {
+    const src = readFileSync(resolve('bpf/traffic.bpf.c'), 'utf8');
+    const body = /DNS_LATENCY_BOUNDS_NS\[[^\]]*\]\s*=\s*\{([^}]*)\}/.exec(src)?.[1] ?? '';
+    const ns = [...body.matchAll(/(\d+)ULL/g)].map((m) => Number(m[1]));
+    expect(ns).toEqual(TCP_LATENCY_BOUNDS_S.map((s) => Math.round(s * 1e9)));
+    expect(DNS_LATENCY_BUCKETS).toBe(TCP_LATENCY_BOUNDS_S.length + 1);
+  });
+});
+
+describe('golden bytes: struct dns_event (a NOERROR response, IPv4, UDP)', () => {
+  it('decodes every field and copies exactly copy_len bytes of the message', () => {
+    const b = Buffer.alloc(DNS_EVENT.size);
+    b.writeBigUInt64LE(123_456_789n, 0);         // timestamp_ns
+    b.writeBigUInt64LE(4n, 8);                   // suppressed
+    b.writeBigUInt64LE(2_500_000n, 16);          // latency_ns: 2.5 ms
+    b[24 + 10] = 0xff; b[24 + 11] = 0xff;        // src ::ffff:10.0.0.53 (bytes 24..39)
+    b.set([10, 0, 0, 53], 24 + 12);
+    b[40 + 10] = 0xff; b[40 + 11] = 0xff;        // dst ::ffff:10.0.0.1 (40..55)
+    b.set([10, 0, 0, 1], 40 + 12);
+    b.writeUInt16LE(53, 56);                     // sport (host order)
+    b.writeUInt16LE(40000, 58);                  // dport
+    b.writeUInt32LE(7, 60);                      // ifindex
+    b.writeUInt16LE(300, 64);                    // msg_len: longer than the copy
+    b.writeUInt16LE(5, 66);                      // copy_len
+    b[68] = 0;                                   // view: client
+    b[69] = 17;                                  // proto: UDP
+    b[70] = 4;                                   // ip_version
+    b[71] = 1;                                   // direction: egress at the host veth (to the pod)
+    b.set([1, 2, 3, 4, 5, 6], 72);               // data: 5 bytes count, the 6th is beyond copy_len
+    const e = decodeDnsEvent(new DataView(b.buffer, b.byteOffset, b.length), 0, b.length);
+    expect(e).toEqual({
+      timestampNs: 123_456_789n, suppressed: 4, latencyNs: 2_500_000, src: '10.0.0.53', dst: '10.0.0.1', sport: 53, dport: 40000,
+      ifindex: 7, msgLen: 300, view: 0, proto: 17, ipVersion: 4, direction: 1, data: Buffer.from([1, 2, 3, 4, 5]),
+    });
+    expect(() => decodeDnsEvent(new DataView(b.buffer, b.byteOffset, b.length), 0, b.length - 1)).toThrow(RangeError);
   });
 });

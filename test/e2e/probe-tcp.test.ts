@@ -11,9 +11,10 @@
  * - A bulk transfer through an nft rule that drops 5% of the client's data segments (numgen): the
  *   client's retransmitted segments == its `RetransSegs` delta (`TCPRetransFail` stays 0, checked,
  *   so the two count the same thing: segments handed to the device again).
- * - M connects through a 30 ms delay line towards the client (every SYN-ACK held 30 ms): opened ==
- *   `ActiveOpens` / `PassiveOpens` deltas, every handshake in the (25 ms, 50 ms] bucket, as every
- *   RTT sample; the mean handshake within [30 ms, 40 ms].
+ * - M connects through a 150 ms delay line towards the client (every SYN-ACK held 150 ms): opened ==
+ *   `ActiveOpens` / `PassiveOpens` deltas, every handshake in the (100 ms, 250 ms] bucket, as every
+ *   RTT sample; the mean handshake within [150 ms, 200 ms] (the delay line is a user-space process
+ *   whose timers run late on a loaded machine: the bucket leaves room above the true value).
  * - L connections held open: the state gauge's established sockets of each pod == what
  *   `ss state established` lists in that pod.
  *
@@ -155,11 +156,11 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
     }
   }, 120_000);
 
-  it('M connects through a 30 ms delay: opened == Active/PassiveOpens; every handshake and RTT in the (25, 50] ms bucket', async () => {
+  it('M connects through a 150 ms delay: opened == Active/PassiveOpens; every handshake and RTT in the (100, 250] ms bucket', async () => {
     const M = 20;
     const [c, s] = [lab.pod(0).ip, lab.pod(1).ip];
     const server = await startTcpServer(lab, 1, SERVER_PORT + 1);
-    const delay = await lab.delayTowards(0, 30);
+    const delay = await lab.delayTowards(0, 150);
     try {
       const before = { c: await snmp(0), s: await snmp(1) };
       const b0 = record(c, s, TCP_SIDE.client, SERVER_PORT + 1);
@@ -173,13 +174,13 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
       expect(client.opened - (b0?.opened ?? 0)).toBe(snmpDelta(before.c, after.c, 'Tcp', 'ActiveOpens'));
       expect(client.opened - (b0?.opened ?? 0)).toBe(M);
       expect(srv.opened - (bs?.opened ?? 0)).toBe(snmpDelta(before.s, after.s, 'Tcp', 'PassiveOpens'));
-      const bucket = 8; // (0.025 s, 0.05 s]: TCP_LATENCY_BOUNDS_S[7] < x <= [8]
+      const bucket = 10; // (0.1 s, 0.25 s]: TCP_LATENCY_BOUNDS_S[9] < x <= [10]; room for a loaded machine's late timers
       const hs = client.handshake;
       expect(hs.count - (b0?.handshake.count ?? 0)).toBe(M);
       expect(hs.buckets[bucket]! - (b0?.handshake.buckets[bucket] ?? 0)).toBe(M);
       const meanMs = (hs.sumNs - (b0?.handshake.sumNs ?? 0)) / M / 1e6;
-      expect(meanMs).toBeGreaterThanOrEqual(30);
-      expect(meanMs).toBeLessThanOrEqual(40);
+      expect(meanMs).toBeGreaterThanOrEqual(150);
+      expect(meanMs).toBeLessThanOrEqual(200);
       // RTT samples: the client's at ESTABLISHED and at its close, the server's likewise
       for (const [rec, base] of [[client, b0], [srv, bs]] as const) {
         const n = rec.rtt.count - (base?.rtt.count ?? 0);

@@ -18,6 +18,7 @@ import type { Logger } from '../../log.js';
 import { readFailureCounters } from '../counters.js';
 import type { CounterSeries, MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import { planInterfaces } from './interfaces.js';
+import { DnsTap } from '../dns/tap.js';
 import {
   TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, TRAFFIC_F_FLOWS, TRAFFIC_SLOT, TRAFFIC_STATS, TRAFFIC_VALUE, decodeFlows,
   decodeTrafficCounts, decodeTrafficSlots, encodeTrafficKey, encodeTrafficSlot, encodeTrafficValue, mergeCounts, slotOf,
@@ -63,6 +64,7 @@ export class TrafficProbe implements Probe {
   private statsMap: BpfMap | undefined;
   private flowsDeleted = 0;
   private errors: BpfMap | undefined;
+  private dns: DnsTap | undefined;
   /** fast-path slot → the ifindex that owns it */
   private readonly slotOwner = new Map<number, number>();
   private readonly attached = new Map<number, Attached>();
@@ -86,7 +88,9 @@ export class TrafficProbe implements Probe {
     try {
       obj.map('traffic_counts').setMaxEntries(this.ctx.settings.trafficMaxInterfaces);
       obj.map('traffic_flows').setMaxEntries(this.ctx.settings.maxFlows);
+      DnsTap.size(obj, this.ctx.settings.dns);
       obj.load();
+      if (this.ctx.settings.dns?.enabled) this.dns = new DnsTap(obj, this.ctx.settings.dns);
     } catch (err) {
       obj.close();
       this.state = { name: this.name, state: 'down', detail: (err as Error).message };
@@ -278,7 +282,13 @@ export class TrafficProbe implements Probe {
   }
 
   recordFailures(): RecordFailure[] {
-    return this.errors ? readFailureCounters(this.errors, TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING) : [];
+    if (!this.errors) return [];
+    return [...readFailureCounters(this.errors, TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING), ...(this.dns?.recordFailures() ?? [])];
+  }
+
+  /** DNS on the flow-tracked interfaces (pods' veths), when probes.dns is on. */
+  dnsTap(): DnsTap | undefined {
+    return this.dns;
   }
 
   status(): ProbeStatus {
@@ -302,6 +312,8 @@ export class TrafficProbe implements Probe {
     this.detach();
     this.attached.clear();
     this.slotOwner.clear();
+    this.dns?.close();
+    this.dns = undefined;
     this.obj?.close();
     this.obj = undefined;
     this.counts = undefined;
