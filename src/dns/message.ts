@@ -7,7 +7,9 @@
  * What is decoded: the header (flags, counts), the question, the answers (name, type, ttl, and the
  * data of A, AAAA, CNAME, PTR, NS as text), and the OPT record of the additional section when the
  * copy reaches it (EDNS: the upper bits of the rcode, the UDP size, the DO bit). The authority and
- * additional sections are otherwise only walked over.
+ * additional sections are otherwise only walked over. A malformed name, or malformed data of a
+ * decoded record, anywhere the copy reaches fails the message, with what was read before it kept
+ * as `partial`; the data of other records is skipped by its length unchecked.
  *
  * Names are lower-case dotted text without the final dot, the root is '.', and bytes that are not
  * plain in a label are escaped as dig writes them: `\.` `\\` `\"` `\(` `\)` `\;` `\@` `\$`, and
@@ -18,13 +20,15 @@
  * and a name reached through a pointer must end before that part begins. Each byte of the copy is
  * therefore read at most once per name, so no pointer chain loops and a name costs at most one
  * pass over the copy; a name has at most 255 octets (RFC 1035 §3.1), hence at most 127 labels.
+ * A pointer to the start of a name decoded earlier in the message (the usual case: the question,
+ * a CNAME's data) takes that name's text instead of decoding it again.
  */
 
 /**
  * Why a message could not be read. A closed set: exporters count by it.
  * - `short_header`: fewer than the 12 bytes of a header.
- * - `truncated`: the copy ends inside the question (or inside the header's promise of one). A copy
- *   that ends among the answers is no error: see `answersTruncated`.
+ * - `truncated`: the copy ends inside the question. A copy that ends among the answers (or
+ *   later) is no error: see `answersTruncated`.
  * - `too_many_questions`: qdcount above 1. RFC 9619 makes 1 the maximum and no server answers
  *   more; a count above it says the bytes are not a DNS message (e.g. qdcount 65535).
  * - `name_too_long`: a name over 255 octets in wire form (RFC 1035 §3.1), pointers followed.

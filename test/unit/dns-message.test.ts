@@ -220,9 +220,9 @@ describe('malformed messages', () => {
     expect(errorOf(u8(header({}), [0xc0, 0x0c], A_IN))).toBe('pointer_loop');              // 12 → 12
     expect(errorOf(u8(header({}), [0xc0, 0x0e], [0xc0, 0x0c], A_IN))).toBe('pointer_loop'); // 12 → 14 → 12
     expect(errorOf(u8(header({}), label('www'), [0xc0, 0x0c], A_IN))).toBe('pointer_loop'); // www, then 16 → 12
-    // An answer owner pointing at 14 (inside the question) which points on to 12 and back to 14.
-    const q = u8(header({ an: 1 }), label('a'), [0xc0, 0x0e], A_IN, [0xc0, 0x0e]);
-    expect(errorOf(q)).toBe('pointer_loop');
+    // In the answer section too: an owner pointing to itself is an error, not a cut copy.
+    const r = parseDnsMessage(u8(header({ qd: 0, an: 1 }), [0xc0, 0x0c], A_IN, [0, 0, 0, 1], [0, 4], [1, 2, 3, 4]));
+    expect(r.ok ? 'ok' : r.error).toBe('pointer_loop');
   });
 
   it('a name reached through a pointer may not run into the name that points to it', () => {
@@ -236,6 +236,18 @@ describe('malformed messages', () => {
       A_IN, [0, 0, 0, 0], [0, 4], [10, 0, 0, 1],
     );
     expect(errorOf(buf)).toBe('pointer_loop');
+  });
+
+  it('a pointer to a name decoded before still may not lead back into the part that pointed', () => {
+    const buf = u8(
+      header({ an: 1 }),
+      [0x04, 0x61, 0x62, 0xc0, 0x0c, 0x00], // 12: question name, one label of 4 bytes "ab" c0 0c
+      A_IN,                                 // 18
+      [0xc0, 0x0f],                         // 22: answer owner → 15, whose c0 0c (→ 12) is inside that label
+      A_IN, [0, 0, 0, 1], [0, 4], [1, 2, 3, 4],
+    );
+    const r = parseDnsMessage(buf);
+    expect(r).toMatchObject({ ok: false, error: 'pointer_loop', partial: { question: { name: 'ab\\192\\012' } } });
   });
 
   it('pointers past the end of the copy or into the header are bad_pointer', () => {
@@ -316,6 +328,10 @@ describe('malformed messages', () => {
   it('the root name, ttl with the top bit set, extended rcode from OPT', () => {
     const root = ok(parseDnsMessage(u8(header({ flags: 0x0100 }), [0x00], [0x00, 0x02, 0x00, 0x01])));
     expect(root.question).toEqual({ name: '.', type: 2, typeName: 'NS', class: 1 });
+    // Owners "a" + pointer to the root question name, and a bare pointer to it.
+    const rr = (owner: number[]): number[] => [...owner, ...A_IN, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4];
+    const viaRoot = ok(parseDnsMessage(u8(header({ an: 2 }), [0x00], A_IN, rr([...label('a'), 0xc0, 0x0c]), rr([0xc0, 0x0c]))));
+    expect(viaRoot.answers.map(a => a.name)).toEqual(['a', '.']);
     const ttl = ok(parseDnsMessage(u8(header({ an: 1 }), [0], A_IN, [0], A_IN, [0x80, 0, 0, 1], [0, 4], [1, 2, 3, 4])));
     expect(ttl.answers[0]?.ttl).toBe(0);
     // responseA with the OPT ttl's first byte (extended rcode) set to 1: rcode 16 (BADVERS).
