@@ -8,7 +8,8 @@
  * - Pods (`fovea.pod.dns.*`): client-view records are the client pod's (role client); server-view
  *   records the server pod's (role server).
  * - Pairs (`fovea.flow.dns.*`, source = client, destination = server): from the client's view, or
- *   from the server's when the client is no local pod (its veth saw nothing of it) — once.
+ *   from the server's when the client is no pod of the cluster (a pod's own node counts its
+ *   lookups) — once, cluster-wide.
  * - Timeouts: a query still waiting `timeoutMs` after it was seen is deleted from the kernel and
  *   counted against its record's key; handed to `onTimeouts` for events.
  */
@@ -20,7 +21,7 @@ import { DNS_LATENCY_BUCKETS, DNS_VIEW, type DnsPendingQuery, type DnsRecord } f
 import { FamilyBuilder } from '../probes/tcp/probe.js';
 import type { MetricFamily } from '../probes/types.js';
 import { VectorAccumulator, type VectorReading } from './accumulator.js';
-import { pairAttributes, podAttributes, type PairOptions } from './endpoints.js';
+import { isClusterPod, pairAttributes, podAttributes, type PairOptions } from './endpoints.js';
 
 /** What this stage needs from the traffic probe's DNS tap. */
 export interface DnsReadings {
@@ -140,7 +141,7 @@ export class DnsSeries {
         const a = { ...podAttributes(pod), ...dims, [ATTR.dnsRole]: VIEW_NAME[r.view] ?? 'client' };
         pods.push({ recordKey: r.recordKey, seriesKey: seriesKey(a), attributes: a, values: v });
       }
-      if (r.view === DNS_VIEW.client || !local.has(r.client)) {
+      if (r.view === DNS_VIEW.client || !(local.has(r.client) || isClusterPod(this.deps.identity, r.client))) {
         const a = { ...pairAttributes(this.deps.identity, this.deps.settings, r.client, r.server), ...dims, [ATTR.serverPort]: 53 };
         pairs.push({ recordKey: r.recordKey, seriesKey: seriesKey(a), attributes: a, values: v });
       }

@@ -51,6 +51,17 @@ export function pairAttributes(identity: IdentitySource, opts: PairOptions, src:
   return a;
 }
 
+/**
+ * Whether an address is a pod of the cluster (not host-network), on this node or another: its own
+ * node's agent (the DaemonSet runs on every node) counts what it sends and the connections and
+ * lookups it makes, so the receiving node must not count them again. In `kubernetes.mode: node`
+ * only this node's pods are known, and traffic from other nodes' pods counts on both nodes.
+ */
+export function isClusterPod(identity: IdentitySource, ip: string): boolean {
+  const e = identity.resolve(ip);
+  return e?.kind === 'pod' && !e.pod.hostNetwork;
+}
+
 export function podAttributes(p: PodInfo): Attributes {
   return {
     'k8s.pod.uid': p.uid,

@@ -95,9 +95,13 @@ export class FlowSeries {
   }
 }
 
-/** Whether a record counts toward workload flows: at the sender's veth, or at the receiver's when the sender isn't local. */
-export function countOnce(view: FlowView, i: number, isPodInterface: (ifindex: number) => boolean, isLocalPodAddress: (key: string) => boolean): boolean {
+/**
+ * Whether a record counts toward workload flows: at the sender's veth, or at the receiver's when
+ * the sender is no pod (outside, a node, host network) — a pod's packets are counted by its own
+ * node's agent.
+ */
+export function countOnce(view: FlowView, i: number, isPodInterface: (ifindex: number) => boolean, isPodSender: (key: string) => boolean): boolean {
   if (!isPodInterface(view.ifindex(i))) return false;
   if (view.direction(i) === TRAFFIC_INGRESS) return true; // host-side ingress: the pod sent it
-  return !isLocalPodAddress(view.srcKey(i));
+  return !isPodSender(view.srcKey(i));
 }

@@ -24,7 +24,7 @@ import { countOnce, FlowSeries, type FlowClassifier } from './flow-series.js';
 import type { CounterSeries, MetricFamily } from '../probes/types.js';
 import { encodeIp } from '../probes/addresses.js';
 import { RecordAccumulator, type RecordReading } from './accumulator.js';
-import { endpointLabels, pairAttributes, podAttributes, serverPort, type EndpointLabels } from './endpoints.js';
+import { endpointLabels, isClusterPod, pairAttributes, podAttributes, serverPort, type EndpointLabels } from './endpoints.js';
 
 /** What this stage needs from the traffic probe. */
 export interface TrafficReadings {
@@ -207,13 +207,19 @@ export class PodMetrics {
   private collectFlows(now: number): MetricFamily[] {
     const traffic = this.deps.traffic!;
     const pods = this.deps.podInterfaces();
-    const localKeys = new Set<string>();
-    for (const p of pods.values()) for (const ip of p.ips) localKeys.add(encodeIp(ip).toString('latin1'));
+    // senders whose own node counts their packets: this node's pods, and (cluster mode) other nodes' pods
+    const sentByPod = new Map<string, boolean>();
+    for (const p of pods.values()) for (const ip of p.ips) sentByPod.set(encodeIp(ip).toString('latin1'), true);
     const view = traffic.flowView();
+    const isPodSender = (i: number, key: string): boolean => {
+      let v = sentByPod.get(key);
+      if (v === undefined) sentByPod.set(key, (v = isClusterPod(this.deps.identity, view.src(i))));
+      return v;
+    };
     const idleNs = this.deps.settings.flowIdleTimeoutMs * 1e6;
     const { series, idle } = this.flows.update(
       view, this.classifier(),
-      (i) => countOnce(view, i, (ifindex) => pods.has(ifindex), (key) => localKeys.has(key)),
+      (i) => countOnce(view, i, (ifindex) => pods.has(ifindex), (key) => isPodSender(i, key)),
       now, Number(this.monotonicNs()), idleNs,
     );
     const live = view.count - idle.length;

@@ -12,8 +12,8 @@
  *   are those of records whose remote address is the pod's.
  * - Pairs: retransmissions and resets go from the sender (source) to the other end. Connections,
  *   handshake time and RTT go from the client (source) to the server (destination), counted once:
- *   from the client's record, or from the server's when the client is not on this node (its own
- *   socket was not seen here). A reset received from a peer that is not on this node counts too.
+ *   from the client's record, or from the server's when the client is neither on this node nor a
+ *   pod of the cluster (whose own node's agent counts it). A reset received from such a peer counts too.
  * - "On this node": an address some record had as its local address in the last seriesTtlMs (a
  *   socket of this node's kernel, in any network namespace), or a local pod's.
  * - Pairs count opened connections without `fovea.tcp.open`: client → server says it.
@@ -26,7 +26,7 @@ import { TCP_SIDE } from '../probes/tcp/layout.js';
 import { FamilyBuilder, addTcpSeries, statesByName, tcpVector, type TcpInstruments } from '../probes/tcp/probe.js';
 import type { MetricFamily } from '../probes/types.js';
 import { VectorAccumulator, type VectorReading } from './accumulator.js';
-import { pairAttributes, podAttributes, type PairOptions } from './endpoints.js';
+import { isClusterPod, pairAttributes, podAttributes, type PairOptions } from './endpoints.js';
 
 export const POD_TCP_INSTRUMENTS: TcpInstruments = {
   retransmits: INSTRUMENTS.podTcpRetransmits, resets: INSTRUMENTS.podTcpResets, opened: INSTRUMENTS.podTcpOpened,
@@ -102,7 +102,8 @@ export class TcpSeries {
 
       const out = pair(r.local, r.remote, r.serverPort);
       sent.push({ recordKey: `${r.recordKey}/s`, seriesKey: seriesKey(out), attributes: out, values: [r.retransSegs, r.resetsSent] });
-      const remoteOnNode = onNode(r.remote);
+      // the peer's own socket is counted where it runs: on this node, or (a pod) on its node
+      const remoteOnNode = onNode(r.remote) || isClusterPod(this.deps.identity, r.remote);
       if (!remoteOnNode && r.resetsReceived > 0) {
         const inbound = pair(r.remote, r.local, r.serverPort);
         sent.push({ recordKey: `${r.recordKey}/r`, seriesKey: seriesKey(inbound), attributes: inbound, values: [0, r.resetsReceived] });

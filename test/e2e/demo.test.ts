@@ -77,7 +77,7 @@ describe.skipIf(!isRoot || missing !== undefined)(title, () => {
 
     const s = JSON.parse(stdout.text) as DemoSummary;
     expect(s.receiver.exportsReceived).toBeGreaterThanOrEqual(5);
-    expect(s.agent.probes.map((p) => [p.name, p.up])).toEqual([['drop', true], ['traffic', true], ['tcp', true], ['netstack', true]]);
+    expect(s.agent.probes.map((p) => [p.name, p.up])).toEqual([['drop', true], ['netstack', true], ['tcp', true], ['traffic', true]]);
 
     // NETFILTER_DROP as received over OTLP == the lab's nft deny-rule counters, exactly.
     const nf = s.groundTruth.netfilterDrop;

@@ -46,22 +46,25 @@ const value = (fams: MetricFamily[], name: string, match: Record<string, unknown
 const settings = { seriesTtlMs: 300_000, podNames: false, addresses: false, timeoutMs: 5_000, idleTimeoutMs: 120_000 };
 
 describe('DnsSeries', () => {
-  it('roles per pod, pairs from the client view (or the server view when the client is not local), NOERROR split by empty', () => {
+  it('roles per pod; pairs from the client view, or the server view when the client is no pod of the cluster; NOERROR split by empty', () => {
     const r1 = rec({ recordKey: 'a1', queries: 5, responses: [3, 0, 0, 2, ...new Array<number>(12).fill(0)], empty: 1 });
     const r2 = rec({ recordKey: 'a2', view: DNS_VIEW.server, queries: 5, responses: [3, 0, 0, 2, ...new Array<number>(12).fill(0)], empty: 1 });
+    // a client pod on another node: its node counts the pair; a client outside the cluster: counted here
     const r3 = rec({ recordKey: 'a3', client: '10.1.0.9', view: DNS_VIEW.server, queries: 4, responses: [0, 0, 4, ...new Array<number>(13).fill(0)] });
-    const f = fake(() => [r1, r2, r3]);
+    const r4 = rec({ recordKey: 'a4', client: '192.0.2.4', view: DNS_VIEW.server, queries: 2, responses: [0, 0, 2, ...new Array<number>(13).fill(0)] });
+    const f = fake(() => [r1, r2, r3, r4]);
     const fams = new DnsSeries({ identity, dns: f.readings, settings, now: () => 0, monotonicNs: () => 10_000_000_000n }).collect();
     expect(value(fams, 'fovea.pod.dns.queries', { 'k8s.pod.name': 'web', 'fovea.dns.role': 'client' })).toBe(5);
-    expect(value(fams, 'fovea.pod.dns.queries', { 'k8s.pod.name': 'coredns', 'fovea.dns.role': 'server' })).toBe(9);
+    expect(value(fams, 'fovea.pod.dns.queries', { 'k8s.pod.name': 'coredns', 'fovea.dns.role': 'server' })).toBe(11);
     expect(value(fams, 'fovea.pod.dns.responses', { 'k8s.pod.name': 'web', 'fovea.dns.response.code': 'NOERROR', 'fovea.dns.answer.empty': false })).toBe(2);
     expect(value(fams, 'fovea.pod.dns.responses', { 'k8s.pod.name': 'web', 'fovea.dns.response.code': 'NOERROR', 'fovea.dns.answer.empty': true })).toBe(1);
     expect(value(fams, 'fovea.pod.dns.responses', { 'k8s.pod.name': 'web', 'fovea.dns.response.code': 'NXDOMAIN' })).toBe(2);
     // web → coredns once (client view only), far → coredns from the server view
     expect(value(fams, 'fovea.flow.dns.queries', { 'fovea.source.workload.name': 'web', 'fovea.destination.workload.name': 'coredns' })).toBe(5);
-    expect(value(fams, 'fovea.flow.dns.responses', { 'fovea.source.workload.name': 'far', 'fovea.dns.response.code': 'SERVFAIL' })).toBe(4);
+    expect(value(fams, 'fovea.flow.dns.responses', { 'fovea.source.workload.name': 'far' })).toBeUndefined();
+    expect(value(fams, 'fovea.flow.dns.responses', { 'fovea.source.workload.kind': 'External', 'fovea.dns.response.code': 'SERVFAIL' })).toBe(2);
     expect(value(fams, 'fovea.dns.queries', { 'fovea.dns.view': 'client' })).toBe(5);
-    expect(value(fams, 'fovea.dns.queries', { 'fovea.dns.view': 'server' })).toBe(9);
+    expect(value(fams, 'fovea.dns.queries', { 'fovea.dns.view': 'server' })).toBe(11);
     expect(f.swept).toEqual([5_000_000_000n]); // now − timeoutMs
   });
 

@@ -186,12 +186,15 @@ describe('PodMetrics', () => {
     expect(s.find((x) => x.attributes['network.io.direction'] === 'receive')!.value).toBe(7);
   });
 
-  it('a packet between two local pods counts once in workload-to-workload flows', () => {
+  it('a packet counts once in workload-to-workload flows, cluster-wide: at its sender pod\'s veth; at the receiver only when the sender is no pod', () => {
     const { m, traffic } = setup();
     traffic.flows = [
       flow({ src: web.ips[0]!, dst: db.ips[0]!, ifindex: 21, direction: 0 }), // web's veth: web sent
       flow({ src: web.ips[0]!, dst: db.ips[0]!, ifindex: 22, direction: 1 }), // db's veth: db received (same packets)
-      flow({ src: remote.ips[0]!, dst: db.ips[0]!, ifindex: 22, direction: 1, packets: 3n, bytes: 300n, sport: 41000 }), // from another node
+      // from a pod on another node: that node's agent counts them at the sender's veth
+      flow({ src: remote.ips[0]!, dst: db.ips[0]!, ifindex: 22, direction: 1, packets: 3n, bytes: 300n, sport: 41000 }),
+      // from outside the cluster: only the receiver's veth sees them
+      flow({ src: '203.0.113.7', dst: db.ips[0]!, ifindex: 22, direction: 1, packets: 4n, bytes: 400n, sport: 41001 }),
     ];
     const s = series(m.collect(), 'fovea.flow.packets');
     const webToDb = s.filter((x) => x.attributes['fovea.source.workload.name'] === 'web');
@@ -201,9 +204,10 @@ describe('PodMetrics', () => {
       'fovea.source.namespace': 'shop', 'fovea.destination.workload.name': 'db', 'fovea.destination.workload.kind': 'Deployment',
       'network.transport': 'tcp', 'fovea.server.port': 5432,
     });
-    const apiToDb = s.find((x) => x.attributes['fovea.source.workload.name'] === 'api');
-    expect(apiToDb?.value).toBe(3);
-    expect(apiToDb?.attributes['fovea.source.namespace']).toBe('backend');
+    expect(s.find((x) => x.attributes['fovea.source.workload.name'] === 'api')).toBeUndefined();
+    const extToDb = s.find((x) => x.attributes['fovea.source.workload.kind'] === 'External');
+    expect(extToDb?.value).toBe(4);
+    expect(extToDb?.attributes['fovea.destination.workload.name']).toBe('db');
   });
 
   it('flows idle longer than the timeout are deleted and their totals stay in the series', () => {

@@ -191,11 +191,11 @@ describe('TcpSeries: workload pairs', () => {
     });
   });
 
-  it('client on another node: connections from the server\'s record; resets received from a remote peer count as sent by it', () => {
+  it('a client outside the cluster: connections from the server\'s record; resets received from it count as sent by it', () => {
     const { s, tcp } = setup();
     tcp.conns = [
-      // db serves api (a pod of node n2)
-      rec({ local: DB, remote: API, side: SERVER, retransSegs: 5, resetsSent: 1, resetsReceived: 2, opened: 7, failed: [0, 0, 0, 1], closed: 6,
+      // db serves a client on the internet
+      rec({ local: DB, remote: EXTERNAL, side: SERVER, retransSegs: 5, resetsSent: 1, resetsReceived: 2, opened: 7, failed: [0, 0, 0, 1], closed: 6,
         rtt: h(7_000_000, { 3: 7 }) }),
       // web's socket to the internet, open before the agent started (side unknown: taken for the client)
       rec({ local: WEB, remote: EXTERNAL, side: UNKNOWN, serverPort: 443, retransSegs: 1, resetsReceived: 3, closed: 1 }),
@@ -207,23 +207,36 @@ describe('TcpSeries: workload pairs', () => {
     });
     expect(view(f, 'fovea.pod.tcp.connections.opened')).toMatchObject({ 'db-1 passive': 7, 'db-1 active': 0 });
     expect(view(f, 'fovea.flow.tcp.resets')).toEqual({
-      'db→api:5432': 1, 'api→db:5432': 2, 'web→external:443': 0, 'external→web:443': 3,
+      'db→external:5432': 1, 'external→db:5432': 2, 'web→external:443': 0, 'external→web:443': 3,
     });
     const retrans = view(f, 'fovea.flow.tcp.retransmits');
-    expect([retrans['db→api:5432'], retrans['web→external:443']]).toEqual([5, 1]);
-    // the pair api → db from db's (the server's) record, once
+    expect([retrans['db→external:5432'], retrans['web→external:443']]).toEqual([5, 1]);
+    // the pair external → db from db's (the server's) record, once
     const opened = view(f, 'fovea.flow.tcp.connections.opened');
-    expect(Object.keys(opened).filter((k) => k.startsWith('db→api'))).toEqual([]);
-    expect(opened['api→db:5432']).toBe(7);
-    expect(view(f, 'fovea.flow.tcp.connections.closed')).toEqual({ 'api→db:5432': 6, 'web→external:443': 1 });
-    expect(view(f, 'fovea.flow.tcp.connections.failed')).toMatchObject({ 'api→db:5432 other': 1, 'api→db:5432 reset': 0 });
+    expect(Object.keys(opened).filter((k) => k.startsWith('db→'))).toEqual([]);
+    expect(opened['external→db:5432']).toBe(7);
+    expect(view(f, 'fovea.flow.tcp.connections.closed')).toEqual({ 'external→db:5432': 6, 'web→external:443': 1 });
+    expect(view(f, 'fovea.flow.tcp.connections.failed')).toMatchObject({ 'external→db:5432 other': 1, 'external→db:5432 reset': 0 });
     expect(histograms(f, 'fovea.flow.tcp.rtt')).toEqual({
-      'api→db:5432': { value: 7, histogram: { boundaries: BOUNDS, counts: zeros17({ 3: 7 }), count: 7, sum: 0.007 } },
+      'external→db:5432': { value: 7, histogram: { boundaries: BOUNDS, counts: zeros17({ 3: 7 }), count: 7, sum: 0.007 } },
     });
-    const fromApi = f.find((x) => x.instrument.name === 'fovea.flow.tcp.resets')!.series.find((x) => label(x.attributes) === 'api→db:5432')!;
-    expect(fromApi.attributes).toMatchObject({ 'fovea.source.namespace': 'backend', 'fovea.source.workload.name': 'api' });
     const fromInternet = f.find((x) => x.instrument.name === 'fovea.flow.tcp.resets')!.series.find((x) => label(x.attributes) === 'external→web:443')!;
     expect(fromInternet.attributes).toMatchObject({ 'fovea.source.namespace': '', 'fovea.source.workload.kind': 'External' });
+  });
+
+  it('a client pod on another node: its own node counts the pair (cluster-wide once); this node only the server pod\'s own figures', () => {
+    const { s, tcp } = setup();
+    tcp.conns = [
+      rec({ local: DB, remote: API, side: SERVER, retransSegs: 5, resetsSent: 1, resetsReceived: 2, opened: 7, closed: 6, rtt: h(7_000_000, { 3: 7 }) }),
+    ];
+    const f = s.collect();
+    expect(view(f, 'fovea.pod.tcp.connections.opened')).toMatchObject({ 'db-1 passive': 7 });
+    expect(view(f, 'fovea.pod.tcp.resets')).toMatchObject({ 'db-1 transmit': 1, 'db-1 receive': 2 });
+    // what db's socket sent is db's to count; what api did is api's node's
+    expect(view(f, 'fovea.flow.tcp.resets')).toEqual({ 'db→api:5432': 1 });
+    expect(view(f, 'fovea.flow.tcp.retransmits')).toEqual({ 'db→api:5432': 5 });
+    expect(view(f, 'fovea.flow.tcp.connections.opened')).toEqual({});
+    expect(histograms(f, 'fovea.flow.tcp.rtt')).toEqual({});
   });
 
   it('a peer on this node that is no pod (the host): its own record counts, so nothing is counted twice', () => {
