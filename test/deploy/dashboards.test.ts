@@ -27,26 +27,38 @@ const queryOf = (v: Variable): string => (typeof v.query === 'string' ? v.query 
 const BUILTIN_VARIABLES = new Set(['__rate_interval', '__range', '__interval', 'datasource']);
 
 describe('deploy/dashboards', () => {
-  it('cover node drops by reason, top dropping pods and workloads, pod traffic, workload flows, TCP health and agent health', () => {
+  it('cover node drops by reason, top dropping pods and workloads, pod traffic, workload flows, TCP health, DNS and agent health', () => {
     const titles = dashboards.flatMap(([, d]) => allPanels(d).map((p) => p.title));
     for (const t of ['Drops by kernel reason', 'Top dropping pods', 'Top dropping workloads', 'Pod traffic', 'Flows between workloads', 'Probes', 'Losses and failures',
       'Retransmissions between workloads', 'Retransmission ratio between workloads (top 10)', 'Top retransmitting pods', 'Resets sent and received by pods (top 10)',
       'Failed connects between workloads (top 10)', 'Handshake time between workloads (slowest 10)', 'RTT between workloads (slowest 10)',
-      'Pod connections by state (top 15)', 'Connections opened, closed and failed']) {
+      'Pod connections by state (top 15)', 'Connections opened, closed and failed',
+      'Query rate by response code (clients)', 'Failed lookup ratio per client workload (top 10)', 'DNS timeouts per client pod (top 10)',
+      'Lookup latency between workloads (slowest 10)', 'Queries received per DNS server pod', 'DNS server latency per pod (p50, p99)',
+      'Error codes sent per DNS server pod', 'Empty answers (NODATA) per client workload (top 10)']) {
       expect(titles).toContain(t);
     }
-    expect(dashboards.map(([, d]) => d.uid).sort()).toEqual(['fovea-agent', 'fovea-drops', 'fovea-tcp', 'fovea-traffic']);
+    expect(dashboards.map(([, d]) => d.uid).sort()).toEqual(['fovea-agent', 'fovea-dns', 'fovea-drops', 'fovea-tcp', 'fovea-traffic']);
     const kustomization = readFileSync(join(DIR, 'kustomization.yaml'), 'utf8');
     for (const f of FILES) expect(kustomization, f).toMatch(new RegExp(`^\\s*- ${f.replace('.', '\\.')}$`, 'm'));
   });
 
   it('knows histograms: classic _bucket (with le), _sum and _count series, never the bare name', () => {
-    const h = INSTRUMENTS.flowTcpHandshake.prometheus;
-    for (const suffix of ['_bucket', '_sum', '_count']) expect(PROM_METRICS.has(`${h}${suffix}`), suffix).toBe(true);
-    expect(PROM_METRICS.has(h)).toBe(false);
+    for (const i of [INSTRUMENTS.flowTcpHandshake, INSTRUMENTS.dnsDuration, INSTRUMENTS.podDnsDuration, INSTRUMENTS.flowDnsDuration]) {
+      const h = i.prometheus;
+      for (const suffix of ['_bucket', '_sum', '_count']) expect(PROM_METRICS.has(`${h}${suffix}`), `${h}${suffix}`).toBe(true);
+      expect(PROM_METRICS.has(h), h).toBe(false);
+      expect(promLabelsFor([`${h}_bucket`]).has('le'), h).toBe(true);
+      expect(promLabelsFor([`${h}_count`, INSTRUMENTS.flowPackets.prometheus]).has('le'), h).toBe(false);
+    }
     expect(PROM_LABELS.has('le')).toBe(false);
-    expect(promLabelsFor([`${h}_bucket`]).has('le')).toBe(true);
-    expect(promLabelsFor([`${h}_count`, INSTRUMENTS.flowPackets.prometheus]).has('le')).toBe(false);
+  });
+
+  it('knows the DNS families and their labels from src/names.ts, not names that look like them', () => {
+    for (const i of [INSTRUMENTS.dnsQueries, INSTRUMENTS.podDnsResponses, INSTRUMENTS.flowDnsTimeouts]) expect(PROM_METRICS.has(i.prometheus), i.prometheus).toBe(true);
+    for (const l of ['fovea_dns_view', 'fovea_dns_role', 'fovea_dns_question_type', 'fovea_dns_response_code', 'fovea_dns_answer_empty']) expect(PROM_LABELS.has(l), l).toBe(true);
+    expect(PROM_METRICS.has('fovea_dns_requests_total')).toBe(false);
+    expect(PROM_LABELS.has('fovea_dns_rcode')).toBe(false);
   });
 
   for (const [file, d] of dashboards) {

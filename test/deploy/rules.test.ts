@@ -21,14 +21,19 @@ const alerts = rules.filter((r) => r.alert);
 const records = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
 
 describe('deploy/alerts: names', () => {
-  it('has alerts for drop spikes, new reasons, agents down, lost events or records, and lossy or slow TCP paths', () => {
+  it('has alerts for drop spikes, new reasons, agents down, lost events or records, lossy or slow TCP paths, and failing DNS', () => {
     expect(alerts.map((a) => a.alert)).toEqual(expect.arrayContaining([
       'FoveaDropRateSpike', 'FoveaNewDropReason', 'FoveaAgentDown', 'FoveaEventsLost', 'FoveaKernelRecordsLost', 'FoveaFlowsEvicted',
       'FoveaTcpRetransmitRatioHigh', 'FoveaTcpResetsSentSpike', 'FoveaTcpConnectFailureSpike', 'FoveaTcpHandshakeSlow',
+      'FoveaDnsServfailRatioHigh', 'FoveaDnsNxdomainSpike', 'FoveaDnsTimeouts', 'FoveaDnsServerLatencyHigh',
     ]));
     expect(groups.find((g) => g.name === 'fovea-tcp')?.rules.map((r) => r.alert)).toEqual([
       'FoveaTcpRetransmitRatioHigh', 'FoveaTcpResetsSentSpike', 'FoveaTcpConnectFailureSpike', 'FoveaTcpHandshakeSlow',
     ]);
+    expect(groups.find((g) => g.name === 'fovea-dns')?.rules.map((r) => r.alert)).toEqual([
+      'FoveaDnsServfailRatioHigh', 'FoveaDnsNxdomainSpike', 'FoveaDnsTimeouts', 'FoveaDnsServerLatencyHigh',
+    ]);
+    for (const a of groups.find((g) => g.name === 'fovea-dns')!.rules) expect(a.annotations?.['runbook'], a.alert).toBe('Fovea docs/runbook.md → "Is it DNS?"');
   });
 
   it('queries only metrics Fovea emits (or recording rules defined here) and labels its series carry', () => {
