@@ -556,13 +556,25 @@ int tcp_set_state(struct bpf_raw_tracepoint_args *ctx)
 			bpf_map_delete_elem(&tcp_socks, &skp);
 		return 0;
 	}
+	if (info) {
+		/* in place: an update of an existing key would take a new element and free the old one
+		 * (the socket's state changes are serialised by its lock) */
+		__builtin_memcpy(info->gauge.local, e.local, 16);
+		info->gauge.netns = e.netns;
+		info->gauge.state = new;
+		info->gauge.ip_version = e.ip_version;
+		info->side = side;
+		info->syn_sent_ns = new == FOVEA_TCP_SYN_SENT ? now : 0;
+		gauge_add(&info->gauge, 1);
+		return 0;
+	}
 	__builtin_memcpy(fresh.gauge.local, e.local, 16);
 	fresh.gauge.netns = e.netns;
 	fresh.gauge.state = new;
 	fresh.gauge.ip_version = e.ip_version;
 	fresh.side = side;
 	fresh.syn_sent_ns = new == FOVEA_TCP_SYN_SENT ? now : 0;
-	if (bpf_map_update_elem(&tcp_socks, &skp, &fresh, BPF_ANY)) {
+	if (bpf_map_update_elem(&tcp_socks, &skp, &fresh, BPF_NOEXIST)) {
 		FOVEA_COUNT(tcp_errors, TCP_ERR_SOCK_MAP_FULL);
 		return 0; /* not followed: left out of the gauge, so it never goes negative */
 	}
