@@ -5,7 +5,7 @@
  */
 import { AGENT_NODE_FLAGS } from '../src/runtime.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INSTRUMENTS } from '../src/names.js';
 import type { OtlpReceiver } from '../src/otlp/receiver.js';
@@ -64,7 +64,9 @@ export class AgentProcess {
   static start(opts: AgentProcessOptions): AgentProcess {
     const argv = [opts.entry ?? join(opts.root, 'bin', 'fovea.js'), 'agent',
       '--endpoint', opts.endpoint, '--interfaces', opts.interfaces,
-      '--export-interval', `${opts.exportIntervalMs}ms`, '--log-level', 'info', ...(opts.extraArgs ?? [])];
+      '--export-interval', `${opts.exportIntervalMs}ms`, '--log-level', 'info',
+      // BENCH_AGENT_BPF_DIR=<dir>: the agent loads its eBPF objects from there (objects built elsewhere than bpf/build)
+      ...(process.env['BENCH_AGENT_BPF_DIR'] ? ['--bpf-dir', process.env['BENCH_AGENT_BPF_DIR']] : []), ...(opts.extraArgs ?? [])];
     const fd = openSync(opts.logPath, 'a');
     let child: ChildProcess;
     try {
@@ -124,6 +126,39 @@ export class AgentProcess {
 }
 
 /**
+ * Starts the agent, waits until it reports `fovea.agent.interfaces.attached` ≥ 2 (the receiver is
+ * cleared first), then `settleSeconds`; stops it again when that fails.
+ */
+export async function startAgent(receiver: OtlpReceiver, opts: AgentProcessOptions, track: (a: AgentProcess | undefined) => void,
+  settleSeconds: number): Promise<AgentProcess> {
+  receiver.clear();
+  const agent = AgentProcess.start(opts);
+  track(agent);
+  try {
+    await agent.waitAttached(receiver, 2, 30_000);
+    await new Promise((r) => setTimeout(r, settleSeconds * 1000));
+    return agent;
+  } catch (err) {
+    await agent.stop();
+    track(undefined);
+    throw err;
+  }
+}
+
+/** Stops the agent (orderly: final export); throws with its log tail unless it exited with 0. */
+export async function stopAgent(agent: AgentProcess, track: (a: AgentProcess | undefined) => void): Promise<number | null> {
+  const exit = await agent.stop();
+  track(undefined);
+  if (exit.code !== 0) throw new Error(`agent exit ${JSON.stringify(exit)}:\n${agent.logTail()}`);
+  return exit.code;
+}
+
+/** Resolves once an export arrives that was sent after `afterMs` (Date.now()). */
+export async function exportAfter(receiver: OtlpReceiver, afterMs: number, intervalMs: number): Promise<void> {
+  await receiver.waitFor((r) => r.requests.some((e) => e.receivedAt > afterMs), intervalMs * 2 + 10_000);
+}
+
+/**
  * Ends an agent that a crashed earlier bench run left behind (pid file), only if that pid is
  * still a `fovea.js agent` process with our interface glob on its command line.
  */
@@ -161,4 +196,29 @@ export async function tcxLinksOn(ifindexes: readonly number[]): Promise<number |
   const tcx = links.filter((l) => l['type'] === 'tcx' || l['type'] === BPF_LINK_TYPE_TCX);
   if (tcx.some((l) => typeof l['ifindex'] !== 'number')) return undefined;
   return tcx.filter((l) => ifindexes.includes(l['ifindex'] as number)).length;
+}
+
+export interface BpfFd {
+  readonly kind: 'map' | 'prog' | 'link';
+  /** every numeric field of /proc/<pid>/fdinfo/<fd> (map_id, map_type, max_entries, prog_id, run_cnt ...) */
+  readonly fields: Readonly<Record<string, number>>;
+}
+
+/** The eBPF maps, programs and links a process holds, from /proc/<pid>/fd and its fdinfo. */
+export function bpfFdsOf(pid: number): BpfFd[] {
+  const kinds: Record<string, BpfFd['kind']> = { 'anon_inode:bpf-map': 'map', 'anon_inode:bpf-prog': 'prog', 'anon_inode:bpf_link': 'link' };
+  const out: BpfFd[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let kind: BpfFd['kind'] | undefined;
+    let info: string;
+    try {
+      kind = kinds[readlinkSync(`/proc/${pid}/fd/${fd}`)];
+      if (!kind) continue;
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch { continue; } // closed meanwhile
+    const fields: Record<string, number> = {};
+    for (const m of info.matchAll(/^(\w+):\s+(\d+)$/gm)) fields[m[1]!] = Number(m[2]);
+    out.push({ kind, fields });
+  }
+  return out;
 }

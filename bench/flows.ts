@@ -18,8 +18,7 @@
  * flows. The agent process is untouched by this read (it happens after the CPU window).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
 import { libbpf } from '../src/kernel/libbpf.js';
 import type { MapSnapshot } from '../src/kernel/map.js';
 import { linkStats, parseNftCounters } from '../src/lab/kernel-truth.js';
@@ -29,8 +28,8 @@ import { startUdpSink, type Server, type UdpSinkResult } from '../src/lab/traffi
 import { ATTR, INSTRUMENTS } from '../src/names.js';
 import { flattenAttrs, type OtlpReceiver } from '../src/otlp/receiver.js';
 import { FLOW_KEY, FLOW_VALUE, TRAFFIC_EGRESS, TRAFFIC_INGRESS, decodeFlows } from '../src/probes/traffic/layout.js';
-import { AgentProcess, ifindexOf, type AgentProcessOptions } from './agent-process.js';
-import { MB, measureProcess, progress, round, sleep, target, type CpuWindow, type Target } from './util.js';
+import { AgentProcess, bpfFdsOf, ifindexOf, type AgentProcessOptions } from './agent-process.js';
+import { benchScript, MB, measureProcess, progress, round, sleep, target, type CpuWindow, type Target } from './util.js';
 
 export interface FlowsSettings {
   /** flow counts to measure, one agent run each (the last one is judged against the targets) */
@@ -136,15 +135,6 @@ export interface FlowsResult {
 
 // ---- the generator ----
 
-function flowWorkerPath(): string {
-  const candidates = [new URL('./flow-worker.mjs', import.meta.url), new URL('../../bench/flow-worker.mjs', import.meta.url)];
-  for (const u of candidates) {
-    const p = fileURLToPath(u);
-    if (existsSync(p)) return p;
-  }
-  throw new Error(`bench/flow-worker.mjs not found (looked at ${candidates.map((u) => fileURLToPath(u)).join(', ')})`);
-}
-
 interface GeneratorResult {
   flows: number; rounds: number; sent: number; errors: number; firstError?: string;
   elapsedMs: number; maxRoundMs: number; lateRounds: number;
@@ -158,7 +148,7 @@ interface Generator {
 }
 
 function startGenerator(lab: Lab, opts: Record<string, unknown>): Generator {
-  const child = lab.spawn(0, [process.execPath, flowWorkerPath(), JSON.stringify(opts)]);
+  const child = lab.spawn(0, [process.execPath, benchScript('flow-worker.mjs'), JSON.stringify(opts)]);
   let buf = '';
   let stderr = '';
   let rounds = 0;
@@ -247,18 +237,8 @@ let getFdById: ((id: number) => number) | undefined;
 
 /** The id, size and fd-less description of the agent's traffic_flows map, from its fds. */
 function findFlowMap(pid: number): { id: number; maxEntries: number } {
-  const found: Array<{ id: number; maxEntries: number }> = [];
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let link: string;
-    try { link = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
-    if (link !== 'anon_inode:bpf-map') continue;
-    let info: string;
-    try { info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'); } catch { continue; }
-    const field = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-    if (field('map_type') === BPF_MAP_TYPE_LRU_HASH && field('key_size') === FLOW_KEY.size && field('value_size') === FLOW_VALUE.size) {
-      found.push({ id: field('map_id'), maxEntries: field('max_entries') });
-    }
-  }
+  const found = bpfFdsOf(pid).filter(({ kind, fields: f }) => kind === 'map' && f['map_type'] === BPF_MAP_TYPE_LRU_HASH &&
+    f['key_size'] === FLOW_KEY.size && f['value_size'] === FLOW_VALUE.size).map(({ fields: f }) => ({ id: f['map_id']!, maxEntries: f['max_entries']! }));
   const unique = [...new Map(found.map((f) => [f.id, f])).values()];
   if (unique.length !== 1) throw new Error(`agent pid ${pid}: expected one traffic_flows map among its fds, found ${unique.length}`);
   return unique[0]!;

@@ -24,12 +24,11 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { hubbleTypes } from '../src/hubble/proto.js';
 import { AgentProcess, type AgentProcessOptions } from './agent-process.js';
 import { nftCount, pace, paceStats, setUp, startTrafgen, STORM_B, STORM_INTERFACES, tearDown, trafgenConfig, type Trafgen } from './storm.js';
-import { clockTicks, cpuTicks, MB, meanCi, procMem, progress, round, sleep, systemCpu, target, type MeanCi, type Target } from './util.js';
+import { benchScript, clockTicks, cpuTicks, MB, meanCi, procMem, progress, round, sleep, systemCpu, target, type MeanCi, type Target } from './util.js';
 
 /** The field mask `hubble observe` sends by default (hubble CLI, cmd/observe: defaultFieldMask). */
 export const HUBBLE_CLI_FIELD_MASK = [
@@ -164,12 +163,6 @@ interface ClientMark {
     messages: number; flows: number; lostMessages: number; lost: Record<string, number>; bytes: number;
     checked: number; notDropped: number; malformed: number; status?: string; error?: string;
   }>;
-}
-
-function clientScript(): string {
-  const candidates = [new URL('./hubble-client.mjs', import.meta.url), new URL('../../bench/hubble-client.mjs', import.meta.url)];
-  for (const u of candidates) if (existsSync(fileURLToPath(u))) return fileURLToPath(u);
-  throw new Error(`bench/hubble-client.mjs not found (looked at ${candidates.map((u) => fileURLToPath(u)).join(', ')})`);
 }
 
 class HubbleClientProcess {
@@ -396,7 +389,7 @@ export async function runHubbleFlows(settings: HubbleFlowsSettings, agentOpts: A
   track: (a: AgentProcess | undefined) => void): Promise<HubbleFlowsResult> {
   const hubbleSocket = join(tmpdir(), `fovea-bench-hubble-${process.pid}.sock`);
   const observeSocket = join(tmpdir(), `fovea-bench-hubble-observe-${process.pid}.sock`);
-  const script = clientScript();
+  const script = benchScript('hubble-client.mjs');
   await setUp();
   let agent: AgentProcess | undefined;
   let status: StatusClient | undefined;

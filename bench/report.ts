@@ -5,6 +5,8 @@ import type { FlowsResult } from './flows.js';
 import type { HubbleFlowsResult, HubbleFlowsSummary } from './hubble-flows.js';
 import type { MachineInfo } from './machine.js';
 import type { TcCostResult } from './tc-cost.js';
+import type { ProgramRuns } from './bpf-stats.js';
+import type { TcpCostResult } from './tcp-cost.js';
 import type { ThroughputResult } from './throughput.js';
 import { MB, type MeanCi, type PartId, type Target } from './util.js';
 
@@ -24,6 +26,7 @@ export interface BenchResults {
   readonly d?: FlowsResult;
   readonly e?: EventsStormResult;
   readonly f?: HubbleFlowsResult;
+  readonly g?: TcpCostResult;
   readonly errors: ReadonlyArray<{ readonly part: PartId | 'setup'; readonly message: string }>;
   readonly targets: readonly Target[];
 }
@@ -380,6 +383,102 @@ function partF(p: HubbleFlowsResult): string {
   ].join('\n');
 }
 
+function partG(g: TcpCostResult): string {
+  const s = g.settings;
+  const ns = (x: ProgramRuns | undefined): string => (x && Number.isFinite(x.nsPerRun) ? f(x.nsPerRun, 0) : 'n/a');
+  const names = [...new Set([...g.programs.storm.programs, ...g.programs.bulk.programs].map((x) => x.name))];
+  const progRows = names.map((n) => {
+    const a = g.programs.storm.programs.find((x) => x.name === n);
+    const b = g.programs.bulk.programs.find((x) => x.name === n);
+    return [`\`${n}\``, a ? int(a.runs) : 'n/a', a ? int(a.runsPerSecond) : 'n/a', ns(a), b ? int(b.runs) : 'n/a', ns(b)];
+  });
+  const t = g.throughput;
+  const pairs = [...new Set(t.runs.map((r) => r.pair))].map((p) => {
+    const wo = t.runs.find((r) => r.pair === p && r.mode === 'without');
+    const w = t.runs.find((r) => r.pair === p && r.mode === 'with');
+    const first = t.runs.find((r) => r.pair === p)?.mode ?? 'without';
+    return [String(p), first === 'without' ? 'without → with' : 'with → without', wo ? f(wo.gbps) : 'n/a', w ? f(w.gbps) : 'n/a',
+      wo && w ? `${f((w.gbps / wo.gbps) * 100, 1)}%` : 'n/a', `${wo?.retransmits ?? 'n/a'} / ${w?.retransmits ?? 'n/a'}`,
+      w?.agentCpuPct !== undefined ? f(w.agentCpuPct, 2) : 'n/a'];
+  });
+  const c = g.connect;
+  const connRows = c.windows.map((w) => [String(w.round), w.mode, f(w.wallSeconds, 1), int(w.achievedPerSecond), int(w.skipped), int(w.errors),
+    f(w.loopCpuPct, 0), w.agent ? f(w.agent.pctOfOneCore, 2) : '—', w.agent ? mb(w.agent.rssMax) : '—', f(w.machineBusyPct, 0), String(w.otherTcpProbes)]);
+  const h = g.hold;
+  const mapRows = (maps: TcpCostResult['mapsDefault']): string[][] => maps.map((m) => [`\`${m.name}\``, m.type, int(m.maxEntries), f(m.bytesMemlock / MB, 2)]);
+  const mapSum = (maps: TcpCostResult['mapsDefault']): string => f(maps.reduce((a, m) => a + m.bytesMemlock, 0) / MB, 1);
+  const r = t.pairRatio;
+  return [
+    '## (g) the tcp probe\'s cost',
+    '',
+    `Agent: \`${g.agentCommand}\` — its defaults: drop, traffic, tcp (TCP events on) and netstack probes, attached to both lab veths as in parts a and c, ` +
+    `export interval ${s.exportIntervalMs / 1000} s; a fresh agent for each measure below. Load: ${g.load}; pod 0's namespace: ` +
+    `${Object.entries(g.podSysctls).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (so the loop never runs out of ports; restored at the end).`,
+    '',
+    '### 1. ns per run of each tcp program',
+    '',
+    `kernel.bpf_stats_enabled=1 (it was ${g.programs.bpfStatsBefore}; restored afterwards); run_cnt and run_time_ns of the agent's tcp_* programs from \`bpftool -j prog show\`, ` +
+    `Δ over each window (bpf_stats itself adds two clock reads per run). Connection storm: ${s.programs.stormSeconds} s of the connect loop at ${int(s.connect.rate)}/s asked ` +
+    `(${int(g.programs.storm.connectionsPerSecond)}/s connected; every ${s.programs.resetEvery}th closed with a reset — ${int(g.programs.storm.resets)} — and every ` +
+    `${s.programs.refusedEvery}th sent to a closed port — ${int(g.programs.storm.refused)} refused; tcp probes of other processes loaded meanwhile: ${g.programs.storm.otherTcpProbes}). Bulk transfer: iperf3, 1 stream, ${g.programs.bulk.seconds} s, ` +
+    `${f(g.programs.bulk.gbps)} Gbit/s, ${g.programs.bulk.retransmits ?? 'n/a'} retransmitted segments.`,
+    '',
+    table(['program', 'storm: runs', 'storm: runs/s', 'storm: ns/run', 'bulk: runs', 'bulk: ns/run'], progRows),
+    '',
+    '### 2. TCP throughput, every probe on ÷ no agent',
+    '',
+    `${t.direction}; ${t.settings.pairs} pairs × ${t.settings.seconds} s${t.settings.alternateOrder ? ', the order flipped every other pair' : ''}` +
+    `${t.settings.warmupSeconds ? `, after a ${t.settings.warmupSeconds} s warm-up` : ''}; a fresh agent for every "with" run (measured ${t.settings.settleSeconds ? `${t.settings.settleSeconds} s after` : 'once'} it reported both veths attached). ` +
+    `"Without": ${t.withoutCheck}.`,
+    '',
+    `**Mean of the pair ratios ${f(r.mean)}%, 95% CI ${f(r.lo)}–${f(r.hi)}% (± ${f(r.halfWidth)})**; medians: without ${f(t.medianWithoutGbps)} Gbit/s, with ${f(t.medianWithGbps)} Gbit/s ` +
+    `(ratio of medians ${f(t.ratioPct)}%). Spread of the runs: without ${spread(t.runs.filter((x) => x.mode === 'without').map((x) => x.gbps))}, ` +
+    `with ${spread(t.runs.filter((x) => x.mode === 'with').map((x) => x.gbps))}; of the pair ratios: sd ${f(r.sd, 2)} points.`,
+    '',
+    table(['pair', 'order', 'without (Gbit/s)', 'with (Gbit/s)', 'with ÷ without', 'retransmits without / with', 'agent CPU in the with run (% of a core)'], pairs),
+    '',
+    `### 3. agent CPU at ${int(s.connect.rate)} new TCP connections per second`,
+    '',
+    `The connect loop (${s.connect.workers} processes of bench/tcp-load.c in pod 0, ${int(s.connect.rate / s.connect.workers)}/s each, connection n due at n ÷ rate; blocking connect(), then close()) ` +
+    `to pod 1's servers (one process per port: accept(), close()); ${s.connect.rounds} round(s) of (without the agent, with it), the order flipped every other round; each window ${s.connect.windowSeconds} s after a ` +
+    `${s.connect.warmupSeconds} s warm-up. Agent CPU = utime+stime of all its threads over the window (/proc/<pid>/stat); the probe's programs run in the loop's ` +
+    'and the servers\' kernel context, so their cost shows in the achieved rate, not in the agent\'s CPU.',
+    '',
+    table(['round', 'agent', 'wall s', 'connections/s achieved', 'behind the pace at the end (connects)', 'errors', 'loop CPU (% of a core)', 'agent CPU (% of one core)',
+      'agent VmRSS max (MB)', 'machine busy (%)', 'other tcp probes loaded'], connRows),
+    '',
+    `Agent CPU **${ci(c.agentCpuPct, 2, '%')} of a core** (mean ± 95% CI half-width); achieved rate with the agent ${ci(c.achievedWith)}/s, without ${ci(c.achievedWithout)}/s; ` +
+    `with ÷ without **${ci(c.rateRatioPct, 1, '%')}**` +
+    (c.loopCpuDelta ? `; with − without, paired by round: the loop's CPU ${ci(c.loopCpuDelta, 1)} points of a core, the machine's busy share ${ci(c.machineBusyDelta, 1)} points ` +
+      '(while the asked rate is met, the probes\' kernel-side cost shows there, not in the rate)' : '') + '.',
+    '',
+    `### 4. agent memory with ${int(h.connections)} TCP connections open`,
+    '',
+    `Agent: \`${h.agentCommand}\`. Both ends of every connection are sockets of this host, so the probe follows 2 × ${int(h.connections)} sockets ` +
+    `plus the listeners: more than the default --tcp-max-sockets (131,072), hence ${int(h.agentMaxSockets)} for this run. ${h.processes} holder processes in pod 0, ` +
+    `one per server port (open-file limit ${int(h.nofilePerProcess)} each, the hard limit here), opened ${int(h.held)} connections in ${f(h.openSeconds, 1)} s ` +
+    `(${int(h.errors)} failed${h.firstError ? `: ${h.firstError}` : ''}).`,
+    '',
+    table(['', 'value'], [
+      ['established sockets, `ss -s` in pod 0 / pod 1', `${int(h.establishedPod0)} / ${int(h.establishedPod1)}`],
+      ['agent: `fovea.tcp.connections{network.connection.state=established}` (whole node)', h.agentEstablished === undefined ? 'n/a' : int(h.agentEstablished)],
+      ['agent: tcp record failures (kind: count)', Object.entries(h.recordFailures).map(([k, v]) => `${k}: ${int(v)}`).join(', ') || 'none exported'],
+      [`agent before opening (${f(h.before.wallSeconds, 0)} s): VmRSS max / VmHWM (MB)`, `${mb(h.before.rssMax)} / ${mb(h.before.hwmEnd)}`],
+      [`agent with them open (${f(h.during.wallSeconds, 0)} s): VmRSS max / end / VmHWM (MB)`, `${mb(h.during.rssMax)} / ${mb(h.during.rssEnd)} / ${mb(h.during.hwmEnd)}`],
+      ['agent CPU with them open (% of one core)', f(h.during.pctOfOneCore, 2)],
+      ['kernel memory of the tcp_* maps, this agent / default settings (MB, bytes_memlock)', `${mapSum(h.maps)} / ${mapSum(g.mapsDefault)}`],
+    ]),
+    '',
+    'Maps of the tcp probe (`bpftool -j map show`, bytes_memlock), this run\'s agent:',
+    '',
+    table(['map', 'type', 'max entries', 'MB'], mapRows(h.maps)),
+    '',
+    'With the defaults (items 1–3):',
+    '',
+    table(['map', 'type', 'max entries', 'MB'], mapRows(g.mapsDefault)),
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): string {
   const m = r.machine;
   const passed = r.targets.filter((t) => t.pass).length;
@@ -416,12 +515,13 @@ export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): strin
     ...(r.d ? ['', partD(r.d)] : []),
     ...(r.e ? ['', partE(r.e)] : []),
     ...(r.f ? ['', partF(r.f)] : []),
+    ...(r.g ? ['', partG(r.g)] : []),
     '',
     '## Reproduce',
     '',
     'As root on a machine with the kernel features of the agent (tcx, BTF): `npm run bench` ' +
-    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
-    'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a and c, ' +
+    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f,g` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
+    'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a, c and g, ' +
     'a three-pod lab (`fovea-bnfl-*`, `fvbnfl-*`) for part d, a veth pair `fvstrm0`/`fvstrm1` with nft table `netdev fovea_bench_storm` ' +
     'for parts e and f (trafgen from Debian\'s netsniff-ng; part f also a Hubble socket in the temp directory), and removes them on exit.',
     '',

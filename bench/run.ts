@@ -1,5 +1,5 @@
 /**
- * Fovea benchmark v1: one run, six parts, one report.
+ * Fovea benchmark v1: one run, seven parts, one report.
  *
  *   (a) TCP throughput between two lab pods, agent attached vs not (alternating, same run)
  *   (b) the tc program's cost per packet through BPF_PROG_TEST_RUN, next to an empty baseline
@@ -10,8 +10,11 @@
  *       counts reconciled with the kernel's, latency from a drop to `fovea observe` and to OTLP
  *   (f) Hubble API: flows/s GetFlows delivers to one and to 8 clients from paced drop storms (25k, 55k,
  *       100k drops/s), with the agent's CPU and memory, mean and 95% CI over interleaved rounds
+ *   (g) the tcp probe's cost: ns per run of each tcp program (connection storm, bulk transfer), TCP
+ *       throughput with every probe on ÷ no agent (95% CI), agent CPU at 10k new connections/s,
+ *       agent memory with 100k connections held open, kernel memory of the tcp_* maps
  *
- * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e,f]
+ * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g]
  * Writes bench/results/latest.json (all raw numbers) and bench/results/latest.md (the report) when
  * every part runs; a run of some parts (--only) writes bench/results/part-<parts>.json and .md
  * instead, so that it never replaces the last full run (test/deploy reads latest.json's targets).
@@ -33,6 +36,8 @@ import { runEventsStorm, type EventsStormSettings } from './events-storm.js';
 import { runHubbleFlows, type HubbleFlowsConfig, type HubbleFlowsSettings } from './hubble-flows.js';
 import { tearDown as tearDownStorm } from './storm.js';
 import { runTcCost, type TcCostSettings } from './tc-cost.js';
+import { restoreBpfStats } from './bpf-stats.js';
+import { runTcpCost, type TcpCostSettings } from './tcp-cost.js';
 import { runThroughput, type ThroughputSettings } from './throughput.js';
 import { PART_IDS, progress, type PartId, type Target } from './util.js';
 
@@ -54,6 +59,9 @@ const NO_COLLECTOR = 'http://127.0.0.1:1';
  * client cannot receive more than is offered): the target configuration offers 10% more, 55,000/s,
  * so the interval can say "met" when nothing is lost — and its CPU is measured at that higher rate.
  */
+/** Part g's iperf3 runs: sender and receiver on the same core, 1 MiB writes (docs/benchmark.md says why). */
+const G_AFFINITY = { client: 1, server: 1 } as const;
+const G_WRITE_BYTES = 1 << 20;
 const F_CONFIGS: readonly HubbleFlowsConfig[] = [
   { id: '55k/0 clients', offeredPps: 55_000, streams: 0, mask: false },
   { id: '25k/1 client', offeredPps: 25_000, streams: 1, mask: false },
@@ -70,6 +78,7 @@ interface Settings {
   readonly d: FlowsSettings;
   readonly e: EventsStormSettings;
   readonly f: HubbleFlowsSettings;
+  readonly g: TcpCostSettings;
 }
 
 function settingsFor(quick: boolean): Settings {
@@ -94,15 +103,32 @@ function settingsFor(quick: boolean): Settings {
       configs: process.env['BENCH_F_CONFIGS'] ? F_CONFIGS.filter((c) => process.env['BENCH_F_CONFIGS']!.split(';').includes(c.id)) : F_CONFIGS,
       targetConfig: '55k/1 client', targetFlowsPerSecond: 50_000, targetCpuPct: 25,
     },
+    g: {
+      connect: { rate: 10_000, workers: 2, rounds: quick ? 1 : 4, warmupSeconds: 2, windowSeconds: quick ? 5 : 15 },
+      programs: { stormSeconds: quick ? 3 : 10, bulkSeconds: quick ? 3 : 10, resetEvery: 7, refusedEvery: 11 },
+      // throughput: see docs/benchmark.md ("Throughput: why part a's pairs spread, and what part g does")
+      throughput: quick
+        ? { pairs: 2, seconds: 2, warmupSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS, affinity: G_AFFINITY, length: G_WRITE_BYTES, alternateOrder: true }
+        : {
+          pairs: 24, seconds: 5, warmupSeconds: 2, settleSeconds: 3, exportIntervalMs: EXPORT_INTERVAL_MS, affinity: G_AFFINITY, length: G_WRITE_BYTES,
+          alternateOrder: true,
+          extend: { maxPairs: 64, halfWidthPct: 1 },
+        },
+      hold: { connections: quick ? 10_000 : 100_000, maxSockets: 262_144, windowSeconds: quick ? 6 : 20 },
+      settleSeconds: quick ? 1 : 3,
+      exportIntervalMs: EXPORT_INTERVAL_MS,
+    },
   };
 }
 
-const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f]\n' +
+const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g]\n' +
   '  --quick      short durations and few flows (a smoke test of the benchmark, not a measurement)\n' +
   '  --only LIST  run only these parts: a (throughput), b (tc cost), c (agent CPU/RSS, drop storm),\n' +
   '               d (agent CPU/RSS with 10k and 100k active flows, share of flows counted),\n' +
   '               e (drop events under a 1M drops/s storm: CPU/RSS, reconciliation, latency),\n' +
   '               f (Hubble API: flows/s to 1 and 8 GetFlows clients, agent CPU/RSS, 95% CIs)\n' +
+  '               g (tcp probe: ns/run per program, throughput ratio with a 95% CI, agent CPU at\n' +
+  '               10k connections/s, agent memory with 100k connections open)\n' +
   '               A run of some parts writes bench/results/part-<parts>.{json,md}, not latest.*\n';
 
 function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefined {
@@ -141,6 +167,7 @@ class Resources {
         ['destroy the lab', () => this.lab?.destroy()],
         ['destroy the lab of part d', () => this.labD?.destroy()],
         ['remove the storm veth of parts e and f', () => tearDownStorm()],
+        ['restore kernel.bpf_stats_enabled', () => { restoreBpfStats(); return undefined; }],
         ['stop the OTLP receiver', () => this.receiver?.stop()],
       ];
       for (const [what, step] of steps) {
@@ -197,11 +224,11 @@ async function main(): Promise<number> {
   const machine = await machineInfo(root);
   progress(`machine: ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}, Node ${machine.node}, ${machine.libbpf}`);
 
-  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e']; f?: BenchResults['f'] } = {};
+  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e']; f?: BenchResults['f']; g?: BenchResults['g'] } = {};
   const errors: Array<{ part: PartId | 'setup'; message: string }> = [];
   try {
     if (cli.parts.some((p) => p !== 'b' && p !== 'f')) res.receiver = await OtlpReceiver.start();
-    if (cli.parts.includes('a') || cli.parts.includes('c')) {
+    if (cli.parts.some((p) => p === 'a' || p === 'c' || p === 'g')) {
       res.lab = await Lab.create({ name: LAB_NAME, pods: 2 });
       progress(`lab ${LAB_NAME}: ${res.lab.pods.map((p) => `${p.hostIfname} ↔ ${p.ip}`).join(', ')}; OTLP receiver ${res.receiver!.endpoint}`);
     }
@@ -228,6 +255,7 @@ async function main(): Promise<number> {
           ...(process.env['BENCH_AGENT_WRAPPER'] ? { entry: process.env['BENCH_AGENT_WRAPPER'] } : {}),
         }, track);
       },
+      g: async () => { out.g = await runTcpCost(res.lab!, res.receiver!, settings.g, agentOpts, track); },
     };
     for (const p of cli.parts) {
       if (signalled) break; // interrupted: cleanup is running, results will not be written
@@ -254,7 +282,7 @@ async function main(): Promise<number> {
   }
 
   const finishedAt = new Date();
-  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? []), ...(out.f?.targets ?? [])];
+  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? []), ...(out.f?.targets ?? []), ...(out.g?.targets ?? [])];
   const results: BenchResults = {
     benchmark: 'fovea-bench', version: 1,
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),

@@ -3,12 +3,27 @@
  * target verdicts. Nothing here knows about a particular part.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-export type PartId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
-export const PART_IDS: readonly PartId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
+export type PartId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g';
+export const PART_IDS: readonly PartId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
 const t0 = Date.now();
+
+/**
+ * A plain JavaScript helper of the bench (bench/<file>, e.g. a traffic generator run inside a pod):
+ * next to this module when running from bench/ (tests), else in bench/ from dist/bench/ (tsc does
+ * not copy .mjs files).
+ */
+export function benchScript(file: string): string {
+  const candidates = [new URL(`./${file}`, import.meta.url), new URL(`../../bench/${file}`, import.meta.url)];
+  for (const u of candidates) {
+    const p = fileURLToPath(u);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`bench/${file} not found (looked at ${candidates.map((u) => fileURLToPath(u)).join(', ')})`);
+}
 
 /** One progress line on stdout, prefixed with the time since the benchmark started. */
 export function progress(msg: string): void {
