@@ -158,6 +158,26 @@ export async function exportAfter(receiver: OtlpReceiver, afterMs: number, inter
   await receiver.waitFor((r) => r.requests.some((e) => e.receivedAt > afterMs), intervalMs * 2 + 10_000);
 }
 
+/** Resolves when the agent's log says flow records are on for `n` interfaces of the lab. */
+export async function waitFlowsTracked(logPath: string, prefix: string, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const on = new Map<string, boolean>();
+    const text = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let l: Record<string, unknown>;
+      try { l = JSON.parse(line) as Record<string, unknown>; } catch { continue; }
+      const iface = l['interface'];
+      if (typeof iface !== 'string' || !iface.startsWith(prefix)) continue;
+      if ((l['msg'] === 'attached' || l['msg'] === 'flow records switched') && typeof l['flows'] === 'boolean') on.set(iface, l['flows']);
+    }
+    if ([...on.values()].filter(Boolean).length >= n) return;
+    if (Date.now() > deadline) throw new Error(`flow records on for ${[...on].filter(([, v]) => v).map(([k]) => k).join(', ') || 'no interface'} after ${timeoutMs} ms (want ${n})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /**
  * Ends an agent that a crashed earlier bench run left behind (pid file), only if that pid is
  * still a `fovea.js agent` process with our interface glob on its command line.

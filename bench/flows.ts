@@ -18,7 +18,7 @@
  * flows. The agent process is untouched by this read (it happens after the CPU window).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { libbpf } from '../src/kernel/libbpf.js';
 import type { MapSnapshot } from '../src/kernel/map.js';
 import { linkStats, parseNftCounters } from '../src/lab/kernel-truth.js';
@@ -28,7 +28,7 @@ import { startUdpSink, type Server, type UdpSinkResult } from '../src/lab/traffi
 import { ATTR, INSTRUMENTS } from '../src/names.js';
 import { flattenAttrs, type OtlpReceiver } from '../src/otlp/receiver.js';
 import { FLOW_KEY, FLOW_VALUE, TRAFFIC_EGRESS, TRAFFIC_INGRESS, decodeFlows } from '../src/probes/traffic/layout.js';
-import { AgentProcess, bpfFdsOf, ifindexOf, type AgentProcessOptions } from './agent-process.js';
+import { AgentProcess, bpfFdsOf, ifindexOf, waitFlowsTracked, type AgentProcessOptions } from './agent-process.js';
 import { benchScript, MB, measureProcess, progress, round, sleep, target, type CpuWindow, type Target } from './util.js';
 
 export interface FlowsSettings {
@@ -315,26 +315,6 @@ function mapReadPerExport(receiver: OtlpReceiver, t0: number, t1: number): FlowR
     meanMs: round((ds.reduce((a, b) => a + b, 0) / Math.max(1, ds.length)) * 1000, 1),
     maxMs: round(Math.max(0, ...ds) * 1000, 1),
   }));
-}
-
-/** Resolves when the agent's log says flow records are on for `n` interfaces of the lab. */
-async function waitFlowsTracked(logPath: string, prefix: string, n: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const on = new Map<string, boolean>();
-    const text = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      let l: Record<string, unknown>;
-      try { l = JSON.parse(line) as Record<string, unknown>; } catch { continue; }
-      const iface = l['interface'];
-      if (typeof iface !== 'string' || !iface.startsWith(prefix)) continue;
-      if ((l['msg'] === 'attached' || l['msg'] === 'flow records switched') && typeof l['flows'] === 'boolean') on.set(iface, l['flows']);
-    }
-    if ([...on.values()].filter(Boolean).length >= n) return;
-    if (Date.now() > deadline) throw new Error(`flow records on for ${[...on].filter(([, v]) => v).map(([k]) => k).join(', ') || 'no interface'} after ${timeoutMs} ms (want ${n})`);
-    await sleep(250);
-  }
 }
 
 // ---- one run ----

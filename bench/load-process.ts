@@ -15,7 +15,7 @@ import { benchScript } from './util.js';
 /** Compiles bench/<name>.c (clang -O2, as for the eBPF objects) into the temp directory; returns the binary. */
 export async function compileLoad(name: string): Promise<string> {
   const bin = join(tmpdir(), `fovea-bench-${name}-${process.pid}`);
-  await run(['clang', '-O2', '-Wall', '-pthread', '-o', bin, benchScript(`${name}.c`)]);
+  await run(['clang', '-O2', '-Wall', '-o', bin, benchScript(`${name}.c`)]);
   return bin;
 }
 

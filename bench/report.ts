@@ -1,5 +1,6 @@
 /** Renders bench/results/latest.md (or part-<parts>.md) from the results document (the same data as its .json). */
 import type { AgentCostResult } from './agent-cost.js';
+import type { DnsStormResult, UdpErrors } from './dns-storm.js';
 import type { EventsStormResult, Latency } from './events-storm.js';
 import type { FlowsResult } from './flows.js';
 import type { HubbleFlowsResult, HubbleFlowsSummary } from './hubble-flows.js';
@@ -27,6 +28,7 @@ export interface BenchResults {
   readonly e?: EventsStormResult;
   readonly f?: HubbleFlowsResult;
   readonly g?: TcpCostResult;
+  readonly h?: DnsStormResult;
   readonly errors: ReadonlyArray<{ readonly part: PartId | 'setup'; readonly message: string }>;
   readonly targets: readonly Target[];
 }
@@ -39,7 +41,7 @@ function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>):
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows', 'events', 'flows/s']);
+const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows', 'events', 'flows/s', 'messages']);
 
 function targetsTable(targets: readonly Target[]): string {
   return table(['target', 'measured', 'limit', 'result', 'margin', 'what is compared'], targets.map((t) => [
@@ -479,6 +481,100 @@ function partG(g: TcpCostResult): string {
   ].join('\n');
 }
 
+function partH(h: DnsStormResult): string {
+  const s = h.settings;
+  const rows = h.windows.map((w) => [String(w.round), w.mode, f(w.wallSeconds, 1), int(w.sentPerSecond), int(w.achievedPerSecond), int(w.skipped), int(w.errors),
+    f(w.loadCpuPct, 0), w.agent ? f(w.agent.pctOfOneCore, 2) : '—', w.agent ? `${mb(w.agent.rssMax)} / ${mb(w.agent.hwmEnd)}` : '—', f(w.machineBusyPct, 0)]);
+  const ex = h.windows.filter((w) => w.exact);
+  const eq = (a: number, b: number): string => (a === b ? `${int(a)} = ${int(b)}` : `**${int(a)} ≠ ${int(b)}**`);
+  const exRows = ex.map((w) => {
+    const x = w.exact!;
+    const udp = (u: UdpErrors): string => `${int(u.rcvbufErrors)}/${int(u.inErrors)}`;
+    return [String(w.round), eq(x.client.queries, x.generators.sent), eq(x.client.noerror, x.generators.noerror), eq(x.client.nxdomain, x.generators.nxdomain),
+      eq(x.server.queries, x.responders.received), eq(x.server.noerror, x.responders.noerror), eq(x.server.nxdomain, x.responders.nxdomain),
+      `${udp(x.udpErrors.client)} · ${udp(x.udpErrors.server)}`, `${int(x.client.timeouts)} · ${int(x.generators.sent - x.generators.received)}`,
+      `${f(x.client.meanLatencyUs, 0)} · ${f(x.server.meanLatencyUs, 0)}`, Object.entries(x.recordFailures).filter(([, v]) => v).map(([k, v]) => `${k}: ${int(v)}`).join(', ') || '0'];
+  });
+  const evRows = ex.map((w) => {
+    const x = w.exact!;
+    const e = x.events;
+    const pending = e.kernel.reduce((a, k) => a + k.pending, 0);
+    const accounted = e.client + e.server + e.carriedClient + e.carriedServer + pending;
+    return [String(w.round), f(x.stormSeconds, 1), `${int(e.client)} / ${int(e.server)}`, `${f(e.client / x.stormSeconds, 1)} / ${f(e.server / x.stormSeconds, 1)}`,
+      int(e.carriedClient + e.carriedServer), int(pending), eq(accounted, x.client.nxdomain + x.server.nxdomain),
+      e.kernel.map((k) => int(k.emitted)).join(' / '), `${int(e.kernel.reduce((a, k) => a + k.emitted, 0))} · ${int(e.agentRead)}`,
+      `${int(e.kernel.reduce((a, k) => a + k.suppressed, 0))} · ${int(e.agentSuppressed)}`, int(e.kernel.reduce((a, k) => a + k.ringFull, 0)), int(e.other)];
+  });
+  const names = [...new Set(h.programs.summary.map((x) => x.name))];
+  const progRows = names.map((n) => {
+    const on = h.programs.summary.find((x) => x.name === n && x.mode === 'dns');
+    const off = h.programs.summary.find((x) => x.name === n && x.mode === 'no-dns');
+    return [`\`${n}\``, on ? int(on.runsPerSecond) : 'n/a', on ? f(on.nsPerRun, 0) : 'n/a', off ? int(off.runsPerSecond) : 'n/a', off ? f(off.nsPerRun, 0) : 'n/a',
+      on && off ? f(on.nsPerRun - off.nsPerRun, 0) : 'n/a'];
+  });
+  const progWindows = h.programs.windows.map((w) => [String(w.round), w.mode, f(w.seconds, 1), int(w.achievedPerSecond),
+    ...names.map((n) => { const p = w.programs.find((x) => x.name === n); return p && Number.isFinite(p.nsPerRun) ? f(p.nsPerRun, 0) : 'n/a'; })]);
+  const cpu = h.targets.find((t) => t.id === 'h.storm-cpu');
+  return [
+    '## (h) a DNS storm: the agent\'s cost and exact counts',
+    '',
+    `Agent: \`${h.agentCommand}\` — its defaults (DNS on, DNS events for failed responses at ${s.eventRatePerCpu}/s per CPU per slot), pod attribution on for the lab's ` +
+    `namespaces (\`--netns\`: the tc programs look at DNS on the veths they keep flow records for, pods' veths), export interval ${s.exportIntervalMs / 1000} s; ` +
+    `a fresh agent for each window with it. Load: ${h.load}. The generators ask ${int(s.rate)} queries/s together (query n due at n ÷ rate; every millisecond each ` +
+    'generator sends the queries due and reads the responses that arrived), ' +
+    `every ${s.nxEvery}th for \`nxN.storm.lab\` (answered NXDOMAIN), the others for \`qN.storm.lab\` (NOERROR, one A record).`,
+    '',
+    `### 1. agent CPU and memory, and the storm's rate with ÷ without the agent`,
+    '',
+    `${s.rounds} round(s) of (without the agent, with it), the order flipped every other round; each window ${s.windowSeconds} s after a ${s.warmupSeconds} s warm-up. ` +
+    '"answered/s" = responses the generators received per second (the storm\'s achieved rate); agent CPU = utime+stime of all its threads over the window ' +
+    '(/proc/<pid>/stat), % of one core; VmRSS is the largest sample, VmHWM the peak since the agent started. The tc programs run in the generators\' and responders\' ' +
+    'kernel context, so their cost shows in the load\'s CPU and the machine\'s busy share, not in the agent\'s CPU.',
+    '',
+    table(['round', 'agent', 'wall s', 'sent/s', 'answered/s', 'behind the pace at the end (queries)', 'send errors', 'load CPU (% of a core)', 'agent CPU (% of one core)',
+      'agent VmRSS max / VmHWM (MB)', 'machine busy (%)'], rows),
+    '',
+    `Agent CPU **${ci(h.agentCpuPct, 2, '%')} of a core** (mean ± 95% CI half-width; VmRSS max ${f(h.agentRssMaxMb, 1)} MB, VmHWM max ${f(h.agentHwmMaxMb, 1)} MB); ` +
+    `answered with the agent ${ci(h.achievedWith)}/s, without ${ci(h.achievedWithout)}/s; with ÷ without **${ci(h.rateRatioPct, 2, '%')}**; with − without, paired by round: ` +
+    `the load's CPU ${ci(h.loadCpuDelta, 1)} points of a core, the machine's busy share ${ci(h.machineBusyDelta, 1)} points.` +
+    (cpu ? ` Target (≤ ${cpu.limit}% of a core at ${int(s.rate)} queries/s, judged on the upper bound of the 95% CI when there are rounds to have one: ` +
+      `${f(cpu.measured)}): **${cpu.pass ? 'met' : 'NOT met'}** (${cpu.marginText}).` : ''),
+    '',
+    '### 2. exact counts',
+    '',
+    'Each window with the agent: every DNS message of that agent\'s life is the storm\'s. After the generators stopped (and waited ' +
+    `${s.drainMs} ms for responses on their way), two exports later: the agent's series (latest values) against the load's own counts — the generators' totals, ` +
+    'the responders\' Δ — and the pods\' UDP error counters (/proc/net/snmp in each namespace: a datagram the socket could not take is counted by the agent but never ' +
+    'reached the program). "a = b": agent = load. Mean latency: fovea.pod.dns.lookup.duration (sum ÷ count), client view (pod 0 waits for its answer) and ' +
+    'server view (pod 1 takes to answer: the time a query waits in the responders\' sockets).',
+    '',
+    table(['round', 'client: queries = sent', 'client: NOERROR = received', 'client: NXDOMAIN = received', 'server: queries = responders received',
+      'server: NOERROR = answered', 'server: NXDOMAIN = answered', 'UDP RcvbufErrors/InErrors pod 0 · pod 1', 'client timeouts (agent) · unanswered (generators)',
+      'mean latency client · server (µs)', 'kernel record failures'], exRows),
+    '',
+    'Events: `fovea.dns.message` with NXDOMAIN received at the OTLP receiver, per view (client: the response reaching pod 0\'s veth; server: leaving pod 1\'s), ' +
+    'with the `fovea.events.suppressed` they carry, and the kernel\'s pending count (events suppressed or lost since each CPU\'s last event: `dns_event_limits`, ' +
+    'failed slot, read with bpftool after the storm). The limit is per CPU per slot, and both views share the failed slot: a CPU that runs the responder\'s ' +
+    'sendmmsg sees a response leave pod 1 and reach pod 0 in one pass, so the views split each CPU\'s budget. Reconciled: events + carried + pending = NXDOMAIN ' +
+    'responses counted (client + server view).',
+    '',
+    table(['round', 'storm s', 'events client / server', 'events/s client / server', 'carried', 'kernel pending', 'events + carried + pending = NXDOMAIN counted',
+      'kernel emitted per CPU', 'emitted (kernel) · read (agent)', 'suppressed (kernel) · exported', 'ring full', 'other DNS events'], evRows),
+    '',
+    '### 3. the tc programs\' cost per packet, DNS on vs off',
+    '',
+    `kernel.bpf_stats_enabled=1 (it was ${h.programs.bpfStatsBefore}; restored afterwards); run_cnt and run_time_ns of the agent's traffic_* programs (\`bpftool -j prog show\`, ` +
+    `ids from its fds), Δ over ${s.programSeconds} s windows of the same storm, ${s.programRounds} window(s) per mode, alternating: the agent with its defaults ("DNS on") and with ` +
+    '`--no-dns` (flow records still on; the DNS path stops at its config check). Every query and every response passes each program twice (pod 0\'s and pod 1\'s veth).',
+    '',
+    table(['program', 'DNS on: runs/s', 'DNS on: ns/run', '--no-dns: runs/s', '--no-dns: ns/run', 'DNS adds (ns/run)'], progRows),
+    '',
+    'Per window:',
+    '',
+    table(['round', 'mode', 'seconds', 'answered/s', ...names.map((n) => `\`${n}\` ns/run`)], progWindows),
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): string {
   const m = r.machine;
   const passed = r.targets.filter((t) => t.pass).length;
@@ -516,12 +612,13 @@ export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): strin
     ...(r.e ? ['', partE(r.e)] : []),
     ...(r.f ? ['', partF(r.f)] : []),
     ...(r.g ? ['', partG(r.g)] : []),
+    ...(r.h ? ['', partH(r.h)] : []),
     '',
     '## Reproduce',
     '',
     'As root on a machine with the kernel features of the agent (tcx, BTF): `npm run bench` ' +
-    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f,g` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
-    'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a, c and g, ' +
+    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f,g,h` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
+    'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a, c, g and h, ' +
     'a three-pod lab (`fovea-bnfl-*`, `fvbnfl-*`) for part d, a veth pair `fvstrm0`/`fvstrm1` with nft table `netdev fovea_bench_storm` ' +
     'for parts e and f (trafgen from Debian\'s netsniff-ng; part f also a Hubble socket in the temp directory), and removes them on exit.',
     '',

@@ -1,5 +1,5 @@
 /**
- * Fovea benchmark v1: one run, seven parts, one report.
+ * Fovea benchmark v1: one run, eight parts, one report.
  *
  *   (a) TCP throughput between two lab pods, agent attached vs not (alternating, same run)
  *   (b) the tc program's cost per packet through BPF_PROG_TEST_RUN, next to an empty baseline
@@ -13,8 +13,11 @@
  *   (g) the tcp probe's cost: ns per run of each tcp program (connection storm, bulk transfer), TCP
  *       throughput with every probe on ÷ no agent (95% CI), agent CPU at 10k new connections/s,
  *       agent memory with 100k connections held open, kernel memory of the tcp_* maps
+ *   (h) a DNS storm (50k queries/s asked, 1 in 10 NXDOMAIN) between two lab pods: agent CPU/RSS and
+ *       the storm's rate with ÷ without the agent (95% CIs over interleaved rounds), pod DNS counts
+ *       and NXDOMAIN events reconciled with the load's own counts, tc program ns/run DNS on vs off
  *
- * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g]
+ * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h]
  * Writes bench/results/latest.json (all raw numbers) and bench/results/latest.md (the report) when
  * every part runs; a run of some parts (--only) writes bench/results/part-<parts>.json and .md
  * instead, so that it never replaces the last full run (test/deploy reads latest.json's targets).
@@ -37,6 +40,7 @@ import { runHubbleFlows, type HubbleFlowsConfig, type HubbleFlowsSettings } from
 import { tearDown as tearDownStorm } from './storm.js';
 import { runTcCost, type TcCostSettings } from './tc-cost.js';
 import { restoreBpfStats } from './bpf-stats.js';
+import { runDnsStorm, type DnsStormSettings } from './dns-storm.js';
 import { runTcpCost, type TcpCostSettings } from './tcp-cost.js';
 import { runThroughput, type ThroughputSettings } from './throughput.js';
 import { PART_IDS, progress, type PartId, type Target } from './util.js';
@@ -79,6 +83,7 @@ interface Settings {
   readonly e: EventsStormSettings;
   readonly f: HubbleFlowsSettings;
   readonly g: TcpCostSettings;
+  readonly h: DnsStormSettings;
 }
 
 function settingsFor(quick: boolean): Settings {
@@ -118,10 +123,16 @@ function settingsFor(quick: boolean): Settings {
       settleSeconds: quick ? 1 : 3,
       exportIntervalMs: EXPORT_INTERVAL_MS,
     },
+    h: {
+      rate: 50_000, generators: 2, responders: 2, sockets: 64, nxEvery: 10,
+      rounds: quick ? 1 : 4, warmupSeconds: 2, windowSeconds: quick ? 5 : 15, drainMs: 500,
+      programRounds: quick ? 1 : 2, programSeconds: quick ? 3 : 10,
+      settleSeconds: quick ? 1 : 3, exportIntervalMs: EXPORT_INTERVAL_MS, eventRatePerCpu: 100,
+    },
   };
 }
 
-const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g]\n' +
+const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h]\n' +
   '  --quick      short durations and few flows (a smoke test of the benchmark, not a measurement)\n' +
   '  --only LIST  run only these parts: a (throughput), b (tc cost), c (agent CPU/RSS, drop storm),\n' +
   '               d (agent CPU/RSS with 10k and 100k active flows, share of flows counted),\n' +
@@ -129,6 +140,8 @@ const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g]\n'
   '               f (Hubble API: flows/s to 1 and 8 GetFlows clients, agent CPU/RSS, 95% CIs)\n' +
   '               g (tcp probe: ns/run per program, throughput ratio with a 95% CI, agent CPU at\n' +
   '               10k connections/s, agent memory with 100k connections open)\n' +
+  '               h (DNS storm at 50k queries/s: agent CPU/RSS, rate ratio with a 95% CI, exact pod\n' +
+  '               DNS counts and NXDOMAIN events, tc program ns/run with DNS on vs --no-dns)\n' +
   '               A run of some parts writes bench/results/part-<parts>.{json,md}, not latest.*\n';
 
 function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefined {
@@ -224,11 +237,11 @@ async function main(): Promise<number> {
   const machine = await machineInfo(root);
   progress(`machine: ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}, Node ${machine.node}, ${machine.libbpf}`);
 
-  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e']; f?: BenchResults['f']; g?: BenchResults['g'] } = {};
+  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e']; f?: BenchResults['f']; g?: BenchResults['g']; h?: BenchResults['h'] } = {};
   const errors: Array<{ part: PartId | 'setup'; message: string }> = [];
   try {
     if (cli.parts.some((p) => p !== 'b' && p !== 'f')) res.receiver = await OtlpReceiver.start();
-    if (cli.parts.some((p) => p === 'a' || p === 'c' || p === 'g')) {
+    if (cli.parts.some((p) => p === 'a' || p === 'c' || p === 'g' || p === 'h')) {
       res.lab = await Lab.create({ name: LAB_NAME, pods: 2 });
       progress(`lab ${LAB_NAME}: ${res.lab.pods.map((p) => `${p.hostIfname} ↔ ${p.ip}`).join(', ')}; OTLP receiver ${res.receiver!.endpoint}`);
     }
@@ -256,6 +269,7 @@ async function main(): Promise<number> {
         }, track);
       },
       g: async () => { out.g = await runTcpCost(res.lab!, res.receiver!, settings.g, agentOpts, track); },
+      h: async () => { out.h = await runDnsStorm(res.lab!, res.receiver!, settings.h, agentOpts, track); },
     };
     for (const p of cli.parts) {
       if (signalled) break; // interrupted: cleanup is running, results will not be written
@@ -282,7 +296,7 @@ async function main(): Promise<number> {
   }
 
   const finishedAt = new Date();
-  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? []), ...(out.f?.targets ?? []), ...(out.g?.targets ?? [])];
+  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? []), ...(out.f?.targets ?? []), ...(out.g?.targets ?? []), ...(out.h?.targets ?? [])];
   const results: BenchResults = {
     benchmark: 'fovea-bench', version: 1,
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
