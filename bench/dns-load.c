@@ -46,26 +46,7 @@
 #define MSG_MAX 512
 #define RCVBUF (8 << 20)
 
-static volatile sig_atomic_t want_mark, want_stop;
-
-static void on_usr1(int sig) { (void)sig; want_mark = 1; }
-static void on_term(int sig) { (void)sig; want_stop = 1; }
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long long cpu_us(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-}
+#include "load-common.h"
 
 /* counters of both modes (unused ones stay 0) */
 static long long sent, nx_sent, errors, behind;

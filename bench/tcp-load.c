@@ -32,26 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t want_mark, want_stop;
-
-static void on_usr1(int sig) { (void)sig; want_mark = 1; }
-static void on_term(int sig) { (void)sig; want_stop = 1; }
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static long long cpu_us(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-}
+#include "load-common.h"
 
 /* counters of every mode (unused ones stay 0) */
 static long long issued, connected, resets, refused, errors, accepted, held, behind;
