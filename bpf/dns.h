@@ -22,6 +22,9 @@
 #define DNS_PENDING_NAME 128 /* a power of 2: the copy length is masked for the verifier */
 /* Bytes of the DNS message copied into an event (header, question, answers as far as they reach). */
 #define DNS_EVENT_COPY 512 /* a power of 2, as DNS_PENDING_NAME */
+/* Size of dns_names: (question name, query type, view) for the top-N name metrics. The agent sets it;
+ * a name that finds the table full is counted (DNS_ERR_NAMES_FULL), its message still counted elsewhere. */
+#define DNS_MAX_NAMES 4096
 /* Latency buckets: the same bounds as TCP handshake time (TCP_LATENCY_BOUNDS_S), plus one above. */
 #define DNS_LATENCY_BUCKETS 17
 
@@ -74,12 +77,30 @@ struct dns_stats {
 	__u64 latency_buckets[DNS_LATENCY_BUCKETS];
 };
 
+/* key of dns_names: one question name (hashed), query type and view */
+struct dns_name_key {
+	__u64 hash;        /* FNV-1a 64 of the name's wire bytes (first DNS_PENDING_NAME), ASCII letters lowered */
+	__u16 qtype;
+	__u8 view;         /* enum dns_view */
+	__u8 pad[5];       /* always zero */
+};
+
+/* value of dns_names: shared by CPUs, atomic adds */
+struct dns_name_stats {
+	__u64 queries;
+	__u64 responses[16];       /* by response code */
+	__u8 name_len;             /* bytes of name[] filled */
+	__u8 pad[7];               /* always zero */
+	__u8 name[DNS_PENDING_NAME]; /* wire format, letters lowered, cut at DNS_PENDING_NAME */
+};
+
 /* Indexes of dns_errors (per-CPU u64 counters). */
 enum dns_error {
 	DNS_ERR_MAP_FULL = 0,      /* a dns_stats key could not be inserted: a message not counted */
 	DNS_ERR_PENDING_FULL = 1,  /* a query could not be remembered: its latency is lost (still counted) */
 	DNS_ERR_MALFORMED = 2,     /* a message on port 53 too short or with an unreadable question: counted nowhere else */
-	DNS_ERR_MAX = 3,
+	DNS_ERR_NAMES_FULL = 3,    /* a name could not be inserted in dns_names: the message is counted, not by name */
+	DNS_ERR_MAX = 4,
 };
 
 /* Ring events: rate limit slots */
@@ -94,7 +115,7 @@ struct dns_config {
 	__u32 enabled;     /* 1: count DNS messages */
 	__u32 events;      /* 0: none; 1: failed responses; 2: every message */
 	__u32 per_window;  /* events per CPU per slot per window */
-	__u32 pad;         /* always zero */
+	__u32 names;       /* 1: count messages by question name in dns_names */
 	__u64 window_ns;
 };
 

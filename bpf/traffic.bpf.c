@@ -99,6 +99,22 @@ struct {
 	__type(value, struct dns_pending);
 } dns_scratch SEC(".maps");
 
+/* key: struct dns_name_key; value: struct dns_name_stats (shared, atomic adds). Sized by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DNS_MAX_NAMES);
+	__type(key, struct dns_name_key);
+	__type(value, struct dns_name_stats);
+} dns_names SEC(".maps");
+
+/* index 0: scratch for a new dns_names value (too big for the stack) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_name_stats);
+} dns_name_scratch SEC(".maps");
+
 /* key: enum dns_error; value: per-CPU count */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -139,6 +155,62 @@ static const __u64 DNS_LATENCY_BOUNDS_NS[DNS_LATENCY_BUCKETS - 1] = {
 static __always_inline bool ipv6_ext(__u8 nh)
 {
 	return nh == 0 || nh == 43 || nh == 60 || nh == 44;
+}
+
+/*
+ * Counts a message by its question name (wire format at `name_off`, `name_len` bytes, cut at
+ * DNS_PENDING_NAME): FNV-1a over the bytes with ASCII letters lowered (names are case-insensitive,
+ * and resolvers may randomise case), so a query and its response meet in one entry.
+ */
+static __always_inline void count_dns_name(struct __sk_buff *skb, __u32 name_off, __u8 name_len, __u16 qtype,
+					   __u8 view, bool response, __u8 rcode)
+{
+	__u32 zero = 0;
+	struct dns_name_key nk = {};
+	struct dns_name_stats *ns = bpf_map_lookup_elem(&dns_name_scratch, &zero);
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	if (!ns || name_len == 0 ||
+	    bpf_skb_load_bytes(skb, name_off, ns->name, ((name_len - 1) & (DNS_PENDING_NAME - 1)) + 1))
+		return;
+	for (int i = 0; i < DNS_PENDING_NAME; i++) {
+		__u8 c;
+
+		if (i >= name_len)
+			break;
+		c = ns->name[i];
+		if (c >= 'A' && c <= 'Z') {
+			c += 'a' - 'A';
+			ns->name[i] = c;
+		}
+		h = (h ^ c) * 0x100000001b3ULL;
+	}
+	nk.hash = h;
+	nk.qtype = qtype;
+	nk.view = view;
+	struct dns_name_stats *st = bpf_map_lookup_elem(&dns_names, &nk);
+
+	if (!st) {
+		long err;
+
+		ns->queries = 0;
+		#pragma unroll
+		for (int i = 0; i < 16; i++)
+			ns->responses[i] = 0;
+		ns->name_len = name_len;
+		err = bpf_map_update_elem(&dns_names, &nk, ns, BPF_NOEXIST);
+		if (err && err != -17) {
+			FOVEA_COUNT(dns_errors, DNS_ERR_NAMES_FULL);
+			return;
+		}
+		st = bpf_map_lookup_elem(&dns_names, &nk);
+		if (!st)
+			return;
+	}
+	if (response)
+		__sync_fetch_and_add(&st->responses[rcode & 0x0f], 1);
+	else
+		__sync_fetch_and_add(&st->queries, 1);
 }
 
 /*
@@ -280,6 +352,9 @@ static __always_inline void track_dns(struct __sk_buff *skb, const struct flow_k
 			}
 		}
 	}
+
+	if (cfg->names && name_len)
+		count_dns_name(skb, off + 12, name_len, qtype, view, response, rcode);
 
 	/* events: failed responses (NXDOMAIN, SERVFAIL, REFUSED), or every message when asked */
 	bool failed = response && (rcode == 2 || rcode == 3 || rcode == 5);

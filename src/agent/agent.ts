@@ -28,6 +28,7 @@ import { DropEventSource } from '../events/drop-events.js';
 import { FlowEventSource } from '../events/flow-events.js';
 import { TcpEventSource } from '../events/tcp-events.js';
 import { DnsEventSource } from '../events/dns-events.js';
+import { DnsNameSeries } from '../pods/dns-names.js';
 import { DnsSeries } from '../pods/dns-series.js';
 import { KernelSymbols } from '../events/kallsyms.js';
 import { EventPipeline, type EventOutput } from '../events/pipeline.js';
@@ -75,6 +76,8 @@ const POD_NETSTACK = 'netstack.pods';
 const POD_TCP = 'tcp.pods';
 /** Source name of the DNS series (node, pods, pairs) from the traffic probe's DNS tap. */
 const DNS = 'dns';
+/** Source name of the DNS series by question name (top N). */
+const DNS_NAMES = 'dns.names';
 
 export class AgentStartError extends Error {
   override readonly name = 'AgentStartError';
@@ -97,6 +100,7 @@ export function probeSettings(config: Config, bpfObjectDir: string, trackFlows?:
       dns: {
         enabled: true, events: config.events.dns.mode, ratePerCpu: config.events.dns.ratePerCpu,
         ringBufferBytes: config.events.dns.ringBufferBytes, maxPending: config.probes.dns.maxPending, maxKeys: config.probes.dns.maxKeys,
+        ...(config.probes.dns.names.top > 0 ? { names: { tableSize: config.probes.dns.names.tableSize } } : {}),
       },
     } : {}),
     ...(trackFlows ? { trackFlows } : {}),
@@ -119,6 +123,7 @@ export class Agent {
   private podNetstack: PodNetstack | undefined;
   private tcpSeries: TcpSeries | undefined;
   private dnsSeries: DnsSeries | undefined;
+  private dnsNames: DnsNameSeries | undefined;
   /** DNS events (when on): the series stage hands it timed-out queries */
   private dnsEvents: DnsEventSource | undefined;
   private podTimer: NodeJS.Timeout | undefined;
@@ -221,6 +226,14 @@ export class Agent {
       });
       this.dnsSeries = dnsSeries;
       this.producer.addSource(this.timedSource({ name: DNS, collect: () => dnsSeries.collect() }));
+      const names = cfg.probes.dns.names;
+      if (names.top > 0) {
+        const dnsNames = new DnsNameSeries(tap, {
+          top: names.top, max: names.max, idleTimeoutMs: cfg.probes.flows.idleTimeoutMs, seriesTtlMs: cfg.pods.seriesTtlMs,
+        });
+        this.dnsNames = dnsNames;
+        this.producer.addSource(this.timedSource({ name: DNS_NAMES, collect: () => dnsNames.collect() }));
+      }
     }
     const netstack = this.probes.find((p): p is NetstackProbe => p instanceof NetstackProbe);
     if (netstack) {
@@ -393,6 +406,13 @@ export class Agent {
         snapshot.set(DNS, this.dnsSeries.collect());
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'final dns read failed');
+      }
+    }
+    if (this.dnsNames) {
+      try {
+        snapshot.set(DNS_NAMES, this.dnsNames.collect());
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'final dns name read failed');
       }
     }
     if (this.tcpSeries) {

@@ -24,6 +24,7 @@ export const AGENT_FLAGS = {
   'flow-idle-timeout': { type: 'string' },
   'no-dns': { type: 'boolean' },
   'dns-timeout': { type: 'string' },
+  'dns-top-names': { type: 'string' },
   'no-tcp': { type: 'boolean' },
   'tcp-max-sockets': { type: 'string' },
   'no-netstack': { type: 'boolean' },

@@ -108,6 +108,14 @@ export const ConfigSchema = z.object({
         .describe('Queries the kernel remembers while they wait for their response; beyond it their latency is lost (counted)'),
       maxKeys: z.number().int().min(1_024).max(1_048_576).default(16_384)
         .describe('Size of the kernel table of (client, server, view, query type) DNS records; a full table is counted'),
+      names: z.object({
+        top: z.number().int().min(0).max(1_000).default(10)
+          .describe('Question names on metrics: at each collection the N names with the most new queries get their own fovea.dns.name.* series (until max); 0: names only in events'),
+        max: z.number().int().min(1).max(100_000).default(200)
+          .describe('At most this many (name, query type, view) series; queries of names without one are counted in fovea.dns.name.overflow'),
+        tableSize: z.number().int().min(64).max(1_048_576).default(4_096)
+          .describe('Size of the kernel table of names (per query type and view); a name that finds it full is counted (dns_names_full), its messages still in every other DNS metric'),
+      }).strict().default({}),
     }).strict().default({}),
     tcp: z.object({
       enabled: z.boolean().default(true)

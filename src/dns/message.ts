@@ -188,6 +188,32 @@ export function nameMatchesSuffix(name: string, suffix: string): boolean {
   return slashes % 2 === 0;
 }
 
+/**
+ * A name in DNS wire format (length-prefixed labels, as a question carries it) → this module's
+ * text form. A name cut short (the kernel keeps its first bytes) keeps its whole labels and ends
+ * in '…'. Undefined when empty or unreadable (a compression pointer, a label over 63 bytes).
+ */
+export function wireName(name: Uint8Array): string | undefined {
+  let pos = 0;
+  let cut = false;
+  for (;;) {
+    if (pos >= name.length) { cut = true; break; }
+    const l = name[pos]!;
+    if (l === 0) break;
+    if (l > 63) return undefined;
+    if (pos + 1 + l > name.length) { cut = true; break; }
+    pos += 1 + l;
+  }
+  if (cut && pos === 0) return undefined;
+  const msg = new Uint8Array(HEADER_SIZE + pos + 1 + 4);
+  msg[5] = 1; // qdcount
+  msg.set(name.subarray(0, pos), HEADER_SIZE);
+  const r = parseDnsMessage(msg);
+  const q = r.ok ? r.message.question : r.partial?.question;
+  if (!q) return undefined;
+  return cut ? `${q.name === '.' ? '' : q.name}…` : q.name;
+}
+
 /** Parses one DNS message (or the start of one); never throws. */
 export function parseDnsMessage(buf: Uint8Array, opts?: DnsParseOptions): DnsParseResult {
   const len = buf.length;

@@ -6,7 +6,7 @@
  */
 import type { IdentitySource } from '../k8s/types.js';
 import type { RingReader } from '../kernel/ringbuf.js';
-import { parseDnsMessage, qtypeName } from '../dns/message.js';
+import { parseDnsMessage, qtypeName, wireName } from '../dns/message.js';
 import { EVENT } from '../names.js';
 import { DNS_VIEW, decodeDnsEvent, type DnsPendingQuery, type RawDnsEvent } from '../probes/dns/layout.js';
 import type { EventLimitCount } from '../probes/drop/layout.js';
@@ -31,17 +31,6 @@ export interface DnsEventSourceOptions {
 
 const TRANSPORT: Record<number, 'tcp' | 'udp'> = { 6: 'tcp', 17: 'udp' };
 const VIEW: Record<number, DnsPart['view']> = { [DNS_VIEW.client]: 'client', [DNS_VIEW.server]: 'server' };
-
-/** A name in DNS wire format (length-prefixed labels, as a query carries it) → dotted text, through the parser. */
-export function wireName(name: Buffer): string | undefined {
-  if (name.length === 0) return undefined;
-  const msg = Buffer.alloc(12 + name.length + 4);
-  msg.writeUInt16BE(1, 4); // qdcount
-  name.copy(msg, 12);
-  const r = parseDnsMessage(msg);
-  const q = r.ok ? r.message.question : r.partial?.question;
-  return q?.name;
-}
 
 export class DnsEventSource {
   private readonly local: LocalPods;

@@ -41,7 +41,7 @@ import {
 } from '../../src/probes/tcp/layout.js';
 import { TCP_OBJECT, TCP_TRACEPOINTS, tcpPrograms } from '../../src/probes/tcp/probe.js';
 import {
-  DNS_CONFIG, DNS_ERRORS, DNS_EVENT, DNS_EVENT_COPY, DNS_EVENT_SLOT, DNS_EVENT_SLOTS, DNS_KEY, DNS_LATENCY_BUCKETS, DNS_PENDING,
+  DNS_CONFIG, DNS_ERRORS, DNS_EVENT, DNS_NAME_KEY, DNS_NAME_STATS, DNS_EVENT_COPY, DNS_EVENT_SLOT, DNS_EVENT_SLOTS, DNS_KEY, DNS_LATENCY_BUCKETS, DNS_PENDING,
   DNS_PENDING_KEY, DNS_PENDING_NAME, DNS_STATS, DNS_VIEW, decodeDnsEvent,
 } from '../../src/probes/dns/layout.js';
 import { TCP_FAILURE, TCP_LATENCY_BOUNDS_S } from '../../src/names.js';
@@ -929,10 +929,23 @@ describeObjects('struct layouts: bpf/dns.h (traffic.bpf.o) == src/probes/dns/lay
     expect(sizes(v)).toMatchObject({ responses: 16 * 8, latency_buckets: DNS_LATENCY_BUCKETS * 8 });
   });
 
+  it('struct dns_name_key / dns_name_stats', () => {
+    const k = structOf('dns_name_key');
+    expect(k.size).toBe(DNS_NAME_KEY.size);
+    expect(offsets(k)).toEqual({ hash: DNS_NAME_KEY.hash, qtype: DNS_NAME_KEY.qtype, view: DNS_NAME_KEY.view, pad: DNS_NAME_KEY.pad });
+    const v = structOf('dns_name_stats');
+    expect(v.size).toBe(DNS_NAME_STATS.size);
+    expect(offsets(v)).toEqual({
+      queries: DNS_NAME_STATS.queries, responses: DNS_NAME_STATS.responses, name_len: DNS_NAME_STATS.nameLen,
+      pad: DNS_NAME_STATS.pad, name: DNS_NAME_STATS.name,
+    });
+    expect(sizes(v)).toMatchObject({ responses: 16 * 8, name: DNS_PENDING_NAME });
+  });
+
   it('struct dns_config / dns_event_limit / dns_event', () => {
     const c = structOf('dns_config');
     expect(c.size).toBe(DNS_CONFIG.size);
-    expect(offsets(c)).toEqual({ enabled: DNS_CONFIG.enabled, events: DNS_CONFIG.events, per_window: DNS_CONFIG.perWindow, pad: DNS_CONFIG.pad, window_ns: DNS_CONFIG.windowNs });
+    expect(offsets(c)).toEqual({ enabled: DNS_CONFIG.enabled, events: DNS_CONFIG.events, per_window: DNS_CONFIG.perWindow, names: DNS_CONFIG.names, window_ns: DNS_CONFIG.windowNs });
     const l = structOf('dns_event_limit');
     expect(l.size).toBe(DROP_EVENT_LIMIT.size);
     expect(offsets(l)).toEqual({
@@ -956,6 +969,7 @@ describeObjects('struct layouts: bpf/dns.h (traffic.bpf.o) == src/probes/dns/lay
       const m = (n: string) => obj.map(n);
       expect([m('dns_pending').keySize, m('dns_pending').valueSize]).toEqual([DNS_PENDING_KEY.size, DNS_PENDING.size]);
       expect([m('dns_stats').keySize, m('dns_stats').valueSize]).toEqual([DNS_KEY.size, DNS_STATS.size]);
+      expect([m('dns_names').keySize, m('dns_names').valueSize]).toEqual([DNS_NAME_KEY.size, DNS_NAME_STATS.size]);
       expect(m('dns_cfg').valueSize).toBe(DNS_CONFIG.size);
       expect(m('dns_event_limits').valueSize).toBe(DROP_EVENT_LIMIT.size);
       expect(m('dns_errors').maxEntries).toBe(DNS_ERRORS.length);
@@ -968,7 +982,7 @@ describeObjects('struct layouts: bpf/dns.h (traffic.bpf.o) == src/probes/dns/lay
 
 describe.skipIf(!clang)('enum values: bpf/dns.h == src/probes/dns/layout.ts', () => {
   it('dns_view, dns_error, dns_event_slot and the sizes', () => {
-    const names = ['DNS_VIEW_CLIENT', 'DNS_VIEW_SERVER', 'DNS_ERR_MAP_FULL', 'DNS_ERR_PENDING_FULL', 'DNS_ERR_MALFORMED', 'DNS_ERR_MAX',
+    const names = ['DNS_VIEW_CLIENT', 'DNS_VIEW_SERVER', 'DNS_ERR_MAP_FULL', 'DNS_ERR_PENDING_FULL', 'DNS_ERR_MALFORMED', 'DNS_ERR_NAMES_FULL', 'DNS_ERR_MAX',
       'DNS_EVENT_FAILED', 'DNS_EVENT_OTHER', 'DNS_EVENT_SLOTS'];
     const values = withHeaderBtf('dns.h', ['enum dns_view abi_v; enum dns_error abi_e; enum dns_event_slot abi_s;'], (btf) => {
       const out: Record<string, number> = {};
@@ -978,8 +992,8 @@ describe.skipIf(!clang)('enum values: bpf/dns.h == src/probes/dns/layout.ts', ()
     expect(Object.keys(values).sort()).toEqual([...names].sort());
     expect([values['DNS_VIEW_CLIENT'], values['DNS_VIEW_SERVER']]).toEqual([DNS_VIEW.client, DNS_VIEW.server]);
     expect(values['DNS_ERR_MAX']).toBe(DNS_ERRORS.length);
-    expect([values['DNS_ERR_MAP_FULL'], values['DNS_ERR_PENDING_FULL'], values['DNS_ERR_MALFORMED']]).toEqual([0, 1, 2]);
-    expect(DNS_ERRORS).toEqual(['map_full', 'pending_full', 'malformed']);
+    expect([values['DNS_ERR_MAP_FULL'], values['DNS_ERR_PENDING_FULL'], values['DNS_ERR_MALFORMED'], values['DNS_ERR_NAMES_FULL']]).toEqual([0, 1, 2, 3]);
+    expect(DNS_ERRORS).toEqual(['map_full', 'pending_full', 'malformed', 'names_full']);
     expect([values['DNS_EVENT_FAILED'], values['DNS_EVENT_OTHER'], values['DNS_EVENT_SLOTS']]).toEqual([DNS_EVENT_SLOT.failed, DNS_EVENT_SLOT.other, DNS_EVENT_SLOTS]);
   });
 

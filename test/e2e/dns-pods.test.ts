@@ -8,6 +8,8 @@
  *   it (REFUSED: dnsmasq has no upstream), and T to a "server" whose port 53 the lab's nft policy
  *   drops (timeouts). Client role: queries and responses by code equal those numbers; timeouts
  *   equal T. Server role (the dnsmasq pod): queries equal the `query[` lines dnsmasq logged.
+ * - By question name (half the A lookups in capitals: names are counted case-insensitively): the
+ *   client view per name equals what dig sent, the server view what dnsmasq logged per name.
  * - Through a 300 ms delay line towards the client, every client-view latency lands in the
  *   (250, 500] ms bucket (the delay line is a user-space process: on a loaded 2-core machine its
  *   timers run late by tens of ms, so the bucket is chosen with room above the true value).
@@ -75,7 +77,8 @@ describeRoot('DNS per pod and workload pair (agent, standalone, dnsmasq)', 'load
     const server = (extra: Record<string, unknown>) => ({ 'k8s.pod.name': s.netns, 'fovea.dns.role': 'server', ...extra });
     const queriesLogged = () => (dnsmasqLog.match(/query\[/g) ?? []).length;
     const logged0 = queriesLogged();
-    await dig([`@${s.ip}`, 'good.lab', 'A'], G);
+    await dig([`@${s.ip}`, 'good.lab', 'A'], G / 2);
+    await dig([`@${s.ip}`, 'GOOD.Lab', 'A'], G / 2); // names are counted case-insensitively
     await dig(['+tcp', `@${s.ip}`, 'good.lab', 'AAAA'], G);
     await dig([`@${s.ipv6}`, 'good.lab', 'AAAA'], G6);
     await dig([`@${s.ip}`, 'nope.lab', 'A'], X);
@@ -100,6 +103,23 @@ describeRoot('DNS per pod and workload pair (agent, standalone, dnsmasq)', 'load
     expect(v('fovea.flow.dns.queries', pair)).toBe(2 * G + G6 + X + R);
     expect(v('fovea.flow.dns.responses', { ...pair, 'fovea.dns.response.code': 'NXDOMAIN' })).toBe(X);
     expect(v('fovea.flow.dns.timeouts', { 'fovea.source.workload.name': c.netns, 'fovea.destination.workload.name': dead.netns })).toBe(T);
+
+    // by question name (top N, default 10: every name here gets a series): client view = what dig
+    // sent, server view = what dnsmasq logged per name; nothing in the overflow
+    const byName = (name: string, type: string, view: string) =>
+      v('fovea.dns.name.queries', { 'dns.question.name': name, 'fovea.dns.question.type': type, 'fovea.dns.view': view });
+    expect(byName('good.lab', 'A', 'client')).toBe(G);
+    expect(byName('good.lab', 'AAAA', 'client')).toBe(G + G6);
+    expect(byName('nope.lab', 'A', 'client')).toBe(X);
+    expect(byName('example.com', 'A', 'client')).toBe(R);
+    expect(byName('lost.lab', 'A', 'client')).toBe(T);
+    const logged = (name: string, type: string) =>
+      (dnsmasqLog.toLowerCase().match(new RegExp(`query\\[${type.toLowerCase()}\\] ${name.replace('.', '\\.')} from`, 'g')) ?? []).length;
+    for (const [name, type] of [['good.lab', 'A'], ['good.lab', 'AAAA'], ['nope.lab', 'A'], ['example.com', 'A']] as const) {
+      expect(byName(name, type, 'server')).toBe(logged(name, type));
+    }
+    expect(v('fovea.dns.name.responses', { 'dns.question.name': 'nope.lab', 'fovea.dns.view': 'client', 'fovea.dns.response.code': 'NXDOMAIN' })).toBe(X);
+    expect(v('fovea.dns.name.overflow', { 'fovea.dns.kind': 'query' })).toBe(0);
 
     // events: failed responses (client view) and timeouts, with the question
     await rx.waitForLogs((recs) => recs.filter((r) => r.eventName === 'fovea.dns.timeout').length >= T, 10_000);

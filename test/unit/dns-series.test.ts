@@ -1,6 +1,7 @@
 /** DNS series (node, pod roles, pairs counted once), timeouts swept from the kernel, idle records, and DNS events. */
 import { describe, expect, it } from 'vitest';
-import { DnsEventSource, wireName } from '../../src/events/dns-events.js';
+import { DnsEventSource } from '../../src/events/dns-events.js';
+import { wireName } from '../../src/dns/message.js';
 import { StaticIdentity } from '../../src/k8s/static.js';
 import type { PodInfo } from '../../src/k8s/types.js';
 import { DnsSeries } from '../../src/pods/dns-series.js';

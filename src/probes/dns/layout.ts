@@ -34,9 +34,18 @@ export const DNS_STATS = {
   size: 304, queries: 0, responses: 8, empty: 136, unmatched: 144, latencyCount: 152, latencySumNs: 160, latencyBuckets: 168,
 } as const;
 
+/** struct dns_name_key */
+export const DNS_NAME_KEY = { size: 16, hash: 0, qtype: 8, view: 10, pad: 11 } as const;
+
+/** struct dns_name_stats */
+export const DNS_NAME_STATS = { size: 272, queries: 0, responses: 8, nameLen: 136, pad: 137, name: 144 } as const;
+
 /** enum dns_error → `fovea.failure.kind` (probe `dns`) */
-export const DNS_ERRORS = ['map_full', 'pending_full', 'malformed'] as const;
-/** Which of DNS_ERRORS lost counts (pending_full loses a latency, not a count). */
+export const DNS_ERRORS = ['map_full', 'pending_full', 'malformed', 'names_full'] as const;
+/**
+ * Which of DNS_ERRORS lost counts (pending_full loses a latency, not a count; names_full a message's
+ * count by name, never its count in the other DNS metrics).
+ */
 export const DNS_ERRORS_LOSING = new Set(['map_full', 'malformed']);
 
 /** enum dns_event_slot */
@@ -44,7 +53,7 @@ export const DNS_EVENT_SLOT = { failed: 0, other: 1 } as const;
 export const DNS_EVENT_SLOTS = 2;
 
 /** struct dns_config (value of dns_cfg[0]) */
-export const DNS_CONFIG = { size: 24, enabled: 0, events: 4, perWindow: 8, pad: 12, windowNs: 16 } as const;
+export const DNS_CONFIG = { size: 24, enabled: 0, events: 4, perWindow: 8, names: 12, windowNs: 16 } as const;
 
 /** struct dns_event */
 export const DNS_EVENT = {
@@ -55,11 +64,12 @@ export const DNS_EVENT = {
 /** Which messages become events: none, failed responses (NXDOMAIN, SERVFAIL, REFUSED), or all. */
 export type DnsEventMode = 'off' | 'failed' | 'all';
 
-export function encodeDnsConfig(c: { enabled: boolean; events: DnsEventMode; perWindow: number; windowNs: bigint }): Buffer {
+export function encodeDnsConfig(c: { enabled: boolean; events: DnsEventMode; perWindow: number; windowNs: bigint; names: boolean }): Buffer {
   const b = Buffer.alloc(DNS_CONFIG.size);
   b.writeUInt32LE(c.enabled ? 1 : 0, DNS_CONFIG.enabled);
   b.writeUInt32LE(c.events === 'all' ? 2 : c.events === 'failed' ? 1 : 0, DNS_CONFIG.events);
   b.writeUInt32LE(c.perWindow, DNS_CONFIG.perWindow);
+  b.writeUInt32LE(c.names ? 1 : 0, DNS_CONFIG.names);
   b.writeBigUInt64LE(c.windowNs, DNS_CONFIG.windowNs);
   return b;
 }
@@ -111,6 +121,39 @@ export function decodeDnsStats(s: MapSnapshot): DnsRecord[] {
       latencyCount: u64(DNS_STATS.latencyCount),
       latencySumNs: u64(DNS_STATS.latencySumNs),
       latencyBuckets,
+      recordKey: s.keys.toString('hex', k, k + s.keySize),
+    });
+  }
+  return out;
+}
+
+/** One dns_names entry: messages with one question name, query type and view. */
+export interface DnsNameRecord {
+  /** the name in wire format (letters lowered), possibly cut at DNS_PENDING_NAME bytes */
+  readonly name: Buffer;
+  readonly qtype: number;
+  readonly view: number;
+  readonly queries: number;
+  /** by response code 0..15 */
+  readonly responses: readonly number[];
+  /** hex of the raw key */
+  readonly recordKey: string;
+}
+
+export function decodeDnsNames(s: MapSnapshot): DnsNameRecord[] {
+  const out: DnsNameRecord[] = [];
+  for (let i = 0; i < s.count; i++) {
+    const k = i * s.keySize;
+    const v = i * s.valueStride;
+    const responses: number[] = [];
+    for (let r = 0; r < 16; r++) responses.push(Number(s.values.readBigUInt64LE(v + DNS_NAME_STATS.responses + r * 8)));
+    const nameLen = Math.min(s.values[v + DNS_NAME_STATS.nameLen]!, DNS_PENDING_NAME);
+    out.push({
+      name: Buffer.from(s.values.subarray(v + DNS_NAME_STATS.name, v + DNS_NAME_STATS.name + nameLen)),
+      qtype: s.keys.readUInt16LE(k + DNS_NAME_KEY.qtype),
+      view: s.keys[k + DNS_NAME_KEY.view]!,
+      queries: Number(s.values.readBigUInt64LE(v + DNS_NAME_STATS.queries)),
+      responses,
       recordKey: s.keys.toString('hex', k, k + s.keySize),
     });
   }

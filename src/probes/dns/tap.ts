@@ -9,8 +9,8 @@ import { readFailureCounters } from '../counters.js';
 import { EventRing } from '../event-ring.js';
 import type { RecordFailure } from '../types.js';
 import {
-  DNS_ERRORS, DNS_ERRORS_LOSING, decodeDnsPending, decodeDnsStats, encodeDnsConfig,
-  type DnsEventMode, type DnsPendingQuery, type DnsRecord,
+  DNS_ERRORS, DNS_ERRORS_LOSING, decodeDnsNames, decodeDnsPending, decodeDnsStats, encodeDnsConfig,
+  type DnsEventMode, type DnsNameRecord, type DnsPendingQuery, type DnsRecord,
 } from './layout.js';
 
 export interface DnsSettings {
@@ -20,6 +20,8 @@ export interface DnsSettings {
   readonly ringBufferBytes: number;
   readonly maxPending: number;
   readonly maxKeys: number;
+  /** counting by question name (for the top-N name metrics); absent: off */
+  readonly names?: { readonly tableSize: number };
 }
 
 const EVENT_WINDOW_NS = 1_000_000_000n;
@@ -29,6 +31,7 @@ const MIN_RING = 4096;
 export class DnsTap {
   private readonly stats: BpfMap;
   private readonly pending: BpfMap;
+  private readonly names: BpfMap | undefined;
   private readonly errors: ReadableMap;
   private readonly ring: EventRing;
 
@@ -37,6 +40,7 @@ export class DnsTap {
     const on = s?.enabled === true;
     obj.map('dns_pending').setMaxEntries(on ? s.maxPending : 1);
     obj.map('dns_stats').setMaxEntries(on ? s.maxKeys : 1);
+    obj.map('dns_names').setMaxEntries(on && s.names ? s.names.tableSize : 1);
     obj.map('dns_events').setMaxEntries(on && s.events !== 'off' ? s.ringBufferBytes : MIN_RING);
   }
 
@@ -44,7 +48,9 @@ export class DnsTap {
   constructor(obj: BpfObject, private readonly settings: DnsSettings) {
     obj.map('dns_cfg').update(Buffer.alloc(4), encodeDnsConfig({
       enabled: true, events: settings.events, perWindow: settings.ratePerCpu, windowNs: EVENT_WINDOW_NS,
+      names: settings.names !== undefined,
     }));
+    this.names = settings.names ? obj.map('dns_names') : undefined;
     this.stats = obj.map('dns_stats');
     this.pending = obj.map('dns_pending');
     this.errors = obj.map('dns_errors');
@@ -57,6 +63,16 @@ export class DnsTap {
 
   readStats(): DnsRecord[] {
     return decodeDnsStats(this.stats.readAll());
+  }
+
+  /** Counts by question name (dns_names); empty when names are off. */
+  readNames(): DnsNameRecord[] {
+    return this.names ? decodeDnsNames(this.names.readAll()) : [];
+  }
+
+  /** Deletes dns_names records (idle ones: the reader keeps what they counted). */
+  deleteNames(keys: readonly Buffer[]): void {
+    for (const k of keys) this.names?.delete(k);
   }
 
   /** Deletes dns_stats records (idle ones: their totals are kept by the reader). */
