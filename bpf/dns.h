@@ -25,6 +25,9 @@
 /* Size of dns_names: (question name, query type, view) for the top-N name metrics. The agent sets it;
  * a name that finds the table full is counted (DNS_ERR_NAMES_FULL), its message still counted elsewhere. */
 #define DNS_MAX_NAMES 4096
+/* Size of dns_pod_addrs: addresses of this node's pods (not host-network), written by the agent when
+ * DNS runs on node interfaces too: their messages there were already counted at their veth. */
+#define DNS_MAX_POD_ADDRS 4096
 /* Latency buckets: the same bounds as TCP handshake time (TCP_LATENCY_BOUNDS_S), plus one above. */
 #define DNS_LATENCY_BUCKETS 17
 

@@ -107,6 +107,14 @@ struct {
 	__type(value, struct dns_name_stats);
 } dns_names SEC(".maps");
 
+/* key: a 16-byte address (IPv4-mapped); value: 1. This node's pods (bpf/dns.h DNS_MAX_POD_ADDRS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DNS_MAX_POD_ADDRS);
+	__type(key, __u8[16]);
+	__type(value, __u8);
+} dns_pod_addrs SEC(".maps");
+
 /* index 0: scratch for a new dns_names value (too big for the stack) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -218,7 +226,7 @@ static __always_inline void count_dns_name(struct __sk_buff *skb, __u32 name_off
  * Counts it in dns_stats for its view, matches a response to its query for the latency, and
  * sends an event when asked. Every read is bpf_skb_load_bytes (also paged data), bounded.
  */
-static __always_inline void track_dns(struct __sk_buff *skb, const struct flow_key *fk, __u32 off, __u32 dir)
+static __always_inline void track_dns(struct __sk_buff *skb, const struct flow_key *fk, __u32 off, __u32 dir, bool host)
 {
 	__u8 hdr[12];
 	__u32 zero = 0, pos, msg_len;
@@ -270,12 +278,17 @@ static __always_inline void track_dns(struct __sk_buff *skb, const struct flow_k
 			name_len = pos - start > DNS_PENDING_NAME ? DNS_PENDING_NAME : pos - start;
 		}
 	}
-	/* a query from a pod (ingress at its host veth) is the client's view, and so is the response to it */
-	view = (dir == TRAFFIC_INGRESS) == !response ? DNS_VIEW_CLIENT : DNS_VIEW_SERVER;
+	/* a query from a pod (ingress at its host veth) is the client's view, and so is the response to
+	 * it; on a node interface (host) the other way round: a query leaving the node is a client's */
+	view = ((dir == TRAFFIC_INGRESS) != host) == !response ? DNS_VIEW_CLIENT : DNS_VIEW_SERVER;
 	now = bpf_ktime_get_ns();
 
 	__builtin_memcpy(pk.client, response ? fk->dst : fk->src, 16);
 	__builtin_memcpy(pk.server, response ? fk->src : fk->dst, 16);
+	/* on a node interface, a message whose end on this side is one of this node's pods was counted
+	 * at that pod's veth already */
+	if (host && bpf_map_lookup_elem(&dns_pod_addrs, view == DNS_VIEW_CLIENT ? pk.client : pk.server))
+		return;
 	pk.client_port = bpf_ntohs(response ? fk->dport : fk->sport);
 	pk.id = ((__u16)hdr[0] << 8) | hdr[1];
 	pk.view = view;
@@ -396,10 +409,10 @@ static __always_inline void track_dns(struct __sk_buff *skb, const struct flow_k
  * length, and only when that length says the whole message is in this segment (a message split
  * over segments, or a segment without payload, is not looked at).
  */
-static __always_inline void dns_message(struct __sk_buff *skb, const struct flow_key *fk, __u32 l4off, __u32 dir)
+static __always_inline void dns_message(struct __sk_buff *skb, const struct flow_key *fk, __u32 l4off, __u32 dir, bool host)
 {
 	if (fk->proto == FOVEA_IPPROTO_UDP) {
-		track_dns(skb, fk, l4off + 8, dir);
+		track_dns(skb, fk, l4off + 8, dir, host);
 		return;
 	}
 	__u8 doff;
@@ -413,14 +426,14 @@ static __always_inline void dns_message(struct __sk_buff *skb, const struct flow
 		return;
 	if (bpf_ntohs(len) != skb->len - payload - 2)
 		return;
-	track_dns(skb, fk, payload + 2, dir);
+	track_dns(skb, fk, payload + 2, dir, host);
 }
 
 /*
  * Parses the packet with direct packet access (every read bounds-checked against data_end; a
  * short or malformed packet simply yields fewer fields) and adds it to its flow record.
  */
-static __always_inline void track_flow(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
+static __always_inline void track_flow(struct __sk_buff *skb, __u32 ifindex, __u32 dir, __u32 if_flags)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
@@ -493,8 +506,10 @@ static __always_inline void track_flow(struct __sk_buff *skb, __u32 ifindex, __u
 		if (key.proto == FOVEA_IPPROTO_TCP && l4 + 14 <= data_end)
 			flags = *(__u8 *)(l4 + 13);
 		if (key.sport == bpf_htons(DNS_PORT) || key.dport == bpf_htons(DNS_PORT))
-			dns_message(skb, &key, (__u32)((long)l4 - (long)data), dir);
+			dns_message(skb, &key, (__u32)((long)l4 - (long)data), dir, if_flags & TRAFFIC_F_DNS_HOST);
 	}
+	if (!(if_flags & TRAFFIC_F_FLOWS))
+		return; /* a node interface with DNS only */
 	key.ifindex = ifindex;
 	key.direction = dir;
 
@@ -532,8 +547,8 @@ static __always_inline int count(struct __sk_buff *skb, const __u32 dir)
 	if (slot && slot->ifindex == ifindex) {
 		slot->counts.packets[dir] += 1;
 		slot->counts.bytes[dir] += skb->len;
-		if (slot->counts.flags & TRAFFIC_F_FLOWS)
-			track_flow(skb, ifindex, dir);
+		if (slot->counts.flags & (TRAFFIC_F_FLOWS | TRAFFIC_F_DNS_HOST))
+			track_flow(skb, ifindex, dir, slot->counts.flags);
 		return FOVEA_TC_ACT_UNSPEC;
 	}
 
@@ -555,8 +570,8 @@ static __always_inline int count(struct __sk_buff *skb, const __u32 dir)
 	}
 	val->packets[dir] += 1;
 	val->bytes[dir] += skb->len;
-	if (val->flags & TRAFFIC_F_FLOWS)
-		track_flow(skb, ifindex, dir);
+	if (val->flags & (TRAFFIC_F_FLOWS | TRAFFIC_F_DNS_HOST))
+		track_flow(skb, ifindex, dir, val->flags);
 	return FOVEA_TC_ACT_UNSPEC;
 }
 

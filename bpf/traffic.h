@@ -23,6 +23,10 @@ enum traffic_direction {
 
 /* traffic_value.flags, written by the agent when it attaches (same on every CPU) */
 #define TRAFFIC_F_FLOWS 1 /* track flows on this interface (a pod's host-side veth) */
+/* DNS on a node interface (probes.dns.hostInterfaces): DNS messages of host-network clients and
+ * servers, no flow records; views are the host's (a query leaving is the client's view, a query
+ * arriving the server's: the opposite of a pod's host-side veth, where egress is towards the pod) */
+#define TRAFFIC_F_DNS_HOST 2
 
 /* value of traffic_counts (key: __u32 ifindex in the root network namespace), and the counters
  * of a slot */

@@ -28,6 +28,7 @@ import { DropEventSource } from '../events/drop-events.js';
 import { FlowEventSource } from '../events/flow-events.js';
 import { TcpEventSource } from '../events/tcp-events.js';
 import { DnsEventSource } from '../events/dns-events.js';
+import { makeInterfaceFilter } from '../kernel/netdev.js';
 import { DnsNameSeries } from '../pods/dns-names.js';
 import { DnsSeries } from '../pods/dns-series.js';
 import { KernelSymbols } from '../events/kallsyms.js';
@@ -83,7 +84,9 @@ export class AgentStartError extends Error {
   override readonly name = 'AgentStartError';
 }
 
-export function probeSettings(config: Config, bpfObjectDir: string, trackFlows?: ProbeSettings['trackFlows']): ProbeSettings {
+export function probeSettings(
+  config: Config, bpfObjectDir: string, trackFlows?: ProbeSettings['trackFlows'], dnsHost?: ProbeSettings['dnsHost'],
+): ProbeSettings {
   return {
     bpfObjectDir,
     interfaces: config.interfaces,
@@ -101,9 +104,11 @@ export function probeSettings(config: Config, bpfObjectDir: string, trackFlows?:
         enabled: true, events: config.events.dns.mode, ratePerCpu: config.events.dns.ratePerCpu,
         ringBufferBytes: config.events.dns.ringBufferBytes, maxPending: config.probes.dns.maxPending, maxKeys: config.probes.dns.maxKeys,
         ...(config.probes.dns.names.top > 0 ? { names: { tableSize: config.probes.dns.names.tableSize } } : {}),
+        ...(config.probes.dns.hostInterfaces.length > 0 ? { hostInterfaces: true } : {}),
       },
     } : {}),
     ...(trackFlows ? { trackFlows } : {}),
+    ...(dnsHost ? { dnsHost } : {}),
   };
 }
 
@@ -160,7 +165,11 @@ export class Agent {
     }
     const net = this.podNetwork;
     const trackFlows = net && config.probes.flows.enabled ? (i: { ifindex: number }) => net.isPodInterface(i.ifindex) : undefined;
-    const ctx = { logger: this.opts.logger, settings: probeSettings(config, this.opts.bpfObjectDir, trackFlows) };
+    const dnsHostNames = config.probes.dns.enabled && config.probes.dns.hostInterfaces.length > 0
+      ? makeInterfaceFilter({ include: config.probes.dns.hostInterfaces, exclude: [] }) : undefined;
+    const dnsHost = dnsHostNames
+      ? (i: { ifindex: number; name: string }) => dnsHostNames(i.name) && !(net?.isPodInterface(i.ifindex) ?? false) : undefined;
+    const ctx = { logger: this.opts.logger, settings: probeSettings(config, this.opts.bpfObjectDir, trackFlows, dnsHost) };
     const enabled = (this.opts.probes ?? PROBES).filter((d) => config.probes[d.name as keyof Config['probes']]?.enabled !== false);
     const auxiliary = new Set(enabled.filter((d) => d.auxiliary).map((d) => d.name));
     for (const def of enabled) {
@@ -246,6 +255,11 @@ export class Agent {
       try {
         metrics.syncPods();
         traffic?.rescan(); // switch flow records on for pod interfaces found since the last rescan
+        const tap = traffic?.dnsTap();
+        if (tap && this.opts.config.probes.dns.hostInterfaces.length > 0) {
+          const failed = tap.syncPodAddresses(identity.localPods().filter((p) => !p.hostNetwork).flatMap((p) => p.ips));
+          if (failed > 0) this.readLog.warn('dns-pod-addrs', { failed }, 'dns pod address table full: these pods\' DNS on node interfaces counts twice');
+        }
       } catch (err) {
         this.readLog.warn('pods', { err: (err as Error).message }, 'pod sync failed');
       }

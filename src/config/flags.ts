@@ -25,6 +25,7 @@ export const AGENT_FLAGS = {
   'no-dns': { type: 'boolean' },
   'dns-timeout': { type: 'string' },
   'dns-top-names': { type: 'string' },
+  'dns-host-interfaces': { type: 'string', multiple: true },
   'no-tcp': { type: 'boolean' },
   'tcp-max-sockets': { type: 'string' },
   'no-netstack': { type: 'boolean' },

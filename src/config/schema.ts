@@ -108,6 +108,8 @@ export const ConfigSchema = z.object({
         .describe('Queries the kernel remembers while they wait for their response; beyond it their latency is lost (counted)'),
       maxKeys: z.number().int().min(1_024).max(1_048_576).default(16_384)
         .describe('Size of the kernel table of (client, server, view, query type) DNS records; a full table is counted'),
+      hostInterfaces: z.array(interfacePattern).default([])
+        .describe('Node interfaces (names or globs, among the watched ones) where DNS is looked at too: host-network DNS clients and servers (node-local caches, hostNetwork CoreDNS); messages of this node\'s pods there are not counted again'),
       names: z.object({
         top: z.number().int().min(0).max(1_000).default(10)
           .describe('Question names on metrics: at each collection the N names with the most new queries get their own fovea.dns.name.* series (until max); 0: names only in events'),

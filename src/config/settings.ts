@@ -37,6 +37,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'probes.flows.idleTimeoutMs', kind: 'duration', env: ['FOVEA_FLOW_IDLE_TIMEOUT'], flag: 'flow-idle-timeout' },
   { path: 'probes.dns.enabled', kind: 'bool', env: ['FOVEA_PROBE_DNS'], flag: 'no-dns', negate: true },
   { path: 'probes.dns.timeoutMs', kind: 'duration', env: ['FOVEA_DNS_TIMEOUT'], flag: 'dns-timeout' },
+  { path: 'probes.dns.hostInterfaces', kind: 'list', env: ['FOVEA_DNS_HOST_INTERFACES'], flag: 'dns-host-interfaces' },
   { path: 'probes.dns.names.top', kind: 'number', env: ['FOVEA_DNS_TOP_NAMES'], flag: 'dns-top-names' },
   { path: 'probes.tcp.enabled', kind: 'bool', env: ['FOVEA_PROBE_TCP'], flag: 'no-tcp', negate: true },
   { path: 'probes.tcp.maxSockets', kind: 'number', env: ['FOVEA_TCP_MAX_SOCKETS'], flag: 'tcp-max-sockets' },

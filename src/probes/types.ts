@@ -84,6 +84,11 @@ export interface ProbeSettings {
    * probe attaches and at every rescan; undefined = never.
    */
   readonly trackFlows?: (iface: { ifindex: number; name: string }) => boolean;
+  /**
+   * Whether an interface is a node interface where DNS is looked at too (probes.dns.hostInterfaces:
+   * host-network DNS clients and servers). Never asked for an interface with flow records.
+   */
+  readonly dnsHost?: (iface: { ifindex: number; name: string }) => boolean;
 }
 
 export interface ProbeContext {

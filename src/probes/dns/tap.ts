@@ -5,6 +5,7 @@
  */
 import type { BpfMap, ReadableMap } from '../../kernel/map.js';
 import type { BpfObject } from '../../kernel/object.js';
+import { encodeIp } from '../addresses.js';
 import { readFailureCounters } from '../counters.js';
 import { EventRing } from '../event-ring.js';
 import type { RecordFailure } from '../types.js';
@@ -22,7 +23,12 @@ export interface DnsSettings {
   readonly maxKeys: number;
   /** counting by question name (for the top-N name metrics); absent: off */
   readonly names?: { readonly tableSize: number };
+  /** DNS on node interfaces too (probes.dns.hostInterfaces): this node's pod addresses are kept in the kernel */
+  readonly hostInterfaces?: boolean;
 }
+
+/** Size of dns_pod_addrs (bpf/dns.h DNS_MAX_POD_ADDRS). */
+const MAX_POD_ADDRS = 4096;
 
 const EVENT_WINDOW_NS = 1_000_000_000n;
 /** The smallest ring a kernel accepts (one page): the object always has the map. */
@@ -32,6 +38,9 @@ export class DnsTap {
   private readonly stats: BpfMap;
   private readonly pending: BpfMap;
   private readonly names: BpfMap | undefined;
+  private readonly podAddrs: BpfMap | undefined;
+  /** addresses in dns_pod_addrs now */
+  private readonly podAddrsNow = new Set<string>();
   private readonly errors: ReadableMap;
   private readonly ring: EventRing;
 
@@ -41,6 +50,7 @@ export class DnsTap {
     obj.map('dns_pending').setMaxEntries(on ? s.maxPending : 1);
     obj.map('dns_stats').setMaxEntries(on ? s.maxKeys : 1);
     obj.map('dns_names').setMaxEntries(on && s.names ? s.names.tableSize : 1);
+    obj.map('dns_pod_addrs').setMaxEntries(on && s.hostInterfaces ? MAX_POD_ADDRS : 1);
     obj.map('dns_events').setMaxEntries(on && s.events !== 'off' ? s.ringBufferBytes : MIN_RING);
   }
 
@@ -51,6 +61,7 @@ export class DnsTap {
       names: settings.names !== undefined,
     }));
     this.names = settings.names ? obj.map('dns_names') : undefined;
+    this.podAddrs = settings.hostInterfaces ? obj.map('dns_pod_addrs') : undefined;
     this.stats = obj.map('dns_stats');
     this.pending = obj.map('dns_pending');
     this.errors = obj.map('dns_errors');
@@ -63,6 +74,35 @@ export class DnsTap {
 
   readStats(): DnsRecord[] {
     return decodeDnsStats(this.stats.readAll());
+  }
+
+  /**
+   * This node's pod addresses (not host-network), when DNS runs on node interfaces: a message seen
+   * there whose pod-side end is one of them was counted at the pod's veth and is not counted again.
+   * Returns how many could not be written (table full: those pods' messages to or from other nodes
+   * count twice until there is room).
+   */
+  syncPodAddresses(addresses: Iterable<string>): number {
+    const map = this.podAddrs;
+    if (!map) return 0;
+    const want = new Set(addresses);
+    for (const a of this.podAddrsNow) {
+      if (want.has(a)) continue;
+      map.delete(encodeIp(a));
+      this.podAddrsNow.delete(a);
+    }
+    let failed = 0;
+    const one = Buffer.from([1]);
+    for (const a of want) {
+      if (this.podAddrsNow.has(a)) continue;
+      try {
+        map.update(encodeIp(a), one);
+        this.podAddrsNow.add(a);
+      } catch {
+        failed++;
+      }
+    }
+    return failed;
   }
 
   /** Counts by question name (dns_names); empty when names are off. */

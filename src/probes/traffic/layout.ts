@@ -18,6 +18,8 @@ export const TRAFFIC_VALUE = {
 
 /** traffic_value.flags: track flows on this interface */
 export const TRAFFIC_F_FLOWS = 1;
+/** DNS only, on a node interface, with the host's views (bpf/traffic.h) */
+export const TRAFFIC_F_DNS_HOST = 2;
 
 /** value of traffic_slots (struct traffic_slot); key: __u32 slot = ifindex & (TRAFFIC_SLOTS - 1) */
 export const TRAFFIC_SLOT = {

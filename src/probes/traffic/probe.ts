@@ -20,7 +20,7 @@ import type { CounterSeries, MetricFamily, Probe, ProbeContext, ProbeStatus, Rec
 import { planInterfaces } from './interfaces.js';
 import { DnsTap } from '../dns/tap.js';
 import {
-  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, TRAFFIC_F_FLOWS, TRAFFIC_SLOT, TRAFFIC_STATS, TRAFFIC_VALUE, decodeFlows,
+  TRAFFIC_ERRORS, TRAFFIC_ERRORS_LOSING, TRAFFIC_F_DNS_HOST, TRAFFIC_F_FLOWS, TRAFFIC_SLOT, TRAFFIC_STATS, TRAFFIC_VALUE, decodeFlows,
   decodeTrafficCounts, decodeTrafficSlots, encodeTrafficKey, encodeTrafficSlot, encodeTrafficValue, mergeCounts, slotOf,
   FlowView, type FlowRecord, type InterfaceCount,
 } from './layout.js';
@@ -33,8 +33,8 @@ interface Attached {
   iface: NetInterface;
   links: Attachment[];
   mode: TcMode;
-  /** flow records kept for this interface (TRAFFIC_F_FLOWS) */
-  flows: boolean;
+  /** TRAFFIC_F_*: flow records kept for this interface (a pod's veth), or DNS on a node interface */
+  flags: number;
 }
 
 /** Interface counters → the two metric families. Pure, for unit tests. */
@@ -152,11 +152,10 @@ export class TrafficProbe implements Probe {
       if (a) { this.log.info({ from: a.iface.name, to: i.name }, 'interface renamed'); a.iface = i; }
     }
     for (const i of plan.attach) this.attachTo(i);
-    const trackFlows = this.ctx.settings.trackFlows;
-    if (trackFlows) {
+    if (this.ctx.settings.trackFlows || this.ctx.settings.dnsHost) {
       for (const a of this.attached.values()) {
-        const want = trackFlows(a.iface);
-        if (want !== a.flows && a.links.length > 0) this.setFlowTracking(a, want);
+        const want = this.flagsFor(a.iface);
+        if (want !== a.flags && a.links.length > 0) this.setFlags(a, want);
       }
     }
     this.onRescan?.(this.attached.size);
@@ -167,15 +166,15 @@ export class TrafficProbe implements Probe {
     const links: Attachment[] = [];
     let mode: TcMode = 'tcx';
     try {
-      const flows = this.ctx.settings.trackFlows?.(i) ?? false;
-      this.prepareCounters(i.ifindex, flows ? TRAFFIC_F_FLOWS : 0);
+      const flags = this.flagsFor(i);
+      this.prepareCounters(i.ifindex, flags);
       for (const dir of ['ingress', 'egress'] as TcDirection[]) {
         const r = attachTc(prog[dir], i.ifindex, i.name, dir, this.ctx.settings.tcMode);
         links.push(r.attachment);
         mode = r.mode;
       }
-      this.attached.set(i.ifindex, { iface: i, links, mode, flows });
-      this.log.info({ interface: i.name, ifindex: i.ifindex, mode, flows }, 'attached');
+      this.attached.set(i.ifindex, { iface: i, links, mode, flags });
+      this.log.info({ interface: i.name, ifindex: i.ifindex, mode, flows: (flags & TRAFFIC_F_FLOWS) !== 0, ...(flags & TRAFFIC_F_DNS_HOST ? { dnsHost: true } : {}) }, 'attached');
     } catch (err) {
       for (const l of links) l.detach();
       this.releaseCounters(i.ifindex);
@@ -205,13 +204,19 @@ export class TrafficProbe implements Probe {
     }
   }
 
+  /** Flow records on a pod's veth; else DNS when it is a configured node interface (and DNS is on). */
+  private flagsFor(i: NetInterface): number {
+    if (this.ctx.settings.trackFlows?.(i)) return TRAFFIC_F_FLOWS;
+    if (this.dns && this.ctx.settings.dnsHost?.(i)) return TRAFFIC_F_DNS_HOST;
+    return 0;
+  }
+
   /**
-   * Turns flow records on or off for an attached interface (e.g. it turned out to be a pod's veth
-   * once the CNI finished). Read-modify-write of the per-CPU value: increments landing between the
-   * two syscalls (microseconds) are lost — only at this change.
+   * Changes an attached interface's flags (e.g. it turned out to be a pod's veth once the CNI
+   * finished: flow records on). Read-modify-write of the per-CPU value: increments landing between
+   * the two syscalls (microseconds) are lost — only at this change.
    */
-  private setFlowTracking(a: Attached, on: boolean): void {
-    const flags = on ? TRAFFIC_F_FLOWS : 0;
+  private setFlags(a: Attached, flags: number): void {
     const slot = slotOf(a.iface.ifindex);
     const [map, key, base] = this.slotOwner.get(slot) === a.iface.ifindex
       ? [this.slots!, encodeTrafficKey(slot), TRAFFIC_SLOT.counts]
@@ -221,8 +226,11 @@ export class TrafficProbe implements Probe {
     const per = map.valueStride / map.cpus;
     for (let c = 0; c < map.cpus; c++) v.writeUInt32LE(flags, c * per + base + TRAFFIC_VALUE.flags);
     map.update(key, v);
-    a.flows = on;
-    this.log.info({ interface: a.iface.name, flows: on }, 'flow records switched');
+    const flowsBefore = (a.flags & TRAFFIC_F_FLOWS) !== 0;
+    a.flags = flags;
+    const flows = (flags & TRAFFIC_F_FLOWS) !== 0;
+    if (flows !== flowsBefore) this.log.info({ interface: a.iface.name, flows }, 'flow records switched');
+    else this.log.info({ interface: a.iface.name, dnsHost: (flags & TRAFFIC_F_DNS_HOST) !== 0 }, 'dns on node interface switched');
   }
 
   /** Frees the interface's slot (or hash entry): its counters end with it. */
