@@ -1,5 +1,7 @@
 /** `fovea agent`: runs the node agent until SIGTERM/SIGINT. */
+import { startCpuProfile } from '../agent/cpu-profile.js';
 import { agentFlagsHelp } from '../config/index.js';
+import { CPU_PROFILE_ENV } from '../config/settings.js';
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
 import { createMetricsPipeline } from '../export/metrics-pipeline.js';
@@ -106,7 +108,10 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
       return EXIT.failure;
     }
   }
+  const profileFile = io.env[CPU_PROFILE_ENV];
+  const profile = profileFile ? await startCpuProfile(profileFile, logger) : undefined;
   const code = await waitForSignal(agent, config.shutdownTimeoutMs, logger);
+  await profile?.stop();
   await health?.stop();
   return code;
 }

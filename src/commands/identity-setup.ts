@@ -7,7 +7,8 @@ import type { Config } from '../config/index.js';
 import { StaticIdentity } from '../k8s/static.js';
 import type { IdentitySource } from '../k8s/types.js';
 import type { Logger } from '../log.js';
-import { discoverPodInterfacesDetailed, type DiscoveryResult } from '../netns/pod-interfaces.js';
+import { CachedDiscovery } from '../netns/discovery-cache.js';
+import type { DiscoveryResult } from '../netns/pod-interfaces.js';
 import type { AgentOptions } from '../agent/agent.js';
 
 export type IdentityChoice =
@@ -25,7 +26,11 @@ export function chooseIdentity(config: Config, env: NodeJS.ProcessEnv): Identity
   return { kind: 'none' };
 }
 
-const discover = (): Promise<DiscoveryResult> => discoverPodInterfacesDetailed();
+/** Pod-interface discovery for one agent: runs only when the host changed (src/netns/discovery-cache.ts). */
+function cachedDiscover(): () => Promise<DiscoveryResult> {
+  const cache = new CachedDiscovery();
+  return () => cache.discover();
+}
 
 /** Builds (and starts) the identity source; throws with a clear message when it cannot start. */
 export async function buildPods(
@@ -37,7 +42,7 @@ export async function buildPods(
       return undefined;
     case 'standalone': {
       const identity = new StaticIdentity({ nodeName: config.nodeName || hostname() });
-      return { identity, discover, standalone: { identity, netns: choice.netns } };
+      return { identity, discover: cachedDiscover(), standalone: { identity, netns: choice.netns } };
     }
     case 'kubernetes': {
       if (!config.nodeName) {
@@ -47,7 +52,7 @@ export async function buildPods(
       const identity = await makeKubernetes(choice.mode, choice.kubeconfig, config.nodeName);
       logger.info({ mode: choice.mode }, 'starting Kubernetes identity (initial list)');
       await identity.start();
-      return { identity, discover };
+      return { identity, discover: cachedDiscover() };
     }
   }
 }

@@ -78,10 +78,13 @@ export const SETTINGS: readonly Setting[] = [
 
 /** Names the config file path. Read by loadConfig, not a setting itself. */
 export const CONFIG_FILE_ENV = 'FOVEA_CONFIG';
+/** Writes a CPU profile of the agent to this file when it stops (src/agent/cpu-profile.ts). Not a setting. */
+export const CPU_PROFILE_ENV = 'FOVEA_CPU_PROFILE';
 
 /** Every FOVEA_* variable the agent reads. */
 export const KNOWN_ENV: readonly string[] = [
   CONFIG_FILE_ENV,
+  CPU_PROFILE_ENV,
   ...SETTINGS.flatMap((s) => s.env ?? []).filter((e) => e.startsWith('FOVEA_')),
 ];
 

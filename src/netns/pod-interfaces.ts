@@ -55,7 +55,20 @@ export interface DiscoveryOptions {
   readonly concurrency?: number;
   /** Test seam: replaces execFile. */
   readonly run?: CommandRunner;
+  /**
+   * Addresses read inside each network namespace, kept between discoveries (the caller owns the
+   * map): a namespace is entered again only when it is new, its entry is older than
+   * `netnsMaxAgeMs`, or what it gave last time was incomplete (no host peer, or a peer without a
+   * global address yet). Its findings are always matched against this discovery's host links.
+   */
+  readonly netnsCache?: NetnsCache;
+  /** default 5 min */
+  readonly netnsMaxAgeMs?: number;
+  readonly now?: () => number;
 }
+
+/** Per namespace mount (by device:inode): its interfaces as read, and when. */
+export type NetnsCache = Map<string, { readonly ifaces: readonly NetnsInterface[]; readonly nsid: number | undefined; readonly at: number }>;
 
 export interface DiscoveryWarning {
   /** The method that met the problem, or `merge` for conflicts between findings. */
@@ -97,6 +110,7 @@ export interface HostLink {
 export const DEFAULT_NETNS_DIRS: readonly string[] = ['/var/run/netns', '/run/docker/netns'];
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_NETNS_MAX_AGE_MS = 300_000;
 /** Route dumps of big hosts run to megabytes; far above any real output, below a runaway. */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 const SOURCE_ORDER: readonly DiscoverySource[] = ['route', 'bridge', 'netns'];
@@ -479,7 +493,7 @@ async function bridgeMethod(ctx: Ctx): Promise<Finding[]> {
   return out;
 }
 
-interface NetnsFile { readonly label: string; readonly path: string; readonly named?: string }
+interface NetnsFile { readonly label: string; readonly path: string; readonly named?: string; readonly key: string }
 
 /** Netns mounts under `dirs`, deduplicated by inode, without our own netns (Docker's `default`). */
 async function listNetnsFiles(dirs: readonly string[], ctx: Ctx): Promise<NetnsFile[]> {
@@ -503,7 +517,8 @@ async function listNetnsFiles(dirs: readonly string[], ctx: Ctx): Promise<NetnsF
         if (st.dev !== own.dev) { ctx.warn('netns', `${path}: not a network namespace mount (stale?)`); continue; }
         if (seen.has(st.ino)) continue;
         seen.add(st.ino);
-        out.push(isIpDir ? { label: name, path, named: name } : { label: path, path });
+        const key = `${st.dev}:${st.ino}`;
+        out.push(isIpDir ? { label: name, path, named: name, key } : { label: path, path, key });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ctx.warn('netns', `${path}: ${message(err)}`); // ENOENT: deleted meanwhile
       }
@@ -533,14 +548,34 @@ export function parseNetnsIds(text: string): Map<string, number> {
   return out;
 }
 
-async function netnsMethod(ctx: Ctx, dirs: readonly string[], concurrency: number): Promise<Finding[]> {
+interface NetnsCacheUse { readonly cache: NetnsCache; readonly maxAgeMs: number; readonly now: number }
+
+/** Findings that may be kept: at least one host peer, and every peer with an address. */
+const complete = (found: readonly Finding[]): boolean => found.length > 0 && found.every((f) => f.ips.length > 0);
+
+async function netnsMethod(ctx: Ctx, dirs: readonly string[], concurrency: number, cached?: NetnsCacheUse): Promise<Finding[]> {
   const files = await listNetnsFiles(dirs, ctx);
+  if (cached) for (const k of [...cached.cache.keys()]) if (!files.some((f) => f.key === k)) cached.cache.delete(k);
   if (files.length === 0) return [];
-  const ids = files.some((f) => f.named) ? parseNetnsIds(await ctx.run(['ip', '-j', 'netns', 'list'])) : new Map<string, number>();
+  let ids: Map<string, number> | undefined;
+  const netnsIds = async (): Promise<Map<string, number>> =>
+    (ids ??= files.some((f) => f.named) ? parseNetnsIds(await ctx.run(['ip', '-j', 'netns', 'list'])) : new Map<string, number>());
   const perNs = await mapLimit(files, concurrency, async (f) => {
     try {
+      const hit = cached?.cache.get(f.key);
+      if (hit && cached && cached.now - hit.at < cached.maxAgeMs) {
+        const found = matchNetnsPeers(f.label, hit.ifaces, ctx.links, hit.nsid);
+        if (complete(found)) return found;
+      }
       const argv = f.named ? ['ip', '-n', f.named, '-j', 'addr', 'show'] : ['nsenter', `--net=${f.path}`, 'ip', '-j', 'addr', 'show'];
-      return matchNetnsPeers(f.label, parseNetnsAddrs(await ctx.run(argv)), ctx.links, f.named ? ids.get(f.named) : undefined);
+      const ifaces = parseNetnsAddrs(await ctx.run(argv));
+      const nsid = f.named ? (await netnsIds()).get(f.named) : undefined;
+      const found = matchNetnsPeers(f.label, ifaces, ctx.links, nsid);
+      if (cached) {
+        if (complete(found)) cached.cache.set(f.key, { ifaces, nsid, at: cached.now });
+        else cached.cache.delete(f.key);
+      }
+      return found;
     } catch (err) {
       ctx.warn('netns', `${f.label}: ${message(err)}`); // a pod torn down meanwhile spoils only itself
       return [];
@@ -571,7 +606,8 @@ export async function discoverPodInterfacesDetailed(opts: DiscoveryOptions = {})
   const results = await Promise.all([
     guard('route', routeMethod(ctx)),
     guard('bridge', bridgeMethod(ctx)),
-    guard('netns', netnsMethod(ctx, opts.netnsDirs ?? DEFAULT_NETNS_DIRS, opts.concurrency ?? DEFAULT_CONCURRENCY)),
+    guard('netns', netnsMethod(ctx, opts.netnsDirs ?? DEFAULT_NETNS_DIRS, opts.concurrency ?? DEFAULT_CONCURRENCY,
+      opts.netnsCache ? { cache: opts.netnsCache, maxAgeMs: opts.netnsMaxAgeMs ?? DEFAULT_NETNS_MAX_AGE_MS, now: (opts.now ?? Date.now)() } : undefined)),
   ]);
   const merged = mergeFindings(results.flat(), opts.include);
   // Methods run concurrently: order warnings by method (stable within one) so output is reproducible.

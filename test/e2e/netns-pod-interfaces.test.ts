@@ -21,7 +21,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listInterfaces } from '../../src/kernel/netdev.js';
 import { run } from '../../src/lab/run.js';
-import { discoverPodInterfacesDetailed, type DiscoveryResult, type PodInterface } from '../../src/netns/pod-interfaces.js';
+import { discoverPodInterfacesDetailed, execCommand, type CommandRunner, type DiscoveryResult, type NetnsCache, type PodInterface } from '../../src/netns/pod-interfaces.js';
 import { describeRoot } from '../helpers/root.js';
 
 const PREFIX = 'fvpi';
@@ -196,5 +196,24 @@ describeRoot('pod interface discovery', 'creates network namespaces, veths and a
     } finally {
       await rm(`${MOUNT_DIR}/not-a-netns`, { force: true });
     }
+  });
+  it('with a namespace cache, a second discovery enters no namespace and finds the same; a new address is read again', async () => {
+    const cache: NetnsCache = new Map();
+    const argvs: string[][] = [];
+    const counting: CommandRunner = (argv, t) => { argvs.push([...argv]); return execCommand(argv, t); };
+    const opts = { netnsDirs: ['/var/run/netns', MOUNT_DIR], include: ours, netnsCache: cache, run: counting };
+    const first = await discoverPodInterfacesDetailed(opts);
+    // our namespaces only: other tests' labs may come and go meanwhile
+    const entered = (): number => argvs.filter((a) => (a.includes('-n') || a[0] === 'nsenter') && a.some((x) => x.includes('fvpi'))).length;
+    expect(entered()).toBeGreaterThanOrEqual(4); // (a), (b) ×2 and (c) at least
+    argvs.length = 0;
+    const second = await discoverPodInterfacesDetailed(opts);
+    expect(second.interfaces).toEqual(first.interfaces);
+    expect(entered()).toBe(0);
+    // an entry past its age is read again
+    argvs.length = 0;
+    const later = await discoverPodInterfacesDetailed({ ...opts, netnsMaxAgeMs: 0 });
+    expect(later.interfaces).toEqual(first.interfaces);
+    expect(entered()).toBeGreaterThanOrEqual(4);
   });
 });

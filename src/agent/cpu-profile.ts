@@ -1,0 +1,37 @@
+/**
+ * A CPU profile of the running agent, for finding what it spends time on (FOVEA_CPU_PROFILE=<file>).
+ * `node --cpu-prof` cannot be used: its SIGPROF timer interrupts the BPF verifier during load
+ * (EAGAIN), so the profiler starts through the inspector after the probes are loaded and the
+ * profile (Chrome DevTools `.cpuprofile` JSON) is written when the agent stops.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import type { Logger } from '../log.js';
+
+export interface CpuProfile {
+  /** stops profiling and writes the file */
+  stop(): Promise<void>;
+}
+
+function post<T>(session: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result as T)));
+  });
+}
+
+export async function startCpuProfile(file: string, logger: Logger, samplingIntervalUs = 1000): Promise<CpuProfile> {
+  const session = new Session();
+  session.connect();
+  await post(session, 'Profiler.enable');
+  await post(session, 'Profiler.setSamplingInterval', { interval: samplingIntervalUs });
+  await post(session, 'Profiler.start');
+  logger.info({ file, samplingIntervalUs }, 'cpu profile started (FOVEA_CPU_PROFILE)');
+  return {
+    async stop() {
+      const { profile } = await post<{ profile: unknown }>(session, 'Profiler.stop');
+      session.disconnect();
+      await writeFile(file, JSON.stringify(profile));
+      logger.info({ file }, 'cpu profile written');
+    },
+  };
+}
