@@ -6,6 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
+import { writeHeapSnapshot } from 'node:v8';
 import type { Logger } from '../log.js';
 
 export interface CpuProfile {
@@ -34,4 +35,12 @@ export async function startCpuProfile(file: string, logger: Logger, samplingInte
       logger.info({ file }, 'cpu profile written');
     },
   };
+}
+
+/** A heap snapshot (FOVEA_HEAP_SNAPSHOT=<file>) and the process's memory figures, written when the agent stops. */
+export function writeHeapFigures(file: string, logger: Logger): void {
+  const m = process.memoryUsage();
+  const mb = (n: number): number => Math.round(n / 1e5) / 10;
+  logger.info({ file, rssMB: mb(m.rss), heapTotalMB: mb(m.heapTotal), heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers) }, 'memory at stop');
+  writeHeapSnapshot(file);
 }

@@ -1,7 +1,7 @@
 /** `fovea agent`: runs the node agent until SIGTERM/SIGINT. */
-import { startCpuProfile } from '../agent/cpu-profile.js';
+import { startCpuProfile, writeHeapFigures } from '../agent/cpu-profile.js';
 import { agentFlagsHelp } from '../config/index.js';
-import { CPU_PROFILE_ENV } from '../config/settings.js';
+import { CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV } from '../config/settings.js';
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
 import { createMetricsPipeline } from '../export/metrics-pipeline.js';
@@ -112,6 +112,8 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const profile = profileFile ? await startCpuProfile(profileFile, logger) : undefined;
   const code = await waitForSignal(agent, config.shutdownTimeoutMs, logger);
   await profile?.stop();
+  const heapFile = io.env[HEAP_SNAPSHOT_ENV];
+  if (heapFile) writeHeapFigures(heapFile, logger);
   await health?.stop();
   return code;
 }

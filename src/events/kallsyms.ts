@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 
 export class KernelSymbols {
   private addrs: BigUint64Array | undefined;
-  private names: string[] = [];
+  /** the names, packed (UTF-8, one after the other): name i is names[starts[i], starts[i+1]) */
+  private names = Buffer.alloc(0);
+  private starts = new Uint32Array(1);
   private problem: string | undefined;
   private readonly cache = new Map<bigint, string | undefined>();
 
@@ -34,7 +36,7 @@ export class KernelSymbols {
       if (addrs[mid]! <= addr) lo = mid;
       else hi = mid - 1;
     }
-    const text = `${this.names[lo]}+0x${(addr - addrs[lo]!).toString(16)}`;
+    const text = `${this.names.toString('latin1', this.starts[lo], this.starts[lo + 1])}+0x${(addr - addrs[lo]!).toString(16)}`;
     if (this.cache.size > 4096) this.cache.clear(); // drop sites are few; keep this bounded anyway
     this.cache.set(addr, text);
     return text;
@@ -70,6 +72,12 @@ export class KernelSymbols {
     }
     entries.sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
     this.addrs = BigUint64Array.from(entries.map((e) => e.addr));
-    this.names = entries.map((e) => e.name);
+    // Packed, so no string of the 10 MB file stays alive (a slice of it would keep all of it).
+    this.starts = new Uint32Array(entries.length + 1);
+    let size = 0;
+    entries.forEach((e, i) => { this.starts[i] = size; size += e.name.length; });
+    this.starts[entries.length] = size;
+    this.names = Buffer.alloc(size);
+    entries.forEach((e, i) => this.names.write(e.name, this.starts[i]!, 'latin1'));
   }
 }
