@@ -22,13 +22,16 @@
  */
 import { RateLimitedLog } from '../agent/rate-limited.js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
-import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
+import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
+import { LogsExporterMetricsHelper, ProtobufLogsSerializer, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { EventSink, NetworkEvent } from '../events/types.js';
 import type { Logger } from '../log.js';
 import { EVENT_LOSS_STAGE } from '../names.js';
+import { encodeLogsExportRequest } from './log-encoder.js';
 import { eventToLogRecord } from './log-records.js';
 import { grpcExporterOptions, httpExporterOptions } from './otlp-exporter-options.js';
 import type { OtlpSettings } from './otlp-settings.js';
@@ -131,9 +134,24 @@ export function classifyExportError(err: unknown): ExportErrorClass {
  * or http/protobuf with headers and TLS agent options; see otlp-exporter-options.ts). Resolve the
  * settings with `resolveOtlpSettings(env, overrides, 'logs')`.
  */
+/**
+ * The upstream OTLP log exporters (gRPC, http/protobuf), built as their own constructors build
+ * them but with log-encoder.ts writing the request: the same bytes, at a fraction of the CPU.
+ */
+const LOGS_SERIALIZER: ISerializer<ReadableLogRecord[], ReturnType<typeof ProtobufLogsSerializer.deserializeResponse>> = {
+  serializeRequest: (records) => encodeLogsExportRequest(records),
+  deserializeResponse: (bytes) => ProtobufLogsSerializer.deserializeResponse(bytes),
+};
+
 export function createOtlpLogExporter(settings: OtlpSettings): LogRecordExporter {
-  if (settings.protocol === 'grpc') return new GrpcLogExporter(grpcExporterOptions(settings));
-  return new ProtoLogExporter(httpExporterOptions(settings));
+  if (settings.protocol === 'grpc') {
+    return new OTLPExporterBase(createOtlpGrpcExportDelegate(
+      convertLegacyOtlpGrpcOptions(grpcExporterOptions(settings), 'LOGS'), LOGS_SERIALIZER, 'otlp_grpc_log_exporter',
+      LogsExporterMetricsHelper, undefined, 'LogsExportService', '/opentelemetry.proto.collector.logs.v1.LogsService/Export'));
+  }
+  return new OTLPExporterBase(createOtlpHttpExportDelegate(
+    convertLegacyHttpOptions(httpExporterOptions(settings), 'LOGS', 'v1/logs', { 'Content-Type': 'application/x-protobuf' }),
+    LOGS_SERIALIZER, 'otlp_http_log_exporter', LogsExporterMetricsHelper, undefined));
 }
 
 export interface CreateEventLogExporterOptions extends Omit<EventLogExporterOptions, 'exporter'> {
