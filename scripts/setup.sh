@@ -3,7 +3,8 @@
 #   bash scripts/setup.sh          what `npm run demo` needs: toolchain + runtime, npm packages,
 #                                  the OTLP protos (demo receiver), eBPF objects and TypeScript
 #   bash scripts/setup.sh --test   also what the tests and the benchmark need (iperf3, python3,
-#                                  trafgen from netsniff-ng, VictoriaMetrics from Debian 13)
+#                                  trafgen from netsniff-ng; VictoriaMetrics, kubectl, promtool and
+#                                  prometheus from Debian 13, extracted, never installed)
 # Debian packages come from the distribution's mirrors; npm packages from the npm registry.
 # Nothing is downloaded at run time.
 set -euo pipefail
@@ -43,11 +44,13 @@ fi
 bash scripts/fetch-deb13.sh
 
 # The deployment tests (test/deploy) render the kustomize overlays with kubectl and check the alert
-# rules with promtool. Both from Debian 13, extracted (not installed) under .cache/deb13-tools/:
+# rules with promtool; the Prometheus-mode test (test/e2e/prometheus.test.ts) has a real Prometheus
+# scrape the agent. All from Debian 13, extracted (not installed) under .cache/deb13-tools/:
 # Debian 12's kubectl (1.20) predates kustomize components, and installing Debian's `prometheus`
-# package would also start a Prometheus server. Idempotent: does nothing when already extracted.
+# package would also start a Prometheus server (the tests run the extracted binary themselves, on
+# loopback). Idempotent: does nothing when already extracted.
 fetch_deb13_tools() {
-  local base=.cache/deb13-tools pkgs=(kubectl promtool) keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  local base=.cache/deb13-tools pkgs=(kubectl promtool prometheus) keyring=/usr/share/keyrings/debian-archive-keyring.gpg
   local root="$base/root" stamp="$base/root/.extracted"
   [[ -f "$stamp" && "$(cat "$stamp")" == "${pkgs[*]}" ]] && return 0
   mkdir -p "$base/sources" "$base/lists/partial" "$base/cache/archives/partial" "$base/debs"
@@ -62,7 +65,8 @@ fetch_deb13_tools() {
   (cd "$base/debs" && apt-get "${apt_opts[@]}" -qq download "${pkgs[@]/%//trixie}")
   rm -rf "$root" && mkdir -p "$root"
   for deb in "$base"/debs/*.deb; do dpkg-deb -x "$deb" "$root"; done
-  "$root/usr/bin/kubectl" version --client >/dev/null && "$root/usr/bin/promtool" --version >/dev/null
+  "$root/usr/bin/kubectl" version --client >/dev/null && "$root/usr/bin/promtool" --version >/dev/null \
+    && "$root/usr/bin/prometheus" --version >/dev/null
   echo "${pkgs[*]}" >"$stamp"
 }
 (( TEST )) && fetch_deb13_tools

@@ -12,6 +12,11 @@ export const DEFAULT_EXPORT_INTERVAL_MS = 15_000;
 
 export type AgentSetup =
   | { ok: true; config: Config; otlp: OtlpSettings; resource: Resource; warnings: string[];
+    /**
+     * Whether metrics go out over OTLP (`otlp`). False only with `prometheus.address` set and no
+     * OTLP endpoint configured anywhere: Prometheus alone (otlp then only gives the interval).
+     */
+    otlpMetrics: boolean;
     /** OTLP settings of the event (logs) export; undefined when events are not exported */
     otlpLogs: OtlpSettings | undefined }
   | { ok: 'help' }
@@ -68,6 +73,16 @@ export function exportOverrides(
   return out;
 }
 
+/**
+ * Whether an OTLP endpoint is configured for `signal` anywhere: the config file or a flag
+ * (`export.endpoint`; for events also `events.export.endpoint`), or the OTEL_* variables.
+ */
+export function otlpEndpointConfigured(config: Config, env: NodeJS.ProcessEnv, signal: OtlpSignal): boolean {
+  if (config.export.endpoint !== undefined) return true;
+  if (signal === 'logs' && config.events.export.endpoint !== undefined) return true;
+  return otelVars(signal).endpoint.some((n) => (env[n] ?? '').trim() !== '');
+}
+
 export function resolveAgentSetup(args: string[], env: NodeJS.ProcessEnv): AgentSetup {
   const parsed = parseAgentArgs(args);
   if (!parsed.ok) return { ok: false, message: formatIssues(parsed.issues) };
@@ -79,7 +94,12 @@ export function resolveAgentSetup(args: string[], env: NodeJS.ProcessEnv): Agent
   if (!loaded.ok) return { ok: false, message: formatIssues(loaded.issues) };
   const config = loaded.config;
   const otlp = resolveOtlpSettings(env, exportOverrides(config, loaded.sources, env));
-  const eventsExported = config.events.export.enabled && (config.events.drops.enabled || config.events.flows.enabled);
+  // Prometheus alone: no OTLP endpoint given means nothing to send to (not the default localhost
+  // collector, which is not there and would only fail, export after export).
+  const prometheusOn = config.prometheus.address !== '';
+  const otlpMetrics = !prometheusOn || otlpEndpointConfigured(config, env, 'metrics');
+  const eventsExported = config.events.export.enabled && (config.events.drops.enabled || config.events.flows.enabled)
+    && (!prometheusOn || otlpEndpointConfigured(config, env, 'logs'));
   const logs = eventsExported ? resolveOtlpSettings(env, exportOverrides(config, loaded.sources, env, 'logs'), 'logs') : undefined;
   const res = buildResource({ nodeName: config.nodeName || undefined, env });
   const problems = [
@@ -92,7 +112,7 @@ export function resolveAgentSetup(args: string[], env: NodeJS.ProcessEnv): Agent
     return { ok: false, message: problems.join('\n') };
   }
   return {
-    ok: true, config, otlp: otlp.settings, resource: res.resource, otlpLogs: logs?.ok ? logs.settings : undefined,
+    ok: true, config, otlp: otlp.settings, otlpMetrics, resource: res.resource, otlpLogs: logs?.ok ? logs.settings : undefined,
     warnings: loaded.warnings.map((w) => formatIssues([w])),
   };
 }

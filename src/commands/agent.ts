@@ -4,7 +4,8 @@ import { agentFlagsHelp } from '../config/index.js';
 import { CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV } from '../config/settings.js';
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
-import { createMetricsPipeline } from '../export/metrics-pipeline.js';
+import { createMetricsPipeline, type MetricsPipeline } from '../export/metrics-pipeline.js';
+import { PrometheusServer } from '../export/prometheus.js';
 import { createEventOutputs } from './event-outputs.js';
 import { packageVersion } from '../export/resource.js';
 import { createLogger } from '../log.js';
@@ -29,6 +30,7 @@ export const agentCommand: Command = {
     'Loads the eBPF probes (kernel drop reasons, per-interface traffic), reads their maps at every',
     'export and sends cumulative OTLP metrics to a collector; drop events (rate-limited in the kernel)',
     'and, opt-in, flow events go out as OTLP log records and to `fovea observe` on a local socket.',
+    'With --prometheus-address it also serves the same metrics on GET /metrics for Prometheus.',
     'Runs standalone unless a node name is given. Stops cleanly on SIGTERM/SIGINT (programs detached,',
     'final export sent).',
     '',
@@ -53,6 +55,10 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const { config, otlp, otlpLogs, resource } = setup;
   const logger = createLogger(config.logLevel);
   for (const w of setup.warnings) logger.warn(w);
+  if (!setup.otlpMetrics) {
+    logger.info({ prometheusAddress: config.prometheus.address, events: otlpLogs !== undefined },
+      'no OTLP endpoint configured: metrics are served on /metrics only, not sent over OTLP');
+  }
   let pods;
   try {
     pods = await buildPods(chooseIdentity(config, io.env), config, logger, kubernetesIdentityFactory(logger, config.hubble.enabled));
@@ -74,13 +80,15 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
+  let pipeline: MetricsPipeline | undefined;
   const agent = new Agent({
     config, logger, version: packageVersion(), pods, eventOutputs,
     bpfObjectDir: config.bpfObjectDir || defaultBpfObjectDir(),
-    createPipeline: (producer) => createMetricsPipeline({
-      settings: otlp, resource, logger, cardinalityLimit: config.export.cardinalityLimit,
+    createPipeline: (producer) => (pipeline = createMetricsPipeline({
+      settings: otlp, otlp: setup.otlpMetrics, prometheus: config.prometheus.address !== '',
+      resource, logger, cardinalityLimit: config.export.cardinalityLimit,
       metricProducers: [producer], shutdownTimeoutMs: config.shutdownTimeoutMs,
-    }),
+    })),
   });
   try {
     agent.start();
@@ -93,20 +101,26 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     }
     throw err;
   }
+  // Listeners that exist only when configured; a port that cannot be served stops the agent.
   let health: HealthServer | undefined;
-  if (config.health.address) {
-    try {
+  let prometheus: PrometheusServer | undefined;
+  try {
+    if (pipeline?.prometheus) {
+      prometheus = await PrometheusServer.start({ address: config.prometheus.address, metrics: pipeline.prometheus, logger });
+    }
+    if (config.health.address) {
       // live while collections keep coming: a few export intervals of slack
       health = await HealthServer.start({
         address: config.health.address, state: () => agent.healthState(),
         staleAfterMs: Math.max(3 * otlp.intervalMs, 30_000), logger,
       });
-    } catch (err) {
-      await agent.stop();
-      logger.error({ err: (err as Error).message }, 'health endpoint failed to start');
-      io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
-      return EXIT.failure;
     }
+  } catch (err) {
+    await agent.stop();
+    await prometheus?.stop();
+    logger.error({ err: (err as Error).message }, 'an endpoint failed to start');
+    io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
+    return EXIT.failure;
   }
   const profileFile = io.env[CPU_PROFILE_ENV];
   const profile = profileFile ? await startCpuProfile(profileFile, logger) : undefined;
@@ -115,6 +129,7 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const heapFile = io.env[HEAP_SNAPSHOT_ENV];
   if (heapFile) writeHeapFigures(heapFile, logger);
   await health?.stop();
+  await prometheus?.stop();
   return code;
 }
 

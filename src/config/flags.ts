@@ -47,6 +47,7 @@ export const AGENT_FLAGS = {
   'observe-socket': { type: 'string' },
   'observe-address': { type: 'string' },
   'health-address': { type: 'string' },
+  'prometheus-address': { type: 'string' },
   hubble: { type: 'boolean' },
   'hubble-address': { type: 'string' },
   'hubble-socket': { type: 'string' },
@@ -157,5 +158,7 @@ export function agentFlagsHelp(): string {
     'Durations accept milliseconds or "500ms", "2s", "1m", "1h". Lists are comma-separated.',
     'OTLP export also reads the standard OTEL_EXPORTER_OTLP_* variables, which override the config',
     'file\'s export section; --endpoint, --protocol and --export-interval override both.',
+    'With --prometheus-address and no OTLP endpoint set (--endpoint, export.endpoint or',
+    'OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT), nothing is sent over OTLP: Prometheus scrapes /metrics.',
   ].join('\n');
 }

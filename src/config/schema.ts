@@ -4,6 +4,7 @@
  * `--help` reads descriptions and defaults back out of it.
  */
 import { z } from 'zod';
+import { parseHostPort } from '../net/address.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 export const EXPORT_PROTOCOLS = ['grpc', 'http/protobuf'] as const;
@@ -62,6 +63,12 @@ const httpUrl = z.string().superRefine((s, ctx) => {
 });
 
 const filePath = z.string().min(1);
+
+/** '' (off) or a listen address, `host:port` or `[v6]:port`; an empty host means every address. */
+const listenAddress = z.string().default('').superRefine((s, ctx) => {
+  if (s === '') return;
+  try { parseHostPort(s, 'address'); } catch (err) { ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message.replace(/^address /, '') }); }
+});
 
 export const ConfigSchema = z.object({
   logLevel: z.enum(LOG_LEVELS).default('info')
@@ -220,6 +227,10 @@ export const ConfigSchema = z.object({
   health: z.object({
     address: z.string().default('')
       .describe('Serve GET /livez and /readyz on this host:port (e.g. 127.0.0.1:9810 for Kubernetes probes); empty = off'),
+  }).strict().default({}),
+  prometheus: z.object({
+    address: listenAddress
+      .describe('Serve GET /metrics (Prometheus text format, OpenMetrics when asked) on this host:port, e.g. 127.0.0.1:9464, or :9464 for every address; empty = off. Without an OTLP endpoint configured, the only way out'),
   }).strict().default({}),
   observe: z.object({
     enabled: z.boolean().default(true).describe('Serve `fovea observe` on a local Unix socket'),

@@ -63,6 +63,7 @@ export const SETTINGS: readonly Setting[] = [
   { path: 'observe.socket', kind: 'string', env: ['FOVEA_OBSERVE_SOCKET'], flag: 'observe-socket' },
   { path: 'observe.address', kind: 'string', env: ['FOVEA_OBSERVE_ADDRESS'], flag: 'observe-address' },
   { path: 'health.address', kind: 'string', env: ['FOVEA_HEALTH_ADDRESS'], flag: 'health-address' },
+  { path: 'prometheus.address', kind: 'string', env: ['FOVEA_PROMETHEUS_ADDRESS'], flag: 'prometheus-address' },
   { path: 'hubble.enabled', kind: 'bool', env: ['FOVEA_HUBBLE'], flag: 'hubble' },
   { path: 'hubble.address', kind: 'string', env: ['FOVEA_HUBBLE_ADDRESS'], flag: 'hubble-address' },
   { path: 'hubble.socket', kind: 'string', env: ['FOVEA_HUBBLE_SOCKET'], flag: 'hubble-socket' },

@@ -1,12 +1,18 @@
 /**
- * The agent's OTLP metrics pipeline: MeterProvider → PeriodicExportingMetricReader →
- * CountingExporter (counts, rate-limited logs) → OTLP exporter (gRPC or http/protobuf).
+ * The agent's metrics pipeline: MeterProvider → PeriodicExportingMetricReader →
+ * CountingExporter (counts, rate-limited logs) → OTLP exporter (gRPC or http/protobuf), and/or
+ * the Prometheus reader behind the agent's own `/metrics` (src/export/prometheus.ts).
  * Knows no probe: probes get `meter` and register their instruments on it.
  *
  * - Cumulative temporality for every instrument (DESIGN.md decision 5): an outage loses
  *   resolution, never totals — the next successful export carries the whole count.
  * - An explicit cardinality limit on every instrument (reader-level `cardinalityLimits.default`,
  *   sdk-metrics 2.x); series beyond it fold into one `otel.metric.overflow=true` series.
+ * - One collection of the metric producers (the agent's kernel counters) per interval, whatever
+ *   the readers: the OTLP reader's periodic collection (or, without OTLP, the pipeline's own timer
+ *   on the same interval) reads the maps, and a scrape of `/metrics` gets that latest collection.
+ *   Both ways out carry the same values, map reads do not double with a second reader, and the
+ *   agent's schedule (health, series TTLs, DNS timeouts) does not depend on when Prometheus scrapes.
  * - No OTel globals: the provider is private to this pipeline.
  */
 import type { Meter } from '@opentelemetry/api';
@@ -18,8 +24,11 @@ import {
   AggregationTemporality,
   MeterProvider,
   PeriodicExportingMetricReader,
+  type CollectionResult,
   type InstrumentType,
+  type MetricCollectOptions,
   type MetricProducer,
+  type MetricReader,
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
@@ -27,6 +36,7 @@ import type { Logger } from '../log.js';
 import { METER_NAME } from '../names.js';
 import { grpcExporterOptions, httpExporterOptions } from './otlp-exporter-options.js';
 import type { OtlpSettings } from './otlp-settings.js';
+import { PrometheusMetrics } from './prometheus.js';
 import { packageVersion } from './resource.js';
 
 export interface ExportStats {
@@ -46,10 +56,17 @@ export interface MetricsPipeline {
   /** Flushes, then shuts the provider and exporter down; bounded by `shutdownTimeoutMs`. Idempotent. */
   shutdown(): Promise<void>;
   stats(): ExportStats;
+  /** What `/metrics` serves (src/export/prometheus.ts PrometheusServer); undefined unless `prometheus` was asked for. */
+  readonly prometheus: PrometheusMetrics | undefined;
 }
 
 export interface MetricsPipelineOptions {
+  /** OTLP settings; `intervalMs` is also the collection interval without OTLP. */
   settings: OtlpSettings;
+  /** Export over OTLP. Default true; false: no OTLP exporter at all (Prometheus alone). */
+  otlp?: boolean;
+  /** Also keep the latest collection for Prometheus scrapes (`prometheus` of the pipeline). Default false. */
+  prometheus?: boolean;
   resource: Resource;
   logger: Logger;
   /** Maximum series per instrument (every instrument type). */
@@ -69,28 +86,50 @@ export function createMetricsPipeline(opts: MetricsPipelineOptions): MetricsPipe
   if (!Number.isSafeInteger(cardinalityLimit) || cardinalityLimit < 1) {
     throw new RangeError(`cardinalityLimit must be a positive integer, got ${cardinalityLimit}`);
   }
+  const otlp = opts.otlp ?? true;
+  if (!otlp && !opts.prometheus) throw new Error('a metrics pipeline needs OTLP export, Prometheus or both');
   const logger = opts.logger.child({ component: 'otlp-metrics' });
-  const inner = opts.exporter ?? createOtlpExporter(settings);
-  const exporter = new CountingExporter(inner, logger, opts.failureLogIntervalMs ?? 60_000);
-  const reader = new PeriodicExportingMetricReader({
-    exporter,
-    exportIntervalMillis: settings.intervalMs,
-    exportTimeoutMillis: settings.exportTimeoutMs,
-    cardinalityLimits: { default: cardinalityLimit },
-    metricProducers: opts.metricProducers,
-  });
-  const provider = new MeterProvider({ resource, readers: [reader] });
+  const shared = (opts.metricProducers ?? []).map((p) => new SharedCollection(p));
+  const readers: MetricReader[] = [];
+  let exporter: CountingExporter | undefined;
+  if (otlp) {
+    exporter = new CountingExporter(opts.exporter ?? createOtlpExporter(settings), logger, opts.failureLogIntervalMs ?? 60_000);
+    readers.push(new PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: settings.intervalMs,
+      exportTimeoutMillis: settings.exportTimeoutMs,
+      cardinalityLimits: { default: cardinalityLimit },
+      metricProducers: shared.map((s) => s.fresh),
+    }));
+  }
+  const prometheus = opts.prometheus ? new PrometheusMetrics({ metricProducers: shared.map((s) => s.latest) }) : undefined;
+  if (prometheus) readers.push(prometheus.reader);
+  const provider = new MeterProvider({ resource, readers });
   const meter = provider.getMeter(METER_NAME, packageVersion());
-  logger.info({ protocol: settings.protocol, endpoint: settings.endpoint, intervalMs: settings.intervalMs,
-    compression: settings.compression, tls: settings.tls !== undefined, cardinalityLimit }, 'OTLP metrics pipeline ready');
+  const collectAll = async (): Promise<void> => { await Promise.all(shared.map((s) => s.fresh.collect())); };
+  let timer: NodeJS.Timeout | undefined;
+  if (otlp) {
+    logger.info({ protocol: settings.protocol, endpoint: settings.endpoint, intervalMs: settings.intervalMs,
+      compression: settings.compression, tls: settings.tls !== undefined, cardinalityLimit, prometheus: prometheus !== undefined }, 'OTLP metrics pipeline ready');
+  } else {
+    // no periodic reader: the pipeline's own timer reads the producers on the export interval
+    timer = setInterval(() => void collectAll().catch(() => undefined), settings.intervalMs);
+    timer.unref();
+    logger.info({ intervalMs: settings.intervalMs, cardinalityLimit }, 'metrics pipeline ready for Prometheus only (no OTLP export)');
+  }
 
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? settings.exportTimeoutMs + 1_000;
   let shutdownPromise: Promise<void> | undefined;
 
   return {
     meter,
+    prometheus,
     async forceFlush() {
       if (shutdownPromise) return;
+      if (!otlp) {
+        await collectAll();
+        return;
+      }
       // The reader's forceFlush only awaits an export already in flight (its values may predate
       // this call); a second flush then collects afresh, or awaits a periodic run that started
       // after the first flush — either way values recorded before this call are exported.
@@ -99,10 +138,11 @@ export function createMetricsPipeline(opts: MetricsPipelineOptions): MetricsPipe
     },
     shutdown() {
       shutdownPromise ??= (async () => {
-        let timer: NodeJS.Timeout | undefined;
+        clearInterval(timer);
+        let deadlineTimer: NodeJS.Timeout | undefined;
         const deadline = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs);
-          timer.unref();
+          deadlineTimer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs);
+          deadlineTimer.unref();
         });
         try {
           // MeterProvider.shutdown → reader.onShutdown: stop the timer, flush, shut the exporter down.
@@ -111,14 +151,45 @@ export function createMetricsPipeline(opts: MetricsPipelineOptions): MetricsPipe
         } catch (err) {
           logger.warn({ err: errorText(err) }, 'metrics pipeline shutdown failed');
         } finally {
-          clearTimeout(timer);
+          clearTimeout(deadlineTimer);
         }
-        logger.info(exporter.stats(), 'metrics pipeline stopped');
+        logger.info(stats(), 'metrics pipeline stopped');
       })();
       return shutdownPromise;
     },
-    stats: () => exporter.stats(),
+    stats,
   };
+
+  function stats(): ExportStats {
+    return exporter?.stats() ?? { exportsOk: 0, exportsFailed: 0, consecutiveFailures: 0 };
+  }
+}
+
+/**
+ * One producer read once per collection, seen by every reader: `fresh` reads it (the OTLP
+ * reader's periodic collection, or the pipeline's timer), `latest` returns what the last read
+ * returned (a first read if there was none yet) — what a Prometheus scrape gets.
+ */
+export class SharedCollection {
+  private last: Promise<CollectionResult> | undefined;
+
+  constructor(private readonly inner: MetricProducer) {}
+
+  readonly fresh: MetricProducer = {
+    collect: (options?: MetricCollectOptions) => this.read(options),
+  };
+
+  readonly latest: MetricProducer = {
+    collect: (options?: MetricCollectOptions) => this.last ?? this.read(options),
+  };
+
+  private read(options?: MetricCollectOptions): Promise<CollectionResult> {
+    const p = this.inner.collect(options);
+    this.last = p;
+    // a failed read is not kept: the next scrape reads again
+    p.catch(() => { if (this.last === p) this.last = undefined; });
+    return p;
+  }
 }
 
 /**

@@ -6,7 +6,8 @@
  * fields. Enum values and cross-field rules (the API server's own validation) are not covered.
  *
  * Custom resources have no model there. The ones deploy/ creates (cert-manager's Certificate and
- * Issuer, deploy/components/hubble-cert-manager) are checked against CRD_TYPES below instead: the
+ * Issuer, deploy/components/hubble-cert-manager; the Prometheus Operator's PodMonitor,
+ * deploy/components/prometheus-podmonitor) are checked against CRD_TYPES below instead: the
  * fields deploy/ can use, with their types, required fields and enum values, written from the
  * CRDs' openAPIV3Schema; any other custom resource is reported as having no schema.
  */
@@ -60,15 +61,60 @@ const CRD_TYPES: Readonly<Record<string, CrdType>> = {
   },
   CertManagerV1SelfSignedIssuer: { fields: { crlDistributionPoints: 'Array<string>' } },
 };
+const RELABEL_ACTIONS = ['replace', 'Replace', 'keep', 'Keep', 'drop', 'Drop', 'hashmod', 'HashMod', 'labelmap', 'LabelMap',
+  'labeldrop', 'LabelDrop', 'labelkeep', 'LabelKeep', 'lowercase', 'Lowercase', 'uppercase', 'Uppercase', 'keepequal', 'KeepEqual',
+  'dropequal', 'DropEqual'];
+const SCRAPE_PROTOCOLS = ['PrometheusProto', 'OpenMetricsText0.0.1', 'OpenMetricsText1.0.0', 'PrometheusText0.0.4', 'PrometheusText1.0.0'];
+
+/**
+ * monitoring.coreos.com/v1 PodMonitor, from the Prometheus Operator's
+ * example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml (operator 0.91):
+ * deploy/components/prometheus-podmonitor. Authentication, TLS and proxy settings are `object`.
+ */
+const MONITORING_TYPES: Readonly<Record<string, CrdType>> = {
+  MonitoringV1PodMonitor: { fields: { apiVersion: 'string', kind: 'string', metadata: 'V1ObjectMeta', spec: 'MonitoringV1PodMonitorSpec', status: 'object' }, required: ['spec'] },
+  MonitoringV1PodMonitorSpec: {
+    fields: {
+      attachMetadata: 'object', bodySizeLimit: 'string', convertClassicHistogramsToNHCB: 'boolean',
+      fallbackScrapeProtocol: `Enum<${SCRAPE_PROTOCOLS.join('|')}>`, jobLabel: 'string', keepDroppedTargets: 'number',
+      labelLimit: 'number', labelNameLengthLimit: 'number', labelValueLengthLimit: 'number',
+      namespaceSelector: 'MonitoringV1NamespaceSelector', nativeHistogramBucketLimit: 'number', nativeHistogramMinBucketFactor: 'IntOrString',
+      podMetricsEndpoints: 'Array<MonitoringV1PodMetricsEndpoint>', podTargetLabels: 'Array<string>', sampleLimit: 'number',
+      scrapeClass: 'string', scrapeClassicHistograms: 'boolean', scrapeNativeHistograms: 'boolean',
+      scrapeProtocols: `Array<Enum<${SCRAPE_PROTOCOLS.join('|')}>>`, selector: 'V1LabelSelector',
+      selectorMechanism: 'Enum<RelabelConfig|RoleSelector>', targetLimit: 'number',
+    },
+    required: ['selector'],
+  },
+  MonitoringV1NamespaceSelector: { fields: { any: 'boolean', matchNames: 'Array<string>' } },
+  MonitoringV1PodMetricsEndpoint: {
+    fields: {
+      authorization: 'object', basicAuth: 'object', bearerTokenSecret: 'object', enableHttp2: 'boolean', filterRunning: 'boolean',
+      followRedirects: 'boolean', honorLabels: 'boolean', honorTimestamps: 'boolean', interval: 'string',
+      metricRelabelings: 'Array<MonitoringV1RelabelConfig>', noProxy: 'string', oauth2: 'object', params: 'object', path: 'string',
+      port: 'string', portNumber: 'number', proxyConnectHeader: 'object', proxyFromEnvironment: 'boolean', proxyUrl: 'string',
+      relabelings: 'Array<MonitoringV1RelabelConfig>', scheme: 'string', scrapeTimeout: 'string', targetPort: 'IntOrString',
+      tlsConfig: 'object', trackTimestampsStaleness: 'boolean',
+    },
+  },
+  MonitoringV1RelabelConfig: {
+    fields: {
+      action: `Enum<${RELABEL_ACTIONS.join('|')}>`, modulus: 'number', regex: 'string', replacement: 'string', separator: 'string',
+      sourceLabels: 'Array<string>', targetLabel: 'string',
+    },
+  },
+};
+
 /** apiVersion → the prefix of its CRD_TYPES names. */
-const CRD_GROUPS: Readonly<Record<string, string>> = { 'cert-manager.io/v1': 'CertManagerV1' };
+const CRD_GROUPS: Readonly<Record<string, string>> = { 'cert-manager.io/v1': 'CertManagerV1', 'monitoring.coreos.com/v1': 'MonitoringV1' };
 
 const crdModel = (t: CrdType): Model => ({
   getAttributeTypeMap: () => Object.entries(t.fields).map(([name, type]) => ({ name, baseName: name, type, format: '' })),
 });
+const ALL_CRD_TYPES: Readonly<Record<string, CrdType>> = { ...CRD_TYPES, ...MONITORING_TYPES };
 const models: Record<string, Model | undefined> = {
   ...k8sModels,
-  ...Object.fromEntries(Object.entries(CRD_TYPES).map(([name, t]) => [name, crdModel(t)])),
+  ...Object.fromEntries(Object.entries(ALL_CRD_TYPES).map(([name, t]) => [name, crdModel(t)])),
 };
 const require = createRequire(import.meta.url);
 const MODELS_DIR = join(dirname(require.resolve('@kubernetes/client-node')), 'gen', 'models');
@@ -81,7 +127,7 @@ const requiredCache = new Map<string, Set<string>>();
 function required(model: string): Set<string> {
   let r = requiredCache.get(model);
   if (!r) {
-    const crd = CRD_TYPES[model];
+    const crd = ALL_CRD_TYPES[model];
     if (crd) {
       r = new Set(crd.required ?? []);
     } else {

@@ -12,6 +12,7 @@ import { dirname, join, posix, relative } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseIdentity } from '../../src/commands/identity-setup.js';
+import { METRICS_PATH } from '../../src/export/prometheus.js';
 import { parseHostPort } from '../../src/net/address.js';
 import { NODE_WATCH_RBAC, REQUIRED_RBAC } from '../../src/k8s/kubernetes.js';
 import {
@@ -360,6 +361,72 @@ describeWithTools('deploy: kubectl kustomize', ['kubectl'], () => {
         if (component === 'drop-locations') expect(c.securityContext?.capabilities?.add).toEqual([...BASE_CAPABILITIES, 'SYSLOG']);
       });
     }
+  });
+
+  describe('Prometheus mode: prometheus-scrape + prometheus-podmonitor on the base', () => {
+    let objs: K8sObject[] = [];
+    beforeAll(() => {
+      const dir = mkdtempSync(join(tmpdir(), 'fovea-kustomize-'));
+      try {
+        const rel = (p: string) => relative(dir, join(DEPLOY, p));
+        writeFileSync(join(dir, 'kustomization.yaml'), [
+          'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', `namespace: ${NAMESPACE}`,
+          'resources:', `  - ${rel('base')}`, 'components:', `  - ${rel('components/prometheus-scrape')}`, `  - ${rel('components/prometheus-podmonitor')}`, '',
+        ].join('\n'));
+        objs = kustomize(dir);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('the agent serves /metrics on the node\'s own address (hostNetwork pod IP), on the port its pod declares, annotated for scraping', () => {
+      expect(objs.flatMap(schemaProblems)).toEqual([]);
+      const ds = one(objs, 'DaemonSet', 'fovea-agent');
+      const spec = podSpec(ds);
+      const c = spec.containers[0]!;
+      expect(spec.hostNetwork).toBe(true);
+      const names = (c.env ?? []).map((e) => e.name);
+      // $(POD_IP) expands only when POD_IP comes first
+      expect(names.indexOf('POD_IP')).toBeGreaterThanOrEqual(0);
+      expect(names.indexOf('POD_IP')).toBeLessThan(names.indexOf('FOVEA_PROMETHEUS_ADDRESS'));
+      expect(envOf(c, 'POD_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
+      const address = envOf(c, 'FOVEA_PROMETHEUS_ADDRESS')!.value!;
+      expect(address).toMatch(/^\$\(POD_IP\):\d+$/);
+      const { host, port } = parseHostPort(address.replace('$(POD_IP)', '10.0.0.7'), 'prometheus.address');
+      expect(host).toBe('10.0.0.7');
+      expect(c.ports).toContainEqual({ name: 'metrics', containerPort: port, protocol: 'TCP' });
+      const annotations = ((ds['spec'] as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations) ?? {};
+      expect(annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': METRICS_PATH });
+      // the agent's own loader takes the setting from that variable, and knows every FOVEA_* variable
+      const { config, warnings } = agentConfig(objs, spec, c);
+      expect(warnings).toEqual([]);
+      expect(config.prometheus.address).toBe(address);
+      // the cluster name on every series, from the same setting the collector path reads
+      expect(envOf(c, 'OTEL_RESOURCE_ATTRIBUTES')?.value).toBe('k8s.cluster.name=$(CLUSTER_NAME)');
+      expect(names.indexOf('CLUSTER_NAME')).toBeLessThan(names.indexOf('OTEL_RESOURCE_ATTRIBUTES'));
+      expect(envValue(objs, c, 'CLUSTER_NAME')).toBe('kubernetes');
+    });
+
+    it('the PodMonitor selects the agent\'s pods, scrapes that port and path, at the agent\'s export interval', () => {
+      const pm = one(objs, 'PodMonitor', 'fovea-agent') as K8sObject & {
+        spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Array<{ port: string; path: string; interval: string }> };
+      };
+      expect(pm.metadata.namespace).toBe(NAMESPACE);
+      const ds = one(objs, 'DaemonSet', 'fovea-agent');
+      const podLabels = (ds['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+      expect(podLabels).toMatchObject(pm.spec.selector.matchLabels);
+      // no other pod of the namespace matches
+      for (const o of objs.filter((x) => x !== ds && ['DaemonSet', 'Deployment'].includes(x.kind))) {
+        const labels = (o['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+        expect(Object.entries(pm.spec.selector.matchLabels).every(([k, v]) => labels[k] === v), o.metadata.name).toBe(false);
+      }
+      expect(pm.spec.podMetricsEndpoints).toHaveLength(1);
+      const ep = pm.spec.podMetricsEndpoints[0]!;
+      expect(podSpec(ds).containers[0]!.ports?.map((p) => p.name)).toContain(ep.port);
+      expect(ep.path).toBe(METRICS_PATH);
+      const { config } = agentConfig(objs, podSpec(ds), podSpec(ds).containers[0]!);
+      expect(ep.interval).toBe(`${(config.export.intervalMs ?? 0) / 1000}s`);
+    });
   });
 
   it('the base renders on its own too', () => {

@@ -50,6 +50,7 @@ describe('defaults', () => {
         export: { enabled: true, maxQueue: 10000, maxBatch: 512 },
       },
       health: { address: '' },
+      prometheus: { address: '' },
       hubble: {
         enabled: false, address: ':4244', socket: '/run/fovea/hubble.sock', bufferSize: 4095, clusterName: 'default', maxClients: 64,
         tls: { certFile: '', keyFile: '', clientCaFile: '', reloadIntervalMs: 60000, insecure: false },
