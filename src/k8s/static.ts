@@ -17,8 +17,11 @@ export interface StaticIdentityOptions {
 
 export class StaticIdentity implements IdentitySource {
   private readonly index: IdentityIndex;
+  /** the node whose pods are local (undefined: every pod is) */
+  readonly nodeName: string | undefined;
 
   constructor(opts: StaticIdentityOptions = {}) {
+    this.nodeName = opts.nodeName;
     this.index = new IdentityIndex(opts.nodeName);
     for (const node of opts.nodes ?? []) this.index.setNodeIps(node.name, node.ips);
     for (const pod of opts.pods ?? []) this.upsertPod(pod);

@@ -111,7 +111,7 @@ export class PodNetwork {
       if (!i.netns || i.ips.length === 0) continue;
       const name = i.netns.split('/').pop()!;
       if (!globs.some((g) => g.test(name))) continue;
-      const pod = netnsWorkload(i);
+      const pod = netnsWorkload(i, identity.nodeName ?? hostname()); // the identity's node, so the pod is local
       seen.add(pod.uid);
       identity.upsertPod(pod);
     }
