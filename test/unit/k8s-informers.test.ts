@@ -227,6 +227,7 @@ describe('KubernetesIdentity against a fake API server', () => {
     api.releaseWatches();
     await waitFor(() => name('10.0.0.2') === 'b' && name('10.0.0.1') === undefined, 'replayed events');
     expect(ident.stats()).toMatchObject({ relists: 0, watchErrors: 0 });
+    await watchesUp(4); // every watch back after the release (pods' replay alone does not say so): all 4 are reset below
 
     // a reset mid-stream is an error for client-node (Premature close): restarted after backoff, still no relist
     api.dropWatches({ how: 'reset' });
