@@ -5,10 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { ServerProcess } from './server-process.js';
 import { freePort, type QueryResult } from './victoria.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -30,24 +31,9 @@ export interface ScrapeTarget {
 
 export interface TargetMetadata { metric: string; type: string; help: string; unit: string }
 
-export class Prometheus {
-  private output = '';
-  private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-
-  private constructor(private readonly proc: ChildProcess, private readonly dir: string, readonly port: number) {
-    const keep = (b: Buffer): void => { this.output = (this.output + b.toString()).slice(-8_000); };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    proc.on('exit', (code, signal) => { this.exited = { code, signal }; });
-  }
-
-  get baseUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  /** Last lines Prometheus printed (for failure messages). */
-  get log(): string {
-    return this.output;
+export class Prometheus extends ServerProcess {
+  private constructor(proc: ChildProcess, dir: string, port: number) {
+    super(proc, dir, port);
   }
 
   /** Starts Prometheus with these scrape configs (prometheus.yml `scrape_configs`) and a global scrape interval. */
@@ -76,18 +62,8 @@ export class Prometheus {
     return p;
   }
 
-  private async waitReady(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`prometheus exited (${JSON.stringify(this.exited)}):\n${this.output}`);
-      try {
-        if ((await fetch(`${this.baseUrl}/-/ready`)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`prometheus not ready after ${timeoutMs} ms:\n${this.output}`);
+  private waitReady(timeoutMs: number): Promise<void> {
+    return this.waitHttp('/-/ready', 'prometheus', timeoutMs, 100);
   }
 
   private async api<T>(path: string): Promise<T> {
@@ -130,17 +106,5 @@ export class Prometheus {
   /** Metric metadata (type, help, unit) Prometheus read from a job's scrapes. */
   async metadata(job: string): Promise<TargetMetadata[]> {
     return this.api<TargetMetadata[]>(`/api/v1/targets/metadata?match_target=${encodeURIComponent(`{job="${job}"}`)}`);
-  }
-
-  /** Kills the process and removes its data. Idempotent. */
-  async stop(): Promise<void> {
-    if (!this.exited) {
-      const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
-      this.proc.kill('SIGTERM');
-      const t = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(t);
-    }
-    await rm(this.dir, { recursive: true, force: true });
   }
 }

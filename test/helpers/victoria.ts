@@ -12,48 +12,26 @@
  * - `/internal/force_flush`: makes rows still in memory searchable at once (called before queries).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { victoriaMetricsBinary } from '../../src/otlp/paths.js';
+import { ServerProcess } from './server-process.js';
 
 export interface QueryResult {
   /** Label set (including __name__) → value. */
   series: Array<{ labels: Record<string, string>; value: number }>;
 }
 
-export class Victoria {
-  private output = '';
-  private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-
-  private constructor(
-    private readonly proc: ChildProcess,
-    private readonly dataDir: string,
-    readonly port: number,
-  ) {
-    const keep = (b: Buffer): void => {
-      this.output = (this.output + b.toString()).slice(-8_000);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    proc.on('exit', (code, signal) => {
-      this.exited = { code, signal };
-    });
-  }
-
-  get baseUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+export class Victoria extends ServerProcess {
+  private constructor(proc: ChildProcess, dataDir: string, port: number) {
+    super(proc, dataDir, port);
   }
 
   /** URL to give an OTLP http/protobuf metrics exporter. */
   get otlpMetricsUrl(): string {
     return `${this.baseUrl}/opentelemetry/v1/metrics`;
-  }
-
-  /** Last lines VictoriaMetrics printed (for failure messages). */
-  get log(): string {
-    return this.output;
   }
 
   static async start(extraFlags: string[] = []): Promise<Victoria> {
@@ -80,19 +58,8 @@ export class Victoria {
     return vm;
   }
 
-  private async waitHealthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`victoria-metrics exited (${JSON.stringify(this.exited)}):\n${this.output}`);
-      try {
-        const r = await fetch(`${this.baseUrl}/health`);
-        if (r.ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`victoria-metrics not healthy after ${timeoutMs} ms:\n${this.output}`);
+  private waitHealthy(timeoutMs: number): Promise<void> {
+    return this.waitHttp('/health', 'victoria-metrics', timeoutMs, 50);
   }
 
   /** Makes everything ingested so far searchable. */
@@ -141,18 +108,6 @@ export class Victoria {
     const r = await fetch(`${this.baseUrl}/api/v1/label/__name__/values`);
     const body = (await r.json()) as { data?: string[] };
     return body.data ?? [];
-  }
-
-  /** Kills the process and removes its data. Idempotent. */
-  async stop(): Promise<void> {
-    if (!this.exited) {
-      const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
-      this.proc.kill('SIGTERM');
-      const t = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(t);
-    }
-    await rm(this.dataDir, { recursive: true, force: true });
   }
 }
 

@@ -11,21 +11,12 @@ import { AGENT_FLAGS } from '../../src/config/flags.js';
 import { leafPaths } from '../../src/config/schema.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { OBSERVE_FLAGS } from '../../src/commands/observe.js';
+import { markdownTable } from '../helpers/markdown.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const doc = readFileSync(join(root, 'docs', 'cli.md'), 'utf8');
 
-function table(firstHeader: string): string[][] {
-  const lines = doc.split('\n');
-  const start = lines.findIndex((l) => l.startsWith(`| ${firstHeader} |`));
-  expect(start, `a table headed "${firstHeader}"`).toBeGreaterThanOrEqual(0);
-  const rows: string[][] = [];
-  for (const l of lines.slice(start + 2)) {
-    if (!l.startsWith('|')) break;
-    rows.push(l.replace(/\\\|/g, '\u0000').split('|').slice(1, -1).map((c) => c.trim().replace(/\u0000/g, '|')));
-  }
-  return rows;
-}
+const table = (firstHeader: string): string[][] => markdownTable(doc, firstHeader);
 const ticked = (cell: string): string[] => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
 
 /**

@@ -10,21 +10,12 @@ import { SETTINGS } from '../../src/config/settings.js';
 import { leafPaths } from '../../src/config/schema.js';
 import { KERNEL_TO_CILIUM_DROP_REASON, UNKNOWN_DROP_REASON } from '../../src/hubble/drop-reasons.js';
 import { hubbleTypes } from '../../src/hubble/proto.js';
+import { markdownTable } from '../helpers/markdown.js';
 
 const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'hubble.md'), 'utf8');
 
 /** Rows of the markdown table whose header row starts with `firstHeader`. */
-function table(firstHeader: string): string[][] {
-  const lines = doc.split('\n');
-  const start = lines.findIndex((l) => l.startsWith(`| ${firstHeader} |`));
-  expect(start, `a table headed "${firstHeader}"`).toBeGreaterThanOrEqual(0);
-  const rows: string[][] = [];
-  for (const l of lines.slice(start + 2)) {
-    if (!l.startsWith('|')) break;
-    rows.push(l.split('|').slice(1, -1).map((c) => c.trim()));
-  }
-  return rows;
-}
+const table = (firstHeader: string): string[][] => markdownTable(doc, firstHeader);
 const unquote = (c: string): string => c.replace(/^`|`$/g, '');
 
 describe('docs/hubble.md', () => {
