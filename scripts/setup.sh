@@ -3,8 +3,10 @@
 #   bash scripts/setup.sh          what `npm run demo` needs: toolchain + runtime, npm packages,
 #                                  the OTLP protos (demo receiver), eBPF objects and TypeScript
 #   bash scripts/setup.sh --test   also what the tests and the benchmark need (iperf3, python3,
-#                                  trafgen from netsniff-ng; VictoriaMetrics, kubectl, promtool and
-#                                  prometheus from Debian 13, extracted, never installed)
+#                                  trafgen from netsniff-ng; VictoriaMetrics, kubectl, promtool,
+#                                  prometheus and containers-common's seccomp profile from Debian 13,
+#                                  extracted, never installed; podman, runc and mmdebstrap for the
+#                                  image test: scripts/image.sh)
 # Debian packages come from the distribution's mirrors; npm packages from the npm registry.
 # Nothing is downloaded at run time.
 set -euo pipefail
@@ -19,6 +21,8 @@ TEST=0
 # iproute2 + nftables: the demo's lab and the tests' ground truth.
 PKGS=(clang llvm libbpf-dev libbpf1 iproute2 nftables ca-certificates debian-archive-keyring)
 (( TEST )) && PKGS+=(iperf3 python3 procps openssl bpftool git netsniff-ng dnsmasq-base bind9-dnsutils)
+# test/e2e/image.test.ts builds the image (scripts/image.sh) and runs it like the DaemonSet.
+(( TEST )) && PKGS+=(podman runc mmdebstrap)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -48,9 +52,11 @@ bash scripts/fetch-deb13.sh
 # scrape the agent. All from Debian 13, extracted (not installed) under .cache/deb13-tools/:
 # Debian 12's kubectl (1.20) predates kustomize components, and installing Debian's `prometheus`
 # package would also start a Prometheus server (the tests run the extracted binary themselves, on
-# loopback). Idempotent: does nothing when already extracted.
+# loopback). The image test takes the container runtimes' current default seccomp profile from
+# Debian 13's containers-common (usr/share/containers/seccomp.json: bpf(2) with CAP_BPF, as
+# containerd >= 1.7); Debian 12's predates it. Idempotent: does nothing when already extracted.
 fetch_deb13_tools() {
-  local base=.cache/deb13-tools pkgs=(kubectl promtool prometheus) keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  local base=.cache/deb13-tools pkgs=(kubectl promtool prometheus golang-github-containers-common) keyring=/usr/share/keyrings/debian-archive-keyring.gpg
   local root="$base/root" stamp="$base/root/.extracted"
   [[ -f "$stamp" && "$(cat "$stamp")" == "${pkgs[*]}" ]] && return 0
   mkdir -p "$base/sources" "$base/lists/partial" "$base/cache/archives/partial" "$base/debs"
@@ -67,6 +73,7 @@ fetch_deb13_tools() {
   for deb in "$base"/debs/*.deb; do dpkg-deb -x "$deb" "$root"; done
   "$root/usr/bin/kubectl" version --client >/dev/null && "$root/usr/bin/promtool" --version >/dev/null \
     && "$root/usr/bin/prometheus" --version >/dev/null
+  [[ -f "$root/usr/share/containers/seccomp.json" ]]
   echo "${pkgs[*]}" >"$stamp"
 }
 (( TEST )) && fetch_deb13_tools

@@ -49,6 +49,11 @@ export class AgentProcess {
     return new AgentProcess(proc);
   }
 
+  /** Follows an agent some other way started (e.g. `podman run … agent`: its stderr is the agent's). */
+  static wrap(proc: ChildProcess): AgentProcess {
+    return new AgentProcess(proc);
+  }
+
   get pid(): number {
     return this.proc.pid!;
   }
