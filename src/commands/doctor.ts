@@ -256,7 +256,16 @@ interface CheckContext {
   libbpfMissing?: boolean;
   /** set when capabilities are missing: EPERM rows point at the privileges row */
   privilegesMissing?: boolean;
+  /** set when a seccomp filter is on this process (/proc/self/status Seccomp: 2): EPERM with every capability is likely its doing */
+  seccompFiltered?: boolean;
 }
+
+/**
+ * Runtimes' older default seccomp profiles (containerd < 1.7, Debian 12's podman) allow bpf() only
+ * with CAP_SYS_ADMIN, so CAP_BPF is not enough there.
+ */
+const SECCOMP_FIX = 'a seccomp filter denies bpf(): older container runtimes\' default profiles allow it only with CAP_SYS_ADMIN — '
+  + 'run with a profile that allows bpf() (deploy/components/seccomp-unconfined), or a runtime whose RuntimeDefault does (containerd >= 1.7)';
 
 /** A short, path-free description of an error for the table; the full message goes to JSON. */
 export function shortError(err: unknown): string {
@@ -272,6 +281,7 @@ function fixFor(err: unknown, ctx: CheckContext, otherwise: string): string {
     return `build the eBPF objects (bash scripts/build.sh), or point --bpf-dir / FOVEA_BPF_DIR at them (looked in ${ctx.bpfDir})`;
   }
   if (err instanceof BpfError && err.code === 'EPERM' && ctx.privilegesMissing) return 'grant the missing capabilities (see privileges)';
+  if (err instanceof BpfError && err.code === 'EPERM' && ctx.seccompFiltered) return SECCOMP_FIX;
   return otherwise;
 }
 
@@ -318,7 +328,8 @@ function checkPrivileges(ctx: CheckContext): CheckResult {
   }
   const result = privilegeCheck(r.value, parseKernelRelease(ctx.host.kernelRelease()));
   ctx.privilegesMissing = result.status !== 'ok';
-  return result;
+  ctx.seccompFiltered = /^Seccomp:\s*2\s*$/m.test(ctx.host.procStatus());
+  return ctx.seccompFiltered ? { ...result, detail: `${result.detail}; a seccomp filter is on (see the load rows if they fail with EPERM)` } : result;
 }
 
 function checkBtf(ctx: CheckContext): CheckResult {
@@ -443,9 +454,11 @@ function checkRingbuf(ctx: CheckContext): CheckResult {
   if (!r.ok) return failed(base, r.err, ctx, SEE_LOG, 'warn');
   if (r.value) return { ...base, status: 'ok', detail: 'BPF_MAP_TYPE_RINGBUF supported' };
   // libbpf's probe answers "no" on EPERM too
-  return ctx.privilegesMissing
-    ? { ...base, status: 'warn', detail: 'cannot create one (missing privileges, or kernel < 5.8)', fix: 'grant the missing capabilities (see privileges)' }
-    : { ...base, status: 'warn', detail: 'not supported (kernel < 5.8)', fix: 'kernel >= 5.8; drop counters and metrics work without it (drop events off)' };
+  if (ctx.privilegesMissing) {
+    return { ...base, status: 'warn', detail: 'cannot create one (missing privileges, or kernel < 5.8)', fix: 'grant the missing capabilities (see privileges)' };
+  }
+  if (ctx.seccompFiltered) return { ...base, status: 'warn', detail: 'cannot create one (a seccomp filter, or kernel < 5.8)', fix: SECCOMP_FIX };
+  return { ...base, status: 'warn', detail: 'not supported (kernel < 5.8)', fix: 'kernel >= 5.8; drop counters and metrics work without it (drop events off)' };
 }
 
 function checkBatch(ctx: CheckContext): CheckResult {

@@ -194,6 +194,26 @@ const byId = (checks: CheckResult[]) => new Map(checks.map((c) => [c.id, c]));
 const opts = { bpfDir: '/opt/fovea/bpf', verbose: false };
 
 describe('runChecks with a fake host', () => {
+  it('every capability but a seccomp filter denying bpf(): the EPERM rows and the ring buffer row point at seccomp', () => {
+    const eperm = (what: string) => { throw new BpfError(what, 1); };
+    const host = fakeHost({
+      procStatus: () => `CapEff:\t${ROOT_CAPS}\nSeccomp:\t2\nSeccomp_filters:\t1\n`,
+      tryTracingAttach: (_o, p) => eperm(`load ${p}`),
+      tryTcAttach: (_o, p) => eperm(`load ${p}`),
+      mapTypeSupported: () => false,
+    });
+    const c = byId(runChecks(opts, host));
+    expect(c.get('privileges')).toMatchObject({ status: 'ok' });
+    expect(c.get('privileges')!.detail).toContain('seccomp filter is on');
+    expect(c.get('tcp')!.fix).toMatch(/seccomp filter denies bpf\(\).*seccomp-unconfined/);
+    expect(c.get('ringbuf')).toMatchObject({ status: 'warn', detail: 'cannot create one (a seccomp filter, or kernel < 5.8)' });
+    // without a filter, the same failures keep their usual advice
+    const plain = byId(runChecks(opts, fakeHost({ tryTracingAttach: (_o, p) => eperm(`load ${p}`), mapTypeSupported: () => false })));
+    expect(plain.get('tcp')!.fix).not.toMatch(/seccomp/);
+    expect(plain.get('ringbuf')!.detail).toBe('not supported (kernel < 5.8)');
+  });
+
+
   it('everything works: no warn/fail, tcx without touching clsact', () => {
     const host = fakeHost();
     const checks = runChecks(opts, host);
