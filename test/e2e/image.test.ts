@@ -239,7 +239,7 @@ async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number, 
   }
 }
 
-interface DoctorJson { checks: Array<{ id: string; status: string; detail: string }>; summary: { canRun: boolean; message: string } }
+interface DoctorJson { checks: Array<{ id: string; status: string; detail: string; fix?: string }>; summary: { canRun: boolean; message: string } }
 
 // ---- the test -----------------------------------------------------------------------------------
 
@@ -518,6 +518,8 @@ if (why && process.env['CI'] === 'true') {
       expect(before.code).toBe(1);
       expect(before.json.summary.canRun).toBe(false);
       expect(before.json.checks.find((x) => x.id === 'drop-tp_btf')?.detail).toMatch(/EPERM/);
+      // and says why: the filter, not the kernel or the capabilities
+      expect(before.json.checks.find((x) => x.id === 'drop-tp_btf')?.fix).toMatch(/seccomp filter denies bpf\(\).*seccomp-unconfined/);
       // the agent itself gives up: no probe can run
       const agent = await runOnce(withSeccomp(plan.flags, legacy), plan.args, {
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', FOVEA_KUBERNETES_MODE: 'off', FOVEA_INTERFACES: 'fvimg-*',
