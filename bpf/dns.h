@@ -82,7 +82,7 @@ struct dns_stats {
 
 /* key of dns_names: one question name (hashed), query type and view */
 struct dns_name_key {
-	__u64 hash;        /* FNV-1a 64 of the name's wire bytes (first DNS_PENDING_NAME), ASCII letters lowered */
+	__u64 hash;        /* of the name's wire bytes (first DNS_PENDING_NAME), ASCII letters lowered, by 8-byte words */
 	__u16 qtype;
 	__u8 view;         /* enum dns_view */
 	__u8 pad[5];       /* always zero */

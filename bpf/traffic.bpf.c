@@ -167,8 +167,8 @@ static __always_inline bool ipv6_ext(__u8 nh)
 
 /*
  * Counts a message by its question name (wire format at `name_off`, `name_len` bytes, cut at
- * DNS_PENDING_NAME): FNV-1a over the bytes with ASCII letters lowered (names are case-insensitive,
- * and resolvers may randomise case), so a query and its response meet in one entry.
+ * DNS_PENDING_NAME): an FNV-style hash over its 8-byte words with ASCII letters lowered (names are
+ * case-insensitive, and resolvers may randomise case), so a query and its response meet in one entry.
  */
 static __always_inline void count_dns_name(struct __sk_buff *skb, __u32 name_off, __u8 name_len, __u16 qtype,
 					   __u8 view, bool response, __u8 rcode)
@@ -181,17 +181,24 @@ static __always_inline void count_dns_name(struct __sk_buff *skb, __u32 name_off
 	if (!ns || name_len == 0 ||
 	    bpf_skb_load_bytes(skb, name_off, ns->name, ((name_len - 1) & (DNS_PENDING_NAME - 1)) + 1))
 		return;
-	for (int i = 0; i < DNS_PENDING_NAME; i++) {
-		__u8 c;
+	/* 8 bytes at a time (at most 16 words): the bytes past the name are masked off, and ASCII
+	 * capitals get their 0x20 bit set without a branch per byte (SWAR: a byte is a capital when
+	 * adding 0x3f carries into its top bit and adding 0x25 does not) */
+	for (int i = 0; i < DNS_PENDING_NAME / 8; i++) {
+		__u32 left = name_len - i * 8;
+		__u64 w, upper;
 
-		if (i >= name_len)
+		if (i * 8 >= name_len)
 			break;
-		c = ns->name[i];
-		if (c >= 'A' && c <= 'Z') {
-			c += 'a' - 'A';
-			ns->name[i] = c;
-		}
-		h = (h ^ c) * 0x100000001b3ULL;
+		w = *(__u64 *)&ns->name[i * 8];
+		if (left < 8)
+			w &= (1ULL << (left * 8)) - 1;
+		upper = ((w & 0x7f7f7f7f7f7f7f7fULL) + 0x3f3f3f3f3f3f3f3fULL) ^
+			((w & 0x7f7f7f7f7f7f7f7fULL) + 0x2525252525252525ULL);
+		upper &= ~w & 0x8080808080808080ULL;
+		w |= upper >> 2;
+		*(__u64 *)&ns->name[i * 8] = w;
+		h = (h ^ w) * 0x100000001b3ULL;
 	}
 	nk.hash = h;
 	nk.qtype = qtype;
