@@ -118,8 +118,8 @@ export const ConfigSchema = z.object({
       hostInterfaces: z.array(interfacePattern).default([])
         .describe('Node interfaces (names or globs, among the watched ones) where DNS is looked at too: host-network DNS clients and servers (node-local caches, hostNetwork CoreDNS); messages of this node\'s pods there are not counted again'),
       names: z.object({
-        top: z.number().int().min(0).max(1_000).default(10)
-          .describe('Question names on metrics: at each collection the N names with the most new queries get their own fovea.dns.name.* series (until max); 0: names only in events'),
+        top: z.number().int().min(0).max(1_000).default(0)
+          .describe('Question names on metrics (opt-in: the kernel then hashes every DNS message\'s name): at each collection the N names with the most new queries get their own fovea.dns.name.* series (until max); 0: names only in events'),
         max: z.number().int().min(1).max(100_000).default(200)
           .describe('At most this many (name, query type, view) series; queries of names without one are counted in fovea.dns.name.overflow'),
         tableSize: z.number().int().min(64).max(1_048_576).default(4_096)

@@ -62,7 +62,7 @@ describeRoot('DNS on a node interface (host-network server and client, agent, st
     dnsmasq(inOut, OUT_IP, 'out');
     rx = await OtlpReceiver.start({});
     agent = AgentProcess.start(['--endpoint', rx.endpoint, '--interfaces', 'fvdnsh-*', '--netns', 'fovea-dnsh-*',
-      '--dns-host-interfaces', UP, '--export-interval', '300ms', '--rescan-interval', '200ms', '--no-tcp', '--no-drop']);
+      '--dns-host-interfaces', UP, '--dns-top-names', '10', '--export-interval', '300ms', '--rescan-interval', '200ms', '--no-tcp', '--no-drop']);
     await agent.waitStarted();
     await agent.waitForLog((l) => l['msg'] === 'attached' && l['interface'] === UP && l['dnsHost'] === true, 10_000);
     await rx.waitFor((r) => r.series('fovea.pod.network.packets').some((s) => s.attrs['k8s.pod.name'] === lab.pod(0).netns), 15_000);

@@ -31,7 +31,7 @@ describeRoot('DNS names table full (agent, standalone, dnsmasq)', 'loads eBPF pr
       '--address=/full.lab/10.9.8.7', '--log-queries', '--log-facility=-', '--pid-file=']);
     dnsmasq.stdout?.setEncoding('utf8').on('data', (d: string) => { log += d; });
     dnsmasq.stderr?.setEncoding('utf8').on('data', (d: string) => { log += d; });
-    writeFileSync(join(dir, 'fovea.yaml'), `probes:\n  dns:\n    names: { tableSize: ${TABLE} }\n`);
+    writeFileSync(join(dir, 'fovea.yaml'), `probes:\n  dns:\n    names: { top: 10, tableSize: ${TABLE} }\n`);
     rx = await OtlpReceiver.start({});
     agent = AgentProcess.start(['--config', join(dir, 'fovea.yaml'), '--endpoint', rx.endpoint, '--interfaces', 'fvdnsf-*',
       '--netns', 'fovea-dnsf-*', '--export-interval', '300ms', '--rescan-interval', '200ms', '--no-tcp', '--no-drop']);

@@ -47,7 +47,7 @@ describeRoot('DNS per pod and workload pair (agent, standalone, dnsmasq)', 'load
     await run(['nft', 'add', 'rule', 'inet', lab.nftTable, 'forward', 'ip', 'daddr', lab.pod(2).ip, 'udp', 'dport', '53', 'drop']);
     rx = await OtlpReceiver.start({});
     agent = AgentProcess.start(['--endpoint', rx.endpoint, '--interfaces', 'fvdns-*', '--netns', 'fovea-dns-*',
-      '--export-interval', '300ms', '--rescan-interval', '200ms', '--dns-timeout', '1s', '--no-tcp']);
+      '--export-interval', '300ms', '--rescan-interval', '200ms', '--dns-timeout', '1s', '--dns-top-names', '10', '--no-tcp']);
     await agent.waitStarted();
     await rx.waitFor((r) => new Set(r.series('fovea.pod.network.packets').map((s) => s.attrs['k8s.pod.name'])).size === 3, 15_000);
     await agent.waitForLog((l) => l['msg'] === 'flow records switched' || (l['msg'] === 'attached' && l['flows'] === true), 5_000).catch(() => undefined);
@@ -104,7 +104,7 @@ describeRoot('DNS per pod and workload pair (agent, standalone, dnsmasq)', 'load
     expect(v('fovea.flow.dns.responses', { ...pair, 'fovea.dns.response.code': 'NXDOMAIN' })).toBe(X);
     expect(v('fovea.flow.dns.timeouts', { 'fovea.source.workload.name': c.netns, 'fovea.destination.workload.name': dead.netns })).toBe(T);
 
-    // by question name (top N, default 10: every name here gets a series): client view = what dig
+    // by question name (--dns-top-names 10: every name here gets a series): client view = what dig
     // sent, server view = what dnsmasq logged per name; nothing in the overflow
     const byName = (name: string, type: string, view: string) =>
       v('fovea.dns.name.queries', { 'dns.question.name': name, 'fovea.dns.question.type': type, 'fovea.dns.view': view });

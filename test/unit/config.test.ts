@@ -37,7 +37,7 @@ describe('defaults', () => {
       interfaces: [],
       excludeInterfaces: ['lo'],
       interfaceRescanIntervalMs: 2000,
-      probes: { drop: { enabled: true, hook: 'auto' }, traffic: { enabled: true, maxInterfaces: 4096, attachMode: 'auto' }, flows: { enabled: true, maxFlows: 262144, idleTimeoutMs: 120000 }, dns: { enabled: true, timeoutMs: 5000, maxPending: 16384, maxKeys: 16384, hostInterfaces: [], names: { top: 10, max: 200, tableSize: 4096 } }, tcp: { enabled: true, maxConnections: 16384, maxSockets: 131072, idleTimeoutMs: 120000 }, netstack: { enabled: true } },
+      probes: { drop: { enabled: true, hook: 'auto' }, traffic: { enabled: true, maxInterfaces: 4096, attachMode: 'auto' }, flows: { enabled: true, maxFlows: 262144, idleTimeoutMs: 120000 }, dns: { enabled: true, timeoutMs: 5000, maxPending: 16384, maxKeys: 16384, hostInterfaces: [], names: { top: 0, max: 200, tableSize: 4096 } }, tcp: { enabled: true, maxConnections: 16384, maxSockets: 131072, idleTimeoutMs: 120000 }, netstack: { enabled: true } },
       kubernetes: { mode: 'auto', kubeconfig: '' },
       pods: { seriesTtlMs: 300000, podNames: false, addresses: false, clientPorts: false },
       standalone: { netns: [] },
@@ -144,7 +144,7 @@ describe('precedence: defaults < file < env < flags', () => {
     expect(ok(load({ env: { FOVEA_PROBE_NETSTACK: 'no' } })).config.probes.netstack.enabled).toBe(false);
     expect(ok(load({ flags: { 'no-netstack': true } })).config.probes.netstack.enabled).toBe(false);
     expect(ok(load({ env: { FOVEA_PROBE_TRAFFIC: '0' }, flags: { 'no-drop': true } })).config.probes)
-      .toEqual({ drop: { enabled: false, hook: 'auto' }, traffic: { enabled: false, maxInterfaces: 4096, attachMode: 'auto' }, flows: { enabled: true, maxFlows: 262144, idleTimeoutMs: 120000 }, dns: { enabled: true, timeoutMs: 5000, maxPending: 16384, maxKeys: 16384, hostInterfaces: [], names: { top: 10, max: 200, tableSize: 4096 } }, tcp: { enabled: true, maxConnections: 16384, maxSockets: 131072, idleTimeoutMs: 120000 }, netstack: { enabled: true } });
+      .toEqual({ drop: { enabled: false, hook: 'auto' }, traffic: { enabled: false, maxInterfaces: 4096, attachMode: 'auto' }, flows: { enabled: true, maxFlows: 262144, idleTimeoutMs: 120000 }, dns: { enabled: true, timeoutMs: 5000, maxPending: 16384, maxKeys: 16384, hostInterfaces: [], names: { top: 0, max: 200, tableSize: 4096 } }, tcp: { enabled: true, maxConnections: 16384, maxSockets: 131072, idleTimeoutMs: 120000 }, netstack: { enabled: true } });
     expect(ok(load({ env: { FOVEA_PROBE_TCP: 'off' } })).config.probes.tcp.enabled).toBe(false);
     expect(ok(load({ flags: { 'no-tcp-events': true } })).config.events.tcp.enabled).toBe(false);
   });
@@ -376,7 +376,7 @@ describe('flags', () => {
 
 describe('DNS names on metrics', () => {
   it('--dns-top-names over FOVEA_DNS_TOP_NAMES over the file; 0 turns names off; bad values name their source', () => {
-    expect(ok(load({})).config.probes.dns.names).toEqual({ top: 10, max: 200, tableSize: 4096 });
+    expect(ok(load({})).config.probes.dns.names).toEqual({ top: 0, max: 200, tableSize: 4096 });
     const file = { 'f.yaml': 'probes:\n  dns:\n    names: { top: 3, max: 50 }\n' };
     expect(ok(load({ files: file, file: 'f.yaml' })).config.probes.dns.names).toEqual({ top: 3, max: 50, tableSize: 4096 });
     expect(ok(load({ files: file, file: 'f.yaml', env: { FOVEA_DNS_TOP_NAMES: '5' } })).config.probes.dns.names.top).toBe(5);
