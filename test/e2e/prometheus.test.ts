@@ -122,6 +122,7 @@ describeRoot('Prometheus mode: a real Prometheus scrapes the agent', 'loads eBPF
     const agentArgs = (): string[] => [
       '--interfaces', `fv${LAB}-*`, '--netns', `fovea-${LAB}-*`, '--kubernetes', 'off',
       '--export-interval', '500ms', '--rescan-interval', '200ms', '--dns-timeout', '1s',
+      '--dns-top-names', '10', // opt-in: the DNS dashboard's names row needs them
       '--prometheus-address', `127.0.0.1:${port}`,
     ];
 
