@@ -1,0 +1,27 @@
+// Hand measurement behind docs/benchmark.md "Profiling the agent": the agent idle in pod mode with N lab
+// pods (standalone, 10 s export interval), its CPU over a window (utime+stime), VmHWM, and a CPU profile
+// (FOVEA_CPU_PROFILE) and heap snapshot (FOVEA_HEAP_SNAPSHOT) written when it stops. As root, after
+// bash scripts/build.sh:  node bench/manual/agent-idle-profile.mjs [pods=50] [seconds=60] [out.cpuprofile] [agent flags…]
+// then: node bench/manual/cpuprofile-top.mjs out.cpuprofile
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Lab } from '../../dist/src/lab/lab.js';
+import { OtlpReceiver } from '../../dist/src/otlp/receiver.js';
+const pods = Number(process.argv[2] ?? 50), secs = Number(process.argv[3] ?? 60), out = process.argv[4] ?? '/tmp/prof/idle.cpuprofile';
+const extra = process.argv.slice(5);
+const lab = await Lab.create({ name: 'prof', pods });
+const rx = await OtlpReceiver.start({});
+const agent = spawn(process.execPath, ['--max-semi-space-size=64', new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
+  '--interfaces', 'fvprof-*', '--netns', 'fovea-prof-*', '--export-interval', '10s', '--log-level', 'info', ...extra],
+  { env: { ...process.env, FOVEA_CPU_PROFILE: out, FOVEA_HEAP_SNAPSHOT: out.replace('.cpuprofile', '.heapsnapshot') }, stdio: ['ignore', 'inherit', 'inherit'] });
+const stat = () => { const f = readFileSync(`/proc/${agent.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
+const hwm = () => /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))[1];
+await new Promise((r) => setTimeout(r, 15000));
+const t0 = stat(), w0 = Date.now();
+await new Promise((r) => setTimeout(r, secs * 1000));
+const t1 = stat(), w1 = Date.now();
+console.log(`pods ${pods}: agent CPU ${(((t1 - t0) / 100) / ((w1 - w0) / 1000) * 100).toFixed(2)}% of a core over ${(w1 - w0) / 1000}s; VmHWM ${(hwm() / 1024).toFixed(1)} MB; exports ${rx.requestCount}`);
+agent.kill('SIGTERM');
+await new Promise((r) => agent.on('exit', r));
+await rx.stop();
+await lab.destroy();
