@@ -2,7 +2,8 @@
 // pods (standalone, 10 s export interval), its CPU over a window (utime+stime), VmHWM, and a CPU profile
 // (FOVEA_CPU_PROFILE) and heap snapshot (FOVEA_HEAP_SNAPSHOT) written when it stops. As root, after
 // bash scripts/build.sh:  node bench/manual/agent-idle-profile.mjs [pods=50] [seconds=60] [out.cpuprofile] [agent flags…]
-// then: node bench/manual/cpuprofile-top.mjs out.cpuprofile
+// then: node bench/manual/cpuprofile-top.mjs out.cpuprofile. out '-': no profile (the profiler's own sampling
+// signals cost CPU: measure the figure without it)
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Lab } from '../../dist/src/lab/lab.js';
@@ -13,7 +14,7 @@ const lab = await Lab.create({ name: 'prof', pods });
 const rx = await OtlpReceiver.start({});
 const agent = spawn(process.execPath, ['--max-semi-space-size=64', new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
   '--interfaces', 'fvprof-*', '--netns', 'fovea-prof-*', '--export-interval', '10s', '--log-level', 'info', ...extra],
-  { env: { ...process.env, FOVEA_CPU_PROFILE: out, FOVEA_HEAP_SNAPSHOT: out.replace('.cpuprofile', '.heapsnapshot') }, stdio: ['ignore', 'inherit', 'inherit'] });
+  { env: out === '-' ? process.env : { ...process.env, FOVEA_CPU_PROFILE: out, FOVEA_HEAP_SNAPSHOT: out.replace('.cpuprofile', '.heapsnapshot') }, stdio: ['ignore', 'inherit', 'inherit'] });
 const stat = () => { const f = readFileSync(`/proc/${agent.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
 const hwm = () => /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))[1];
 await new Promise((r) => setTimeout(r, 15000));

@@ -8,6 +8,7 @@ import { StaticIdentity } from '../k8s/static.js';
 import type { IdentitySource } from '../k8s/types.js';
 import type { Logger } from '../log.js';
 import { CachedDiscovery } from '../netns/discovery-cache.js';
+import { NetlinkChangeWatch, RTMGRP } from '../kernel/netlink-changes.js';
 import type { DiscoveryResult } from '../netns/pod-interfaces.js';
 import type { AgentOptions } from '../agent/agent.js';
 
@@ -26,9 +27,12 @@ export function chooseIdentity(config: Config, env: NodeJS.ProcessEnv): Identity
   return { kind: 'none' };
 }
 
+/** What pod-interface discovery depends on, as rtnetlink groups (the signature's links, routes and neighbours; addresses too). */
+const DISCOVERY_GROUPS = RTMGRP.link | RTMGRP.neigh | RTMGRP.ipv4Ifaddr | RTMGRP.ipv6Ifaddr | RTMGRP.ipv4Route | RTMGRP.ipv6Route;
+
 /** Pod-interface discovery for one agent: runs only when the host changed (src/netns/discovery-cache.ts). */
 function cachedDiscover(): () => Promise<DiscoveryResult> {
-  const cache = new CachedDiscovery();
+  const cache = new CachedDiscovery({ changes: new NetlinkChangeWatch(DISCOVERY_GROUPS) });
   return () => cache.discover();
 }
 

@@ -8,9 +8,16 @@
  * and runs discovery only when they changed, when the last discovery was incomplete (a pod
  * interface without an address yet), or when the last one is older than `maxAgeMs`; the netns
  * method keeps each namespace's addresses between discoveries (pod-interfaces.ts, netnsCache).
+ *
+ * With a change watch (src/kernel/netlink-changes.ts: rtnetlink notifications for links,
+ * addresses, routes and neighbours), a rescan does not even read those files while the kernel
+ * reported nothing; namespace mounts send no notification, so a namespace that appears without a
+ * link of its own is found by the full discovery at `maxAgeMs` (a pod's veth, the usual case, is a
+ * link).
  */
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ChangeWatch } from '../kernel/netlink-changes.js';
 import {
   DEFAULT_NETNS_DIRS, discoverPodInterfacesDetailed, type DiscoveryOptions, type DiscoveryResult, type NetnsCache,
 } from './pod-interfaces.js';
@@ -39,6 +46,8 @@ export interface CachedDiscoveryOptions {
   readonly discovery?: Omit<DiscoveryOptions, 'netnsCache' | 'now'>;
   /** a full discovery at least this often, changed or not (default 60 s) */
   readonly maxAgeMs?: number;
+  /** changes the kernel reported since the last rescan; absent: the signature is read every time */
+  readonly changes?: ChangeWatch;
   /** test seams */
   readonly discover?: (opts: DiscoveryOptions) => Promise<DiscoveryResult>;
   readonly signature?: () => Promise<string>;
@@ -53,13 +62,20 @@ export class CachedDiscovery {
   /** discoveries run, and rescans answered from the last one */
   runs = 0;
   skipped = 0;
+  /** rescans answered without reading the signature: the change watch reported nothing */
+  quiet = 0;
 
   constructor(private readonly opts: CachedDiscoveryOptions = {}) {}
 
   async discover(): Promise<DiscoveryResult> {
     const now = (this.opts.now ?? Date.now)();
-    const signature = await (this.opts.signature ?? (() => hostSignature(this.opts.discovery?.netnsDirs)))();
     const fresh = now - this.lastAt < (this.opts.maxAgeMs ?? 60_000);
+    const changed = this.opts.changes?.changed() ?? true; // drained before reading, so nothing falls between
+    if (!changed && this.last && fresh && isComplete(this.last)) {
+      this.quiet++;
+      return { interfaces: this.last.interfaces, warnings: [] };
+    }
+    const signature = await (this.opts.signature ?? (() => hostSignature(this.opts.discovery?.netnsDirs)))();
     if (this.last && signature === this.lastSignature && fresh && isComplete(this.last)) {
       this.skipped++;
       return { interfaces: this.last.interfaces, warnings: [] }; // its warnings were reported when it ran

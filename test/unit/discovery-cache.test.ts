@@ -64,3 +64,45 @@ describe('hostSignature', () => {
     expect(a).toContain('Iface\tDestination'); // /proc/net/route's header
   });
 });
+
+describe('CachedDiscovery with a change watch', () => {
+  function watched(results: DiscoveryResult[]) {
+    let changed = true;
+    let signatures = 0;
+    let now = 0;
+    const calls: DiscoveryOptions[] = [];
+    const d = new CachedDiscovery({
+      maxAgeMs: 60_000,
+      changes: { changed: () => { const c = changed; changed = false; return c; }, close: () => undefined, unavailable: undefined },
+      signature: async () => { signatures++; return 'same'; },
+      now: () => now,
+      discover: async (o) => { calls.push(o); return results[Math.min(calls.length - 1, results.length - 1)]!; },
+    });
+    return { d, calls, signatures: () => signatures, notify: () => { changed = true; }, advance: (ms: number) => { now += ms; } };
+  }
+
+  it('reads nothing while the kernel reports no change; reads the signature after a notification; rediscovers at maxAgeMs', async () => {
+    const h = watched([{ interfaces: [pod(5, ['10.0.0.5'])], warnings: [] }]);
+    await h.d.discover();
+    expect([h.calls.length, h.signatures()]).toEqual([1, 1]);
+    for (let i = 0; i < 5; i++) { h.advance(2_000); await h.d.discover(); }
+    expect([h.calls.length, h.signatures(), h.d.quiet]).toEqual([1, 1, 5]);
+    h.notify();
+    await h.d.discover(); // a notification: the signature is read (unchanged here), discovery not run
+    expect([h.calls.length, h.signatures(), h.d.skipped]).toEqual([1, 2, 1]);
+    h.advance(60_000);
+    await h.d.discover(); // too old: a full discovery, notification or not
+    expect(h.calls).toHaveLength(2);
+  });
+
+  it('an incomplete result (a pod interface without an address) is rediscovered at every rescan, notified or not', async () => {
+    const h = watched([{ interfaces: [pod(5, [])], warnings: [] }, { interfaces: [pod(5, ['10.0.0.5'])], warnings: [] }]);
+    await h.d.discover();
+    h.advance(2_000);
+    await h.d.discover();
+    expect(h.calls).toHaveLength(2);
+    h.advance(2_000);
+    await h.d.discover(); // complete now, and no notification: answered from the last
+    expect([h.calls.length, h.d.quiet]).toEqual([2, 1]);
+  });
+});

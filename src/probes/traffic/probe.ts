@@ -13,6 +13,7 @@ import { BpfError } from '../../kernel/errors.js';
 import { BpfObject } from '../../kernel/object.js';
 import type { BpfMap } from '../../kernel/map.js';
 import { listInterfaces, makeInterfaceFilter, type NetInterface } from '../../kernel/netdev.js';
+import { NetlinkChangeWatch, RTMGRP, type ChangeWatch } from '../../kernel/netlink-changes.js';
 import { ATTR, DIRECTION, INSTRUMENTS } from '../../names.js';
 import type { Logger } from '../../log.js';
 import { readFailureCounters } from '../counters.js';
@@ -70,6 +71,9 @@ export class TrafficProbe implements Probe {
   private readonly attached = new Map<number, Attached>();
   private readonly failedAt = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** link changes since the last rescan, from the kernel (a rescan without any reads no interface) */
+  private links: ChangeWatch | undefined;
+  private lastInterfaces: NetInterface[] = [];
   private state: ProbeStatus;
   private readonly log: Logger;
   private readonly selected: (name: string) => boolean;
@@ -103,6 +107,8 @@ export class TrafficProbe implements Probe {
     this.statsMap = obj.map('traffic_stats');
     this.errors = obj.map('traffic_errors');
     this.removeStaleFilters();
+    this.links = new NetlinkChangeWatch(RTMGRP.link);
+    if (this.links.unavailable) this.log.info({ reason: this.links.unavailable }, 'no link notifications: interfaces are listed at every rescan');
     this.rescan();
     this.state = { name: this.name, state: 'up', hook: this.modeSummary() };
     this.timer = setInterval(() => this.safeRescan(), this.ctx.settings.interfaceRescanIntervalMs);
@@ -145,7 +151,9 @@ export class TrafficProbe implements Probe {
     const now = Date.now();
     for (const [ifindex, at] of this.failedAt) if (now - at >= RETRY_AFTER_MS) this.failedAt.delete(ifindex);
     const current = new Map([...this.attached].map(([i, a]) => [i, a.iface]));
-    const plan = planInterfaces(current, listInterfaces(), this.selected, new Set(this.failedAt.keys()));
+    // the list only changes with a link notification; failed attaches are retried from the last list
+    if (!this.links || this.links.changed()) this.lastInterfaces = listInterfaces();
+    const plan = planInterfaces(current, this.lastInterfaces, this.selected, new Set(this.failedAt.keys()));
     for (const i of plan.detach) this.forget(i);
     for (const i of plan.rename) {
       const a = this.attached.get(i.ifindex);
@@ -318,6 +326,8 @@ export class TrafficProbe implements Probe {
 
   stop(): void {
     this.detach();
+    this.links?.close();
+    this.links = undefined;
     this.attached.clear();
     this.slotOwner.clear();
     this.dns?.close();

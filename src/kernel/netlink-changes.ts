@@ -1,0 +1,123 @@
+/**
+ * "Did the host's network configuration change since I last looked?" — answered by the kernel
+ * instead of by re-reading it. A rtnetlink socket subscribed to multicast groups (links, addresses,
+ * routes, neighbours) receives a message for every change; the rescans that poll every 2 s
+ * (interfaces to attach to, pod-interface discovery) drain it without blocking and skip their
+ * reading when nothing arrived: one recv(2) instead of a few hundred file reads on a node with 50
+ * pods.
+ *
+ * Any doubt counts as a change: a socket that cannot be opened (no such protocol, seccomp), a
+ * receive error, or an overrun of the socket's buffer (ENOBUFS: messages were lost) — so using
+ * this never hides a change, it only saves work when the kernel says nothing happened.
+ */
+import { constants } from 'node:os';
+import { lastErrno, libc } from './libbpf.js';
+
+const AF_NETLINK = 16;
+const NETLINK_ROUTE = 0;
+const SOCK_RAW = 3;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
+
+/** rtnetlink multicast groups (linux/rtnetlink.h, the legacy RTMGRP_* bit masks). */
+export const RTMGRP = {
+  link: 0x1,
+  neigh: 0x4,
+  ipv4Ifaddr: 0x10,
+  ipv4Route: 0x40,
+  ipv6Ifaddr: 0x100,
+  ipv6Route: 0x400,
+} as const;
+
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  close(fd: number): number;
+  /** errno of the last failed call */
+  errno(): number;
+}
+
+let bound: Libc | undefined;
+function c(): Libc {
+  if (!bound) {
+    const l = libc();
+    bound = {
+      socket: l.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
+      bind: l.func('int bind(int fd, void *addr, uint32_t len)') as Libc['bind'],
+      recv: l.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)') as Libc['recv'],
+      close: l.func('int close(int fd)') as Libc['close'],
+      errno: lastErrno,
+    };
+  }
+  return bound;
+}
+
+export interface ChangeWatch {
+  /** True when something changed (or may have) since the last call; drains what arrived. */
+  changed(): boolean;
+  close(): void;
+  /** Why the watch is not in use (every call then answers true), if it is not. */
+  readonly unavailable: string | undefined;
+}
+
+/** The C library's socket calls, bound at first use; a seam for tests. */
+export type NetlinkSyscalls = Libc;
+
+export class NetlinkChangeWatch implements ChangeWatch {
+  private fd = -1;
+  private readonly buf = Buffer.allocUnsafe(64 * 1024);
+  private pending = true; // the first call reports a change: the caller has not looked yet
+  readonly unavailable: string | undefined;
+  /** messages received, and times the kernel dropped some (overrun) */
+  messages = 0;
+  overruns = 0;
+
+  constructor(groups: number, private readonly sys: NetlinkSyscalls = c()) {
+    const fd = sys.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) {
+      this.unavailable = `netlink socket: errno ${sys.errno()}`;
+      return;
+    }
+    // struct sockaddr_nl { sa_family_t nl_family; unsigned short nl_pad; __u32 nl_pid; __u32 nl_groups; }
+    const addr = Buffer.alloc(12);
+    addr.writeUInt16LE(AF_NETLINK, 0);
+    addr.writeUInt32LE(groups >>> 0, 8);
+    if (sys.bind(fd, addr, addr.length) !== 0) {
+      this.unavailable = `netlink bind: errno ${sys.errno()}`;
+      sys.close(fd);
+      return;
+    }
+    this.fd = fd;
+  }
+
+  changed(): boolean {
+    if (this.fd < 0) return true;
+    let changed = this.pending;
+    this.pending = false;
+    for (;;) {
+      const n = Number(this.sys.recv(this.fd, this.buf, this.buf.length, MSG_DONTWAIT));
+      if (n > 0) {
+        this.messages++;
+        changed = true;
+        continue;
+      }
+      if (n === 0) return changed;
+      const errno = this.sys.errno();
+      if (errno === constants.errno.EAGAIN || errno === constants.errno.EWOULDBLOCK) return changed;
+      if (errno === constants.errno.EINTR) continue;
+      // ENOBUFS: the kernel dropped messages for us (a burst larger than the socket buffer); anything else: unknown
+      if (errno === constants.errno.ENOBUFS) this.overruns++;
+      return true;
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) this.sys.close(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** A watch that always says "changed": polling as before (tests, or where netlink is not wanted). */
+export const ALWAYS_CHANGED: ChangeWatch = { changed: () => true, close: () => undefined, unavailable: 'not used' };
