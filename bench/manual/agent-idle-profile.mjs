@@ -12,7 +12,8 @@ const pods = Number(process.argv[2] ?? 50), secs = Number(process.argv[3] ?? 60)
 const extra = process.argv.slice(5);
 const lab = await Lab.create({ name: 'prof', pods });
 const rx = await OtlpReceiver.start({});
-const agent = spawn(process.execPath, ['--max-semi-space-size=64', new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
+const nodeFlags = process.env.NODE_FLAGS !== undefined ? process.env.NODE_FLAGS.split(' ').filter(Boolean) : ['--max-semi-space-size=64']; // the image's (src/runtime.ts)
+const agent = spawn(process.execPath, [...nodeFlags, new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
   '--interfaces', 'fvprof-*', '--netns', 'fovea-prof-*', '--export-interval', '10s', '--log-level', 'info', ...extra],
   { env: out === '-' ? process.env : { ...process.env, FOVEA_CPU_PROFILE: out, FOVEA_HEAP_SNAPSHOT: out.replace('.cpuprofile', '.heapsnapshot') }, stdio: ['ignore', 'inherit', 'inherit'] });
 const stat = () => { const f = readFileSync(`/proc/${agent.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };

@@ -137,13 +137,17 @@ export class SeriesProducer implements MetricProducer {
       ? { buckets: { boundaries: [...h.boundaries], counts: [...h.counts] }, count: h.count, sum: h.sum }
       : v);
     // Series already known keep their place; new ones are admitted while there is room.
-    const known = series.filter((s) => states!.has(attributesKey(s.attributes)));
-    const fresh = series.filter((s) => !states!.has(attributesKey(s.attributes)));
+    // each series' key once (building keys is most of a collection's cost with many series)
+    const known: Array<[ProducedSeries, string]> = [];
+    const fresh: Array<[ProducedSeries, string]> = [];
+    for (const s of series) {
+      const key = attributesKey(s.attributes);
+      (states.has(key) ? known : fresh).push([s, key]);
+    }
     // All fit: no overflow series. Otherwise limit-1 regular series plus the overflow series.
     const room = series.length <= limit ? limit : limit - 1;
     let admitted = 0;
-    for (const s of [...known, ...fresh]) {
-      const key = attributesKey(s.attributes);
+    for (const [s, key] of known.length ? known.concat(fresh) : fresh) {
       let st = states.get(key);
       if (admitted >= room) {
         overflowValue += s.value;
