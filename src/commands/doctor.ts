@@ -348,7 +348,7 @@ function checkPrivileges(ctx: CheckContext): CheckResult {
 /** Where a kernel without BTF is told to look (docs/kernels.md). */
 export const NO_BTF_FIX = 'Fovea\'s eBPF objects are CO-RE: they are fitted to the running kernel from its BTF, so every probe needs it. '
   + 'Use a kernel built with CONFIG_DEBUG_INFO_BTF=y — the default of Debian >= 11, Ubuntu >= 20.10, RHEL/Alma/Rocky >= 8.2, '
-  + 'Amazon Linux 2 (5.10) and 2023, Fedora >= 31 (docs/kernels.md, "A kernel without BTF")';
+  + 'Fedora >= 31, Amazon Linux 2023 (docs/kernels.md, "A kernel without BTF")';
 
 function checkBtf(ctx: CheckContext): CheckResult {
   const base = { id: 'btf', name: 'kernel BTF', affects: 'all probes (CO-RE)' };
