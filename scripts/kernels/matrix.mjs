@@ -94,12 +94,22 @@ async function waitQuiet() {
   }
 }
 
-/** Short rows of doctor's JSON that warn or fail: what this kernel lacks. */
+/** What a doctor row that warns means, in a few words (the table's "what degrades"); others: name + detail. */
+const SHORT = {
+  'drop-reasons': 'no drop reasons: counted by freeing function (NO_KERNEL_REASON)',
+  'tracepoint': null, // the same fact as drop-reasons
+  'traffic-tcx': 'no tcx: clsact filters',
+  'ringbuf': 'no BPF ring buffer: no drop events',
+  'batch': 'no batch map reads: key by key',
+};
+
+/** Rows of doctor's JSON that warn or fail, short: what this kernel lacks. */
 function degradedRows(doctor) {
   return doctor.checks
     .filter((c) => c.status === 'warn' || c.status === 'fail')
-    .filter((c) => c.id !== 'privileges') // the guest runs as root; a missing CAP_SYS_RESOURCE row is not the kernel
-    .map((c) => `${c.name}: ${c.detail.split(':')[0]}`);
+    .filter((c) => c.id !== 'privileges') // the guest runs as root: a privileges row would be about the guest, not the kernel
+    .map((c) => (c.id in SHORT && c.status === 'warn' ? SHORT[c.id] : `${c.name}: ${c.detail.slice(0, 80)}`))
+    .filter((s) => s !== null);
 }
 
 function dropMode(doctor) {

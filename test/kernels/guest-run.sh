@@ -24,6 +24,8 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 # kmod fetched with the tools, reading this kernel's modules.dep.
 ln -sf "$REPO/.cache/kernels/tools/bin/kmod" /usr/sbin/modprobe
 echo /usr/sbin/modprobe >/proc/sys/kernel/modprobe
+# /dev/net/tun appears only once tun is loaded (no udev, no kmod static nodes here): the lab's delay line needs it
+modprobe tun 2>/dev/null
 ip link set lo up
 echo "fovea-guest" >/proc/sys/kernel/hostname
 ulimit -l unlimited  # kernels < 5.11 charge BPF maps to RLIMIT_MEMLOCK
