@@ -28,7 +28,7 @@ export const TABLE_END = '<!-- kernels-table:end -->';
 const cell = (s) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /**
- * @param {{ generated: string, kernels: KernelResult[] }} results
+ * @param {{ generated: string, command?: string, lastRunSeconds?: number, host?: { cpus: number }, kernels: KernelResult[] }} results
  * @returns {string} the table, header included, ending with a newline
  */
 export function renderKernelTable(results) {
@@ -42,7 +42,9 @@ export function renderKernelTable(results) {
     const result = k.ok ? 'pass' : `**fail**: ${k.error ?? 'see the run'}`;
     lines.push(`| ${cell(k.release)} | ${cell(k.distro)} | ${cell(k.drop ?? 'none')} | ${cell(k.traffic ?? 'none')} | ${tests} | ${cell(degraded)} | ${cell(result)} | ${Math.round(k.seconds)} s (${k.accel}) |`);
   }
-  return lines.join('\n') + '\n';
+  const took = results.lastRunSeconds === undefined ? ''
+    : `\nLast run: \`${results.command}\`, ${results.lastRunSeconds} s in all on ${results.host?.cpus ?? '?'} cores (kernels, qemu and build cached), ${results.generated.slice(0, 10)}.\n`;
+  return lines.join('\n') + '\n' + took;
 }
 
 /**
