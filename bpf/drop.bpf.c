@@ -12,6 +12,8 @@
  * (drop_pod_ips) — when a pod is at either end, its own counters and the dropped 5-tuple too.
  * When drop events are on (drop_event_cfg), a rate-limited sample of drops also goes to user space
  * through the ring buffer drop_events, submitted without wakeup (the agent drains it on a timer).
+ * Kernels without drop reasons (< 5.17) run the *_loc programs: drops counted by the kernel
+ * function that freed the packet (drop_location_counts), see DROP_REASON_NONE_GIVEN in drop.h.
  * Built twice (scripts/build-bpf.sh): drop.bpf.o, and drop-noevents.bpf.o with FOVEA_NO_EVENTS —
  * no ring buffer, for kernels without BPF_MAP_TYPE_RINGBUF (< 5.8) and when events are off.
  */
@@ -40,6 +42,16 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drop_errors SEC(".maps");
+
+/* key: struct drop_location_key (freeing kernel address, ip version, transport); value: per-CPU
+ * packets+bytes. Only written on kernels that give no drop reason (programs *_loc); the
+ * agent shrinks it to 1 entry elsewhere. Size DROP_MAX_LOCATION_KEYS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, DROP_MAX_LOCATION_KEYS);
+	__type(key, struct drop_location_key);
+	__type(value, struct drop_value);
+} drop_location_counts SEC(".maps");
 
 /* key: struct drop_ip (a pod address); value: __u32 pod id. Written by the agent as pods come and
  * go; read here to attribute drops to pods. Size DROP_MAX_POD_IPS. */
@@ -363,14 +375,19 @@ static __always_inline void emit_event(struct sk_buff *skb, struct drop_key *key
 }
 #endif /* FOVEA_NO_EVENTS */
 
-static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u32 reason, bool direct)
+/*
+ * `by_location` (a constant at each call site): the kernel gives no reason (before 5.17), so count
+ * by the freeing address in drop_location_counts; `reason` is then DROP_REASON_NONE_GIVEN.
+ */
+static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u32 reason, bool direct,
+				       bool by_location)
 {
 	struct drop_key key = {};
 	struct drop_flow_key fk = {};
 	__u32 len, l4_off = 0;
 
 	/* SKB_CONSUMED marks a normal free on kernels that route it through this tracepoint. */
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
+	if (!by_location && bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
 		return 0;
 
@@ -379,7 +396,15 @@ static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u3
 	len = SKB_READ(direct, skb, len);
 	record_pod_drop(&key, &fk, len);
 
-	add_percpu(&drop_counts, &key, len, DROP_ERR_MAP_FULL);
+	if (by_location) {
+		struct drop_location_key lk = {
+			.location = location, .ip_version = key.ip_version, .transport = key.transport,
+		};
+
+		add_percpu(&drop_location_counts, &lk, len, DROP_ERR_MAP_FULL);
+	} else {
+		add_percpu(&drop_counts, &key, len, DROP_ERR_MAP_FULL);
+	}
 #ifndef FOVEA_NO_EVENTS
 	emit_event(skb, &key, &fk, len, l4_off, location);
 #endif
@@ -389,11 +414,30 @@ static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u3
 SEC("tp_btf/kfree_skb")
 int drop_tp_btf(__u64 *ctx)
 {
-	return record_drop((struct sk_buff *)ctx[0], ctx[1], (__u32)ctx[2], true);
+	return record_drop((struct sk_buff *)ctx[0], ctx[1], (__u32)ctx[2], true, false);
 }
 
 SEC("raw_tp/kfree_skb")
 int drop_raw_tp(struct bpf_raw_tracepoint_args *ctx)
 {
-	return record_drop((struct sk_buff *)ctx->args[0], ctx->args[1], (__u32)ctx->args[2], false);
+	return record_drop((struct sk_buff *)ctx->args[0], ctx->args[1], (__u32)ctx->args[2], false, false);
+}
+
+/*
+ * Kernels 5.8-5.16: skb:kfree_skb is (skb, location) — no reason argument. The programs above
+ * read a third argument, which the verifier refuses there (tp_btf: the function has no such
+ * argument; raw_tp: the attach checks the context size against the tracepoint's arity). These
+ * read only the two arguments every kernel has; the agent picks them when the kernel's BTF says
+ * the tracepoint has fewer than three (btf_trace_kfree_skb), so newer kernels run the ones above.
+ */
+SEC("tp_btf/kfree_skb")
+int drop_tp_btf_loc(__u64 *ctx)
+{
+	return record_drop((struct sk_buff *)ctx[0], ctx[1], DROP_REASON_NONE_GIVEN, true, true);
+}
+
+SEC("raw_tp/kfree_skb")
+int drop_raw_tp_loc(struct bpf_raw_tracepoint_args *ctx)
+{
+	return record_drop((struct sk_buff *)ctx->args[0], ctx->args[1], DROP_REASON_NONE_GIVEN, false, true);
 }

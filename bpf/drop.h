@@ -32,6 +32,30 @@ struct drop_value {
 	__u64 bytes;      /* skb->len at the drop point */
 };
 
+/*
+ * Kernels before 5.17 (skb:kfree_skb without a reason argument: Debian 11, Amazon Linux 2, Ubuntu
+ * 20.04's 5.x) give no drop reason. There the programs *_loc record DROP_REASON_NONE_GIVEN
+ * wherever a reason goes (drop_pod_counts, drop_flows, events), and count drops by the kernel
+ * address that freed the packet (the tracepoint's `location`) in drop_location_counts instead of
+ * drop_counts. Not a value of any kernel's enum skb_drop_reason (they are < 2^16, subsystem
+ * reasons use bits 16..30); user space names it NO_KERNEL_REASON.
+ */
+#define DROP_REASON_NONE_GIVEN 0xffffffffU
+
+/* Size of drop_location_counts: call sites of kfree_skb() that drop (a few hundred in a 5.10
+ * kernel) x (ipv4, ipv6, none) x transports seen there. Set to 1 by the agent where reasons exist. */
+#define DROP_MAX_LOCATION_KEYS 4096
+
+/* key of drop_location_counts (kernels without drop reasons) */
+struct drop_location_key {
+	__u64 location;   /* kernel text address that called kfree_skb() (symbolized by the agent) */
+	__u8 ip_version;  /* 4, 6, or 0 when not IP */
+	__u8 transport;   /* enum drop_transport */
+	__u16 pad;        /* always zero */
+	__u32 pad2;       /* always zero */
+};
+/* value of drop_location_counts: struct drop_value (per CPU) */
+
 /* Size of drop_pod_ips: pod addresses the agent registers (a node runs ~110 pods by default,
  * dual stack doubles it; this leaves room for big nodes). */
 #define DROP_MAX_POD_IPS 16384

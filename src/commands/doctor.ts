@@ -6,7 +6,7 @@
  * table — are exported for unit tests; runChecks() is the only part that touches the kernel, and
  * every check in it catches its own errors (no root, no libbpf, no objects: still a report).
  */
-import { DROP_HOOKS as PROBE_DROP_HOOKS } from '../probes/drop/probe.js';
+import { DROP_HOOKS as PROBE_DROP_HOOKS, DROP_HOOKS_NO_REASON, kfreeSkbHasReason } from '../probes/drop/probe.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { routeLibbpfLog } from '../kernel/libbpf-log.js';
 import { createLogger } from '../log.js';
 import { defaultBpfObjectDir } from '../paths.js';
 import { DROP_OBJECT_NO_EVENTS, DropProbe } from '../probes/drop/probe.js';
+import { NO_KERNEL_REASON } from '../probes/drop/reasons.js';
 import { TRAFFIC_OBJECT } from '../probes/traffic/probe.js';
 import { TCP_OBJECT, tcpPrograms } from '../probes/tcp/probe.js';
 import { Btf } from '../kernel/btf.js';
@@ -191,6 +192,8 @@ export interface Host {
   /** size in bytes of the kernel BTF, or undefined when /sys/kernel/btf/vmlinux is missing */
   kernelBtfSize(): number | undefined;
   dropReasonCount(): number;
+  /** whether skb:kfree_skb passes a drop reason (kernel >= 5.17), from the kernel's BTF */
+  kfreeSkbHasReason(): boolean;
   kernelBtfHasTypedef(name: string): boolean;
   /** arguments of a tracepoint in the kernel's BTF (btf_trace_<name>), undefined when absent */
   tracepointArity(name: string): number | undefined;
@@ -217,6 +220,14 @@ export function realHost(): Host {
     kernelRelease: release,
     kernelBtfSize: () => (existsSync(KERNEL_BTF_PATH) ? statSync(KERNEL_BTF_PATH).size : undefined),
     dropReasonCount: () => DropProbe.kernelReasons().size,
+    kfreeSkbHasReason: () => {
+      const btf = Btf.vmlinux();
+      try {
+        return kfreeSkbHasReason(btf);
+      } finally {
+        btf.close();
+      }
+    },
     kernelBtfHasTypedef: (name) => kernelBtfHas(name, 'typedef'),
     tracepointArity: (name) => {
       const btf = Btf.vmlinux();
@@ -258,6 +269,8 @@ interface CheckContext {
   privilegesMissing?: boolean;
   /** set when a seccomp filter is on this process (/proc/self/status Seccomp: 2): EPERM with every capability is likely its doing */
   seccompFiltered?: boolean;
+  /** set when the kernel's skb:kfree_skb has no reason (< 5.17): the drop probe counts by freeing function */
+  noReasons?: boolean;
 }
 
 /**
@@ -332,14 +345,16 @@ function checkPrivileges(ctx: CheckContext): CheckResult {
   return ctx.seccompFiltered ? { ...result, detail: `${result.detail}; a seccomp filter is on (see the load rows if they fail with EPERM)` } : result;
 }
 
+/** Where a kernel without BTF is told to look (docs/kernels.md). */
+export const NO_BTF_FIX = 'Fovea\'s eBPF objects are CO-RE: they are fitted to the running kernel from its BTF, so every probe needs it. '
+  + 'Use a kernel built with CONFIG_DEBUG_INFO_BTF=y — the default of Debian >= 11, Ubuntu >= 20.10, RHEL/Alma/Rocky >= 8.2, '
+  + 'Fedora >= 31, Amazon Linux 2023 (docs/kernels.md, "A kernel without BTF")';
+
 function checkBtf(ctx: CheckContext): CheckResult {
-  const base = { id: 'btf', name: 'kernel BTF', affects: 'drop probe (CO-RE)' };
+  const base = { id: 'btf', name: 'kernel BTF', affects: 'all probes (CO-RE)' };
   const size = ctx.host.kernelBtfSize();
   if (size === undefined) {
-    return {
-      ...base, status: 'fail', detail: `${KERNEL_BTF_PATH} missing`,
-      fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (default in most distributions since 2020)',
-    };
+    return { ...base, status: 'fail', detail: `${KERNEL_BTF_PATH} missing: no probe can load`, fix: NO_BTF_FIX };
   }
   return { ...base, status: 'ok', detail: `${KERNEL_BTF_PATH} (${(size / 2 ** 20).toFixed(1)} MiB)` };
 }
@@ -350,8 +365,18 @@ function checkDropReasons(ctx: CheckContext, btfOk: boolean): CheckResult {
   if (!btfOk) {
     return { ...base, status: 'fail', detail: 'not checked: no kernel BTF to read enum skb_drop_reason from', fix: 'see kernel BTF' };
   }
+  const given = attempt(() => ctx.host.kfreeSkbHasReason());
+  if (given.ok && !given.value) {
+    ctx.noReasons = true;
+    return {
+      ...base, status: 'warn',
+      detail: `this kernel gives none (skb:kfree_skb has no reason argument before 5.17): drops are counted by the kernel `
+        + `function that freed the packet (fovea.drop.location), with fovea.drop.reason=${NO_KERNEL_REASON}`,
+      fix: 'kernel >= 5.17 for the kernel\'s own reasons (NETFILTER_DROP, NO_SOCKET, ...); counts, pods and drop events work without them',
+    };
+  }
   const r = attempt(() => ctx.host.dropReasonCount());
-  if (!r.ok) return failed(base, r.err, ctx, 'needs kernel >= 5.17 (enum skb_drop_reason); without it the drop probe does not start');
+  if (!r.ok) return failed(base, r.err, ctx, 'needs kernel >= 5.17 (enum skb_drop_reason)');
   return { ...base, status: 'ok', detail: `enum skb_drop_reason: ${r.value} reasons (fovea reasons lists them)` };
 }
 
@@ -368,9 +393,16 @@ function checkTracepoint(ctx: CheckContext, btfOk: boolean): CheckResult {
   const fmt = tf.ok ? tf.value : undefined;
   if (fmt) {
     if (/^\s*field:[^;]*\breason;/m.test(fmt.format)) found.push(`${fmt.tracefs}: has a reason field`);
+    else if (ctx.noReasons) found.push(`${fmt.tracefs}: no reason field (kernel < 5.17)`);
     else missing ??= `${fmt.tracefs}: format has no reason field (kernel < 5.17)`;
   }
   if (missing) return { ...base, status: 'fail', detail: missing, fix: 'needs kernel >= 5.17 (skb:kfree_skb with a drop reason)' };
+  if (ctx.noReasons) {
+    return {
+      ...base, status: 'warn', detail: `present without a reason argument: ${found.join('; ') || 'BTF: (skb, location)'}`,
+      fix: 'see drop reasons',
+    };
+  }
   if (found.length === 0) {
     return { ...base, status: 'info', detail: 'not verifiable (no BTF, tracefs not readable); the attach checks are what counts' };
   }
@@ -381,15 +413,18 @@ function checkDropHooks(ctx: CheckContext): CheckResult[] {
   const path = join(ctx.bpfDir, DROP_OBJECT_NO_EVENTS); // the hook alone: no ring buffer needed
   const bases = DROP_HOOKS.map((h) => ({ id: h.id, name: `drop via ${h.hook.split('/')[0]}`, affects: 'drop probe' }));
   if (ctx.libbpfMissing) return bases.map(notChecked);
-  const tries = DROP_HOOKS.map((h) => attempt(() => ctx.host.tryTracingAttach(path, h.program)));
+  // kernels without reasons: the programs that read only (skb, location), in the same order
+  const programs = DROP_HOOKS.map((h, i) => (ctx.noReasons ? DROP_HOOKS_NO_REASON[i]!.program : h.program));
+  const tries = programs.map((p) => attempt(() => ctx.host.tryTracingAttach(path, p)));
   const chosen = tries.findIndex((t) => t.ok);
   return DROP_HOOKS.map((h, i): CheckResult => {
     const base = bases[i]!;
     const t = tries[i]!;
     const otherwise = h.program === 'drop_tp_btf' ? `tp_btf needs kernel BTF and >= 5.5; ${SEE_LOG}` : SEE_LOG;
     if (t.ok) {
+      const by = ctx.noReasons ? ` (${programs[i]}: counts by freeing function)` : '';
       return i === chosen
-        ? { ...base, status: 'ok', detail: `${h.hook} loads and attaches: the agent will use it` }
+        ? { ...base, status: 'ok', detail: `${h.hook}${by} loads and attaches: the agent will use it` }
         : { ...base, status: 'ok', detail: `${h.hook} loads and attaches (fallback, not needed here)` };
     }
     if (chosen >= 0 && i > chosen) {

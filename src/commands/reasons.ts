@@ -1,6 +1,8 @@
 /** `fovea reasons`: the running kernel's drop-reason table, read from its BTF. */
 import { parseArgs } from 'node:util';
 import { DropProbe } from '../probes/drop/probe.js';
+import { DROP_REASON_NONE_GIVEN } from '../probes/drop/layout.js';
+import { NO_KERNEL_REASON } from '../probes/drop/reasons.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
 
 export const reasonsCommand: Command = {
@@ -12,6 +14,8 @@ export const reasonsCommand: Command = {
     'Prints value and name of every drop reason the running kernel defines, read from',
     '/sys/kernel/btf/vmlinux. These are the values of the fovea.drop.reason attribute; a value',
     'missing here is exported as UNKNOWN_<n>. Needs no privileges beyond reading BTF.',
+    `A kernel older than 5.17 gives no reasons: then the one value is ${NO_KERNEL_REASON}, and`,
+    'drops are told apart by the kernel function that freed them (fovea.drop.location).',
     '',
     'Options:',
     '  --json      one JSON array of {value, name}',
@@ -29,21 +33,25 @@ export const reasonsCommand: Command = {
       io.stdout.write(reasonsCommand.help() + '\n');
       return EXIT.ok;
     }
-    let reasons;
+    let entries: Array<{ value: number; name: string }>;
+    let given: boolean;
     try {
-      reasons = DropProbe.kernelReasons();
+      given = DropProbe.kernelGivesReasons();
+      entries = given ? DropProbe.kernelReasons().entries() : [{ value: DROP_REASON_NONE_GIVEN, name: NO_KERNEL_REASON }];
     } catch (err) {
       io.stderr.write(`fovea reasons: ${(err as Error).message}\n`);
       return EXIT.failure;
     }
-    const entries = reasons.entries();
     if (values.json) {
       io.stdout.write(JSON.stringify(entries) + '\n');
     } else {
       const w = Math.max(5, ...entries.map((e) => String(e.value).length));
       io.stdout.write(`${'VALUE'.padStart(w)}  NAME\n`);
       for (const e of entries) io.stdout.write(`${String(e.value).padStart(w)}  ${e.name}\n`);
-      io.stdout.write(`\n${entries.length} reasons; other values export as UNKNOWN_<n>\n`);
+      io.stdout.write(given
+        ? `\n${entries.length} reasons; other values export as UNKNOWN_<n>\n`
+        : `\nthis kernel gives no drop reasons (skb:kfree_skb has no reason argument before 5.17): every drop is ${NO_KERNEL_REASON},\n`
+          + 'counted by the kernel function that freed the packet (fovea.drop.location)\n');
     }
     return EXIT.ok;
   },

@@ -69,6 +69,12 @@ export interface ProbeSettings {
   readonly tcMode: 'auto' | 'tcx' | 'clsact';
   /** drop probe hook: prefer tp_btf, or force one */
   readonly dropHook: 'auto' | 'tp_btf' | 'raw_tp';
+  /**
+   * drop probe: count by the kernel function that freed the packet, without reasons — what it
+   * does by itself on kernels < 5.17 (no reason on skb:kfree_skb). Set only by tests, to run that
+   * path on a kernel that has reasons. Absent = decided by the kernel's BTF.
+   */
+  readonly dropByLocation?: boolean;
   /** drop events through the ring buffer (drop probe); absent = off */
   readonly dropEvents?: { readonly enabled: boolean; readonly ratePerCpu: number; readonly ringBufferBytes: number };
   /** size of the kernel flow table (LRU) */

@@ -26,7 +26,7 @@ import { libbpf } from '../../src/kernel/libbpf.js';
 import type { MapSnapshot } from '../../src/kernel/map.js';
 import { BpfObject } from '../../src/kernel/object.js';
 import {
-  DROP_ERRORS, DROP_FLOW_KEY, DROP_IP, DROP_KEY, DROP_POD_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
+  DROP_ERRORS, DROP_FLOW_KEY, DROP_IP, DROP_KEY, DROP_LOCATION_KEY, DROP_REASON_NONE_GIVEN, DROP_POD_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
   DROP_EVENT, DROP_EVENT_CONFIG, DROP_EVENT_LIMIT, DROP_EVENT_SLOTS, decodeDropEvent, encodeDropEventConfig,
 } from '../../src/probes/drop/layout.js';
 import { DROP_OBJECT, DROP_OBJECT_NO_EVENTS } from '../../src/probes/drop/probe.js';
@@ -91,6 +91,21 @@ describeObjects('struct layouts: object BTF == TS layout tables', () => {
     });
     expect(sizes(l)).toEqual({ reason: 4, ip_version: 1, transport: 1, pad: 2 });
     expect(l.members.map((m) => m.name)).toEqual(['reason', 'ip_version', 'transport', 'pad']);
+  });
+
+  it('struct drop_location_key (kernels without drop reasons)', () => {
+    const l = layout(dropBtf, 'drop_location_key');
+    expect(l.size).toBe(DROP_LOCATION_KEY.size);
+    expect(offsets(l)).toEqual({
+      location: DROP_LOCATION_KEY.location, ip_version: DROP_LOCATION_KEY.ipVersion, transport: DROP_LOCATION_KEY.transport,
+      pad: DROP_LOCATION_KEY.pad, pad2: DROP_LOCATION_KEY.pad2,
+    });
+    expect(sizes(l)).toEqual({ location: 8, ip_version: 1, transport: 1, pad: 2, pad2: 4 });
+  });
+
+  it('DROP_REASON_NONE_GIVEN is the header\'s value', () => {
+    const m = /#define DROP_REASON_NONE_GIVEN (0x[0-9a-fA-F]+)U/.exec(readFileSync('bpf/drop.h', 'utf8'));
+    expect(Number(m?.[1])).toBe(DROP_REASON_NONE_GIVEN);
   });
 
   it('struct drop_value', () => {
@@ -439,6 +454,8 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
   const cases = [
     // object, map, key size, value size (one CPU slot), the TS table that decodes it
     { obj: DROP_O, map: 'drop_counts', key: DROP_KEY.size, value: DROP_VALUE.size },
+    { obj: DROP_O, map: 'drop_location_counts', key: DROP_LOCATION_KEY.size, value: DROP_VALUE.size },
+    { obj: DROP_NOEV_O, map: 'drop_location_counts', key: DROP_LOCATION_KEY.size, value: DROP_VALUE.size },
     { obj: DROP_O, map: 'drop_errors', key: 4 /* __u32 enum drop_error */, value: 8 /* __u64 */ },
     { obj: TRAFFIC_O, map: 'traffic_counts', key: TRAFFIC_KEY.size, value: TRAFFIC_VALUE.size },
     { obj: TRAFFIC_O, map: 'traffic_errors', key: 4 /* __u32 enum traffic_error */, value: 8 /* __u64 */ },

@@ -11,7 +11,7 @@ import { defaultBpfObjectDir } from '../../src/paths.js';
 
 const isRoot = process.getuid?.() === 0;
 const SKIP_REASON = 'doctor e2e loads and attaches eBPF programs: run as root — with CI=true this fails instead';
-const OUR_PROGRAMS = new Set(['drop_tp_btf', 'drop_raw_tp', 'traffic_ingress', 'traffic_egress', 'fovea_probe']);
+const OUR_PROGRAMS = new Set(['drop_tp_btf', 'drop_raw_tp', 'drop_tp_btf_loc', 'drop_raw_tp_loc', 'traffic_ingress', 'traffic_egress', 'fovea_probe']);
 
 /** Our programs currently in the kernel, by name (bpftool truncates names to 15 chars; ours fit). */
 async function ourPrograms(): Promise<string[]> {

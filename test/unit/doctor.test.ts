@@ -174,6 +174,7 @@ function fakeHost(over: Partial<Host> = {}): Host & { calls: string[] } {
     kernelRelease: () => '6.18.0',
     kernelBtfSize: () => 5 * 2 ** 20,
     dropReasonCount: () => 128,
+    kfreeSkbHasReason: () => true,
     kernelBtfHasTypedef: () => true,
     tracepointArity: (name) => (name === 'tcp_retransmit_skb' ? 3 : name === 'tcp_receive_reset' ? 1 : 2),
     kfreeSkbFormat: () => ({ tracefs: '/sys/kernel/tracing', format: '\tfield:enum skb_drop_reason reason;\toffset:36;\tsize:4;\tsigned:0;\n' }),
@@ -318,6 +319,8 @@ describe('runChecks with a fake host', () => {
     expect(byId(checks).get('btf')?.status).toBe('fail');
     expect(byId(checks).get('drop-reasons')?.status).toBe('fail');
     expect(summarize(checks).drop).toBeNull();
+    expect(byId(checks).get('btf')?.fix).toMatch(/CONFIG_DEBUG_INFO_BTF=y.*docs\/kernels\.md/);
+    // the enum missing although the tracepoint has a reason argument: inconsistent BTF, the probe is out
     checks = runChecks(opts, fakeHost({
       dropReasonCount: () => { throw new Error('the kernel BTF has no enum skb_drop_reason: kernel older than 5.17 has no drop reasons'); },
       kfreeSkbFormat: () => ({ tracefs: '/sys/kernel/tracing', format: '\tfield:void * location;\toffset:16;\n' }),
@@ -325,6 +328,23 @@ describe('runChecks with a fake host', () => {
     expect(byId(checks).get('tracepoint')).toMatchObject({ status: 'fail' });
     expect(byId(checks).get('tracepoint')?.detail).toMatch(/no reason field/);
     expect(summarize(checks)).toMatchObject({ drop: null, traffic: 'tcx', canRun: true });
+  });
+
+  it('a kernel without drop reasons (5.10): the probe counts by freeing function through the *_loc programs', () => {
+    const host = fakeHost({
+      kfreeSkbHasReason: () => false,
+      dropReasonCount: () => { throw new Error('the kernel BTF has no enum skb_drop_reason'); },
+      kfreeSkbFormat: () => ({ tracefs: '/sys/kernel/tracing', format: '\tfield:void * skbaddr;\toffset:8;\n\tfield:void * location;\toffset:16;\n' }),
+    });
+    const checks = runChecks(opts, host);
+    const c = byId(checks);
+    expect(c.get('drop-reasons')).toMatchObject({ status: 'warn' });
+    expect(c.get('drop-reasons')?.detail).toMatch(/before 5\.17.*function that freed the packet.*NO_KERNEL_REASON/);
+    expect(c.get('tracepoint')).toMatchObject({ status: 'warn' });
+    expect(c.get('drop-tp_btf')).toMatchObject({ status: 'ok' });
+    expect(c.get('drop-tp_btf')?.detail).toMatch(/drop_tp_btf_loc/);
+    expect(host.calls.filter((x) => x.startsWith('attach drop_'))).toEqual(['attach drop_tp_btf_loc', 'attach drop_raw_tp_loc']);
+    expect(summarize(checks)).toMatchObject({ drop: 'tp_btf/kfree_skb', traffic: 'tcx', canRun: true });
   });
 
   it('a check that crashes becomes a row; the others still run', () => {

@@ -7,7 +7,9 @@ import type { BtfEnumValue } from '../../src/kernel/btf.js';
 import { ATTR, INSTRUMENTS } from '../../src/names.js';
 import { readFailureCounters } from '../../src/probes/counters.js';
 import { DROP_ERRORS, DROP_ERRORS_LOSING, DROP_KEY, DROP_VALUE, decodeDropCounts, encodeDropKey, type DropCount } from '../../src/probes/drop/layout.js';
-import { dropFamilies } from '../../src/probes/drop/probe.js';
+import { dropFamilies, dropLocationFamilies, kfreeSkbHasReason, locationName } from '../../src/probes/drop/probe.js';
+import { DROP_REASON_NONE_GIVEN } from '../../src/probes/drop/layout.js';
+import { NO_KERNEL_REASON } from '../../src/probes/drop/reasons.js';
 import { DropReasons, SUBSYSTEM_REASON_ENUMS, dropReasonsFromBtf } from '../../src/probes/drop/reasons.js';
 import { FakeMap, u64s } from '../helpers/fakes.js';
 
@@ -173,5 +175,54 @@ describe('drop_errors → record failures', () => {
       { kind: 'update_failed', count: 0, lost: true },
       { kind: 'header_unreadable', count: 11, lost: false },
     ]);
+  });
+});
+
+describe('kernels without drop reasons (< 5.17): counted by freeing function', () => {
+  const symbols = {
+    lookup: (a: bigint) => (a === 0xffffffff81a00044n ? 'nf_hook_slow+0x44' : a === 0xffffffff81a00090n ? 'nf_hook_slow+0x90'
+      : a === 0xffffffff81b00010n ? '__udp4_lib_rcv+0x10' : undefined),
+  };
+
+  it('the tracepoint\'s BTF prototype decides: (skb, location) has no reason; (skb, location, reason[, rx_sk]) has', () => {
+    const btf = (arity: number | undefined, hasEnum: boolean) => ({
+      tracepointArity: (n: string) => (n === 'kfree_skb' ? arity : undefined),
+      enumValues: (n: string) => (n === 'skb_drop_reason' && hasEnum ? SKB_DROP_REASON : undefined),
+    });
+    expect(kfreeSkbHasReason(btf(2, false))).toBe(false); // 5.10
+    expect(kfreeSkbHasReason(btf(3, true))).toBe(true);   // 5.17 .. 6.x
+    expect(kfreeSkbHasReason(btf(4, true))).toBe(true);   // 6.11+: rx_sk
+    // no tracepoint typedef in BTF: the enum (same kernel commit) decides
+    expect(kfreeSkbHasReason(btf(undefined, true))).toBe(true);
+    expect(kfreeSkbHasReason(btf(undefined, false))).toBe(false);
+  });
+
+  it('the sentinel is NO_KERNEL_REASON, never a kernel value nor UNKNOWN_<n>', () => {
+    const r = new DropReasons([SKB_DROP_REASON]);
+    expect(r.name(DROP_REASON_NONE_GIVEN)).toBe(NO_KERNEL_REASON);
+    expect(new DropReasons([]).name(DROP_REASON_NONE_GIVEN)).toBe(NO_KERNEL_REASON);
+    expect(r.entries().map((e) => e.name)).not.toContain(NO_KERNEL_REASON);
+  });
+
+  it('locationName: the function without its offset; the address in hex when symbols are hidden', () => {
+    expect(locationName(0xffffffff81a00044n, symbols)).toBe('nf_hook_slow');
+    expect(locationName(0xffffffff81c00000n, symbols)).toBe('0xffffffff81c00000');
+  });
+
+  it('call sites of one function sum into one series per transport and IP version, with reason NO_KERNEL_REASON', () => {
+    const c = (location: bigint, ipVersion: number, transport: number, packets: bigint) => ({ location, ipVersion, transport, packets, bytes: packets * 100n });
+    const fams = dropLocationFamilies([
+      c(0xffffffff81a00044n, 4, 2, 5n), c(0xffffffff81a00090n, 4, 2, 7n), c(0xffffffff81a00044n, 6, 2, 1n),
+      c(0xffffffff81b00010n, 4, 2, 3n), c(0xffffffff81b00010n, 4, 1, 0n),
+    ], symbols);
+    const [packets, bytes] = fams;
+    expect(packets!.instrument).toBe(INSTRUMENTS.dropPackets);
+    expect(bytes!.instrument).toBe(INSTRUMENTS.dropBytes);
+    expect(packets!.series).toEqual([
+      { attributes: { [ATTR.dropReason]: NO_KERNEL_REASON, [ATTR.transport]: 'udp', [ATTR.networkType]: 'ipv4', [ATTR.dropLocation]: 'nf_hook_slow' }, value: 12 },
+      { attributes: { [ATTR.dropReason]: NO_KERNEL_REASON, [ATTR.transport]: 'udp', [ATTR.networkType]: 'ipv6', [ATTR.dropLocation]: 'nf_hook_slow' }, value: 1 },
+      { attributes: { [ATTR.dropReason]: NO_KERNEL_REASON, [ATTR.transport]: 'udp', [ATTR.networkType]: 'ipv4', [ATTR.dropLocation]: '__udp4_lib_rcv' }, value: 3 },
+    ]);
+    expect(bytes!.series.map((s) => s.value)).toEqual([1200, 100, 300]);
   });
 });

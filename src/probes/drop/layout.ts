@@ -71,6 +71,42 @@ export function decodeDropCounts(s: MapSnapshot): DropCount[] {
   return out;
 }
 
+/** DROP_REASON_NONE_GIVEN: the reason recorded where the kernel gives none (skb:kfree_skb < 5.17). */
+export const DROP_REASON_NONE_GIVEN = 0xffffffff;
+
+/** struct drop_location_key (drop_location_counts, kernels without drop reasons) */
+export const DROP_LOCATION_KEY = {
+  size: 16,
+  location: 0,    // __u64 kernel address that freed the packet
+  ipVersion: 8,   // __u8
+  transport: 9,   // __u8
+  pad: 10,        // __u16, zero
+  pad2: 12,       // __u32, zero
+} as const;
+
+export interface DropLocationCount {
+  readonly location: bigint;
+  readonly ipVersion: number;
+  readonly transport: number;
+  readonly packets: bigint;
+  readonly bytes: bigint;
+}
+
+export function decodeDropLocationCounts(s: MapSnapshot): DropLocationCount[] {
+  const out: DropLocationCount[] = [];
+  for (let i = 0; i < s.count; i++) {
+    const off = i * s.keySize;
+    out.push({
+      location: s.keys.readBigUInt64LE(off + DROP_LOCATION_KEY.location),
+      ipVersion: s.keys.readUInt8(off + DROP_LOCATION_KEY.ipVersion),
+      transport: s.keys.readUInt8(off + DROP_LOCATION_KEY.transport),
+      packets: sumPerCpuU64(s, i, DROP_VALUE.packets),
+      bytes: sumPerCpuU64(s, i, DROP_VALUE.bytes),
+    });
+  }
+  return out;
+}
+
 /** key of drop_pod_ips: struct drop_ip (16 bytes, IPv4-mapped for IPv4); value: __u32 pod id */
 export const DROP_IP = { size: 16 } as const;
 

@@ -1,11 +1,16 @@
 /**
  * Probe "drop": loads bpf/build/drop.bpf.o, attaches it to skb:kfree_skb (tp_btf, else raw
  * tracepoint) and turns drop_counts into `fovea.network.drop.packets` / `.bytes`.
+ *
+ * Kernels before 5.17 give no drop reason (the tracepoint is `(skb, location)`): there the
+ * programs *_loc run, which count by the kernel address that freed the packet; the series
+ * get `fovea.drop.reason` NO_KERNEL_REASON and `fovea.drop.location`, the function's name.
  */
 import { join } from 'node:path';
 import type { Attributes } from '@opentelemetry/api';
 import { attachTracing, type Attachment } from '../../kernel/attach.js';
 import { Btf } from '../../kernel/btf.js';
+import { KernelSymbols } from '../../events/kallsyms.js';
 import { BPF_MAP_TYPE_RINGBUF, mapTypeSupported } from '../../kernel/features.js';
 import { BpfObject } from '../../kernel/object.js';
 import type { BpfMap, ReadableMap } from '../../kernel/map.js';
@@ -16,10 +21,11 @@ import { ATTR, INSTRUMENTS } from '../../names.js';
 import { readFailureCounters } from '../counters.js';
 import type { MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import {
-  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows, decodePodDrops,
-  encodeDropEventConfig, type DropCount, type DropFlow, type EventLimitCount, type PodDropCount,
+  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_REASON_NONE_GIVEN, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows,
+  decodeDropLocationCounts, decodePodDrops, encodeDropEventConfig, type DropCount, type DropFlow,
+  type DropLocationCount, type EventLimitCount, type PodDropCount,
 } from './layout.js';
-import { dropReasonsFromBtf, type DropReasons } from './reasons.js';
+import { DropReasons, dropReasonsFromBtf } from './reasons.js';
 
 export const DROP_OBJECT = 'drop.bpf.o';
 /** The same program built without drop events (no ring buffer map): kernels < 5.8, events off. */
@@ -32,6 +38,59 @@ export const DROP_HOOKS = [
   { program: 'drop_tp_btf', hook: 'tp_btf/kfree_skb', kind: 'tp_btf' },
   { program: 'drop_raw_tp', hook: 'raw_tp/kfree_skb', kind: 'raw_tp' },
 ] as const;
+/** The same hooks on kernels whose skb:kfree_skb has no reason argument (< 5.17). */
+export const DROP_HOOKS_NO_REASON = [
+  { program: 'drop_tp_btf_loc', hook: 'tp_btf/kfree_skb', kind: 'tp_btf' },
+  { program: 'drop_raw_tp_loc', hook: 'raw_tp/kfree_skb', kind: 'raw_tp' },
+] as const;
+const ALL_DROP_PROGRAMS = [...DROP_HOOKS, ...DROP_HOOKS_NO_REASON].map((h) => h.program);
+
+/**
+ * Whether skb:kfree_skb passes a drop reason on this kernel: its BTF prototype
+ * (`btf_trace_kfree_skb`) has a third argument (5.17 on), or, where the tracepoint's typedef is
+ * not in BTF, `enum skb_drop_reason` exists (they came in the same kernel commit).
+ */
+export function kfreeSkbHasReason(btf: Pick<Btf, 'tracepointArity' | 'enumValues'>): boolean {
+  const arity = btf.tracepointArity('kfree_skb');
+  if (arity !== undefined) return arity >= 3;
+  return btf.enumValues('skb_drop_reason') !== undefined;
+}
+
+/**
+ * The function name of a kernel address (`nf_hook_slow+0x44` → `nf_hook_slow`), or the address
+ * in hex when symbols are not available (kptr_restrict): `fovea.drop.location` of drop counters.
+ */
+export function locationName(addr: bigint, symbols: Pick<KernelSymbols, 'lookup'>): string {
+  const sym = symbols.lookup(addr);
+  if (!sym) return `0x${addr.toString(16)}`;
+  const plus = sym.lastIndexOf('+0x');
+  return plus > 0 ? sym.slice(0, plus) : sym;
+}
+
+/** drop_location_counts entries → the two metric families, one series per function (summed over call sites). Pure. */
+export function dropLocationFamilies(counts: readonly DropLocationCount[], symbols: Pick<KernelSymbols, 'lookup'>): MetricFamily[] {
+  const sums = new Map<string, { attributes: Attributes; packets: bigint; bytes: bigint }>();
+  for (const c of counts) {
+    if (c.packets === 0n) continue;
+    const attributes = dropAttributes({ reason: DROP_REASON_NONE_GIVEN, ipVersion: c.ipVersion, transport: c.transport }, NO_REASONS);
+    attributes[ATTR.dropLocation] = locationName(c.location, symbols);
+    const key = `${attributes[ATTR.dropLocation]}|${c.ipVersion}|${c.transport}`;
+    const s = sums.get(key);
+    if (s) {
+      s.packets += c.packets;
+      s.bytes += c.bytes;
+    } else {
+      sums.set(key, { attributes, packets: c.packets, bytes: c.bytes });
+    }
+  }
+  const all = [...sums.values()];
+  return [
+    { instrument: INSTRUMENTS.dropPackets, series: all.map((s) => ({ attributes: s.attributes, value: Number(s.packets) })) },
+    { instrument: INSTRUMENTS.dropBytes, series: all.map((s) => ({ attributes: s.attributes, value: Number(s.bytes) })) },
+  ];
+}
+/** The reason table where the kernel has none: only NO_KERNEL_REASON (DropReasons.name of the sentinel). */
+const NO_REASONS = new DropReasons([]);
 
 /** Attributes of one drop_counts entry. Unknown transport / non-IP omit the attributes. */
 export function dropAttributes(c: Pick<DropCount, 'reason' | 'ipVersion' | 'transport'>, reasons: DropReasons): Attributes {
@@ -70,6 +129,10 @@ export class DropProbe implements Probe {
   private flows: BpfMap | undefined;
   private ring: EventRing | undefined;
   private events = false;
+  /** the kernel gives no reasons: counting by location (drop_location_counts) */
+  private byLocation = false;
+  private locationCounts: ReadableMap | undefined;
+  private symbols: KernelSymbols | undefined;
   /** what drop_pod_ips holds now: address → pod id */
   private readonly registered = new Map<string, number>();
   private state: ProbeStatus;
@@ -88,9 +151,29 @@ export class DropProbe implements Probe {
     }
   }
 
+  /** Whether the running kernel's skb:kfree_skb gives a drop reason (from its BTF). */
+  static kernelGivesReasons(): boolean {
+    const btf = Btf.vmlinux();
+    try {
+      return kfreeSkbHasReason(btf);
+    } finally {
+      btf.close();
+    }
+  }
+
   start(): void {
     const log = this.ctx.logger.child({ probe: this.name });
-    this.reasons = DropProbe.kernelReasons();
+    const kernelReasons = DropProbe.kernelGivesReasons();
+    this.byLocation = this.ctx.settings.dropByLocation === true || !kernelReasons;
+    this.reasons = kernelReasons ? DropProbe.kernelReasons() : NO_REASONS;
+    if (this.byLocation) {
+      this.symbols = new KernelSymbols(undefined, (why) =>
+        log.warn({ reason: why }, 'drop counters will name the freeing kernel address in hex, not its function'));
+      if (!kernelReasons) {
+        log.warn('this kernel gives no drop reasons (skb:kfree_skb without a reason: kernel < 5.17): drops are counted '
+          + `by the kernel function that freed the packet, with ${ATTR.dropReason}=${this.reasons.name(DROP_REASON_NONE_GIVEN)}`);
+      }
+    }
     const ev = this.ctx.settings.dropEvents;
     this.events = ev?.enabled === true;
     if (this.events && !mapTypeSupported(BPF_MAP_TYPE_RINGBUF)) {
@@ -100,11 +183,13 @@ export class DropProbe implements Probe {
     const path = join(this.ctx.settings.bpfObjectDir, this.events ? DROP_OBJECT : DROP_OBJECT_NO_EVENTS);
     const failures: string[] = [];
     const wanted = this.ctx.settings.dropHook ?? 'auto';
-    for (const { program, hook } of DROP_HOOKS.filter((h) => wanted === 'auto' || h.kind === wanted)) {
+    const hooks = this.byLocation ? DROP_HOOKS_NO_REASON : DROP_HOOKS;
+    for (const { program, hook } of hooks.filter((h) => wanted === 'auto' || h.kind === wanted)) {
       const obj = BpfObject.open(path);
       try {
-        for (const other of DROP_HOOKS) obj.program(other.program).setAutoload(other.program === program);
+        for (const other of ALL_DROP_PROGRAMS) obj.program(other).setAutoload(other === program);
         if (this.events && ev) obj.map('drop_events').setMaxEntries(ev.ringBufferBytes);
+        if (!this.byLocation) obj.map('drop_location_counts').setMaxEntries(1); // unused where reasons exist
         obj.load();
         if (this.events && ev) {
           obj.map('drop_event_cfg').update(Buffer.alloc(4),
@@ -113,13 +198,16 @@ export class DropProbe implements Probe {
         this.link = attachTracing(obj.program(program));
         this.obj = obj;
         this.counts = obj.map('drop_counts');
+        this.locationCounts = obj.map('drop_location_counts');
         this.errors = obj.map('drop_errors');
         this.podIps = obj.map('drop_pod_ips');
         this.podCounts = obj.map('drop_pod_counts');
         this.flows = obj.map('drop_flows');
         if (this.events) this.ring = new EventRing(obj, 'drop_events', 'drop_event_limits', obj.map('drop_events').maxEntries);
-        this.state = { name: this.name, state: 'up', hook };
-        log.info({ hook, reasons: this.reasons.size, events: this.events }, 'drop probe attached');
+        this.state = this.byLocation
+          ? { name: this.name, state: 'up', hook, detail: 'no drop reasons (kernel < 5.17): counted by the kernel function that freed the packet' }
+          : { name: this.name, state: 'up', hook };
+        log.info({ hook, reasons: this.reasons.size, byLocation: this.byLocation, events: this.events }, 'drop probe attached');
         return;
       } catch (err) {
         obj.close();
@@ -132,8 +220,17 @@ export class DropProbe implements Probe {
   }
 
   collect(): MetricFamily[] {
+    if (this.byLocation) {
+      if (!this.locationCounts || !this.symbols) return [];
+      return dropLocationFamilies(decodeDropLocationCounts(this.locationCounts.readAll()), this.symbols);
+    }
     if (!this.counts || !this.reasons) return [];
     return dropFamilies(decodeDropCounts(this.counts.readAll()), this.reasons);
+  }
+
+  /** Whether drops are counted by freeing function instead of reason (kernels < 5.17), after start. */
+  get countsByLocation(): boolean {
+    return this.obj !== undefined && this.byLocation;
   }
 
   /** The reason table in use (after start). */
@@ -223,6 +320,8 @@ export class DropProbe implements Probe {
     this.obj?.close();
     this.obj = undefined;
     this.counts = undefined;
+    this.locationCounts = undefined;
+    this.symbols = undefined;
     this.errors = undefined;
     this.podIps = undefined;
     this.podCounts = undefined;

@@ -4,8 +4,16 @@
  * kernel's BTF does not name exports as `UNKNOWN_<n>`.
  */
 import type { BtfEnumValue } from '../../kernel/btf.js';
+import { DROP_REASON_NONE_GIVEN } from './layout.js';
 
 const PREFIX = 'SKB_DROP_REASON_';
+/**
+ * The `fovea.drop.reason` of drops on kernels that give no reason (skb:kfree_skb before 5.17):
+ * DROP_REASON_NONE_GIVEN, never a kernel value. Distinct from the kernel's own NOT_SPECIFIED (a
+ * kernel with reasons that did not classify this drop) and from UNKNOWN_<n> (a value this kernel's
+ * BTF does not name). Those drops carry `fovea.drop.location`, the function that freed the packet.
+ */
+export const NO_KERNEL_REASON = 'NO_KERNEL_REASON';
 /** Subsystem enums whose values live in the upper 16 bits of a drop reason (SKB_DROP_REASON_SUBSYS_MASK). */
 export const SUBSYSTEM_REASON_ENUMS = ['ovs_drop_reason', 'mac80211_drop_reason'] as const;
 
@@ -22,8 +30,9 @@ export class DropReasons {
     }
   }
 
-  /** Kernel name without the SKB_DROP_REASON_ prefix (e.g. NETFILTER_DROP), or UNKNOWN_<n>. */
+  /** Kernel name without the SKB_DROP_REASON_ prefix (e.g. NETFILTER_DROP), NO_KERNEL_REASON, or UNKNOWN_<n>. */
   name(value: number): string {
+    if (value === DROP_REASON_NONE_GIVEN) return NO_KERNEL_REASON;
     return this.names.get(value) ?? `UNKNOWN_${value}`;
   }
 
