@@ -8,6 +8,7 @@ import type { MachineInfo } from './machine.js';
 import type { TcCostResult } from './tc-cost.js';
 import type { ProgramRuns } from './bpf-stats.js';
 import type { TcpCostResult } from './tcp-cost.js';
+import type { IdleCostResult } from './idle-cost.js';
 import type { ThroughputResult } from './throughput.js';
 import { MB, type MeanCi, type PartId, type Target } from './util.js';
 
@@ -29,6 +30,7 @@ export interface BenchResults {
   readonly f?: HubbleFlowsResult;
   readonly g?: TcpCostResult;
   readonly h?: DnsStormResult;
+  readonly i?: IdleCostResult;
   readonly errors: ReadonlyArray<{ readonly part: PartId | 'setup'; readonly message: string }>;
   readonly targets: readonly Target[];
 }
@@ -575,6 +577,26 @@ function partH(h: DnsStormResult): string {
   ].join('\n');
 }
 
+function partI(p: IdleCostResult): string {
+  const rows = p.windows.map((w) => [String(w.round), w.mode === 'pod' ? 'pod mode' : 'node level', String(w.attached), f(w.window.wallSeconds, 1),
+    f(w.window.pctOfOneCore, 3), mb(w.window.rssMax), mb(w.window.hwmEnd), f(w.window.machineBusyPct, 1)]);
+  return [
+    '## (i) idle cost in pod mode with many pods',
+    '',
+    `Lab \`${p.lab}\`: ${p.settings.pods} pods (named network namespaces behind host-side veths). ${p.settings.rounds} round(s); in each, the agent in pod mode and at node level, ` +
+    `one after the other (order flipped every round), export interval ${p.settings.exportIntervalMs / 1000} s; after it attached to every veth, ${p.settings.settleSeconds} s to settle, ` +
+    `then CPU (utime+stime of all threads ÷ wall) over ${p.settings.windowSeconds} s with no traffic, and VmHWM (peak RSS since start) at the window's end.`,
+    '',
+    `Pod mode: \`${p.commands.pod}\`. Node level: \`${p.commands.node}\`.`,
+    '',
+    table(['round', 'mode', 'veths attached', 'wall s', 'agent CPU (% of one core)', 'VmRSS max (MB)', 'VmHWM (MB)', 'machine busy (%)'], rows),
+    '',
+    `Pod mode **${ci(p.cpu.pod, 3, '% of a core')}**, node level **${ci(p.cpu.node, 3, '% of a core')}** (mean ± 95% CI half-width). ` +
+    `VmHWM largest: pod mode ${mb(p.hwmMax.pod)} MB, node level ${mb(p.hwmMax.node)} MB; Node's own floor (an empty process with the agent's V8 flags) ${mb(p.nodeFloorHwm)} MB, ` +
+    `so the agent's own share is ${mb(p.hwmMax.pod - p.nodeFloorHwm)} MB in pod mode.`,
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): string {
   const m = r.machine;
   const passed = r.targets.filter((t) => t.pass).length;
@@ -613,11 +635,12 @@ export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): strin
     ...(r.f ? ['', partF(r.f)] : []),
     ...(r.g ? ['', partG(r.g)] : []),
     ...(r.h ? ['', partH(r.h)] : []),
+    ...(r.i ? ['', partI(r.i)] : []),
     '',
     '## Reproduce',
     '',
     'As root on a machine with the kernel features of the agent (tcx, BTF): `npm run bench` ' +
-    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f,g,h` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
+    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f,g,h,i` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
     'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a, c, g and h, ' +
     'a three-pod lab (`fovea-bnfl-*`, `fvbnfl-*`) for part d, a veth pair `fvstrm0`/`fvstrm1` with nft table `netdev fovea_bench_storm` ' +
     'for parts e and f (trafgen from Debian\'s netsniff-ng; part f also a Hubble socket in the temp directory), and removes them on exit.',

@@ -17,7 +17,7 @@
  *       the storm's rate with ÷ without the agent (95% CIs over interleaved rounds), pod DNS counts
  *       and NXDOMAIN events reconciled with the load's own counts, tc program ns/run DNS on vs off
  *
- * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h]
+ * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h,i]
  * Writes bench/results/latest.json (all raw numbers) and bench/results/latest.md (the report) when
  * every part runs; a run of some parts (--only) writes bench/results/part-<parts>.json and .md
  * instead, so that it never replaces the last full run (test/deploy reads latest.json's targets).
@@ -42,6 +42,7 @@ import { runTcCost, type TcCostSettings } from './tc-cost.js';
 import { restoreBpfStats } from './bpf-stats.js';
 import { runDnsStorm, type DnsStormSettings } from './dns-storm.js';
 import { runTcpCost, type TcpCostSettings } from './tcp-cost.js';
+import { runIdleCost, type IdleCostSettings } from './idle-cost.js';
 import { runThroughput, type ThroughputSettings } from './throughput.js';
 import { PART_IDS, progress, type PartId, type Target } from './util.js';
 
@@ -53,6 +54,9 @@ const TC_LIMIT_NS = 50;
 const LAB_D = 'bnfl';
 const INTERFACES_D = `fv${LAB_D}-*`;
 const NETNS_D = `fovea-${LAB_D}-*`;
+/** Part i has its own lab of many pods (idle cost in pod mode). */
+const LAB_I = 'bnid';
+const INTERFACES_I = `fv${LAB_I}-*`;
 /** The interval of the issue's CPU target ("averaged at a 10 s export interval"). */
 const EXPORT_INTERVAL_D_MS = 10_000;
 /** Part f's agent exports metrics where nothing listens (the Hubble API is what it measures). */
@@ -84,6 +88,7 @@ interface Settings {
   readonly f: HubbleFlowsSettings;
   readonly g: TcpCostSettings;
   readonly h: DnsStormSettings;
+  readonly i: IdleCostSettings;
 }
 
 function settingsFor(quick: boolean): Settings {
@@ -129,10 +134,13 @@ function settingsFor(quick: boolean): Settings {
       programRounds: quick ? 1 : 2, programSeconds: quick ? 3 : 10,
       settleSeconds: quick ? 1 : 3, exportIntervalMs: EXPORT_INTERVAL_MS, eventRatePerCpu: 100,
     },
+    i: quick
+      ? { pods: 10, rounds: 1, settleSeconds: 5, windowSeconds: 10, exportIntervalMs: EXPORT_INTERVAL_D_MS }
+      : { pods: 50, rounds: 3, settleSeconds: 15, windowSeconds: 60, exportIntervalMs: EXPORT_INTERVAL_D_MS },
   };
 }
 
-const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h]\n' +
+const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h,i]\n' +
   '  --quick      short durations and few flows (a smoke test of the benchmark, not a measurement)\n' +
   '  --only LIST  run only these parts: a (throughput), b (tc cost), c (agent CPU/RSS, drop storm),\n' +
   '               d (agent CPU/RSS with 10k and 100k active flows, share of flows counted),\n' +
@@ -169,6 +177,7 @@ function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefin
 class Resources {
   lab: Lab | undefined;
   labD: Lab | undefined;
+  labI: Lab | undefined;
   receiver: OtlpReceiver | undefined;
   agent: AgentProcess | undefined;
   private closing: Promise<void> | undefined;
@@ -179,6 +188,7 @@ class Resources {
         ['stop the agent', () => this.agent?.stop()],
         ['destroy the lab', () => this.lab?.destroy()],
         ['destroy the lab of part d', () => this.labD?.destroy()],
+        ['destroy the lab of part i', () => this.labI?.destroy()],
         ['remove the storm veth of parts e and f', () => tearDownStorm()],
         ['restore kernel.bpf_stats_enabled', () => { restoreBpfStats(); return undefined; }],
         ['stop the OTLP receiver', () => this.receiver?.stop()],
@@ -237,7 +247,7 @@ async function main(): Promise<number> {
   const machine = await machineInfo(root);
   progress(`machine: ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}, Node ${machine.node}, ${machine.libbpf}`);
 
-  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e']; f?: BenchResults['f']; g?: BenchResults['g']; h?: BenchResults['h'] } = {};
+  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e']; f?: BenchResults['f']; g?: BenchResults['g']; h?: BenchResults['h']; i?: BenchResults['i'] } = {};
   const errors: Array<{ part: PartId | 'setup'; message: string }> = [];
   try {
     if (cli.parts.some((p) => p !== 'b' && p !== 'f')) res.receiver = await OtlpReceiver.start();
@@ -270,6 +280,16 @@ async function main(): Promise<number> {
       },
       g: async () => { out.g = await runTcpCost(res.lab!, res.receiver!, settings.g, agentOpts, track); },
       h: async () => { out.h = await runDnsStorm(res.lab!, res.receiver!, settings.h, agentOpts, track); },
+      i: async () => {
+        res.labI = await Lab.create({ name: LAB_I, pods: settings.i.pods });
+        progress(`i: lab ${LAB_I}: ${settings.i.pods} pods (${res.labI.pods[0]!.hostIfname} … ${res.labI.pods[settings.i.pods - 1]!.hostIfname})`);
+        try {
+          out.i = await runIdleCost(res.labI, res.receiver!, settings.i, (label) => ({ ...agentOpts(label), interfaces: INTERFACES_I }), track);
+        } finally {
+          await res.labI.destroy();
+          res.labI = undefined;
+        }
+      },
     };
     for (const p of cli.parts) {
       if (signalled) break; // interrupted: cleanup is running, results will not be written
@@ -296,7 +316,7 @@ async function main(): Promise<number> {
   }
 
   const finishedAt = new Date();
-  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? []), ...(out.f?.targets ?? []), ...(out.g?.targets ?? []), ...(out.h?.targets ?? [])];
+  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? []), ...(out.f?.targets ?? []), ...(out.g?.targets ?? []), ...(out.h?.targets ?? []), ...(out.i?.targets ?? [])];
   const results: BenchResults = {
     benchmark: 'fovea-bench', version: 1,
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),
