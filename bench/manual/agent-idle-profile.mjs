@@ -1,7 +1,7 @@
 // Hand measurement behind docs/benchmark.md "Profiling the agent": the agent idle in pod mode with N lab
 // pods (standalone, 10 s export interval), its CPU over a window (utime+stime), VmHWM, and a CPU profile
 // (FOVEA_CPU_PROFILE) and heap snapshot (FOVEA_HEAP_SNAPSHOT) written when it stops. As root, after
-// bash scripts/build.sh:  node bench/manual/agent-idle-profile.mjs [pods=50] [seconds=60] [out.cpuprofile] [agent flags…]
+// bash scripts/build.sh (env NODE_LEVEL=1: without --netns):  node bench/manual/agent-idle-profile.mjs [pods=50] [seconds=60] [out.cpuprofile] [agent flags…]
 // then: node bench/manual/cpuprofile-top.mjs out.cpuprofile. out '-': no profile (the profiler's own sampling
 // signals cost CPU: measure the figure without it)
 import { spawn } from 'node:child_process';
@@ -14,7 +14,7 @@ const lab = await Lab.create({ name: 'prof', pods });
 const rx = await OtlpReceiver.start({});
 const nodeFlags = process.env.NODE_FLAGS !== undefined ? process.env.NODE_FLAGS.split(' ').filter(Boolean) : ['--max-semi-space-size=64']; // the image's (src/runtime.ts)
 const agent = spawn(process.execPath, [...nodeFlags, new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
-  '--interfaces', 'fvprof-*', '--netns', 'fovea-prof-*', '--export-interval', '10s', '--log-level', 'info', ...extra],
+  '--interfaces', 'fvprof-*', ...(process.env.NODE_LEVEL ? [] : ['--netns', 'fovea-prof-*']), '--export-interval', '10s', '--log-level', 'info', ...extra],
   { env: out === '-' ? process.env : { ...process.env, FOVEA_CPU_PROFILE: out, FOVEA_HEAP_SNAPSHOT: out.replace('.cpuprofile', '.heapsnapshot') }, stdio: ['ignore', 'inherit', 'inherit'] });
 const stat = () => { const f = readFileSync(`/proc/${agent.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
 const hwm = () => /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))[1];
