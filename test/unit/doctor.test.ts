@@ -176,7 +176,7 @@ function fakeHost(over: Partial<Host> = {}): Host & { calls: string[] } {
     dropReasonCount: () => 128,
     kfreeSkbHasReason: () => true,
     kernelBtfHasTypedef: () => true,
-    tracepointArity: (name) => (name === 'tcp_retransmit_skb' ? 3 : name === 'tcp_receive_reset' ? 1 : 2),
+    tracepointArity: (name) => (name === 'tcp_retransmit_skb' || name === 'tcp_send_reset' ? 3 : name === 'tcp_receive_reset' ? 1 : 2),
     kfreeSkbFormat: () => ({ tracefs: '/sys/kernel/tracing', format: '\tfield:enum skb_drop_reason reason;\toffset:36;\tsize:4;\tsigned:0;\n' }),
     tryTracingAttach: (_o, p) => { calls.push(`attach ${p}`); },
     tryTcAttach: (_o, p, mode) => { calls.push(`${mode} ${p}`); },
@@ -233,6 +233,11 @@ describe('runChecks with a fake host', () => {
     runChecks(opts, old);
     expect(old.calls).toContain('attach tcp_retransmit');
     expect(old.calls).not.toContain('attach tcp_retransmit_err');
+    // tcp_send_reset with 2 arguments: before 6.10
+    const noReason = byId(runChecks(opts, fakeHost({ tracepointArity: (name) => (name === 'tcp_retransmit_skb' ? 3 : name === 'tcp_receive_reset' ? 1 : 2) }))).get('tcp')!;
+    expect(noReason.status).toBe('warn');
+    expect(noReason.detail).toMatch(/^5 raw tracepoints load and attach .*no reset reason \(Linux < 6\.10\).*closed port/);
+    expect(byId(runChecks(opts, fakeHost())).get('tcp')!.status).toBe('ok');
     const none = byId(runChecks(opts, fakeHost({ tracepointArity: (name) => (name === 'tcp_receive_reset' ? undefined : 2) })));
     expect(none.get('tcp')).toMatchObject({ status: 'fail', detail: 'kernel has no tracepoint tcp_receive_reset' });
     const host = fakeHost({
