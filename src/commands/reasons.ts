@@ -36,8 +36,9 @@ export const reasonsCommand: Command = {
     let entries: Array<{ value: number; name: string }>;
     let given: boolean;
     try {
-      given = DropProbe.kernelGivesReasons();
-      entries = given ? DropProbe.kernelReasons().entries() : [{ value: DROP_REASON_NONE_GIVEN, name: NO_KERNEL_REASON }];
+      const reasons = DropProbe.kernelReasonsIfGiven();
+      given = reasons !== undefined;
+      entries = reasons ? reasons.entries() : [{ value: DROP_REASON_NONE_GIVEN, name: NO_KERNEL_REASON }];
     } catch (err) {
       io.stderr.write(`fovea reasons: ${(err as Error).message}\n`);
       return EXIT.failure;

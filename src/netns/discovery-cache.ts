@@ -69,16 +69,17 @@ export class CachedDiscovery {
 
   async discover(): Promise<DiscoveryResult> {
     const now = (this.opts.now ?? Date.now)();
-    const fresh = now - this.lastAt < (this.opts.maxAgeMs ?? 60_000);
+    // the last result may answer: it is recent and has nothing a second look could complete
+    const last = this.last && now - this.lastAt < (this.opts.maxAgeMs ?? 60_000) && isComplete(this.last) ? this.last : undefined;
     const changed = this.opts.changes?.changed() ?? true; // drained before reading, so nothing falls between
-    if (!changed && this.last && fresh && isComplete(this.last)) {
+    if (last && !changed) {
       this.quiet++;
-      return { interfaces: this.last.interfaces, warnings: [] };
+      return { interfaces: last.interfaces, warnings: [] };
     }
     const signature = await (this.opts.signature ?? (() => hostSignature(this.opts.discovery?.netnsDirs)))();
-    if (this.last && signature === this.lastSignature && fresh && isComplete(this.last)) {
+    if (last && signature === this.lastSignature) {
       this.skipped++;
-      return { interfaces: this.last.interfaces, warnings: [] }; // its warnings were reported when it ran
+      return { interfaces: last.interfaces, warnings: [] }; // its warnings were reported when it ran
     }
     const run = this.opts.discover ?? discoverPodInterfacesDetailed;
     const result = await run({ ...this.opts.discovery, netnsCache: this.netnsCache, now: () => now });

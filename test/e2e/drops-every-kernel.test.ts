@@ -107,7 +107,7 @@ for (const forced of [false, true]) {
     it('the probe is up in the mode the kernel calls for', () => {
       expect(probe.status()).toMatchObject({ state: 'up' });
       if (forced) expect(byLocation).toBe(true);
-      else expect(byLocation).toBe(!DropProbe.kernelGivesReasons());
+      else expect(byLocation).toBe(DropProbe.kernelReasonsIfGiven() === undefined);
       if (byLocation) expect(probe.status().detail).toMatch(/counted by the kernel function that freed the packet/);
     });
 

@@ -151,11 +151,14 @@ export class DropProbe implements Probe {
     }
   }
 
-  /** Whether the running kernel's skb:kfree_skb gives a drop reason (from its BTF). */
-  static kernelGivesReasons(): boolean {
+  /**
+   * The running kernel's reason table, or undefined when its skb:kfree_skb gives no reason
+   * (kernel < 5.17) — one read of its BTF for both answers.
+   */
+  static kernelReasonsIfGiven(): DropReasons | undefined {
     const btf = Btf.vmlinux();
     try {
-      return kfreeSkbHasReason(btf);
+      return kfreeSkbHasReason(btf) ? dropReasonsFromBtf(btf) : undefined;
     } finally {
       btf.close();
     }
@@ -163,9 +166,10 @@ export class DropProbe implements Probe {
 
   start(): void {
     const log = this.ctx.logger.child({ probe: this.name });
-    const kernelReasons = DropProbe.kernelGivesReasons();
+    const given = DropProbe.kernelReasonsIfGiven();
+    const kernelReasons = given !== undefined;
     this.byLocation = this.ctx.settings.dropByLocation === true || !kernelReasons;
-    this.reasons = kernelReasons ? DropProbe.kernelReasons() : NO_REASONS;
+    this.reasons = given ?? NO_REASONS;
     if (this.byLocation) {
       this.symbols = new KernelSymbols(undefined, (why) =>
         log.warn({ reason: why }, 'drop counters will name the freeing kernel address in hex, not its function'));
