@@ -247,10 +247,10 @@ static __always_inline void add_percpu(void *map, void *key, __u32 len, __u32 fu
 
 	if (!val) {
 		struct drop_value zero = {};
-		long err = bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+		int err = fovea_map_errno(bpf_map_update_elem(map, key, &zero, BPF_NOEXIST));
 
-		if (err && err != -17 /* EEXIST */) {
-			FOVEA_COUNT(drop_errors, err == -7 /* E2BIG */ ? full_err : DROP_ERR_UPDATE);
+		if (err && err != -FOVEA_EEXIST) {
+			FOVEA_COUNT(drop_errors, err == -FOVEA_E2BIG ? full_err : DROP_ERR_UPDATE);
 			return;
 		}
 		val = bpf_map_lookup_elem(map, key);

@@ -241,16 +241,16 @@ static __always_inline struct tcp_conn_stats *stats_for(const struct tcp_conn_ke
 	struct tcp_conn_stats *v = bpf_map_lookup_elem(&tcp_stats, k);
 	__u32 zero = 0;
 	struct tcp_conn_stats *init;
-	long err;
+	int err;
 
 	if (v)
 		return v;
 	init = bpf_map_lookup_elem(&tcp_zero, &zero);
 	if (!init)
 		return NULL;
-	err = bpf_map_update_elem(&tcp_stats, k, init, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST: another CPU inserted it */) {
-		FOVEA_COUNT(tcp_errors, err == -7 /* E2BIG */ ? TCP_ERR_MAP_FULL : TCP_ERR_UPDATE);
+	err = fovea_map_errno(bpf_map_update_elem(&tcp_stats, k, init, BPF_NOEXIST));
+	if (err && err != -FOVEA_EEXIST) { /* EEXIST: another CPU inserted it */
+		FOVEA_COUNT(tcp_errors, err == -FOVEA_E2BIG ? TCP_ERR_MAP_FULL : TCP_ERR_UPDATE);
 		return NULL;
 	}
 	v = bpf_map_lookup_elem(&tcp_stats, k);
@@ -455,11 +455,11 @@ static __always_inline void gauge_add(const struct tcp_state_key *gk, __s64 delt
 
 	if (!n) {
 		__s64 init = delta;
-		long err = bpf_map_update_elem(&tcp_state_counts, gk, &init, BPF_NOEXIST);
+		int err = fovea_map_errno(bpf_map_update_elem(&tcp_state_counts, gk, &init, BPF_NOEXIST));
 
 		if (!err)
 			return;
-		if (err != -17) {
+		if (err != -FOVEA_EEXIST) {
 			FOVEA_COUNT(tcp_errors, TCP_ERR_STATE_MAP_FULL);
 			return;
 		}

@@ -206,15 +206,15 @@ static __always_inline void count_dns_name(struct __sk_buff *skb, __u32 name_off
 	struct dns_name_stats *st = bpf_map_lookup_elem(&dns_names, &nk);
 
 	if (!st) {
-		long err;
+		int err;
 
 		ns->queries = 0;
 		#pragma unroll
 		for (int i = 0; i < 16; i++)
 			ns->responses[i] = 0;
 		ns->name_len = name_len;
-		err = bpf_map_update_elem(&dns_names, &nk, ns, BPF_NOEXIST);
-		if (err && err != -17) {
+		err = fovea_map_errno(bpf_map_update_elem(&dns_names, &nk, ns, BPF_NOEXIST));
+		if (err && err != -FOVEA_EEXIST) {
 			FOVEA_COUNT(dns_errors, DNS_ERR_NAMES_FULL);
 			return;
 		}
@@ -334,12 +334,12 @@ static __always_inline void track_dns(struct __sk_buff *skb, const struct flow_k
 	st = bpf_map_lookup_elem(&dns_stats, &key);
 	if (!st) {
 		struct dns_stats *init = bpf_map_lookup_elem(&dns_zero, &zero);
-		long err;
+		int err;
 
 		if (!init)
 			return;
-		err = bpf_map_update_elem(&dns_stats, &key, init, BPF_NOEXIST);
-		if (err && err != -17) {
+		err = fovea_map_errno(bpf_map_update_elem(&dns_stats, &key, init, BPF_NOEXIST));
+		if (err && err != -FOVEA_EEXIST) {
 			FOVEA_COUNT(dns_errors, DNS_ERR_MAP_FULL);
 			st = NULL;
 		} else {
@@ -526,7 +526,7 @@ static __always_inline void track_flow(struct __sk_buff *skb, __u32 ifindex, __u
 	if (!v) {
 		struct flow_value init = { .packets = 1, .bytes = skb->len, .first_seen_ns = now,
 					   .last_seen_ns = now, .tcp_flags = flags };
-		long err = bpf_map_update_elem(&traffic_flows, &key, &init, BPF_NOEXIST);
+		int err = fovea_map_errno(bpf_map_update_elem(&traffic_flows, &key, &init, BPF_NOEXIST));
 
 		if (!err) {
 			FOVEA_COUNT(traffic_stats, TRAFFIC_STAT_FLOWS_CREATED);
@@ -563,10 +563,10 @@ static __always_inline int count(struct __sk_buff *skb, const __u32 dir)
 
 	if (!val) {
 		struct traffic_value zero = {};
-		long err = bpf_map_update_elem(&traffic_counts, &ifindex, &zero, BPF_NOEXIST);
+		int err = fovea_map_errno(bpf_map_update_elem(&traffic_counts, &ifindex, &zero, BPF_NOEXIST));
 
-		if (err && err != -17 /* EEXIST */) {
-			FOVEA_COUNT(traffic_errors, err == -7 /* E2BIG */ ? TRAFFIC_ERR_MAP_FULL : TRAFFIC_ERR_UPDATE);
+		if (err && err != -FOVEA_EEXIST) {
+			FOVEA_COUNT(traffic_errors, err == -FOVEA_E2BIG ? TRAFFIC_ERR_MAP_FULL : TRAFFIC_ERR_UPDATE);
 			return FOVEA_TC_ACT_UNSPEC;
 		}
 		val = bpf_map_lookup_elem(&traffic_counts, &ifindex);

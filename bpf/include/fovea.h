@@ -19,6 +19,21 @@
 #define FOVEA_IPPROTO_UDP    17
 #define FOVEA_IPPROTO_ICMPV6 58
 
+/*
+ * The errno of a map helper's return value (0 or -errno). Until Linux 6.4 the kernel's map
+ * operations returned int and the helper's 64-bit return value carried it zero-extended (fixed by
+ * "bpf: return long from bpf_map_ops funcs"): -E2BIG arrived as 0xfffffff9, so a comparison with
+ * -7 or -17 (EEXIST) on the long failed — the kernel matrix saw every insert into a full map
+ * counted as an update failure on 5.10 and 6.1, and an insert that lost a race to another CPU
+ * (EEXIST) would have been dropped as a failure. The low 32 bits are the errno on every kernel.
+ */
+#define FOVEA_EEXIST 17
+#define FOVEA_E2BIG  7
+static __always_inline int fovea_map_errno(long ret)
+{
+	return (int)ret;
+}
+
 /* Increment a per-CPU u64 counter slot; per-CPU so there is no atomic contention. */
 #define FOVEA_COUNT(map, idx)                                  \
 	do {                                                   \

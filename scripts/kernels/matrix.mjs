@@ -101,6 +101,7 @@ const SHORT = {
   'traffic-tcx': 'no tcx: clsact filters',
   'ringbuf': 'no BPF ring buffer: no drop events',
   'batch': 'no batch map reads: key by key',
+  'tcp': 'resets sent with no socket not traced (Linux < 6.10; Tcp OutRsts counts them)',
 };
 
 /** Rows of doctor's JSON that warn or fail, short: what this kernel lacks. */

@@ -23,7 +23,7 @@ import { defaultBpfObjectDir } from '../paths.js';
 import { DROP_OBJECT_NO_EVENTS, DropProbe } from '../probes/drop/probe.js';
 import { NO_KERNEL_REASON } from '../probes/drop/reasons.js';
 import { TRAFFIC_OBJECT } from '../probes/traffic/probe.js';
-import { TCP_OBJECT, tcpPrograms } from '../probes/tcp/probe.js';
+import { RESETS_WITHOUT_SOCKET_FIX, RESETS_WITHOUT_SOCKET_MISSED, TCP_OBJECT, tcpPrograms } from '../probes/tcp/probe.js';
 import { Btf } from '../kernel/btf.js';
 import { EXIT, type Command, type CommandIo } from './types.js';
 
@@ -458,14 +458,8 @@ function checkTcp(ctx: CheckContext, btfOk: boolean): CheckResult {
   }
   if (failures.length) return { ...failed(base, firstErr, ctx, SEE_LOG), detail: `${failures.length} of ${programs.length} programs failed: ${failures.join('; ')}` };
   const attached = `${programs.length} raw tracepoints load and attach (${programs.join(', ')})`;
-  if (ctx.host.tracepointArity('tcp_send_reset') === 2) {
-    // tcp:tcp_send_reset without its reset-reason argument (Linux < 6.10): the kernel matrix saw it
-    // miss resets sent with no full socket (5.10, 6.1), present from 6.12 (docs/kernels.md)
-    return {
-      ...base, status: 'warn',
-      detail: `${attached}; but this kernel's tcp:tcp_send_reset has no reset reason (Linux < 6.10), and on such kernels it does not fire for resets sent without a socket (a connect to a closed port): fovea.tcp.resets.sent and reset events miss those`,
-      fix: 'the pod\'s own Tcp OutRsts (fovea.netstack.counter) still counts them; Linux >= 6.10 traces every reset',
-    };
+  if (!arity.value.everyResetSent) {
+    return { ...base, status: 'warn', detail: `${attached}; but ${RESETS_WITHOUT_SOCKET_MISSED}`, fix: RESETS_WITHOUT_SOCKET_FIX };
   }
   return { ...base, status: 'ok', detail: attached };
 }

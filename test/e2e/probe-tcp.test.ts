@@ -2,7 +2,8 @@
  * The tcp probe against the real kernel, each figure compared with a counter the kernel keeps
  * itself in the pod's own network namespace (/proc/net/snmp and /proc/net/netstat read inside it):
  *
- * - N connects to a closed port: the server pod's resets sent == its `Tcp OutRsts` delta; the
+ * - N connects to a closed port: the server pod's resets sent == its `Tcp OutRsts` delta (0 on
+ *   Linux < 6.10, whose tcp:tcp_send_reset misses resets sent with no socket; OutRsts still N); the
  *   client's resets received and failed connects (reset) == its `Tcp AttemptFails` delta; one
  *   event of each kind per connect.
  * - K connects whose SYNs the lab's nft policy drops, with tcp_syn_retries=1 in the client: failed
@@ -84,8 +85,10 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
     expect(probe.status().hook).toContain('inet_sock_set_state');
   });
 
-  it('N connects to a closed port: resets sent == OutRsts, resets received and failed connects == AttemptFails, events too', async () => {
+  it('N connects to a closed port: resets sent == OutRsts (0 where the kernel does not trace them), resets received and failed connects == AttemptFails, events too', async () => {
     const N = 200;
+    // Linux < 6.10 does not fire tcp:tcp_send_reset for a reset sent with no socket (tcpPrograms)
+    const sentSeen = probe.everyResetSent ? N : 0;
     const [c, s] = [lab.pod(0).ip, lab.pod(1).ip];
     const before = { c: await snmp(0), s: await snmp(1) };
     const base = {
@@ -97,17 +100,17 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
     const r = await tcpConnectAttempts(lab, 0, s, CLOSED_PORT, N);
     expect(r.refused).toBe(N);
     const after = { c: await snmp(0), s: await snmp(1) };
-    const server = record(s, c, TCP_SIDE.server, CLOSED_PORT)!;
+    const server = record(s, c, TCP_SIDE.server, CLOSED_PORT);
     const client = record(c, s, TCP_SIDE.client, CLOSED_PORT)!;
     expect(snmpDelta(before.s, after.s, 'Tcp', 'OutRsts')).toBe(N);
-    expect(server.resetsSent - base.sent).toBe(N);
+    expect((server?.resetsSent ?? 0) - base.sent).toBe(sentSeen);
     expect(snmpDelta(before.c, after.c, 'Tcp', 'AttemptFails')).toBe(N);
     expect(client.resetsReceived - base.received).toBe(N);
     expect(client.failed[TCP_FAILURES.indexOf('reset')]! - base.failed).toBe(N);
     // ActiveOpens counts every SYN sent: established + failed
     expect(snmpDelta(before.c, after.c, 'Tcp', 'ActiveOpens')).toBe(N);
     const ours = (e: RawTcpEvent, local: string, remote: string): boolean => e.local === local && e.remote === remote;
-    expect(events.filter((e) => e.type === TCP_EVENT_TYPE.resetSent && ours(e, s, c) && e.localPort === CLOSED_PORT).length).toBe(N);
+    expect(events.filter((e) => e.type === TCP_EVENT_TYPE.resetSent && ours(e, s, c) && e.localPort === CLOSED_PORT).length).toBe(sentSeen);
     expect(events.filter((e) => e.type === TCP_EVENT_TYPE.resetReceived && ours(e, c, s) && e.remotePort === CLOSED_PORT).length).toBe(N);
     const failed = events.filter((e) => e.type === TCP_EVENT_TYPE.connectFailed && ours(e, c, s));
     expect(failed.length).toBe(N);
@@ -205,7 +208,10 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
       const [c, s] = [lab.pod(0).ip, lab.pod(1).ip];
       const limit = () => small.readEventLimits().find((l) => l.slot === TCP_EVENT_TYPE.connectFailed);
       const l0 = limit();
-      expect((await tcpConnectAttempts(lab, 0, s, CLOSED_PORT + 1, N)).refused).toBe(N);
+      // two closed ports, N/2 connects each: two client keys, so the map overflows on every kernel
+      // (where resets sent are traced, the server's keys overflow too)
+      expect((await tcpConnectAttempts(lab, 0, s, CLOSED_PORT + 1, N / 2)).refused).toBe(N / 2);
+      expect((await tcpConnectAttempts(lab, 0, s, CLOSED_PORT + 2, N / 2)).refused).toBe(N / 2);
       const got: RawTcpEvent[] = [];
       small.collect();
       small.eventRing()!.consume((v, off, len) => { got.push(decodeTcpEvent(v, off, len)); });
@@ -217,9 +223,10 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
       expect(emitted + suppressed).toBe(N);
       expect(mine.reduce((a, e) => a + e.suppressed, 0) + Number(l1.pending)).toBe(suppressed);
       expect(emitted).toBeLessThan(N); // the limit did bite
-      // one key fits; the pair needs two (client's and server's): the rest counted as map_full
+      // one key fits: each connect needs its client's key and, where resets sent are traced, the
+      // server's — at least one of them fails every time; without the server's, the second port's
       const fails = small.recordFailures();
-      expect(fails.find((f) => f.kind === 'map_full')!.count).toBeGreaterThanOrEqual(N);
+      expect(fails.find((f) => f.kind === 'map_full')!.count, JSON.stringify(fails)).toBeGreaterThanOrEqual(small.everyResetSent ? N : N / 2);
       expect(small.connections().conns.length).toBe(1);
     } finally {
       small.stop();

@@ -236,7 +236,8 @@ describe('runChecks with a fake host', () => {
     // tcp_send_reset with 2 arguments: before 6.10
     const noReason = byId(runChecks(opts, fakeHost({ tracepointArity: (name) => (name === 'tcp_retransmit_skb' ? 3 : name === 'tcp_receive_reset' ? 1 : 2) }))).get('tcp')!;
     expect(noReason.status).toBe('warn');
-    expect(noReason.detail).toMatch(/^5 raw tracepoints load and attach .*no reset reason \(Linux < 6\.10\).*closed port/);
+    expect(noReason.detail).toMatch(/^5 raw tracepoints load and attach .*full socket \(Linux < 6\.10\).*closed port.*TIME_WAIT/);
+    expect(noReason.fix).toMatch(/Tcp OutRsts/);
     expect(byId(runChecks(opts, fakeHost())).get('tcp')!.status).toBe('ok');
     const none = byId(runChecks(opts, fakeHost({ tracepointArity: (name) => (name === 'tcp_receive_reset' ? undefined : 2) })));
     expect(none.get('tcp')).toMatchObject({ status: 'fail', detail: 'kernel has no tracepoint tcp_receive_reset' });

@@ -40,16 +40,17 @@ const fam = (fams: MetricFamily[], name: string): MetricFamily | undefined => fa
 const series = (fams: MetricFamily[], name: string) => fam(fams, name)?.series ?? [];
 
 describe('tcpPrograms: programs by the tracepoints\' arity', () => {
-  const arities = (retransmitArgs: number | undefined, missing: string[] = []) => (tp: string): number | undefined => {
+  const arities = (retransmitArgs: number | undefined, missing: string[] = [], sendResetArgs = 3) => (tp: string): number | undefined => {
     if (missing.includes(tp)) return undefined;
     if (tp === 'tcp_retransmit_skb') return retransmitArgs;
-    return { tcp_retransmit_synack: 2, tcp_send_reset: 3, tcp_receive_reset: 1, inet_sock_set_state: 3 }[tp];
+    return { tcp_retransmit_synack: 2, tcp_send_reset: sendResetArgs, tcp_receive_reset: 1, inet_sock_set_state: 3 }[tp];
   };
 
   it('3 arguments (Linux >= 6.13, with err): tcp_retransmit_err', () => {
     expect(tcpPrograms(arities(3))).toEqual({
       programs: ['tcp_retransmit_err', 'tcp_retransmit_synack', 'tcp_send_reset', 'tcp_receive_reset', 'tcp_set_state'],
       missing: [],
+      everyResetSent: true,
     });
   });
 
@@ -57,7 +58,14 @@ describe('tcpPrograms: programs by the tracepoints\' arity', () => {
     expect(tcpPrograms(arities(2))).toEqual({
       programs: ['tcp_retransmit', 'tcp_retransmit_synack', 'tcp_send_reset', 'tcp_receive_reset', 'tcp_set_state'],
       missing: [],
+      everyResetSent: true,
     });
+  });
+
+  it('tcp_send_reset with 2 arguments (Linux < 6.10): resets sent with no socket are not traced', () => {
+    expect(tcpPrograms(arities(2, [], 2)).everyResetSent).toBe(false);
+    expect(tcpPrograms(arities(2, ['tcp_send_reset'])).everyResetSent).toBe(false);
+    expect(tcpPrograms(arities(2, [], 3)).everyResetSent).toBe(true);
   });
 
   it('reports every missing tracepoint, in the probe\'s order', () => {

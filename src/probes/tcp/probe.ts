@@ -38,8 +38,15 @@ export const TCP_TRACEPOINTS = [
 /**
  * Programs to load for a kernel, by the tracepoints' arity there: tcp_retransmit_skb has a third
  * argument (err) since Linux 6.13, and then fires for failed retransmissions too.
+ *
+ * `everyResetSent`: whether tcp:tcp_send_reset fires for every reset the kernel sends. Before Linux
+ * 6.10 it fired only for resets sent on behalf of a full socket — not for those sent with no socket
+ * (a segment to a closed port) or from a TIME_WAIT one; the kernel change "trace: tcp: fully support
+ * trace_tcp_send_reset" (Linux 6.10) added them, and the same release gave the tracepoint its third
+ * argument, the reset reason — so the arity tells the two kernels apart. (Seen in the kernel
+ * matrix: 5.10 and 6.1 count 0 resets sent for N connects to a closed port, 6.12 and 7.x count N.)
  */
-export function tcpPrograms(arity: (tp: string) => number | undefined): { programs: string[]; missing: string[] } {
+export function tcpPrograms(arity: (tp: string) => number | undefined): { programs: string[]; missing: string[]; everyResetSent: boolean } {
   const missing = TCP_TRACEPOINTS.filter((tp) => arity(tp) === undefined);
   const retransmitArgs = arity('tcp_retransmit_skb') ?? 2;
   return {
@@ -48,8 +55,17 @@ export function tcpPrograms(arity: (tp: string) => number | undefined): { progra
       'tcp_retransmit_synack', 'tcp_send_reset', 'tcp_receive_reset', 'tcp_set_state',
     ],
     missing: [...missing],
+    everyResetSent: (arity('tcp_send_reset') ?? 0) >= 3,
   };
 }
+
+/** What a kernel without `everyResetSent` misses, for doctor and the probe's log. */
+export const RESETS_WITHOUT_SOCKET_MISSED =
+  'this kernel\'s tcp:tcp_send_reset fires only for resets sent on behalf of a full socket (Linux < 6.10): resets sent with no socket (a connect to a closed port) or from TIME_WAIT are missing from fovea.tcp.resets.sent and reset events';
+/** Where those resets are still counted. */
+export const RESETS_WITHOUT_SOCKET_FIX =
+  'the pod\'s own Tcp OutRsts (fovea.netstack.counter) counts every reset; Linux >= 6.10 traces them all';
+
 const ALL_PROGRAMS = ['tcp_retransmit', 'tcp_retransmit_err', 'tcp_retransmit_synack', 'tcp_send_reset', 'tcp_receive_reset', 'tcp_set_state'];
 
 /** A kernel latency histogram (ns) → an OTLP histogram point in seconds. */
@@ -193,6 +209,8 @@ export class TcpProbe implements Probe {
   private ring: EventRing | undefined;
   private events = false;
   private state: ProbeStatus;
+  /** Whether this kernel traces every reset sent (see tcpPrograms); known once started. */
+  everyResetSent = true;
   private latest: { conns: TcpConnRecord[]; states: TcpStateCount[] } = { conns: [], states: [] };
   /** per kernel record: total of its values and when it last changed (idle records are deleted) */
   private readonly lastChange = new Map<string, { total: number; at: number }>();
@@ -254,8 +272,11 @@ export class TcpProbe implements Probe {
     this.errors = obj.map('tcp_errors');
     this.ring = new EventRing(obj, 'tcp_events', 'tcp_event_limits', obj.map('tcp_events').maxEntries);
     const hook = `raw_tp/{${TCP_TRACEPOINTS.join(',')}}`;
-    this.state = { name: this.name, state: 'up', hook };
+    this.everyResetSent = chosen.everyResetSent;
+    this.state = chosen.everyResetSent ? { name: this.name, state: 'up', hook }
+      : { name: this.name, state: 'up', hook, detail: `degraded: ${RESETS_WITHOUT_SOCKET_MISSED}` };
     log.info({ programs: chosen.programs, events: this.events }, 'tcp probe attached');
+    if (!chosen.everyResetSent) log.warn({ fix: RESETS_WITHOUT_SOCKET_FIX }, RESETS_WITHOUT_SOCKET_MISSED);
   }
 
   /** Reads the kernel maps (the node's series); pod and pair series use the same reading through connections(). */
