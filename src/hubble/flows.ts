@@ -289,7 +289,9 @@ export class FlowBuilder {
     else s += ev.transport === 'unknown' ? 'not IP' : `IP protocol ${ev.protocol}`;
     const fl = ev.flow;
     if (fl) s += `; ${fl.state} flow: ${count(fl.packets, 'packet')}, ${count(fl.bytes, 'byte')} (${count(fl.totalPackets, 'packet')} in all)`;
-    if (ev.suppressed) s += `; +${count(ev.suppressed, 'more drop')} of this reason on CPU ${ev.cpu ?? '?'} not shown (rate limit)`;
+    // the kernel carries both kinds on the next event: drops the rate limit held back and drops whose
+    // event found the ring buffer full (those are also reported once as a PERF_EVENT_RING_BUFFER loss)
+    if (ev.suppressed) s += `; +${count(ev.suppressed, 'more drop')} of this reason on CPU ${ev.cpu ?? '?'} not shown (rate limit or full ring buffer)`;
     return s;
   }
 

@@ -393,12 +393,12 @@ describe('FlowBuilder', () => {
     expect(f.drop_reason_desc).toBeUndefined();
     expect(f.event_type).toEqual({ type: 1, sub_type: 0 });
     expect(f.l4).toEqual({ UDP: { source_port: 40000, destination_port: 53 } });
-    expect(f.Summary).toBe('UNKNOWN_77 (kernel drop reason); UDP; +3 more drops of this reason on CPU 2 not shown (rate limit)');
+    expect(f.Summary).toBe('UNKNOWN_77 (kernel drop reason); UDP; +3 more drops of this reason on CPU 2 not shown (rate limit or full ring buffer)');
     expect(extensionFields(f)).toMatchObject({ kernel_drop_reason: 'UNKNOWN_77', kernel_drop_reason_code: 77, suppressed: 3, cpu: 2 });
     expect(extensionFields(f)).not.toHaveProperty('drop_location');
 
     const g = builder().build(dropEvent({ reason: undefined, reasonCode: undefined, location: undefined, suppressed: 1, cpu: undefined, length: undefined }));
-    expect(g.Summary).toBe('UNKNOWN (kernel drop reason); TCP Flags: SYN; +1 more drop of this reason on CPU ? not shown (rate limit)');
+    expect(g.Summary).toBe('UNKNOWN (kernel drop reason); TCP Flags: SYN; +1 more drop of this reason on CPU ? not shown (rate limit or full ring buffer)');
     expect(extensionFields(g)).toEqual({ kernel_drop_reason: 'UNKNOWN', suppressed: 1 });
   });
 
