@@ -3,7 +3,8 @@
 // (FOVEA_CPU_PROFILE) and heap snapshot (FOVEA_HEAP_SNAPSHOT) written when it stops. As root, after
 // bash scripts/build.sh (env NODE_LEVEL=1: without --netns):  node bench/manual/agent-idle-profile.mjs [pods=50] [seconds=60] [out.cpuprofile] [agent flags…]
 // then: node bench/manual/cpuprofile-top.mjs out.cpuprofile. out '-': no profile (the profiler's own sampling
-// signals cost CPU: measure the figure without it)
+// signals cost CPU: measure the figure without it). Also printed: what each source's collection took per
+// export in the window, from the agent's own fovea.agent.map.read.duration (by fovea.probe).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Lab } from '../../dist/src/lab/lab.js';
@@ -18,11 +19,15 @@ const agent = spawn(process.execPath, [...nodeFlags, new URL('../../bin/fovea.js
   { env: out === '-' ? process.env : { ...process.env, FOVEA_CPU_PROFILE: out, FOVEA_HEAP_SNAPSHOT: out.replace('.cpuprofile', '.heapsnapshot') }, stdio: ['ignore', 'inherit', 'inherit'] });
 const stat = () => { const f = readFileSync(`/proc/${agent.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
 const hwm = () => /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))[1];
+/** cumulative seconds of reading, by source, as of the newest export, and how many exports that is */
+const reads = () => ({ n: rx.requestCount, s: new Map(rx.series('fovea.agent.map.read.duration').map((x) => [x.attrs['fovea.probe'], x.value])) });
 await new Promise((r) => setTimeout(r, 15000));
-const t0 = stat(), w0 = Date.now();
+const t0 = stat(), w0 = Date.now(), r0 = reads();
 await new Promise((r) => setTimeout(r, secs * 1000));
-const t1 = stat(), w1 = Date.now();
+const t1 = stat(), w1 = Date.now(), r1 = reads();
 console.log(`pods ${pods}: agent CPU ${(((t1 - t0) / 100) / ((w1 - w0) / 1000) * 100).toFixed(2)}% of a core over ${(w1 - w0) / 1000}s; VmHWM ${(hwm() / 1024).toFixed(1)} MB; exports ${rx.requestCount}`);
+const perExport = [...r1.s].map(([k, v]) => [k, ((v - (r0.s.get(k) ?? 0)) / Math.max(1, r1.n - r0.n)) * 1e3]).sort((a, b) => b[1] - a[1]);
+console.log(`reads per export over ${r1.n - r0.n} exports (ms): ${perExport.map(([k, ms]) => `${k} ${ms.toFixed(2)}`).join(', ')}`);
 agent.kill('SIGTERM');
 await new Promise((r) => agent.on('exit', r));
 await rx.stop();

@@ -1,14 +1,15 @@
 // Hand measurement behind the pods' netstack counters (src/pods/pod-netstack.ts, src/kernel/netns.ts):
-// the time of one collection over N lab pods — per pod: open its netns, setns(2) in, read
-// /proc/thread-self/net/{snmp,netstat,snmp6}, setns(2) back,
-// parse, build the series — as the agent's collection does it, on the calling thread.
+// the time of one collection over N lab pods — per pod: stat its netns path, re-read from offset 0
+// the /proc/thread-self/net/{snmp,netstat,snmp6} fds opened inside it at the first read, parse,
+// build the series — as the agent's collection does it, on the calling thread; beside it, what the
+// first read of a namespace costs (open its netns, setns(2) in, open the files, setns(2) back, read, close).
 // As root, after `bash scripts/build.sh`:   node bench/manual/netstack-pods.mjs [pods=50] [rounds=200]
 import { pino } from 'pino';
 import { Lab } from '../../dist/src/lab/lab.js';
 import { NetstackProbe } from '../../dist/src/probes/netstack/probe.js';
 import { PodNetstack } from '../../dist/src/pods/pod-netstack.js';
 import { netnsWorkload } from '../../dist/src/pods/pod-network.js';
-import { NetnsReader } from '../../dist/src/kernel/netns.js';
+import { NetnsFiles } from '../../dist/src/kernel/netns.js';
 import { NETSTACK_FILES } from '../../dist/src/probes/netstack/probe.js';
 import { SeriesProducer } from '../../dist/src/export/series-producer.js';
 
@@ -25,7 +26,8 @@ try {
   }));
   const source = new PodNetstack({ reader: probe, pods: () => namespaces, logger });
   const paths = namespaces.map((n) => n.netns);
-  const reader = new NetnsReader();
+  const kept = new NetnsFiles(NETSTACK_FILES);
+  const entering = new NetnsFiles(NETSTACK_FILES, { maxKept: 0 }); // nothing kept: every read enters
   const producer = new SeriesProducer({ scope: { name: 'bench' }, cardinalityLimit: 100_000 });
   producer.addSource(source);
   /** median and p90 of `rounds` runs of fn, in µs per pod */
@@ -42,8 +44,10 @@ try {
   };
   const result = {
     pods, rounds, series: source.collect()[0].series.length,
-    // 1. the kernel side alone: open the netns, setns in, read the three files, setns back
-    readsUsPerPod: perPod(() => { for (const p of paths) reader.read(p, NETSTACK_FILES); }),
+    // 1. the kernel side alone, as at every collection: stat the netns path, pread the three kept fds
+    readsUsPerPod: perPod(() => { for (const p of paths) kept.read(p); }),
+    // 1b. the first read of a namespace: open it, setns in, open the three files, setns back, read, close
+    enterUsPerPod: perPod(() => { for (const p of paths) entering.read(p); }),
     // 2. one collection of the pods' source: 1 + parse + series with pod attributes
     collectUsPerPod: perPod(() => source.collect()),
     // 3. what an export costs for them: 2 + the series producer (keys, start times, data points)
@@ -51,6 +55,9 @@ try {
     failures: probe.recordFailures().filter((f) => f.count > 0),
   };
   console.log(JSON.stringify(result));
+  kept.close();
+  entering.close();
+  probe.stop(); // let go of the namespaces before the lab deletes them
 } finally {
   await lab.destroy();
 }

@@ -1,15 +1,34 @@
 /**
- * Reading files inside another network namespace (a pod's), from this thread: setns(2) into it,
- * read `/proc/thread-self/net/...` synchronously, setns(2) back. setns(CLONE_NEWNET) moves only
- * the calling thread, and everything here is synchronous, so no other JavaScript runs while the
- * thread is in the pod's namespace (libuv's pool threads never leave the agent's own).
+ * Reading /proc/net files of other network namespaces (pods') without entering them at every read.
  *
- * The way back is an fd of the thread's own namespace, opened at first use and kept. If going
- * back fails, the thread — the one that runs all of the agent's JavaScript, its sockets included —
- * would stay in the pod's namespace: NetnsRestoreError says so, and the agent exits on it
- * (src/agent/agent.ts, exit code 70) instead of exporting from the wrong namespace.
+ * A /proc/<tid>/net file is bound to the network namespace its path resolved to when it was
+ * opened: the kernel's seq_file takes a reference on that namespace at open (single_open_net /
+ * seq_open_net) and every later read prints that namespace's counters, whichever namespace the
+ * reading thread is in. So NetnsFiles enters a namespace once — setns(2) into it on this thread,
+ * open `/proc/thread-self/net/...`, setns(2) back — keeps the fds, and from then on re-reads them
+ * from offset 0 (pread) with no setns at all. Checked on the real kernel by
+ * test/e2e/netns-kept-files.test.ts: counters moved inside the namespace show through fds opened
+ * there and read from the agent's, and a kept fd holds a deleted namespace alive until closed.
+ *
+ * What a kept fd costs: it holds a reference on its namespace, so a namespace deleted while its
+ * fds are open lives on (with its interfaces) until they are closed. Hence:
+ * - every read first stats the namespace path: gone → the fds are closed and the read fails as
+ *   before (ENOENT); another namespace now under that path (its inode differs) → the old fds are
+ *   closed and the new namespace is entered;
+ * - keepOnly(paths) closes the fds of every namespace not in `paths` (the pod stage calls it with
+ *   the namespaces discovery still reports, at every collection);
+ * - a failed read closes the fds and the namespace is entered once more for that read;
+ * - at most `maxKept` namespaces are kept (3 fds each for the netstack probe); beyond that a
+ *   namespace's files are opened, read and closed at every read, as the only other way.
+ *
+ * setns(CLONE_NEWNET) moves only the calling thread, and everything here is synchronous, so no
+ * other JavaScript runs while the thread is in the pod's namespace (libuv's pool threads never
+ * leave the agent's own). The way back is an fd of the thread's own namespace, opened at first use
+ * and kept. If going back fails, the thread — the one that runs all of the agent's JavaScript, its
+ * sockets included — would stay in the pod's namespace: NetnsRestoreError says so, and the agent
+ * exits on it (src/agent/agent.ts, exit code 70) instead of exporting from the wrong namespace.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { errnoName } from './errors.js';
 import { lastErrno, libc } from './libbpf.js';
@@ -20,6 +39,8 @@ export const CLONE_NEWNET = 0x40000000;
 export const THREAD_NETNS = '/proc/thread-self/ns/net';
 /** The /proc/net files of whichever namespace the calling thread is in now. */
 export const THREAD_PROC_NET = '/proc/thread-self/net';
+/** How many namespaces' files NetnsFiles keeps open by default (a node runs ≤ 110–250 pods). */
+export const MAX_KEPT_NAMESPACES = 512;
 
 /** A namespace that cannot be entered or read: this pod is skipped; the agent stays where it was. */
 export class NetnsError extends Error {
@@ -60,56 +81,159 @@ function netnsError(path: string, what: string, code: string): NetnsError {
   return new NetnsError(path, code, `${what} ${path}: ${code}${hint ? ` — ${hint}` : ''}`);
 }
 
-/** Reads one whole file into `scratch` (grown when full) and returns it as text; /proc files report size 0, so no stat. */
-function readWhole(path: string, scratch: { buf: Buffer }): string {
-  const fd = openSync(path, 'r');
-  try {
-    let n = 0;
-    for (;;) {
-      if (n === scratch.buf.length) {
-        const bigger = Buffer.allocUnsafe(scratch.buf.length * 2);
-        scratch.buf.copy(bigger);
-        scratch.buf = bigger;
+/**
+ * Files opened once and read whole from offset 0 at every read: one fd per file, undefined for a
+ * file that did not exist when opened (e.g. /proc/net/snmp6 without IPv6).
+ */
+export class KeptFiles {
+  private constructor(readonly fds: ReadonlyArray<number | undefined>) {}
+
+  /** Opens each of `files` in the calling thread's current namespace; ENOENT → undefined, any other error closes what was opened and throws. */
+  static open(files: readonly string[]): KeptFiles {
+    const fds: Array<number | undefined> = [];
+    try {
+      for (const f of files) {
+        try {
+          fds.push(openSync(f, 'r'));
+        } catch (err) {
+          if (errCode(err) !== 'ENOENT') throw err;
+          fds.push(undefined);
+        }
       }
-      const got = readSync(fd, scratch.buf, n, scratch.buf.length - n, null);
-      if (got === 0) return scratch.buf.toString('latin1', 0, n); // /proc/net text is ASCII
-      n += got;
+    } catch (err) {
+      for (const fd of fds) if (fd !== undefined) closeSync(fd);
+      throw err;
     }
-  } finally {
-    closeSync(fd);
+    return new KeptFiles(fds);
+  }
+
+  /**
+   * The whole text of each file, now, through `scratch` (grown when full, kept for the next read).
+   * /proc files report size 0, so no stat: read from 0 until a read returns nothing. A seq_file
+   * read at offset 0 prints the file afresh.
+   */
+  read(scratch: { buf: Buffer }): Array<string | undefined> {
+    return this.fds.map((fd) => {
+      if (fd === undefined) return undefined;
+      let n = 0;
+      for (;;) {
+        if (n === scratch.buf.length) {
+          const bigger = Buffer.allocUnsafe(scratch.buf.length * 2);
+          scratch.buf.copy(bigger);
+          scratch.buf = bigger;
+        }
+        const got = readSync(fd, scratch.buf, n, scratch.buf.length - n, n);
+        if (got === 0) return scratch.buf.toString('latin1', 0, n); // /proc/net text is ASCII
+        n += got;
+      }
+    });
+  }
+
+  /** Closes every fd; one that will not close (already gone: EBADF) leaves nothing to undo. */
+  close(): void {
+    for (const fd of this.fds) {
+      if (fd === undefined) continue;
+      try {
+        closeSync(fd);
+      } catch {
+        // nothing held
+      }
+    }
   }
 }
 
-/**
- * Reads each file; undefined for a file that does not exist (e.g. /proc/net/snmp6 without IPv6).
- * `scratch` is a reusable read buffer (readFileSync allocates and concatenates for every file).
- */
-export function readOptionalFiles(files: readonly string[], scratch: { buf: Buffer } = { buf: Buffer.allocUnsafe(16_384) }): Array<string | undefined> {
-  return files.map((f) => {
-    try {
-      return readWhole(f, scratch);
-    } catch (err) {
-      if (errCode(err) === 'ENOENT') return undefined;
-      throw err;
-    }
-  });
+/** Kept files of one namespace and which namespace that is (st_dev/st_ino of its nsfs file). */
+interface Entry {
+  readonly dev: number;
+  readonly ino: number;
+  readonly files: KeptFiles;
 }
 
-/** Enters network namespaces on the calling thread and always comes back (or throws NetnsRestoreError). */
-export class NetnsReader {
-  private home: { fd: number } | undefined;
-  private readonly scratch = { buf: Buffer.allocUnsafe(16_384) };
+export interface NetnsFilesOptions {
+  /** setns(2); the default is libc's (a test seam) */
+  readonly setns?: SetnsFn;
+  /** namespaces whose files stay open; default MAX_KEPT_NAMESPACES */
+  readonly maxKept?: number;
+}
 
-  /** `setns` is a test seam; the default is libc's. */
-  constructor(private readonly setns: SetnsFn = libcSetns) {}
+/**
+ * The same `files` (absolute paths, typically under THREAD_PROC_NET) of many network namespaces,
+ * each opened inside its namespace once and kept (see the top of this file).
+ */
+export class NetnsFiles {
+  private home: { fd: number } | undefined;
+  private readonly kept = new Map<string, Entry>();
+  private readonly scratch = { buf: Buffer.allocUnsafe(16_384) };
+  private readonly setns: SetnsFn;
+  private readonly maxKept: number;
+
+  constructor(readonly files: readonly string[], opts: NetnsFilesOptions = {}) {
+    this.setns = opts.setns ?? libcSetns;
+    this.maxKept = opts.maxKept ?? MAX_KEPT_NAMESPACES;
+  }
 
   /**
-   * Reads `files` (absolute paths, typically under THREAD_PROC_NET) inside the network namespace
-   * mounted at `path` (e.g. /var/run/netns/<name>). A file that does not exist there reads as
-   * undefined. Throws NetnsError when the namespace cannot be opened, entered or read (the thread
-   * is back home then), NetnsRestoreError when the thread could not return home.
+   * The files' texts inside the network namespace mounted at `path` (e.g. /var/run/netns/<name>);
+   * a file that does not exist there reads as undefined. Throws NetnsError when the namespace is
+   * gone or cannot be entered or read (the thread is back home then, and nothing of it is kept),
+   * NetnsRestoreError when the thread could not return home.
    */
-  read(path: string, files: readonly string[]): Array<string | undefined> {
+  read(path: string): Array<string | undefined> {
+    let st: { dev: number; ino: number };
+    try {
+      st = statSync(path);
+    } catch (err) {
+      this.forget(path);
+      throw netnsError(path, 'cannot open network namespace', errCode(err));
+    }
+    const kept = this.kept.get(path);
+    if (kept && kept.dev === st.dev && kept.ino === st.ino) {
+      try {
+        return kept.files.read(this.scratch);
+      } catch {
+        // closed below; the namespace is entered once more
+      }
+    }
+    this.forget(path);
+    const entry = this.enter(path);
+    let texts: Array<string | undefined>;
+    try {
+      texts = entry.files.read(this.scratch);
+    } catch (err) {
+      entry.files.close();
+      throw netnsError(path, 'cannot read /proc/net inside', errCode(err));
+    }
+    if (this.kept.size < this.maxKept) this.kept.set(path, entry);
+    else entry.files.close();
+    return texts;
+  }
+
+  /** Closes the files of every namespace not in `paths` (those discovery no longer reports). */
+  keepOnly(paths: ReadonlySet<string>): void {
+    for (const path of this.kept.keys()) if (!paths.has(path)) this.forget(path);
+  }
+
+  /** Namespaces whose files are open now. */
+  keptPaths(): string[] {
+    return [...this.kept.keys()];
+  }
+
+  /** Closes every kept file and the fd of the agent's own namespace (all reopened at the next read). */
+  close(): void {
+    for (const path of [...this.kept.keys()]) this.forget(path);
+    if (this.home) closeSync(this.home.fd);
+    this.home = undefined;
+  }
+
+  private forget(path: string): void {
+    const e = this.kept.get(path);
+    if (!e) return;
+    this.kept.delete(path);
+    e.files.close();
+  }
+
+  /** setns into the namespace at `path`, open the files there, setns back. */
+  private enter(path: string): Entry {
     const home = this.ownNamespace();
     let fd: number;
     try {
@@ -118,27 +242,27 @@ export class NetnsReader {
       throw netnsError(path, 'cannot open network namespace', errCode(err));
     }
     try {
+      const { dev, ino } = fstatSync(fd); // the namespace entered, whatever the path names by the next read
       const rc = this.setns(fd, CLONE_NEWNET);
       if (rc !== 0) throw netnsError(path, 'setns(2) into', errnoName(rc)); // failed: still at home
-      let texts: Array<string | undefined> | undefined;
-      let readErr: unknown;
+      let files: KeptFiles | undefined;
+      let openErr: unknown;
       try {
-        texts = readOptionalFiles(files, this.scratch);
+        files = KeptFiles.open(this.files);
       } catch (err) {
-        readErr = err;
+        openErr = err;
       }
-      this.goHome(home, path);
-      if (readErr !== undefined) throw netnsError(path, 'cannot read /proc/net inside', errCode(readErr));
-      return texts!;
+      try {
+        this.goHome(home, path);
+      } catch (err) {
+        files?.close();
+        throw err;
+      }
+      if (openErr !== undefined) throw netnsError(path, 'cannot read /proc/net inside', errCode(openErr));
+      return { dev, ino, files: files! };
     } finally {
       closeSync(fd);
     }
-  }
-
-  /** Closes the kept fd of the agent's own namespace (reopened at the next read). */
-  close(): void {
-    if (this.home) closeSync(this.home.fd);
-    this.home = undefined;
   }
 
   private ownNamespace(): { fd: number } {
@@ -148,21 +272,12 @@ export class NetnsReader {
 
   /**
    * setns back. Success means the thread is in the namespace of `home.fd` — the one it was in at
-   * the first read — so there is nothing more to check (a stat of THREAD_NETNS would add ~10% to
-   * every pod's read, see bench/manual/netstack-pods.mjs).
+   * the first entry — so there is nothing more to check.
    */
   private goHome(home: { fd: number }, from: string): void {
     const rc = this.setns(home.fd, CLONE_NEWNET);
     if (rc !== 0) {
-      throw new NetnsRestoreError(`setns(2) back to the agent's own network namespace failed (${errnoName(rc)}) after reading ${from}: this thread is still in that namespace`);
+      throw new NetnsRestoreError(`setns(2) back to the agent's own network namespace failed (${errnoName(rc)}) after opening files in ${from}: this thread is still in that namespace`);
     }
   }
-}
-
-let shared: NetnsReader | undefined;
-
-/** `NetnsReader.read` with one process-wide reader (one kept fd of the agent's own namespace). */
-export function readInNetns(path: string, files: readonly string[]): Array<string | undefined> {
-  shared ??= new NetnsReader();
-  return shared.read(path, files);
 }

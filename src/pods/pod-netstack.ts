@@ -1,7 +1,10 @@
 /**
  * Each local pod's own kernel network counters (`fovea.pod.netstack.counter`): at every
  * collection, the netstack probe reads every pod whose network namespace is known (PodNetwork)
- * inside that namespace, and the values go out with the pod's identity attributes.
+ * — through /proc/net files it opened inside that namespace once and keeps (src/kernel/netns.ts) —
+ * and the values go out with the pod's identity attributes. After each collection the probe closes
+ * the files of namespaces not read in it (pods that left discovery), which would otherwise keep a
+ * deleted namespace alive.
  *
  * The values are the kernel's cumulative counters as they are: they only grow while the namespace
  * lives. A pod that left is not read any more, so its series end at once (the series producer
@@ -22,6 +25,8 @@ import type { PodNamespace } from './pod-network.js';
 export interface NetnsCounterReader {
   /** Counters inside the namespace at `netnsPath`; throws when it cannot be entered or read. */
   readNetns(netnsPath: string): readonly NetstackCounter[];
+  /** Let go of every namespace not in `netnsPaths` (the reader keeps files of the namespaces it read open). */
+  keepOnly(netnsPaths: ReadonlySet<string>): void;
 }
 
 export interface PodNetstackDeps {
@@ -38,10 +43,15 @@ export class PodNetstack {
     this.warn = new RateLimitedLog(deps.logger.child({ component: 'pod-netstack' }));
   }
 
-  /** Reads every pod now. Rethrows NetnsRestoreError only (the agent exits on it). */
+  /**
+   * Reads every pod now, then lets the reader close what it kept of namespaces no longer reported.
+   * Rethrows NetnsRestoreError only (the agent exits on it).
+   */
   collect(): MetricFamily[] {
     const series: CounterSeries[] = [];
+    const read = new Set<string>();
     for (const { pod, netns } of this.deps.pods()) {
+      read.add(netns);
       let counters: readonly NetstackCounter[];
       try {
         counters = this.deps.reader.readNetns(netns);
@@ -56,6 +66,7 @@ export class PodNetstack {
       const attrs = podAttributes(pod);
       for (const c of counters) series.push({ attributes: { ...attrs, [ATTR.counterName]: c.counter }, value: c.value });
     }
+    this.deps.reader.keepOnly(read);
     return [{ instrument: INSTRUMENTS.podNetstackCounter, series }];
   }
 }

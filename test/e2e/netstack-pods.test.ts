@@ -1,16 +1,18 @@
 /**
  * Each pod's own kernel network counters, end to end, outside Kubernetes: the real agent
- * (`--netns`: named network namespaces are the pods) enters every pod's network namespace to read
- * its /proc/net/snmp, netstat and snmp6. Known events are caused inside the pods — datagrams to a
+ * (`--netns`: named network namespaces are the pods) opens, inside every pod's network namespace, its
+ * /proc/net/snmp, netstat and snmp6. Known events are caused inside the pods — datagrams to a
  * closed port (Udp.NoPorts at the receiver), connects to a closed port (Tcp.AttemptFails at the
  * client, Tcp.OutRsts at the server) — and the exported values are compared with what
  * `ip netns exec <pod> cat /proc/net/...` says once the traffic stopped: exactly, and the deltas
  * are what was sent. The node's values are checked against the host's own files read just before
  * and just after an export (equal where the counter did not move meanwhile, within the two where it
- * did). Every thread of the agent is in the host's network namespace at the end.
+ * did). Every thread of the agent is in the host's network namespace at the end. The agent keeps
+ * each namespace's files open between reads, and lets go of a pod's when the pod leaves: the
+ * deleted namespace is freed (its veth's host end vanishes).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
 import { sendUdp, tcpConnectAttempts } from '../../src/lab/traffic.js';
@@ -58,6 +60,16 @@ function hostTruth(): Map<string, number> {
   let snmp6: string | undefined;
   try { snmp6 = read('snmp6'); } catch { snmp6 = undefined; }
   return kernelTruth(read('snmp'), read('netstat'), snmp6);
+}
+
+/** /proc/net files of a namespace the agent reads (snmp, netstat, and snmp6 where IPv6 is on). */
+const FILES_PER_NETNS = existsSync('/proc/thread-self/net/snmp6') ? 3 : 2;
+
+/** The process's fds open on a /proc/<tid>/net file (any namespace's). */
+function procNetFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try { return /^\/proc\/\d+\/(task\/\d+\/)?net\//.test(readlinkSync(`/proc/${pid}/fd/${fd}`)); } catch { return false; }
+  }).length;
 }
 
 /** Data points of `metric` in the newest export: counter name → value, per pod name ('' = node). */
@@ -171,7 +183,11 @@ describeRoot('netstack: each pod\'s own kernel counters (standalone, named netns
     expect(agent.logs.filter((l) => l['level'] === 60)).toEqual([]);
   });
 
-  it('a pod that left: its series are gone at once; the others stay', async () => {
+  it('the agent reads each namespace through files it keeps open: its own and each pod\'s, one fd per file', () => {
+    expect(procNetFds(agent.pid)).toBe(4 * FILES_PER_NETNS);
+  });
+
+  it('a pod that left: its series are gone at once; the others stay; the agent lets go of its namespace, which the kernel frees', async () => {
     const gone = lab.pod(2);
     execFileSync('ip', ['netns', 'del', gone.netns]);
     await rx.waitFor((r) => {
@@ -179,5 +195,11 @@ describeRoot('netstack: each pod\'s own kernel counters (standalone, named netns
       return !pods.has(gone.netns) && pods.has(lab.pod(0).netns) && pods.has(lab.pod(1).netns);
     }, 10_000);
     expect(agent.exited).toBeUndefined();
+    // a kept fd would hold the deleted namespace alive, and with it the pod's end of its veth pair:
+    // the host end vanishing shows the kernel freed it
+    const t0 = Date.now();
+    while (existsSync(`/sys/class/net/${gone.hostIfname}`) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(`/sys/class/net/${gone.hostIfname}`), 'host end of the deleted pod\'s veth').toBe(false);
+    expect(procNetFds(agent.pid)).toBe(3 * FILES_PER_NETNS);
   });
 });

@@ -4,7 +4,7 @@
  * over fake /proc texts, the pod stage over a fake reader, and the agent's wiring (the pod source,
  * the auxiliary rule at start, exit on a lost namespace). No root, no namespaces entered.
  */
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
@@ -14,7 +14,7 @@ import { Agent, type AgentPipeline } from '../../src/agent/agent.js';
 import { defaultConfig, type Config } from '../../src/config/index.js';
 import { StaticIdentity } from '../../src/k8s/static.js';
 import type { PodInfo } from '../../src/k8s/types.js';
-import { CLONE_NEWNET, NetnsError, NetnsReader, NetnsRestoreError, readOptionalFiles, type SetnsFn } from '../../src/kernel/netns.js';
+import { CLONE_NEWNET, KeptFiles, NetnsError, NetnsFiles, NetnsRestoreError, type SetnsFn } from '../../src/kernel/netns.js';
 import { ATTR, INSTRUMENTS } from '../../src/names.js';
 import { netnsPath } from '../../src/netns/pod-interfaces.js';
 import { PodNetstack, type NetnsCounterReader } from '../../src/pods/pod-netstack.js';
@@ -45,7 +45,7 @@ const SNMP6 = 'Ip6InDiscards                   \t41\nIp6OutDiscards             
 
 const fileNames = (files: readonly string[]) => files.map((f) => f.split('/').pop());
 
-describe('NetnsReader (setns scripted)', () => {
+describe('NetnsFiles (setns scripted; plain files stand for namespaces and their /proc/net files)', () => {
   function tmpFiles(): { dir: string; a: string; b: string } {
     const dir = mkdtempSync(join(tmpdir(), 'fovea-netns-'));
     writeFileSync(join(dir, 'a'), 'A text');
@@ -53,29 +53,38 @@ describe('NetnsReader (setns scripted)', () => {
     return { dir, a: join(dir, 'a'), b: join(dir, 'b') };
   }
   const openFds = () => readdirSync('/proc/self/fd').length;
+  /** this process's fds open on `path` */
+  const fdsOn = (path: string) => readdirSync('/proc/self/fd').filter((fd) => {
+    try { return readlinkSync(`/proc/self/fd/${fd}`) === path; } catch { return false; }
+  }).map(Number);
 
-  it('enters the namespace, reads, comes back to the fd of its own namespace kept from the first read', () => {
+  it('enters a namespace once: in, open the files, back to the fd of its own namespace; later reads re-read the kept files with no setns', () => {
     const calls: Array<[number, number]> = [];
     const setns: SetnsFn = (fd, type) => { calls.push([fd, type]); return 0; };
-    const r = new NetnsReader(setns);
     const { dir, a, b } = tmpFiles();
+    const r = new NetnsFiles([a, join(dir, 'missing'), b], { setns });
     const before = openFds();
-    expect(r.read(join(dir, 'a'), [a, join(dir, 'missing'), b])).toEqual(['A text', undefined, 'B text']);
-    expect(r.read(join(dir, 'b'), [b])).toEqual(['B text']);
+    expect(r.read(join(dir, 'a'))).toEqual(['A text', undefined, 'B text']);
+    expect(calls).toHaveLength(2);
     expect(calls.every(([, t]) => t === CLONE_NEWNET)).toBe(true);
-    expect(calls).toHaveLength(4);
     const home = calls[1]![0];
-    expect(calls[3]![0]).toBe(home); // one kept fd of the own namespace
     expect(calls[0]![0]).not.toBe(home);
-    expect(openFds()).toBe(before + 1); // only the kept one; the namespaces' fds are closed
+    writeFileSync(b, 'B changed, and longer');
+    expect(r.read(join(dir, 'a'))).toEqual(['A text', undefined, 'B changed, and longer']); // from offset 0, the text as it is now
+    expect(calls).toHaveLength(2);
+    expect(r.read(join(dir, 'b'))).toEqual(['A text', undefined, 'B changed, and longer']);
+    expect(calls).toHaveLength(4);
+    expect(calls[3]![0]).toBe(home); // one kept fd of the own namespace
+    expect(openFds()).toBe(before + 1 + 2 * 2); // home + two files per namespace; the namespaces' own fds are closed
+    expect(r.keptPaths()).toEqual([join(dir, 'a'), join(dir, 'b')]);
     r.close();
     expect(openFds()).toBe(before);
   });
 
   it('a namespace that does not exist: NetnsError ENOENT naming the path, setns never called', () => {
     const setns = vi.fn<SetnsFn>(() => 0);
-    const r = new NetnsReader(setns);
-    const err = (() => { try { r.read('/var/run/netns/fovea-no-such-pod', NETSTACK_FILES); } catch (e) { return e; } })() as NetnsError;
+    const r = new NetnsFiles(NETSTACK_FILES, { setns });
+    const err = (() => { try { r.read('/var/run/netns/fovea-no-such-pod'); } catch (e) { return e; } })() as NetnsError;
     expect(err).toBeInstanceOf(NetnsError);
     expect(err.code).toBe('ENOENT');
     expect(err.path).toBe('/var/run/netns/fovea-no-such-pod');
@@ -84,43 +93,116 @@ describe('NetnsReader (setns scripted)', () => {
     r.close();
   });
 
+  it('a kept namespace that is gone: its files are closed, NetnsError ENOENT', () => {
+    const { dir, a } = tmpFiles();
+    const ns = join(dir, 'ns');
+    writeFileSync(ns, '');
+    const r = new NetnsFiles([a], { setns: () => 0 });
+    r.read(ns);
+    expect(fdsOn(a)).toHaveLength(1);
+    rmSync(ns);
+    expect(() => r.read(ns)).toThrow(/cannot open network namespace .*: ENOENT/);
+    expect(fdsOn(a)).toEqual([]);
+    expect(r.keptPaths()).toEqual([]);
+    r.close();
+  });
+
+  it('another namespace under the same path (another inode): the old files are closed, the new one entered', () => {
+    const { dir, a } = tmpFiles();
+    const ns = join(dir, 'ns');
+    writeFileSync(ns, '');
+    let entered = 0;
+    const r = new NetnsFiles([a], { setns: () => { entered++; return 0; } });
+    r.read(ns);
+    r.read(ns);
+    expect(entered).toBe(2);
+    writeFileSync(`${ns}.new`, '');
+    renameSync(`${ns}.new`, ns); // another file (another inode, both existed at once) under the same path
+    expect(r.read(ns)).toEqual(['A text']);
+    expect(entered).toBe(4);
+    expect(fdsOn(a)).toHaveLength(1); // the old one closed
+    r.close();
+  });
+
+  it('a kept file that cannot be read any more: closed, and the namespace entered once more for this read', () => {
+    const { a, b } = tmpFiles();
+    let entered = 0;
+    const r = new NetnsFiles([a], { setns: () => { entered++; return 0; } });
+    expect(r.read(b)).toEqual(['A text']);
+    const [fd] = fdsOn(a);
+    closeSync(fd!); // the kept fd is gone behind its back: EBADF at the next read
+    expect(r.read(b)).toEqual(['A text']);
+    expect(entered).toBe(4);
+    expect(fdsOn(a)).toHaveLength(1);
+    r.close();
+  });
+
+  it('keepOnly closes the files of the namespaces left out; at most maxKept namespaces are kept, the others entered at every read', () => {
+    const { dir, a } = tmpFiles();
+    const ns = [0, 1, 2].map((i) => { const p = join(dir, `ns${i}`); writeFileSync(p, ''); return p; });
+    let entered = 0;
+    const r = new NetnsFiles([a], { setns: () => { entered++; return 0; }, maxKept: 2 });
+    for (const p of ns) r.read(p);
+    expect(r.keptPaths()).toEqual([ns[0], ns[1]]);
+    expect(fdsOn(a)).toHaveLength(2); // the third's was closed after its read
+    entered = 0;
+    for (const p of ns) r.read(p);
+    expect(entered).toBe(2); // only the third
+    r.keepOnly(new Set([ns[1]!, ns[2]!]));
+    expect(r.keptPaths()).toEqual([ns[1]]);
+    expect(fdsOn(a)).toHaveLength(1);
+    r.read(ns[2]!);
+    expect(r.keptPaths()).toEqual([ns[1], ns[2]]);
+    r.close();
+    expect(fdsOn(a)).toEqual([]);
+  });
+
   it('setns refused (EPERM): NetnsError saying CAP_SYS_ADMIN is missing; the thread never left, so no way back is tried', () => {
     const setns = vi.fn<SetnsFn>(() => 1 /* EPERM */);
-    const r = new NetnsReader(setns);
     const { a } = tmpFiles();
-    expect(() => r.read(a, [a])).toThrow(NetnsError);
-    expect(() => r.read(a, [a])).toThrow(/setns\(2\) into .*: EPERM — entering another network namespace needs CAP_SYS_ADMIN \(in Kubernetes: deploy\/components\/netns-discovery\)/);
+    const r = new NetnsFiles([a], { setns });
+    expect(() => r.read(a)).toThrow(NetnsError);
+    expect(() => r.read(a)).toThrow(/setns\(2\) into .*: EPERM — entering another network namespace needs CAP_SYS_ADMIN \(in Kubernetes: deploy\/components\/netns-discovery\)/);
     expect(setns).toHaveBeenCalledTimes(2); // one per read: the failed entries
+    expect(r.keptPaths()).toEqual([]);
     r.close();
   });
 
-  it('a read error inside: NetnsError, after going back', () => {
+  it('a read error inside: NetnsError, after going back; nothing kept', () => {
     const calls: number[] = [];
-    const r = new NetnsReader((fd) => { calls.push(fd); return 0; });
     const { dir, a } = tmpFiles();
-    expect(() => r.read(a, [dir])).toThrow(/cannot read \/proc\/net inside .*: EISDIR/); // a directory: EISDIR
+    const r = new NetnsFiles([dir], { setns: (fd) => { calls.push(fd); return 0; } });
+    expect(() => r.read(a)).toThrow(/cannot read \/proc\/net inside .*: EISDIR/); // a directory: EISDIR
     expect(calls).toHaveLength(2);
+    expect(r.keptPaths()).toEqual([]);
     r.close();
   });
 
-  it('readOptionalFiles: whole files of any size through one reused buffer; a missing one is undefined', () => {
+  it('KeptFiles: whole files of any size through one reused buffer; a missing one is undefined', () => {
     const { dir, a } = tmpFiles();
     const big = 'x'.repeat(40_000) + '\nend';
     writeFileSync(join(dir, 'big'), big);
     const scratch = { buf: Buffer.alloc(1_000) };
-    expect(readOptionalFiles([join(dir, 'big'), join(dir, 'none'), a], scratch)).toEqual([big, undefined, 'A text']);
+    const kept = KeptFiles.open([join(dir, 'big'), join(dir, 'none'), a]);
+    expect(kept.read(scratch)).toEqual([big, undefined, 'A text']);
     expect(scratch.buf.length).toBe(64_000); // grown by doubling, kept for the next read
-    expect(readOptionalFiles(['/proc/thread-self/net/snmp'])[0]).toMatch(/^Ip: Forwarding /);
+    expect(kept.read(scratch)).toEqual([big, undefined, 'A text']);
+    kept.close();
+    const own = KeptFiles.open(['/proc/thread-self/net/snmp']);
+    expect(own.read(scratch)[0]).toMatch(/^Ip: Forwarding /);
+    expect(own.read(scratch)[0]).toMatch(/^Ip: Forwarding /); // a seq_file read again from offset 0
+    own.close();
   });
 
-  it('coming back fails: NetnsRestoreError (fatal), not a NetnsError', () => {
+  it('coming back fails: NetnsRestoreError (fatal), not a NetnsError; the files opened inside are closed', () => {
     let n = 0;
-    const r = new NetnsReader(() => (++n === 2 ? 22 /* EINVAL */ : 0));
-    const { a } = tmpFiles();
-    const err = (() => { try { r.read(a, [a]); } catch (e) { return e; } })();
+    const { a, b } = tmpFiles();
+    const r = new NetnsFiles([a], { setns: () => (++n === 2 ? 22 /* EINVAL */ : 0) });
+    const err = (() => { try { r.read(b); } catch (e) { return e; } })();
     expect(err).toBeInstanceOf(NetnsRestoreError);
     expect(err).not.toBeInstanceOf(NetnsError);
     expect((err as Error).message).toMatch(/setns\(2\) back to the agent's own network namespace failed \(EINVAL\)/);
+    expect(fdsOn(a)).toEqual([]);
     r.close();
   });
 });
@@ -135,16 +217,22 @@ describe('netnsPath: a discovery name → the file `ip -n` enters', () => {
 class FakeIo implements NetstackIo {
   own: Array<string | undefined> = [SNMP, NETSTAT, SNMP6];
   inside = new Map<string, Array<string | undefined> | Error>();
-  readOwn(files: readonly string[]) {
-    expect(fileNames(files)).toEqual(['snmp', 'netstat', 'snmp6']);
+  keptOnly: Array<string[]> = [];
+  closed = 0;
+  readOwn() {
     return this.own;
   }
-  readIn(path: string, files: readonly string[]) {
-    expect(files).toEqual(NETSTACK_FILES);
+  readIn(path: string) {
     const t = this.inside.get(path);
     if (t === undefined) throw new NetnsError(path, 'ENOENT', `cannot open network namespace ${path}: ENOENT`);
     if (t instanceof Error) throw t;
     return t;
+  }
+  keepOnly(paths: ReadonlySet<string>) {
+    this.keptOnly.push([...paths]);
+  }
+  close() {
+    this.closed++;
   }
 }
 
@@ -194,6 +282,18 @@ describe('NetstackProbe', () => {
       { kind: 'malformed', count: 1, lost: true },
     ]);
   });
+
+  it('keepOnly goes to the io; stop closes what it keeps', () => {
+    const io = new FakeIo();
+    const p = new NetstackProbe(ctx(), io);
+    p.start();
+    p.keepOnly(new Set(['/ns/a']));
+    expect(io.keptOnly).toEqual([['/ns/a']]);
+    p.detach();
+    expect(io.closed).toBe(0); // readable for the final collection
+    p.stop();
+    expect(io.closed).toBe(1);
+  });
 });
 
 const pod = (name: string, ip: string): PodInfo => ({
@@ -208,12 +308,14 @@ describe('PodNetstack', () => {
     const web = pod('web-1', '10.0.0.10');
     const db = pod('db-1', '10.0.0.11');
     const reads: string[] = [];
+    const kept: string[][] = [];
     const reader: NetnsCounterReader = {
       readNetns: (p) => {
         reads.push(p);
         if (p === '/ns/db') throw new NetnsError(p, 'EPERM', 'setns(2) into /ns/db: EPERM — needs CAP_SYS_ADMIN');
         return counters(5);
       },
+      keepOnly: (paths) => { kept.push([...paths]); },
     };
     const { logger, lines } = capture();
     let pods = [{ pod: web, netns: '/ns/web' }, { pod: db, netns: '/ns/db' }];
@@ -229,14 +331,18 @@ describe('PodNetstack', () => {
     expect(warned).toHaveLength(1);
     expect(warned[0]).toMatchObject({ pod: 'shop/db-1', netns: '/ns/db', err: expect.stringMatching(/EPERM/) });
     expect(reads).toEqual(['/ns/web', '/ns/db', '/ns/web', '/ns/db']);
-    // a pod that left: not read, no series
+    // a pod that left: not read, no series, and the reader lets go of its namespace
     pods = [{ pod: db, netns: '/ns/db' }];
     expect(s.collect()[0]!.series).toEqual([]);
+    expect(kept).toEqual([['/ns/web', '/ns/db'], ['/ns/web', '/ns/db'], ['/ns/db']]); // after every collection, the namespaces it read
+    pods = [];
+    s.collect();
+    expect(kept.at(-1)).toEqual([]);
   });
 
   it('a lost namespace (NetnsRestoreError) is rethrown at once: no other pod is read', () => {
     const reads: string[] = [];
-    const reader: NetnsCounterReader = { readNetns: (p) => { reads.push(p); throw new NetnsRestoreError('stuck'); } };
+    const reader: NetnsCounterReader = { readNetns: (p) => { reads.push(p); throw new NetnsRestoreError('stuck'); }, keepOnly: () => { throw new Error('not after a lost namespace'); } };
     const s = new PodNetstack({ reader, pods: () => [{ pod: pod('a-1', '10.0.0.1'), netns: '/a' }, { pod: pod('b-1', '10.0.0.2'), netns: '/b' }], logger: pino({ level: 'silent' }) });
     expect(() => s.collect()).toThrow(NetnsRestoreError);
     expect(reads).toEqual(['/a']);
@@ -319,7 +425,9 @@ describe('Agent wiring of the netstack probe', () => {
     await h.agent.refreshPods();
     await h.agent.flush();
     expect(points(h.pipeline().exports[1], INSTRUMENTS.podNetstackCounter.name)).toEqual([]);
+    expect(io.keptOnly.at(-1)).toEqual(['/var/run/netns/db']); // web's namespace let go
     await h.agent.stop();
+    expect(io.closed).toBe(1);
   });
 
   it('a lost namespace ends the process: logged at fatal, onFatal called (default: exit 70)', async () => {

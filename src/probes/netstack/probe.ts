@@ -6,15 +6,17 @@
  *
  * - The node: the agent's own namespace — the host's, as the DaemonSet runs with hostNetwork →
  *   `fovea.netstack.counter` at every collection (collect()).
- * - A pod: its namespace, entered with setns(2) on this thread (src/kernel/netns.ts) → readNetns(),
- *   which the pod stage (src/pods/pod-netstack.ts) calls per pod → `fovea.pod.netstack.counter`.
+ * - A pod: its namespace's files, opened inside it once (setns(2) on this thread) and re-read from
+ *   the agent's own namespace at every collection (src/kernel/netns.ts) → readNetns(), which the
+ *   pod stage (src/pods/pod-netstack.ts) calls per pod, then keepOnly() with the namespaces it read
+ *   → `fovea.pod.netstack.counter`.
  *
  * Counted as record failures (`fovea.agent.kernel.record.failures{fovea.probe="netstack"}`):
  * `netns_unreadable` — a pod's namespace could not be entered or read (that pod's counters are
  * missing from that collection); `malformed` — a protocol block of a /proc/net file could not be
  * parsed (its counters are missing from that reading).
  */
-import { NetnsRestoreError, readInNetns, readOptionalFiles, THREAD_PROC_NET } from '../../kernel/netns.js';
+import { KeptFiles, NetnsFiles, NetnsRestoreError, THREAD_PROC_NET } from '../../kernel/netns.js';
 import type { Logger } from '../../log.js';
 import { ATTR, INSTRUMENTS } from '../../names.js';
 import { RateLimitedLog } from '../../agent/rate-limited.js';
@@ -24,16 +26,26 @@ import { parseNetstack, type NetstackCounter } from './snmp.js';
 /** What the probe reads, in this order. */
 export const NETSTACK_FILES = [`${THREAD_PROC_NET}/snmp`, `${THREAD_PROC_NET}/netstat`, `${THREAD_PROC_NET}/snmp6`] as const;
 
-/** How the probe reads files: in its own namespace, and inside another (test seam). */
+/** How the probe reads NETSTACK_FILES: in its own namespace, and inside others (test seam). */
 export interface NetstackIo {
-  readOwn(files: readonly string[]): Array<string | undefined>;
-  readIn(netnsPath: string, files: readonly string[]): Array<string | undefined>;
+  readOwn(): Array<string | undefined>;
+  readIn(netnsPath: string): Array<string | undefined>;
+  /** Let go of (close the kept files of) every namespace not in `netnsPaths`. */
+  keepOnly(netnsPaths: ReadonlySet<string>): void;
+  close(): void;
 }
 
-/** The real thing: /proc of the agent's own namespace, and of another through setns(2). */
+/** The real thing: the files of the agent's own namespace and of pods' (src/kernel/netns.ts), opened once and kept. */
 function kernelIo(): NetstackIo {
   const scratch = { buf: Buffer.allocUnsafe(16_384) };
-  return { readOwn: (files) => readOptionalFiles(files, scratch), readIn: readInNetns };
+  let own: KeptFiles | undefined;
+  const pods = new NetnsFiles(NETSTACK_FILES);
+  return {
+    readOwn: () => (own ??= KeptFiles.open(NETSTACK_FILES)).read(scratch),
+    readIn: (path) => pods.read(path),
+    keepOnly: (paths) => pods.keepOnly(paths),
+    close: () => { own?.close(); own = undefined; pods.close(); },
+  };
 }
 
 export const NETSTACK_FAILURE = { netnsUnreadable: 'netns_unreadable', malformed: 'malformed' } as const;
@@ -53,13 +65,13 @@ export class NetstackProbe implements Probe {
 
   /** Reads the agent's own counters once: a host without /proc/net/snmp fails here, not at every export. */
   start(): void {
-    const [snmp] = this.io.readOwn(NETSTACK_FILES);
+    const [snmp] = this.io.readOwn();
     if (snmp === undefined) throw new Error(`${NETSTACK_FILES[0]} not found (is /proc mounted?)`);
     this.state = { name: this.name, state: 'up', hook: 'procfs' };
   }
 
   collect(): MetricFamily[] {
-    const counters = this.parse('host', this.io.readOwn(NETSTACK_FILES));
+    const counters = this.parse('host', this.io.readOwn());
     return [{
       instrument: INSTRUMENTS.netstackCounter,
       series: counters.map((c) => ({ attributes: { [ATTR.counterName]: c.counter }, value: c.value })),
@@ -68,18 +80,23 @@ export class NetstackProbe implements Probe {
 
   /**
    * The counters of the network namespace mounted at `netnsPath` (a pod's). Throws NetnsError when
-   * it cannot be entered or read (counted), NetnsRestoreError when the thread could not come back
-   * (fatal: see src/kernel/netns.ts).
+   * it is gone or cannot be entered or read (counted), NetnsRestoreError when the thread could not
+   * come back (fatal: see src/kernel/netns.ts). Its files stay open until keepOnly() leaves it out.
    */
   readNetns(netnsPath: string): NetstackCounter[] {
     let texts: Array<string | undefined>;
     try {
-      texts = this.io.readIn(netnsPath, NETSTACK_FILES);
+      texts = this.io.readIn(netnsPath);
     } catch (err) {
       if (!(err instanceof NetnsRestoreError)) this.netnsUnreadable++;
       throw err;
     }
     return this.parse(netnsPath, texts);
+  }
+
+  /** Closes the kept files of every pod namespace not in `netnsPaths` (they would keep a deleted namespace alive). */
+  keepOnly(netnsPaths: ReadonlySet<string>): void {
+    this.io.keepOnly(netnsPaths);
   }
 
   private parse(where: string, [snmp, netstat, snmp6]: Array<string | undefined>): NetstackCounter[] {
@@ -108,6 +125,8 @@ export class NetstackProbe implements Probe {
   /** Nothing is attached; the counters stay readable for the final collect. */
   detach(): void {}
 
-  /** Nothing to free (the kept fd of the agent's own namespace lives as long as the process). */
-  stop(): void {}
+  /** Closes every kept file (a read after this opens them again). */
+  stop(): void {
+    this.io.close();
+  }
 }
