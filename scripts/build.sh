@@ -4,7 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-bpf.sh
-echo "build: tsc"
-npx tsc -p tsconfig.build.json
-# the Hubble API's .proto files are read at run time beside the compiled modules
-rm -rf dist/src/hubble/proto && cp -r src/hubble/proto dist/src/hubble/proto
+echo "build: tsc (npm run build:ts; it also copies the Hubble API's .proto files, read at run time beside the compiled modules)"
+npm run --silent build:ts
