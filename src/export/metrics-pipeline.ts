@@ -17,8 +17,11 @@
  */
 import type { Meter } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import type { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
+import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
+import { MetricsExporterMetricsHelper, ProtobufMetricsSerializer, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
@@ -34,6 +37,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { Logger } from '../log.js';
 import { METER_NAME } from '../names.js';
+import { encodeMetricsExportRequest } from './metric-encoder.js';
 import { grpcExporterOptions, httpExporterOptions } from './otlp-exporter-options.js';
 import type { OtlpSettings } from './otlp-settings.js';
 import { PrometheusMetrics } from './prometheus.js';
@@ -192,14 +196,34 @@ export class SharedCollection {
   }
 }
 
+type MetricExporterConfig = NonNullable<ConstructorParameters<typeof GrpcMetricExporter>[0]>;
+
+/**
+ * The upstream OTLP metric exporters (gRPC, http/protobuf), built as their own constructors build
+ * them (OTLPMetricExporterBase over the transport's export delegate: temporality selection,
+ * timeouts, retries, compression, headers, TLS) but with metric-encoder.ts writing the request: the
+ * same bytes, at a fraction of the CPU.
+ */
+const METRICS_SERIALIZER: ISerializer<ResourceMetrics, ReturnType<typeof ProtobufMetricsSerializer.deserializeResponse>> = {
+  serializeRequest: (metrics) => encodeMetricsExportRequest(metrics),
+  deserializeResponse: (bytes) => ProtobufMetricsSerializer.deserializeResponse(bytes),
+};
+
 /**
  * Builds the OTLP metrics exporter for `settings` (transport options shared with the event log
  * exporter: see otlp-exporter-options.ts).
  */
 export function createOtlpExporter(settings: OtlpSettings): PushMetricExporter {
-  const temporalityPreference = AggregationTemporality.CUMULATIVE;
-  if (settings.protocol === 'grpc') return new GrpcMetricExporter({ ...grpcExporterOptions(settings), temporalityPreference });
-  return new ProtoMetricExporter({ ...httpExporterOptions(settings), temporalityPreference });
+  const temporality: Pick<MetricExporterConfig, 'temporalityPreference'> = { temporalityPreference: AggregationTemporality.CUMULATIVE };
+  if (settings.protocol === 'grpc') {
+    return new OTLPMetricExporterBase(createOtlpGrpcExportDelegate(
+      convertLegacyOtlpGrpcOptions(grpcExporterOptions(settings), 'METRICS'), METRICS_SERIALIZER, 'otlp_grpc_metric_exporter',
+      MetricsExporterMetricsHelper, undefined, 'MetricsExportService', '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export'),
+    temporality);
+  }
+  return new OTLPMetricExporterBase(createOtlpHttpExportDelegate(
+    convertLegacyHttpOptions(httpExporterOptions(settings), 'METRICS', 'v1/metrics', { 'Content-Type': 'application/x-protobuf' }),
+    METRICS_SERIALIZER, 'otlp_http_metric_exporter', MetricsExporterMetricsHelper, undefined), temporality);
 }
 
 /**

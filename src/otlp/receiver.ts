@@ -85,6 +85,8 @@ export interface ReceivedExport {
   headers: Record<string, string>;
   receivedAt: number;
   request: ExportMetricsServiceRequest;
+  /** The request's bytes as sent (decompressed): what the exporter's serializer wrote. */
+  body: Buffer;
 }
 
 export interface ReceivedLogExport {
@@ -152,6 +154,11 @@ interface Decoder<Req> {
 }
 
 const decoders = new Map<string, Decoder<unknown>>();
+
+/** An ExportMetricsServiceRequest's bytes decoded as the receiver decodes them. */
+export function decodeMetricsRequest(body: Buffer): ExportMetricsServiceRequest {
+  return loadDecoder<ExportMetricsServiceRequest>(METRICS_SERVICE_PROTO, SERVICE).decode(body);
+}
 
 /** Loads (once per proto dir and service) the official service definition. */
 function loadDecoder<Req>(protoFile: string, serviceName: string): Decoder<Req> {
@@ -275,12 +282,19 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
     const logsDecoder = loadDecoder<ExportLogsServiceRequest>(LOGS_SERVICE_PROTO, LOGS_SERVICE);
     let self: OtlpReceiver | undefined;
     const server = new grpc.Server();
-    server.addService(decoder.service, {
+    // the metrics service with each request's bytes kept beside its decoded form
+    const bodies = new WeakMap<object, Buffer>();
+    const exportMethod = decoder.service['Export']!;
+    const metricsService: grpc.ServiceDefinition = {
+      ...decoder.service,
+      Export: { ...exportMethod, requestDeserialize: (b: Buffer) => { const req = exportMethod.requestDeserialize(b) as object; bodies.set(req, b); return req; } },
+    };
+    server.addService(metricsService, {
       Export: (call: grpc.ServerUnaryCall<ExportMetricsServiceRequest, object>, cb: grpc.sendUnaryData<object>) => {
         const r = self;
         if (!r) return cb({ code: grpc.status.UNAVAILABLE, details: 'starting' });
         if (r.failure) return cb({ code: r.failure.code, details: r.failure.message });
-        r.record('grpc', metadataToHeaders(call.metadata), call.request);
+        r.record('grpc', metadataToHeaders(call.metadata), call.request, bodies.get(call.request) ?? Buffer.alloc(0));
         cb(null, {});
       },
     });
@@ -323,7 +337,7 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
             return;
           }
           const request = decoder.decode(body);
-          r.record('http', httpHeaders(req), request);
+          r.record('http', httpHeaders(req), request, body);
           res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(decoder.encodeResponse());
         }).catch((err: unknown) => {
           res.writeHead(400, { 'content-type': 'text/plain' }).end(String(err));
@@ -527,8 +541,8 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
     this.emit('logs', e);
   }
 
-  private record(transport: ReceivedExport['transport'], headers: Record<string, string>, request: ExportMetricsServiceRequest): void {
-    const e: ReceivedExport = { transport, headers, receivedAt: Date.now(), request };
+  private record(transport: ReceivedExport['transport'], headers: Record<string, string>, request: ExportMetricsServiceRequest, body: Buffer): void {
+    const e: ReceivedExport = { transport, headers, receivedAt: Date.now(), request, body };
     this.exports.push(e);
     this.logger?.debug({ transport, resourceMetrics: request.resourceMetrics.length }, 'export received');
     this.emit('export', e);

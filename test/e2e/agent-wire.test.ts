@@ -11,6 +11,7 @@ import { linkStats, nftRuleCounters, snmpCounters, snmpDelta, type LinkStats } f
 import { sendUdp, tcpConnectAttempts, tcpTransfer, startTcpServer } from '../../src/lab/traffic.js';
 import { OtlpReceiver } from '../../src/otlp/receiver.js';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { requestsUnlikeUpstream } from '../helpers/upstream-bytes.js';
 import { describeRoot } from '../helpers/root.js';
 import { Victoria } from '../helpers/victoria.js';
 
@@ -94,6 +95,8 @@ describeRoot('agent → OTLP, counts equal the kernel\'s', 'loads eBPF programs 
       expect(rx.latest('fovea.agent.probe.up', { 'fovea.probe': 'drop' })).toBe(1);
       expect(rx.latest('fovea.agent.probe.up', { 'fovea.probe': 'traffic' })).toBe(1);
       expect(rx.latest('fovea.agent.kernel.record.failures', { 'fovea.failure.kind': 'map_full' })).toBe(0);
+      // every request the agent sent is, byte for byte, what the upstream serializer writes for it
+      expect(requestsUnlikeUpstream(rx.requests)).toEqual([]);
     } finally {
       await agent.stop();
       await rx.stop();

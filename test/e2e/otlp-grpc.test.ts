@@ -11,6 +11,7 @@ import { buildResource } from '../../src/export/resource.js';
 import { ATTR, INSTRUMENTS, METER_NAME } from '../../src/names.js';
 import { otlpProtoDir } from '../../src/otlp/paths.js';
 import { OtlpReceiver } from '../../src/otlp/receiver.js';
+import { requestsUnlikeUpstream } from '../helpers/upstream-bytes.js';
 import { freePort, missingArtifacts } from '../helpers/victoria.js';
 
 const missing = missingArtifacts(() => otlpProtoDir());
@@ -85,6 +86,8 @@ describe.skipIf(missing !== undefined)(`OTLP export → receiver${missing ? ` (s
       expect(rx.requests.every((r) => r.transport === (protocol === 'grpc' ? 'grpc' : 'http'))).toBe(true);
       expect(p.stats()).toMatchObject({ exportsFailed: 0 });
       expect(p.stats().exportsOk).toBeGreaterThanOrEqual(2);
+      // the agent's encoder wrote exactly what the upstream serializer writes
+      expect(requestsUnlikeUpstream(rx.requests)).toEqual([]);
     });
 
     it(`sends headers and gzip-compressed payloads (${protocol})`, async () => {
@@ -98,6 +101,7 @@ describe.skipIf(missing !== undefined)(`OTLP export → receiver${missing ? ` (s
       expect(headers).toMatchObject({ authorization: 'Bearer t0k3n', 'x-scope-orgid': 'tenant-1' });
       // grpc-js hides grpc-encoding from the server's metadata; over HTTP the header is visible.
       if (protocol === 'http/protobuf') expect(headers?.['content-encoding']).toBe('gzip');
+      expect(requestsUnlikeUpstream(rx.requests)).toEqual([]);
     });
   }
 
