@@ -37,7 +37,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { Logger } from '../log.js';
 import { METER_NAME } from '../names.js';
-import { encodeMetricsExportRequest } from './metric-encoder.js';
+import { BoundedRequestExporter, encodedMetricsRequest } from './bounded-requests.js';
 import { grpcExporterOptions, httpExporterOptions } from './otlp-exporter-options.js';
 import type { OtlpSettings } from './otlp-settings.js';
 import { PrometheusMetrics } from './prometheus.js';
@@ -205,15 +205,20 @@ type MetricExporterConfig = NonNullable<ConstructorParameters<typeof GrpcMetricE
  * same bytes, at a fraction of the CPU.
  */
 const METRICS_SERIALIZER: ISerializer<ResourceMetrics, ReturnType<typeof ProtobufMetricsSerializer.deserializeResponse>> = {
-  serializeRequest: (metrics) => encodeMetricsExportRequest(metrics),
+  serializeRequest: (metrics) => encodedMetricsRequest(metrics),
   deserializeResponse: (bytes) => ProtobufMetricsSerializer.deserializeResponse(bytes),
 };
 
 /**
  * Builds the OTLP metrics exporter for `settings` (transport options shared with the event log
- * exporter: see otlp-exporter-options.ts).
+ * exporter: see otlp-exporter-options.ts), its requests within MAX_METRICS_REQUEST_BYTES
+ * (bounded-requests.ts).
  */
 export function createOtlpExporter(settings: OtlpSettings): PushMetricExporter {
+  return new BoundedRequestExporter(createTransportExporter(settings));
+}
+
+function createTransportExporter(settings: OtlpSettings): PushMetricExporter {
   const temporality: Pick<MetricExporterConfig, 'temporalityPreference'> = { temporalityPreference: AggregationTemporality.CUMULATIVE };
   if (settings.protocol === 'grpc') {
     return new OTLPMetricExporterBase(createOtlpGrpcExportDelegate(
