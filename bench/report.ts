@@ -434,7 +434,7 @@ function partG(g: TcpCostResult): string {
     '',
     '### 2. TCP throughput, every probe on ÷ no agent',
     '',
-    `${t.direction}. ${ts.segments} iperf3 connections, one after the other, each ${ts.cyclesPerSegment} cycles long after a ${ts.warmupSeconds} s warm-up; ` +
+    `${t.direction}. ${new Set(t.phases.map((p) => p.segment)).size} iperf3 connections (${ts.segments} planned${ts.maxSeconds ? `, time budget ${ts.maxSeconds} s` : ''}), one after the other, each ${ts.cyclesPerSegment} cycles long after a ${ts.warmupSeconds} s warm-up; ` +
     `the rate is pod 1's host veth byte counter over windows of ${ts.windowSeconds} s, ${ts.windowsPerPhase} per phase. Phases alternate: without, ` +
     `agent start (measured ${f(ts.settleAfterStartSeconds, 1)} s after its log says "agent started", both veths attached; start-up took ${f(t.medianStartSeconds)} s median, ` +
     `${starts.length ? `${f(Math.min(...starts))}–${f(Math.max(...starts))}` : 'n/a'}), with, agent stop (exit awaited, then ${f(ts.settleAfterStopSeconds, 1)} s), without … ` +
@@ -448,7 +448,10 @@ function partG(g: TcpCostResult): string {
     `- ${st(t.aa, `A/A (without ÷ without), ${t.aa.n} pairs`)}`,
     `- model: during a ${bulk.seconds} s bulk transfer with the same iperf3 settings (item 1, bpf_stats on) the agent's programs ran ` +
     `${f(bulk.pctOfCore, 2)}% of a core (${bulk.programs.filter((x) => x.runs > 0).map((x) => `\`${x.name}\` ${int(x.runsPerSecond)}/s × ${f(x.nsPerRun, 0)} ns`).join(', ')}); ` +
-    `the data path saturates one core, so about ${f(100 - bulk.pctOfCore, 1)}% is what the kernel-side cost alone predicts (bpf_stats' own clock reads included, so a little low)`,
+    `the data path saturates one core, so about ${f(100 - bulk.pctOfCore, 1)}% is what the kernel-side cost alone predicts (bpf_stats' own clock reads included, so a little low)` +
+    (g.programs.bulkPods ? `. With pod attribution on (\`--netns ${g.programs.bulkPods.netns}\`: flow records on these veths, as on pods' veths in a cluster; not the configuration measured here) ` +
+      `the programs took ${f(g.programs.bulkPods.pctOfCore, 2)}% of a core (${g.programs.bulkPods.programs.filter((x) => x.runs > 0).map((x) => `\`${x.name}\` ${int(x.runsPerSecond)}/s × ${f(x.nsPerRun, 0)} ns`).join(', ')}), ` +
+      `${f(g.programs.bulkPods.gbps)} Gbit/s: about ${f(100 - g.programs.bulkPods.pctOfCore, 1)}% predicted` : ''),
     `- windows: without ${spread(winGbps('without'))}, with ${spread(winGbps('with'))}, A/A ${spread(winGbps('sham'))}; machine busy ${busy.length ? `${f(Math.min(...busy), 0)}–${f(Math.max(...busy), 0)}` : 'n/a'}% ` +
     `(iperf3 alone keeps one of the 2 cores busy: 50%); retransmitted segments per connection (iperf3): ${t.retransmits.map((x) => x ?? 'n/a').join(', ')}; ${f(t.seconds / 60, 1)} min`,
     '',

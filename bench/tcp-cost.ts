@@ -21,7 +21,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import type { Lab } from '../src/lab/lab.js';
 import { run } from '../src/lab/run.js';
-import { iperf3Client, iperf3Server } from '../src/lab/traffic.js';
+import { iperf3Server } from '../src/lab/traffic.js';
 import { ATTR, INSTRUMENTS } from '../src/names.js';
 import type { OtlpReceiver } from '../src/otlp/receiver.js';
 import { bpfFdsOf, exportAfter, startAgent, stopAgent, type AgentProcess, type AgentProcessOptions } from './agent-process.js';
@@ -295,6 +295,26 @@ async function establishedIn(lab: Lab, pod: number): Promise<number> {
   return Number(m[1]);
 }
 
+// ---- item 1: a bulk transfer with item 2's iperf3 settings, every program of the agent timed (bpf_stats on) ----
+
+async function bulkRun(lab: Lab, pid: number, s: TcpCostSettings): Promise<TcpCostResult['programs']['bulk']> {
+  const srv = await iperf3Server(lab, 1, { port: IPERF_PORT });
+  try {
+    const all = (): Promise<ProgramCounters[]> => programsOf(pid, () => true);
+    const c0 = await all();
+    const t0 = Date.now();
+    const ip = await iperf3Run(lab, lab.pod(1).ip, IPERF_PORT, { seconds: s.programs.bulkSeconds, affinity: s.throughput.affinity, length: s.throughput.length });
+    const c1 = await all();
+    const secs = (Date.now() - t0) / 1000;
+    const retransmits = (ip.raw as { end?: { sum_sent?: { retransmits?: number } } }).end?.sum_sent?.retransmits;
+    const runs = programDelta(c0, c1, secs);
+    const pctOfCore = (runs.reduce((a, x) => a + (x.runs > 0 ? x.nsPerRun * x.runs : 0), 0) / (secs * 1e9)) * 100;
+    return { seconds: s.programs.bulkSeconds, gbps: ip.bitsPerSecond / 1e9, retransmits, programs: runs, pctOfCore };
+  } finally {
+    await srv.stop();
+  }
+}
+
 // ---- the part ----
 
 export interface TcpCostResult {
@@ -318,6 +338,8 @@ export interface TcpCostResult {
       /** Σ over the agent's programs of run_time_ns ÷ window ns × 100: % of one core */
       readonly pctOfCore: number;
     };
+    /** the same with pod attribution on (--netns of the lab): flow records and DNS on the veths, as on pods' veths in a cluster */
+    readonly bulkPods?: TcpCostResult['programs']['bulk'] & { readonly netns: string };
   };
   readonly throughput: ToggleResult;
   readonly connect: {
@@ -417,22 +439,7 @@ export async function runTcpCost(lab: Lab, receiver: OtlpReceiver, s: TcpCostSet
       for (const x of stormRuns) progress(`g: storm: ${x.name}: ${x.runs} runs, ${Number.isFinite(x.nsPerRun) ? x.nsPerRun.toFixed(0) : 'n/a'} ns/run`);
 
       progress(`g: bulk transfer: iperf3 ${p.bulkSeconds} s, pod 0 → pod 1`);
-      const srv = await iperf3Server(lab, 1, { port: IPERF_PORT });
-      let bulk: TcpCostResult['programs']['bulk'];
-      try {
-        const all = (): Promise<ProgramCounters[]> => programsOf(agent!.pid, () => true);
-        const c2 = await all();
-        const t2 = Date.now();
-        const ip = await iperf3Run(lab, lab.pod(1).ip, IPERF_PORT, { seconds: p.bulkSeconds, affinity: s.throughput.affinity, length: s.throughput.length });
-        const c3 = await all();
-        const secs = (Date.now() - t2) / 1000;
-        const retransmits = (ip.raw as { end?: { sum_sent?: { retransmits?: number } } }).end?.sum_sent?.retransmits;
-        const runs = programDelta(c2, c3, secs);
-        const pctOfCore = runs.reduce((a, x) => a + (x.runs > 0 ? x.nsPerRun * x.runs : 0), 0) / (secs * 1e9) * 100;
-        bulk = { seconds: p.bulkSeconds, gbps: ip.bitsPerSecond / 1e9, retransmits, programs: runs, pctOfCore };
-      } finally {
-        await srv.stop();
-      }
+      const bulk = await bulkRun(lab, agent.pid, s);
       for (const x of bulk.programs) progress(`g: bulk: ${x.name}: ${x.runs} runs, ${Number.isFinite(x.nsPerRun) ? x.nsPerRun.toFixed(0) : 'n/a'} ns/run`);
       progress(`g: bulk: ${bulk.gbps.toFixed(2)} Gbit/s; the agent's programs took ${bulk.pctOfCore.toFixed(2)}% of a core`);
       programs = {
@@ -445,6 +452,22 @@ export async function runTcpCost(lab: Lab, receiver: OtlpReceiver, s: TcpCostSet
     }
     await stopAgent(agent, track);
     agent = undefined;
+
+    // ---- item 1, model cross-check of item 2 with pod attribution on (flow records on the veths, as on pods' veths in a cluster) ----
+    const podGlob = lab.pod(0).netns.replace(/\d+$/, '*');
+    const podOpts = agentOpts('g-bulk-pods');
+    agent = await startAgent(receiver, { ...podOpts, extraArgs: [...(podOpts.extraArgs ?? []), '--netns', podGlob] }, track, s.settleSeconds);
+    enableBpfStats();
+    let bulkPods: TcpCostResult['programs']['bulk'];
+    try {
+      bulkPods = await bulkRun(lab, agent.pid, s);
+    } finally {
+      restoreBpfStats();
+    }
+    progress(`g: bulk with --netns ${podGlob}: ${bulkPods.gbps.toFixed(2)} Gbit/s; the agent's programs took ${bulkPods.pctOfCore.toFixed(2)}% of a core`);
+    await stopAgent(agent, track);
+    agent = undefined;
+    programs = { ...programs, bulkPods: { ...bulkPods, netns: podGlob } };
 
     // ---- item 2: throughput with every probe on ÷ without an agent ----
     const throughput = await runThroughputToggle(lab, s.throughput, agentOpts, track, 'g');
