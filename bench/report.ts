@@ -394,24 +394,26 @@ function partG(g: TcpCostResult): string {
   const progRows = names.map((n) => {
     const a = g.programs.storm.programs.find((x) => x.name === n);
     const b = g.programs.bulk.programs.find((x) => x.name === n);
-    return [`\`${n}\``, a ? int(a.runs) : 'n/a', a ? int(a.runsPerSecond) : 'n/a', ns(a), b ? int(b.runs) : 'n/a', ns(b)];
+    return [`\`${n}\``, a ? int(a.runs) : 'n/a', a ? int(a.runsPerSecond) : 'n/a', ns(a), b ? int(b.runs) : 'n/a', b ? int(b.runsPerSecond) : 'n/a', ns(b),
+      b && b.runs > 0 ? f((b.nsPerRun * b.runsPerSecond) / 1e9 * 100, 3) : '—'];
   });
   const t = g.throughput;
-  const pairs = [...new Set(t.runs.map((r) => r.pair))].map((p) => {
-    const wo = t.runs.find((r) => r.pair === p && r.mode === 'without');
-    const w = t.runs.find((r) => r.pair === p && r.mode === 'with');
-    const first = t.runs.find((r) => r.pair === p)?.mode ?? 'without';
-    return [String(p), first === 'without' ? 'without → with' : 'with → without', wo ? f(wo.gbps) : 'n/a', w ? f(w.gbps) : 'n/a',
-      wo && w ? `${f((w.gbps / wo.gbps) * 100, 1)}%` : 'n/a', `${wo?.retransmits ?? 'n/a'} / ${w?.retransmits ?? 'n/a'}`,
-      w?.agentCpuPct !== undefined ? f(w.agentCpuPct, 2) : 'n/a'];
-  });
+  const ts = t.settings;
+  const pairRows = t.pairs.map((p, i) => [String(i + 1), String(p.segment), String(p.cycle), p.kind === 'with' ? 'agent' : 'A/A (no agent)',
+    p.order === 'without → other' ? 'without → other' : 'other → without', f(p.withoutGbps), f(p.otherGbps), `${f(p.ratioPct, 1)}%`, f(p.gapSeconds, 1), f(p.machineBusyPct, 0)]);
+  const winGbps = (k: string): number[] => t.phases.filter((p) => p.kind === k).flatMap((p) => p.windows.map((w) => w.gbps));
+  const busy = t.phases.flatMap((p) => p.windows.map((w) => w.machineBusyPct));
+  const st = (x: typeof t.real, label: string): string =>
+    `${label}: median **${f(x.median.median)}%**, 95% CI ${f(x.median.lo)}–${f(x.median.hi)}% (distribution-free: ranks ${x.median.k} and ${x.n + 1 - x.median.k} of ${x.n}, coverage ${f(x.median.coveragePct, 1)}%); ` +
+    `mean ${f(x.mean.mean)}%, 95% CI ${f(x.mean.lo)}–${f(x.mean.hi)}% (t, ± ${f(x.mean.halfWidth)}); sd ${f(x.sd, 2)} points`;
+  const starts = t.phases.filter((p) => p.startSeconds !== undefined).map((p) => p.startSeconds!);
+  const bulk = g.programs.bulk;
   const c = g.connect;
   const connRows = c.windows.map((w) => [String(w.round), w.mode, f(w.wallSeconds, 1), int(w.achievedPerSecond), int(w.skipped), int(w.errors),
     f(w.loopCpuPct, 0), w.agent ? f(w.agent.pctOfOneCore, 2) : '—', w.agent ? mb(w.agent.rssMax) : '—', f(w.machineBusyPct, 0), String(w.otherTcpProbes)]);
   const h = g.hold;
   const mapRows = (maps: TcpCostResult['mapsDefault']): string[][] => maps.map((m) => [`\`${m.name}\``, m.type, int(m.maxEntries), f(m.bytesMemlock / MB, 2)]);
   const mapSum = (maps: TcpCostResult['mapsDefault']): string => f(maps.reduce((a, m) => a + m.bytesMemlock, 0) / MB, 1);
-  const r = t.pairRatio;
   return [
     '## (g) the tcp probe\'s cost',
     '',
@@ -419,27 +421,41 @@ function partG(g: TcpCostResult): string {
     `export interval ${s.exportIntervalMs / 1000} s; a fresh agent for each measure below. Load: ${g.load}; pod 0's namespace: ` +
     `${Object.entries(g.podSysctls).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (so the loop never runs out of ports; restored at the end).`,
     '',
-    '### 1. ns per run of each tcp program',
+    '### 1. ns per run of each tcp program (and, under a bulk transfer, of every program)',
     '',
     `kernel.bpf_stats_enabled=1 (it was ${g.programs.bpfStatsBefore}; restored afterwards); run_cnt and run_time_ns of the agent's tcp_* programs from \`bpftool -j prog show\`, ` +
     `Δ over each window (bpf_stats itself adds two clock reads per run). Connection storm: ${s.programs.stormSeconds} s of the connect loop at ${int(s.connect.rate)}/s asked ` +
     `(${int(g.programs.storm.connectionsPerSecond)}/s connected; every ${s.programs.resetEvery}th closed with a reset — ${int(g.programs.storm.resets)} — and every ` +
     `${s.programs.refusedEvery}th sent to a closed port — ${int(g.programs.storm.refused)} refused; tcp probes of other processes loaded meanwhile: ${g.programs.storm.otherTcpProbes}). Bulk transfer: iperf3, 1 stream, ${g.programs.bulk.seconds} s, ` +
-    `${f(g.programs.bulk.gbps)} Gbit/s, ${g.programs.bulk.retransmits ?? 'n/a'} retransmitted segments.`,
+    `item 2's settings (both ends on core ${s.throughput.affinity.client}, -l ${s.throughput.length}), ${f(g.programs.bulk.gbps)} Gbit/s, ${g.programs.bulk.retransmits ?? 'n/a'} retransmitted segments; ` +
+    `every program of the agent (its tc and drop programs too): together ${f(g.programs.bulk.pctOfCore, 2)}% of a core (Σ run_time_ns ÷ the window), the model cross-check of item 2.`,
     '',
-    table(['program', 'storm: runs', 'storm: runs/s', 'storm: ns/run', 'bulk: runs', 'bulk: ns/run'], progRows),
+    table(['program', 'storm: runs', 'storm: runs/s', 'storm: ns/run', 'bulk: runs', 'bulk: runs/s', 'bulk: ns/run', 'bulk: % of a core'], progRows),
     '',
     '### 2. TCP throughput, every probe on ÷ no agent',
     '',
-    `${t.direction}; ${t.settings.pairs} pairs × ${t.settings.seconds} s${t.settings.alternateOrder ? ', the order flipped every other pair' : ''}` +
-    `${t.settings.warmupSeconds ? `, after a ${t.settings.warmupSeconds} s warm-up` : ''}; a fresh agent for every "with" run (measured ${t.settings.settleSeconds ? `${t.settings.settleSeconds} s after` : 'once'} it reported both veths attached). ` +
-    `"Without": ${t.withoutCheck}.`,
+    `${t.direction}. ${new Set(t.phases.map((p) => p.segment)).size} iperf3 connections (${ts.segments} planned${ts.maxSeconds ? `, time budget ${ts.maxSeconds} s` : ''}), one after the other, each ${ts.cyclesPerSegment} cycles long after a ${ts.warmupSeconds} s warm-up; ` +
+    `the rate is pod 1's host veth byte counter over windows of ${ts.windowSeconds} s, ${ts.windowsPerPhase} per phase. Phases alternate: without, ` +
+    `agent start (measured ${f(ts.settleAfterStartSeconds, 1)} s after its log says "agent started", both veths attached; start-up took ${f(t.medianStartSeconds)} s median, ` +
+    `${starts.length ? `${f(Math.min(...starts))}–${f(Math.max(...starts))}` : 'n/a'}), with, agent stop (exit awaited, then ${f(ts.settleAfterStopSeconds, 1)} s), without … ` +
+    `A pair is the last window of a phase and the first of the next, seconds apart; half are without → with, half with → without. ` +
+    `One cycle in ${ts.shamEvery} is A/A: no agent at all, its start and stop replaced by sleeps as long as the real ones, its pairs without ÷ without ` +
+    `(the method's own noise floor, in the same run). "Without": ${t.withoutCheck}. The agent is not pinned: the scheduler places it ` +
+    `(iperf3's two ends are pinned to core ${ts.affinity.client}); its CPU over the with phases was ${ci(t.agentCpuPct, 2, '%')} of a core. ` +
+    `Judged statistic, fixed before this run from A/A data (bench/throughput-toggle.ts, JUDGED): the ${t.judged}.`,
     '',
-    `**Mean of the pair ratios ${f(r.mean)}%, 95% CI ${f(r.lo)}–${f(r.hi)}% (± ${f(r.halfWidth)})**; medians: without ${f(t.medianWithoutGbps)} Gbit/s, with ${f(t.medianWithGbps)} Gbit/s ` +
-    `(ratio of medians ${f(t.ratioPct)}%). Spread of the runs: without ${spread(t.runs.filter((x) => x.mode === 'without').map((x) => x.gbps))}, ` +
-    `with ${spread(t.runs.filter((x) => x.mode === 'with').map((x) => x.gbps))}; of the pair ratios: sd ${f(r.sd, 2)} points.`,
+    `- ${st(t.real, `**with ÷ without**, ${t.real.n} pairs`)}`,
+    `- ${st(t.aa, `A/A (without ÷ without), ${t.aa.n} pairs`)}`,
+    `- model: during a ${bulk.seconds} s bulk transfer with the same iperf3 settings (item 1, bpf_stats on) the agent's programs ran ` +
+    `${f(bulk.pctOfCore, 2)}% of a core (${bulk.programs.filter((x) => x.runs > 0).map((x) => `\`${x.name}\` ${int(x.runsPerSecond)}/s × ${f(x.nsPerRun, 0)} ns`).join(', ')}); ` +
+    `the data path saturates one core, so about ${f(100 - bulk.pctOfCore, 1)}% is what the kernel-side cost alone predicts (bpf_stats' own clock reads included, so a little low)` +
+    (g.programs.bulkPods ? `. With pod attribution on (\`--netns ${g.programs.bulkPods.netns}\`: flow records on these veths, as on pods' veths in a cluster; not the configuration measured here) ` +
+      `the programs took ${f(g.programs.bulkPods.pctOfCore, 2)}% of a core (${g.programs.bulkPods.programs.filter((x) => x.runs > 0).map((x) => `\`${x.name}\` ${int(x.runsPerSecond)}/s × ${f(x.nsPerRun, 0)} ns`).join(', ')}), ` +
+      `${f(g.programs.bulkPods.gbps)} Gbit/s: about ${f(100 - g.programs.bulkPods.pctOfCore, 1)}% predicted` : ''),
+    `- windows: without ${spread(winGbps('without'))}, with ${spread(winGbps('with'))}, A/A ${spread(winGbps('sham'))}; machine busy ${busy.length ? `${f(Math.min(...busy), 0)}–${f(Math.max(...busy), 0)}` : 'n/a'}% ` +
+    `(iperf3 alone keeps one of the 2 cores busy: 50%); retransmitted segments per connection (iperf3): ${t.retransmits.map((x) => x ?? 'n/a').join(', ')}; ${f(t.seconds / 60, 1)} min`,
     '',
-    table(['pair', 'order', 'without (Gbit/s)', 'with (Gbit/s)', 'with ÷ without', 'retransmits without / with', 'agent CPU in the with run (% of a core)'], pairs),
+    table(['pair', 'connection', 'cycle', 'other', 'order', 'without (Gbit/s)', 'other (Gbit/s)', 'other ÷ without', 'gap (s)', 'machine busy, max of the two (%)'], pairRows),
     '',
     `### 3. agent CPU at ${int(s.connect.rate)} new TCP connections per second`,
     '',

@@ -26,6 +26,7 @@
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Lab } from '../src/lab/lab.js';
 import { OtlpReceiver } from '../src/otlp/receiver.js';
@@ -44,6 +45,7 @@ import { runDnsStorm, type DnsStormSettings } from './dns-storm.js';
 import { runTcpCost, type TcpCostSettings } from './tcp-cost.js';
 import { runIdleCost, type IdleCostSettings } from './idle-cost.js';
 import { runThroughput, type ThroughputSettings } from './throughput.js';
+import { G_TOGGLE, type ToggleSettings } from './throughput-toggle.js';
 import { PART_IDS, progress, type PartId, type Target } from './util.js';
 
 const LAB_NAME = 'bnch'; // lab names are ≤ 4 chars: pods' host veths are fvbnch-0, fvbnch-1
@@ -67,9 +69,6 @@ const NO_COLLECTOR = 'http://127.0.0.1:1';
  * client cannot receive more than is offered): the target configuration offers 10% more, 55,000/s,
  * so the interval can say "met" when nothing is lost — and its CPU is measured at that higher rate.
  */
-/** Part g's iperf3 runs: sender and receiver on the same core, 1 MiB writes (docs/benchmark.md says why). */
-const G_AFFINITY = { client: 1, server: 1 } as const;
-const G_WRITE_BYTES = 1 << 20;
 const F_CONFIGS: readonly HubbleFlowsConfig[] = [
   { id: '55k/0 clients', offeredPps: 55_000, streams: 0, mask: false },
   { id: '25k/1 client', offeredPps: 25_000, streams: 1, mask: false },
@@ -116,14 +115,12 @@ function settingsFor(quick: boolean): Settings {
     g: {
       connect: { rate: 10_000, workers: 2, rounds: quick ? 1 : 4, warmupSeconds: 2, windowSeconds: quick ? 5 : 15 },
       programs: { stormSeconds: quick ? 3 : 10, bulkSeconds: quick ? 3 : 10, resetEvery: 7, refusedEvery: 11 },
-      // throughput: see docs/benchmark.md ("Throughput: why part a's pairs spread, and what part g does")
-      throughput: quick
-        ? { pairs: 2, seconds: 2, warmupSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS, affinity: G_AFFINITY, length: G_WRITE_BYTES, alternateOrder: true }
-        : {
-          pairs: 24, seconds: 5, warmupSeconds: 2, settleSeconds: 3, exportIntervalMs: EXPORT_INTERVAL_MS, affinity: G_AFFINITY, length: G_WRITE_BYTES,
-          alternateOrder: true,
-          extend: { maxPairs: 64, halfWidthPct: 1 },
-        },
+      // throughput: see docs/benchmark.md ("Throughput: why part a's pairs spread, and what part g does") and bench/throughput-toggle.ts;
+      // BENCH_G_TOGGLE='{"segments":2}' overrides these settings (iterating; bench/manual/throughput-toggle.mjs runs the measure alone)
+      throughput: {
+        ...(quick ? { ...G_TOGGLE, segments: 1, cyclesPerSegment: 2, shamEvery: 2 } : G_TOGGLE),
+        ...(process.env['BENCH_G_TOGGLE'] ? JSON.parse(process.env['BENCH_G_TOGGLE']) as Partial<ToggleSettings> : {}),
+      },
       hold: { connections: quick ? 10_000 : 100_000, maxSockets: 262_144, windowSeconds: quick ? 6 : 20 },
       settleSeconds: quick ? 1 : 3,
       exportIntervalMs: EXPORT_INTERVAL_MS,
@@ -278,7 +275,11 @@ async function main(): Promise<number> {
           ...(process.env['BENCH_AGENT_WRAPPER'] ? { entry: process.env['BENCH_AGENT_WRAPPER'] } : {}),
         }, track);
       },
-      g: async () => { out.g = await runTcpCost(res.lab!, res.receiver!, settings.g, agentOpts, track); },
+      // part g's agents serve `fovea observe` on their own socket: an agent already running on this machine may hold the default one
+      g: async () => {
+        const observe = join(tmpdir(), `fovea-bench-g-observe-${process.pid}.sock`);
+        out.g = await runTcpCost(res.lab!, res.receiver!, settings.g, (l) => ({ ...agentOpts(l), extraArgs: ['--observe-socket', observe] }), track);
+      },
       h: async () => { out.h = await runDnsStorm(res.lab!, res.receiver!, settings.h, agentOpts, track); },
       i: async () => {
         res.labI = await Lab.create({ name: LAB_I, pods: settings.i.pods });

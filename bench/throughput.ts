@@ -72,7 +72,7 @@ export interface ThroughputResult {
 }
 
 /** iperf3Client; with `affinity`, the same run with `-A client,server` (iperf3Client has no such option). */
-async function iperf3Run(lab: Lab, toIp: string, port: number, settings: ThroughputSettings): Promise<Iperf3Result> {
+export async function iperf3Run(lab: Lab, toIp: string, port: number, settings: Pick<ThroughputSettings, 'seconds' | 'affinity' | 'length'>): Promise<Iperf3Result> {
   const a = settings.affinity;
   if (!a) return iperf3Client(lab, 0, toIp, { seconds: settings.seconds, port, ...(settings.length ? { length: settings.length } : {}) });
   const argv = ['iperf3', '-c', toIp, '-p', String(port), '-t', String(settings.seconds), '-A', `${a.client},${a.server}`,

@@ -210,3 +210,43 @@ export function target(part: PartId, id: string, description: string, measured: 
     : pass ? `headroom ${round(margin, digits)}${u}` : `missed by ${round(-margin, digits)}${u}`;
   return { part, id, description, measured: round(measured, digits), op, limit, unit, pass, margin: round(margin, digits), marginText };
 }
+
+export interface MedianCi {
+  readonly n: number;
+  readonly median: number;
+  /**
+   * Distribution-free 95% confidence interval of the median (order statistics): [x_(k), x_(n+1−k)]
+   * with the largest k such that P(Binomial(n, ½) < k) ≤ 2.5%; its coverage is ≥ 95% for any
+   * continuous distribution of independent samples. NaN when n < 6 (no such k).
+   */
+  readonly lo: number;
+  readonly hi: number;
+  /** k above (1-based rank of the lower bound) and the interval's exact coverage, % */
+  readonly k: number;
+  readonly coveragePct: number;
+}
+
+/** Median with its distribution-free 95% confidence interval (order statistics, binomial). */
+export function medianCi(xs: readonly number[]): MedianCi {
+  const n = xs.length;
+  const s = [...xs].sort((a, b) => a - b);
+  // P(B ≤ j) for B ~ Binomial(n, ½), in logs to stay finite for large n
+  const lnChoose = (j: number): number => lnFact(n) - lnFact(j) - lnFact(n - j);
+  let cdf = 0;
+  let k = 0;
+  for (let j = 0; j < n; j++) {
+    cdf += Math.exp(lnChoose(j) - n * Math.LN2);
+    if (cdf > 0.025) break;
+    k = j + 1; // P(B ≤ j) = P(B < j + 1) ≤ 2.5%
+  }
+  if (k < 1) return { n, median: median(s), lo: NaN, hi: NaN, k: 0, coveragePct: NaN };
+  let tail = 0;
+  for (let j = 0; j < k; j++) tail += Math.exp(lnChoose(j) - n * Math.LN2);
+  return { n, median: median(s), lo: s[k - 1]!, hi: s[n - k]!, k, coveragePct: (1 - 2 * tail) * 100 };
+}
+
+const lnFactCache: number[] = [0];
+function lnFact(n: number): number {
+  for (let i = lnFactCache.length; i <= n; i++) lnFactCache[i] = lnFactCache[i - 1]! + Math.log(i);
+  return lnFactCache[n]!;
+}
