@@ -13,11 +13,7 @@
  * Counter names are `<Proto>.<Field>` as the kernel spells them; snmp6 fields lose their protocol
  * prefix (`Udp6NoPorts` → `Udp6.NoPorts`). A protocol block that cannot be read as a whole
  * (header/value count mismatch, a non-numeric value, a missing or repeated line) is skipped and
- * reported as a problem: a half-understood block could shift every value by one column. In snmp6,
- * where each counter is a line of its own, only the wanted counters' lines are read.
- *
- * Read every collection for every pod, so the text is searched, not split: the lines of a wanted
- * protocol are found with indexOf, and only the wanted columns of the kernel's layout are taken.
+ * reported as a problem: a half-understood block could shift every value by one column.
  */
 
 /** Where each exported protocol's block lives. */
@@ -40,12 +36,13 @@ export type NetstackCounterName = { [P in Proto]: `${P}.${Fields[P]['fields'][nu
 
 const PROTOS = Object.keys(NETSTACK_FIELDS) as Proto[];
 
-/** proto → its counters' names, in its fields' order */
-const COUNTER_NAMES = {} as Record<Proto, readonly NetstackCounterName[]>;
-for (const p of PROTOS) COUNTER_NAMES[p] = NETSTACK_FIELDS[p].fields.map((f) => `${p}.${f}` as NetstackCounterName);
+/** file → the protocols read from it */
+const WANTED: ReadonlyMap<NetstackFile, ReadonlySet<Proto>> = new Map((['snmp', 'netstat', 'snmp6'] as const)
+  .map((f) => [f, new Set(PROTOS.filter((p) => NETSTACK_FIELDS[p].file === f))]));
 
 /** Every exported counter name, in export order (21). */
-export const NETSTACK_COUNTERS: readonly NetstackCounterName[] = PROTOS.flatMap((p) => COUNTER_NAMES[p]);
+export const NETSTACK_COUNTERS: readonly NetstackCounterName[] = PROTOS.flatMap(
+  (p) => NETSTACK_FIELDS[p].fields.map((f) => `${p}.${f}` as NetstackCounterName));
 
 export interface NetstackCounter {
   readonly counter: NetstackCounterName;
@@ -76,22 +73,10 @@ const INTEGER = /^-?\d+$/;
 /** The kernel's own layout after `Proto:`: each name or value preceded by exactly one space. */
 const NAMES_LINE = /^(?: \S+)+$/;
 const VALUES_LINE = /^(?: -?\d+)+$/;
+/** An snmp6 line: a name, blanks (spaces, a tab), a decimal value. */
+const SNMP6_LINE = /^([A-Za-z0-9]+)[ \t]+(\d+)[ \t]*$/;
 
-/** Values of a block's wanted fields, in NETSTACK_FIELDS order (undefined: not printed by this kernel). */
-type Block = { ok: true; values: Array<number | undefined> } | { ok: false; reason: string };
-
-/** Where a line of `text` that begins with `prefix` starts, at or after `from` (0, or the end of a line); -1 when none does. */
-function lineWith(text: string, prefix: string, from: number): number {
-  if (from === 0 && text.startsWith(prefix)) return 0;
-  const at = text.indexOf(`\n${prefix}`, from);
-  return at === -1 ? -1 : at + 1;
-}
-
-/** The end of the line starting at `at` (its '\n', or the end of the text). */
-function lineEnd(text: string, at: number): number {
-  const end = text.indexOf('\n', at);
-  return end === -1 ? text.length : end;
-}
+type Block = { ok: true; values: Map<string, number> } | { ok: false; reason: string };
 
 /** How many times ' ' occurs in s[from, to). */
 function spaces(s: string, from: number, to: number): number {
@@ -107,87 +92,76 @@ function spaces(s: string, from: number, to: number): number {
  */
 function fastBlock(names: string, values: string, fields: readonly string[]): Block | undefined {
   if (!NAMES_LINE.test(names) || !VALUES_LINE.test(values) || spaces(names, 0, names.length) !== spaces(values, 0, values.length)) return undefined;
-  const out: Array<number | undefined> = [];
+  const padded = names + ' ';
+  const out = new Map<string, number>();
   for (const field of fields) {
-    let at = names.indexOf(` ${field} `);
-    if (at === -1 && names.endsWith(` ${field}`)) at = names.length - field.length - 1;
-    if (at === -1) { out.push(undefined); continue; }
+    const at = padded.indexOf(` ${field} `);
+    if (at === -1) continue;
     let pos = 0; // the column's leading space in `values`: the k-th space, k = the column's index
-    for (let k = spaces(names, 0, at); k > 0; k--) pos = values.indexOf(' ', pos + 1);
+    for (let k = spaces(padded, 0, at); k > 0; k--) pos = values.indexOf(' ', pos + 1);
     const next = values.indexOf(' ', pos + 1);
-    out.push(Number(values.slice(pos + 1, next === -1 ? undefined : next)));
+    out.set(field, Number(values.slice(pos + 1, next === -1 ? undefined : next)));
   }
   return { ok: true, values: out };
 }
 
 /** The same pair read token by token: every way it can be wrong gets a reason. */
-function carefulBlock(names: string, values: string, fields: readonly string[]): Block {
+function carefulBlock(names: string, values: string): Block {
   const header = names.trim().split(/\s+/).filter(Boolean);
   const vals = values.trim().split(/\s+/).filter(Boolean);
   if (header.length === 0) return { ok: false, reason: 'empty block' };
   if (header.length !== vals.length) return { ok: false, reason: `${header.length} names but ${vals.length} values` };
   const bad = vals.findIndex((v) => !INTEGER.test(v));
   if (bad >= 0) return { ok: false, reason: `${header[bad]}: not a number (${JSON.stringify(vals[bad])})` };
-  return { ok: true, values: fields.map((f) => { const i = header.indexOf(f); return i === -1 ? undefined : Number(vals[i]); }) };
+  return { ok: true, values: new Map(header.map((h, i) => [h, Number(vals[i])])) };
 }
 
-/** snmp / netstat: the protocol's header + value line pair (the lines that begin with `Proto:`), found without splitting the text. */
-function tableBlock(text: string, proto: Proto): Block {
-  const prefix = `${proto}:`;
-  const header = lineWith(text, prefix, 0);
-  if (header === -1) return { ok: false, reason: 'no such block' };
-  const headerEnd = lineEnd(text, header);
-  const value = lineWith(text, prefix, headerEnd);
-  let lines = value === -1 ? 1 : 2;
-  const valueEnd = value === -1 ? -1 : lineEnd(text, value);
-  for (let at = value === -1 ? -1 : lineWith(text, prefix, valueEnd); at !== -1; at = lineWith(text, prefix, lineEnd(text, at))) lines++;
-  if (lines !== 2) return { ok: false, reason: `${lines} lines, want a header and a value line` };
-  const names = text.slice(header + prefix.length, headerEnd);
-  const values = text.slice(value + prefix.length, valueEnd);
-  const fields = NETSTACK_FIELDS[proto].fields;
-  return fastBlock(names, values, fields) ?? carefulBlock(names, values, fields);
-}
-
-const isBlank = (c: number) => c === 0x20 || c === 0x09;
-const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
-const isAlnum = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-
-/** Where the line named exactly `name` (not a longer name) starts, at or after `from`; -1 when none does. */
-function namedLine(text: string, name: string, from: number): number {
-  for (let at = lineWith(text, name, from); at !== -1; at = lineWith(text, name, at + name.length)) {
-    if (!isAlnum(text.charCodeAt(at + name.length))) return at; // NaN past the end: not alnum
+/** snmp / netstat: the wanted protocols' header + value line pairs. */
+function tableBlocks(text: string, wanted: ReadonlySet<Proto>): Map<Proto, Block> {
+  const lines = new Map<Proto, string[]>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const proto = line.slice(0, colon) as Proto;
+    if (!wanted.has(proto)) continue;
+    const rest = line.slice(colon + 1);
+    const seen = lines.get(proto);
+    if (seen) seen.push(rest); else lines.set(proto, [rest]);
   }
-  return -1;
+  const out = new Map<Proto, Block>();
+  for (const proto of wanted) {
+    const pair = lines.get(proto);
+    if (!pair) { out.set(proto, { ok: false, reason: 'no such block' }); continue; }
+    if (pair.length !== 2) { out.set(proto, { ok: false, reason: `${pair.length} lines, want a header and a value line` }); continue; }
+    const [names, values] = pair as [string, string];
+    out.set(proto, fastBlock(names, values, NETSTACK_FIELDS[proto].fields) ?? carefulBlock(names, values));
+  }
+  return out;
 }
 
-/**
- * snmp6: the `<Proto><Field> value` line of each wanted field, looked up by name (no other line is
- * read: one line per counter, so a line elsewhere cannot shift these). A wanted line that is not a
- * name, blanks and a decimal value, or that is there twice, spoils its protocol.
- */
-function snmp6Block(text: string, proto: Proto): Block {
-  if (lineWith(text, proto, 0) === -1) return { ok: false, reason: 'no such counters' };
-  const out: Array<number | undefined> = [];
-  for (const field of NETSTACK_FIELDS[proto].fields) {
-    const name = proto + field;
-    const at = namedLine(text, name, 0);
-    if (at === -1) { out.push(undefined); continue; }
-    const end = lineEnd(text, at);
-    let i = at + name.length;
-    const blanks = i;
-    while (i < end && isBlank(text.charCodeAt(i))) i++;
-    const digits = i;
-    while (i < end && isDigit(text.charCodeAt(i))) i++;
-    const value = i;
-    while (i < end && isBlank(text.charCodeAt(i))) i++;
-    if (digits === blanks || value === digits || i !== end) {
-      const token = /^\S*/.exec(text.slice(at, end))![0];
-      return { ok: false, reason: `${token}: not a "name value" line` };
-    }
-    if (namedLine(text, name, end) !== -1) return { ok: false, reason: `${name}: repeated` };
-    out.push(Number(text.slice(digits, value)));
+/** snmp6: `Name value` lines of the wanted protocols (the name starts with the protocol: Ip6, Udp6; not UdpLite6). */
+function snmp6Blocks(text: string, wanted: ReadonlySet<Proto>): Map<Proto, Block> {
+  const values = new Map<Proto, Map<string, number>>();
+  const bad = new Map<Proto, string>();
+  const protos = [...wanted];
+  for (const line of text.split('\n')) {
+    const proto = protos.find((p) => line.startsWith(p));
+    if (proto === undefined || bad.has(proto)) continue;
+    const m = SNMP6_LINE.exec(line);
+    if (!m) { bad.set(proto, `${/^\S*/.exec(line)![0]}: not a "name value" line`); continue; }
+    let byField = values.get(proto);
+    if (!byField) values.set(proto, (byField = new Map()));
+    const field = m[1]!.slice(proto.length);
+    if (byField.has(field)) { bad.set(proto, `${m[1]}: repeated`); continue; }
+    byField.set(field, Number(m[2]));
   }
-  return { ok: true, values: out };
+  const out = new Map<Proto, Block>();
+  for (const proto of wanted) {
+    const reason = bad.get(proto);
+    const m = values.get(proto);
+    out.set(proto, reason !== undefined ? { ok: false, reason } : m ? { ok: true, values: m } : { ok: false, reason: 'no such counters' });
+  }
+  return out;
 }
 
 /**
@@ -196,17 +170,22 @@ function snmp6Block(text: string, proto: Proto): Block {
  * kernel does not print is left out.
  */
 export function parseNetstack(texts: NetstackTexts): NetstackReading {
+  const blocks = new Map<Proto, Block>();
+  for (const [file, wanted] of WANTED) {
+    const text = texts[file];
+    if (text === undefined) continue;
+    const found = file === 'snmp6' ? snmp6Blocks(text, wanted) : tableBlocks(text, wanted);
+    for (const [p, b] of found) blocks.set(p, b);
+  }
   const counters: NetstackCounter[] = [];
   const problems: NetstackProblem[] = [];
   for (const proto of PROTOS) {
-    const { file, fields } = NETSTACK_FIELDS[proto];
-    const text = texts[file];
-    if (text === undefined) continue;
-    const b = file === 'snmp6' ? snmp6Block(text, proto) : tableBlock(text, proto);
-    if (!b.ok) { problems.push({ file, protocol: proto, reason: b.reason }); continue; }
-    for (let i = 0; i < fields.length; i++) {
-      const value = b.values[i];
-      if (value !== undefined) counters.push({ counter: COUNTER_NAMES[proto][i]!, value });
+    const b = blocks.get(proto);
+    if (!b) continue;
+    if (!b.ok) { problems.push({ file: NETSTACK_FIELDS[proto].file, protocol: proto, reason: b.reason }); continue; }
+    for (const field of NETSTACK_FIELDS[proto].fields) {
+      const value = b.values.get(field);
+      if (value !== undefined) counters.push({ counter: `${proto}.${field}` as NetstackCounterName, value });
     }
   }
   return { counters, problems };
