@@ -5,24 +5,52 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
+/** One text symbol's line: its address (high and low 32 bits) and where its name is in the line's buffer. */
+type SymbolSink = (hi: number, lo: number, buf: Buffer, nameStart: number, nameEnd: number) => void;
+
 /**
- * A file of unknown size (procfs reports 0) read into one growing buffer: readFileSync collects
- * chunks and joins them, twice the file's size and more at its peak (22 MB for a 5 MB kallsyms).
+ * Calls `sink` for every text symbol ("ffffffff81000000 T _stext", "... t name\t[module]") of the
+ * file, read `chunkBytes` at a time (a line longer than that is skipped). Throws when it cannot be read.
  */
-function readWhole(path: string): Buffer {
+function eachTextSymbol(path: string, chunkBytes: number, sink: SymbolSink): void {
   const fd = openSync(path, 'r');
+  const hex = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+  const line = (buf: Buffer, start: number, end: number): void => {
+    const type = buf[start + 17];
+    if (end - start < 20 || buf[start + 16] !== 0x20 || (type !== 0x74 && type !== 0x54)) return;
+    let h = 0;
+    let l = 0;
+    for (let i = 0; i < 8; i++) h = h * 16 + hex(buf[start + i]!);
+    for (let i = 8; i < 16; i++) l = l * 16 + hex(buf[start + i]!);
+    let e = start + 19;
+    while (e < end && buf[e] !== 0x09) e++; // "\t[module]" ends the name
+    sink(h, l, buf, start + 19, e);
+  };
   try {
-    let buf = Buffer.allocUnsafe(1 << 20);
-    let pos = 0;
+    const chunk = Buffer.allocUnsafe(chunkBytes);
+    let have = 0; // bytes of an unfinished line at the start of `chunk`
+    let skipping = false; // inside a line longer than the chunk
     for (;;) {
-      if (pos === buf.length) {
-        const bigger = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(bigger, 0, 0, pos);
-        buf = bigger;
+      const got = readSync(fd, chunk, have, chunk.length - have, null);
+      const total = have + got;
+      let start = 0;
+      for (;;) {
+        const end = chunk.indexOf(0x0a, start);
+        if (end < 0 || end >= total) break;
+        if (!skipping) line(chunk, start, end);
+        skipping = false;
+        start = end + 1;
       }
-      const n = readSync(fd, buf, pos, buf.length - pos, null);
-      if (n === 0) return buf.subarray(0, pos);
-      pos += n;
+      if (got === 0) {
+        if (start < total && !skipping) line(chunk, start, total); // a last line without a newline
+        return;
+      }
+      if (start === 0 && total === chunk.length) {
+        skipping = true; // no newline in a whole chunk: not a line of kallsyms
+        have = 0;
+      } else {
+        have = chunk.copy(chunk, 0, start, total);
+      }
     }
   } finally {
     closeSync(fd);
@@ -33,14 +61,20 @@ export class KernelSymbols {
   /** text symbols sorted by address: high and low 32 bits */
   private hi: Uint32Array | undefined;
   private lo = new Uint32Array(0);
-  /** the names, packed (one after the other): name i is names[starts[i], starts[i+1]) */
+  /** sorted symbol i → its place j in the file */
+  private fileIndex = new Uint32Array(0);
+  /** the names, packed in file order: name of the file's symbol j is names[starts[j], starts[j+1]) */
   private names = Buffer.alloc(0);
   private starts = new Uint32Array(1);
   private problem: string | undefined;
   private readonly cache = new Map<bigint, string | undefined>();
 
   /** `onUnavailable` is told once, on the first lookup, when symbols cannot be had. */
-  constructor(private readonly path = '/proc/kallsyms', private readonly onUnavailable?: (reason: string) => void) {}
+  /** `chunkBytes`: how much of the file is read at a time (longer lines than that are skipped) */
+  constructor(
+    private readonly path = '/proc/kallsyms', private readonly onUnavailable?: (reason: string) => void,
+    private readonly chunkBytes = 64 * 1024,
+  ) {}
 
   /** Why lookups return nothing (known after the first lookup), or undefined. */
   get unavailable(): string | undefined {
@@ -66,79 +100,74 @@ export class KernelSymbols {
       else top = mid - 1;
     }
     const base = (BigInt(hi[lo]!) << 32n) | BigInt(this.lo[lo]!);
-    const text = `${this.names.toString('latin1', this.starts[lo], this.starts[lo + 1])}+0x${(addr - base).toString(16)}`;
+    const j = this.fileIndex[lo]!;
+    const text = `${this.names.toString('latin1', this.starts[j], this.starts[j + 1])}+0x${(addr - base).toString(16)}`;
     if (this.cache.size > 4096) this.cache.clear(); // drop sites are few; keep this bounded anyway
     this.cache.set(addr, text);
     return text;
   }
 
   /**
-   * Reads the file as bytes and keeps only typed arrays and one packed buffer of names: the text
-   * of /proc/kallsyms (5 MB, ~200k lines) as a JS string split into lines costs 50 MB at its peak.
+   * Reads the file twice, a chunk at a time: once to count the text symbols and their names' bytes,
+   * once to fill typed arrays and one packed buffer of names of exactly that size — nothing else
+   * stays, and nothing grows by copies. Its text (5 MB, ~120k lines here) as a JS string split into
+   * lines cost 50 MB at its peak; read whole into one growing buffer, 24 MB (the buffer doubling to
+   * 8 MB, arrays for every line beside it, then a sorted copy of the names). The second read costs
+   * the kernel printing the file again (~50 ms), once in the agent's life.
    */
   private load(): void {
-    let buf: Buffer;
     try {
-      buf = readWhole(this.path);
+      for (let attempt = 1; ; attempt++) {
+        let count = 0;
+        let bytes = 0;
+        let nonZero = false;
+        eachTextSymbol(this.path, this.chunkBytes, (h, l, _buf, ns, ne) => {
+          count++;
+          bytes += ne - ns;
+          if (h !== 0 || l !== 0) nonZero = true;
+        });
+        if (!nonZero) {
+          this.problem = `${this.path} shows no addresses (kernel.kptr_restrict, or no CAP_SYSLOG)`;
+          this.onUnavailable?.(this.problem);
+          return;
+        }
+        const his = new Uint32Array(count);
+        const los = new Uint32Array(count);
+        const starts = new Uint32Array(count + 1);
+        const names = Buffer.allocUnsafe(bytes);
+        let n = 0;
+        let size = 0;
+        let more = false; // the file grew between the reads (a module loaded)
+        eachTextSymbol(this.path, this.chunkBytes, (h, l, buf, ns, ne) => {
+          if (n === count || size + (ne - ns) > bytes) {
+            more = true;
+            return;
+          }
+          his[n] = h;
+          los[n] = l;
+          starts[n] = size;
+          for (let i = ns; i < ne; i++) names[size++] = buf[i]!;
+          n++;
+        });
+        if (more && attempt < 3) continue;
+        starts[n] = size;
+        const order = new Uint32Array(n);
+        for (let i = 0; i < n; i++) order[i] = i;
+        order.sort((a, b) => (his[a]! - his[b]!) || (los[a]! - los[b]!));
+        this.hi = new Uint32Array(n);
+        this.lo = new Uint32Array(n);
+        for (let i = 0; i < n; i++) {
+          this.hi[i] = his[order[i]!]!;
+          this.lo[i] = los[order[i]!]!;
+        }
+        this.fileIndex = order;
+        this.starts = starts;
+        this.names = names;
+        return;
+      }
     } catch (err) {
       this.problem = `cannot read ${this.path}: ${(err as Error).message}`;
       this.onUnavailable?.(this.problem);
-      return;
-    }
-    let lines = 0;
-    for (let i = 0; i < buf.length; i++) if (buf[i] === 0x0a) lines++;
-    const his = new Uint32Array(lines + 1);
-    const los = new Uint32Array(lines + 1);
-    const nameAt = new Uint32Array(lines + 1);
-    const nameEnd = new Uint32Array(lines + 1);
-    let n = 0;
-    let nonZero = false;
-    const hex = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
-    for (let start = 0; start < buf.length;) {
-      let end = buf.indexOf(0x0a, start);
-      if (end < 0) end = buf.length;
-      // "ffffffff81000000 T _stext" or "... t name\t[module]"
-      const type = buf[start + 17];
-      if (end - start >= 20 && buf[start + 16] === 0x20 && (type === 0x74 || type === 0x54)) {
-        let h = 0;
-        let l = 0;
-        for (let i = 0; i < 8; i++) h = h * 16 + hex(buf[start + i]!);
-        for (let i = 8; i < 16; i++) l = l * 16 + hex(buf[start + i]!);
-        if (h !== 0 || l !== 0) nonZero = true;
-        his[n] = h;
-        los[n] = l;
-        nameAt[n] = start + 19;
-        let e = start + 19;
-        while (e < end && buf[e] !== 0x09) e++; // "\t[module]" ends the name
-        nameEnd[n] = e;
-        n++;
-      }
-      start = end + 1;
-    }
-    if (!nonZero) {
-      this.problem = `${this.path} shows no addresses (kernel.kptr_restrict, or no CAP_SYSLOG)`;
-      this.onUnavailable?.(this.problem);
-      return;
-    }
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => (his[a]! - his[b]!) || (los[a]! - los[b]!));
-    this.hi = new Uint32Array(n);
-    this.lo = new Uint32Array(n);
-    this.starts = new Uint32Array(n + 1);
-    let size = 0;
-    for (let i = 0; i < n; i++) {
-      const j = order[i]!;
-      this.hi[i] = his[j]!;
-      this.lo[i] = los[j]!;
-      this.starts[i] = size;
-      size += nameEnd[j]! - nameAt[j]!;
-    }
-    this.starts[n] = size;
-    this.names = Buffer.allocUnsafe(size);
-    for (let i = 0; i < n; i++) {
-      const j = order[i]!;
-      buf.copy(this.names, this.starts[i]!, nameAt[j]!, nameEnd[j]!);
     }
   }
 }

@@ -51,6 +51,42 @@ describe('KernelSymbols', () => {
     expect(none.lookup(1n)).toBeUndefined();
     expect(none.unavailable).toMatch(/cannot read/);
   });
+  it('read a chunk at a time: the same names as the whole text parsed at once, wherever the chunks end', () => {
+    // 3,000 symbols in random order: text (t/T) and others, modules, names of 1–60 bytes, one overlong line
+    let seed = 12345;
+    const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const addr = (0xffffffff80000000n + BigInt(rnd(2 ** 26)) * 16n).toString(16);
+      const type = 'tTdDbr'[rnd(6)]!;
+      const name = `f${i}_${'x'.repeat(rnd(60))}`;
+      lines.push(`${addr} ${type} ${name}${rnd(4) === 0 ? `\t[mod${rnd(9)}]` : ''}`);
+    }
+    lines.splice(1500, 0, `ffffffff81234560 T ${'y'.repeat(300)}`);
+    const path = kallsyms(lines);
+    // reference: the text split into lines, text symbols sorted by address
+    const reference = (text: string[]) => {
+      const syms = text.map((l) => l.split(/[ \t]/)).filter((f) => f[1] === 't' || f[1] === 'T')
+        .map((f) => ({ addr: BigInt(`0x${f[0]}`), name: f[2]! }));
+      return (addr: bigint): string | undefined => {
+        let best: { addr: bigint; name: string } | undefined;
+        for (const s of syms) if (s.addr <= addr && (!best || s.addr > best.addr)) best = s;
+        return best ? `${best.name}+0x${(addr - best.addr).toString(16)}` : undefined;
+      };
+    };
+    const probes = Array.from({ length: 400 }, () => 0xffffffff80000000n + BigInt(rnd(2 ** 26)) * 16n + BigInt(rnd(40)));
+    probes.push(0xffffffff81234561n, 0xffffffff7fffffffn);
+    const want = probes.map(reference(lines));
+    expect(want.filter((w) => w === undefined).length).toBe(1); // the address below every symbol
+    expect(want.at(-2)).toBe(`${'y'.repeat(300)}+0x1`);
+    for (const chunk of [512, 1000, 4096, 64 * 1024]) {
+      const k = new KernelSymbols(path, undefined, chunk);
+      expect(probes.map((a) => k.lookup(a)), `chunk ${chunk}`).toEqual(want);
+    }
+    // a chunk smaller than the overlong line: that line is skipped, every other is read
+    const small = new KernelSymbols(path, undefined, 256);
+    expect(probes.map((a) => small.lookup(a))).toEqual(probes.map(reference(lines.filter((l) => !l.includes('yyy')))));
+  });
 });
 
 const pod = (i: number, node = 'node-a'): PodInfo => ({
