@@ -1,7 +1,7 @@
 /**
  * RingReader over fake ring memory laid out like the kernel's (consumer page; producer page, then
- * the data area mapped twice): record walking, wrap-around, BUSY and DISCARD bits, the consumer
- * position it publishes, and `max`.
+ * the data area, mapped once as the agent maps it): record walking, records that wrap past the end,
+ * BUSY and DISCARD bits, the consumer position it publishes, and `max`.
  */
 import { describe, expect, it } from 'vitest';
 import { RingReader, type RingMemory } from '../../src/kernel/ringbuf.js';
@@ -11,10 +11,10 @@ const SIZE = 4096;
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 
-/** A producer that writes like bpf_ringbuf_reserve/submit, into both mappings of the data area. */
+/** A producer that writes like bpf_ringbuf_reserve/submit, into the data area (wrapping at its end). */
 class FakeRing {
   readonly consumer = new ArrayBuffer(PAGE);
-  readonly producer = new ArrayBuffer(PAGE + 2 * SIZE);
+  readonly producer = new ArrayBuffer(PAGE + SIZE);
   private prod = 0n;
   readonly mem: RingMemory = { consumer: this.consumer, producer: this.producer, pageSize: PAGE, size: SIZE };
 
@@ -30,12 +30,8 @@ class FakeRing {
     new DataView(bytes.buffer).setUint32(0, (payload.length | bits) >>> 0, true);
     bytes.set(payload, 8);
     const off = Number(pos % BigInt(SIZE));
-    const data = new Uint8Array(this.producer, PAGE, 2 * SIZE);
-    for (let i = 0; i < total; i++) {
-      const at = (off + i) % SIZE;
-      data[at] = bytes[i]!;
-      data[at + SIZE] = bytes[i]!; // the second mapping of the same pages
-    }
+    const data = new Uint8Array(this.producer, PAGE, SIZE);
+    for (let i = 0; i < total; i++) data[(off + i) % SIZE] = bytes[i]!;
     this.prod += BigInt(total);
     new DataView(this.producer).setBigUint64(0, this.prod, true);
     return pos;
@@ -46,7 +42,6 @@ class FakeRing {
     const off = Number(pos % BigInt(SIZE));
     const v = (len | bits) >>> 0;
     new DataView(this.producer, PAGE).setUint32(off, v, true);
-    new DataView(this.producer, PAGE).setUint32(off + SIZE, v, true);
   }
 }
 
@@ -73,18 +68,23 @@ describe('RingReader', () => {
     expect(readAll(r).res.records).toBe(0);
   });
 
-  it('a record that wraps past the end of the data area is read whole (double mapping)', () => {
-    const f = new FakeRing();
-    const r = new RingReader(f.mem);
-    const big = payload(9, 88);
-    let n = 0;
-    // fill and drain until the next record straddles the end
-    while (Number(f.consumerPos % BigInt(SIZE)) + 96 <= SIZE) { f.write(big); readAll(r); n++; }
-    expect(n).toBeGreaterThan(10);
-    const straddler = payload(200, 88);
-    f.write(straddler);
-    const { items } = readAll(r);
-    expect(items).toEqual([Array.from(straddler)]);
+  it('a record that wraps past the end of the data area is read whole, wherever it is cut', () => {
+    // 88-byte records (96 with the header) from every 8-byte start: cut in every place, header
+    // right at the end (body from offset 0), and not cut at all
+    for (let shift = 0; shift < 96; shift += 8) {
+      const f = new FakeRing();
+      const r = new RingReader(f.mem);
+      if (shift) { f.write(payload(1, shift - 8)); readAll(r); }
+      const got: number[][] = [];
+      const want: number[][] = [];
+      for (let i = 0; i < 3 * SIZE / 96; i++) {
+        const p = payload(i, 88);
+        f.write(p);
+        want.push(Array.from(p));
+        got.push(...readAll(r).items);
+      }
+      expect(got, `shift ${shift}`).toEqual(want);
+    }
   });
 
   it('stops at a BUSY record and resumes once it is submitted; skips DISCARDed ones', () => {
@@ -124,7 +124,7 @@ describe('RingReader', () => {
   it('refuses a size that is not a power of 2, or a mapping too small', () => {
     const f = new FakeRing();
     expect(() => new RingReader({ ...f.mem, size: 3000 })).toThrow(/power of 2/);
-    expect(() => new RingReader({ ...f.mem, producer: new ArrayBuffer(PAGE + SIZE) })).toThrow(/too small/);
+    expect(() => new RingReader({ ...f.mem, producer: new ArrayBuffer(PAGE + SIZE - 8) })).toThrow(/too small/);
   });
 });
 
@@ -139,19 +139,18 @@ const PRODUCER = `
 const { workerData: w } = require('node:worker_threads');
 const cons = new BigUint64Array(w.consumer, 0, 1);
 const prodPos = new BigUint64Array(w.producer, 0, 1);
-const words = new Uint32Array(w.producer, w.page, (2 * w.size) / 4);
-const bytes = new Uint8Array(w.producer, w.page, 2 * w.size);
+const words = new Uint32Array(w.producer, w.page, w.size / 4);
+const bytes = new Uint8Array(w.producer, w.page, w.size);
 const stop = new Int32Array(w.control, 0, 1);
-const both = (off, v) => { Atomics.store(words, off / 4, v); Atomics.store(words, (off + w.size) / 4, v); };
 let prod = 0n;
 produce: for (let seq = 0; seq < w.count; seq++) {
   while (prod + 96n - Atomics.load(cons, 0) > BigInt(w.size)) if (Atomics.load(stop, 0)) break produce;
   const off = Number(prod % BigInt(w.size));
-  both(off, (88 | 0x80000000) >>> 0);
+  Atomics.store(words, off / 4, (88 | 0x80000000) >>> 0);
   prod += 96n;
   Atomics.store(prodPos, 0, prod);
-  for (let i = 0; i < 88; i++) { const at = (off + 8 + i) % w.size; bytes[at] = bytes[at + w.size] = (seq >>> (8 * (i & 3))) & 0xff; }
-  both(off, 88);
+  for (let i = 0; i < 88; i++) bytes[(off + 8 + i) % w.size] = (seq >>> (8 * (i & 3))) & 0xff;
+  Atomics.store(words, off / 4, 88);
 }
 `;
 
@@ -161,7 +160,7 @@ describe('RingReader with a concurrent producer', () => {
     const size = 4096; // small: the two sides meet all the time, and records straddle the end
     const count = 400_000;
     const consumer = new SharedArrayBuffer(PAGE);
-    const producer = new SharedArrayBuffer(PAGE + 2 * size);
+    const producer = new SharedArrayBuffer(PAGE + size);
     const control = new SharedArrayBuffer(4);
     const r = new RingReader({ consumer: consumer as unknown as ArrayBuffer, producer: producer as unknown as ArrayBuffer, pageSize: PAGE, size });
     const worker = new Worker(PRODUCER, { eval: true, workerData: { consumer, producer, control, page: PAGE, size, count } });
