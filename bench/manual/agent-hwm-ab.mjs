@@ -23,6 +23,20 @@ const status = (pid) => {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   return (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)[1]) / 1024;
 };
+/** RSS by kind of mapping, MB: the node binary, anonymous (V8's heap among them), glibc's heap, BPF maps, other files */
+const mappings = (pid) => {
+  const by = { node: 0, anon: 0, brk: 0, bpf: 0, files: 0 };
+  let name = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) { name = m[1]; continue; }
+    const r = /^Rss:\s+(\d+)/.exec(line);
+    if (!r) continue;
+    const k = name === '' || name.startsWith('[anon') ? 'anon' : name === '[heap]' ? 'brk' : name.endsWith('/node') ? 'node' : name.includes('bpf-map') ? 'bpf' : 'files';
+    by[k] += Number(r[1]) / 1024;
+  }
+  return Object.entries(by).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+};
 const results = new Map(configs.map((c) => [c.name, []]));
 try {
   for (let r = 0; r < rounds; r++) {
@@ -37,11 +51,11 @@ try {
       const n0 = rx.requestCount;
       await Promise.race([new Promise((res) => setTimeout(res, secs * 1000)), exited]);
       const st = status(agent.pid);
-      const row = { hwm: st('VmHWM'), rss: st('VmRSS'), exports: rx.requestCount - n0 };
+      const row = { hwm: st('VmHWM'), rss: st('VmRSS'), exports: rx.requestCount - n0, maps: mappings(agent.pid) };
       agent.kill('SIGTERM');
       await exited;
       results.get(c.name).push(row);
-      console.log(`round ${r + 1} ${c.name.padEnd(20)} VmHWM ${row.hwm.toFixed(1)} MB, VmRSS ${row.rss.toFixed(1)} MB at ${secs} s, ${row.exports} OTLP requests`);
+      console.log(`round ${r + 1} ${c.name.padEnd(20)} VmHWM ${row.hwm.toFixed(1)} MB, VmRSS ${row.rss.toFixed(1)} MB at ${secs} s (${row.maps}), ${row.exports} OTLP requests`);
     }
   }
 } finally {
