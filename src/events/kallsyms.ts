@@ -69,8 +69,10 @@ export class KernelSymbols {
   private problem: string | undefined;
   private readonly cache = new Map<bigint, string | undefined>();
 
-  /** `onUnavailable` is told once, on the first lookup, when symbols cannot be had. */
-  /** `chunkBytes`: how much of the file is read at a time (longer lines than that are skipped) */
+  /**
+   * `onUnavailable` is told once, on the first lookup, when symbols cannot be had; `chunkBytes`: how
+   * much of the file is read at a time (a longer line is skipped).
+   */
   constructor(
     private readonly path = '/proc/kallsyms', private readonly onUnavailable?: (reason: string) => void,
     private readonly chunkBytes = 64 * 1024,
