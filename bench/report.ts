@@ -8,6 +8,7 @@ import type { MachineInfo } from './machine.js';
 import type { TcCostResult } from './tc-cost.js';
 import type { ProgramRuns } from './bpf-stats.js';
 import type { TcpCostResult } from './tcp-cost.js';
+import type { ToggleResult } from './throughput-toggle.js';
 import type { IdleCostResult } from './idle-cost.js';
 import type { ThroughputResult } from './throughput.js';
 import { MB, type MeanCi, type PartId, type Target } from './util.js';
@@ -387,6 +388,43 @@ function partF(p: HubbleFlowsResult): string {
   ].join('\n');
 }
 
+/** Part g, item 2: the text and the two statistics of one throughput-toggle configuration. */
+function toggleText(t: ToggleResult, label: string): string {
+  const ts = t.settings;
+  const starts = t.phases.filter((p) => p.startSeconds !== undefined).map((p) => p.startSeconds!);
+  const st = (x: typeof t.real, what: string): string =>
+    `${what}: median **${f(x.median.median)}%**, 95% CI ${f(x.median.lo)}–${f(x.median.hi)}% (distribution-free: ranks ${x.median.k} and ${x.n + 1 - x.median.k} of ${x.n}, coverage ${f(x.median.coveragePct, 1)}%); ` +
+    `mean ${f(x.mean.mean)}%, 95% CI ${f(x.mean.lo)}–${f(x.mean.hi)}% (t, ± ${f(x.mean.halfWidth)}); sd ${f(x.sd, 2)} points`;
+  return [
+    `${t.direction}. ${new Set(t.phases.map((p) => p.segment)).size} iperf3 connections (${ts.segments} planned${ts.maxSeconds ? `, time budget ${ts.maxSeconds} s` : ''}), one after the other, each ${ts.cyclesPerSegment} cycles long after a ${ts.warmupSeconds} s warm-up; ` +
+    `the rate is pod 1's host veth byte counter over windows of ${ts.windowSeconds} s, ${ts.windowsPerPhase} per phase. Phases alternate: without, ` +
+    `${label} start (measured ${f(ts.settleAfterStartSeconds, 1)} s after its log says "agent started", both veths attached${t.netns ? ' with flow records on' : ''}; start-up took ${f(t.medianStartSeconds)} s median, ` +
+    `${starts.length ? `${f(Math.min(...starts))}–${f(Math.max(...starts))}` : 'n/a'}), with, agent stop (exit awaited, then ${f(ts.settleAfterStopSeconds, 1)} s), without … ` +
+    `A pair is the last window of a phase and the first of the next, seconds apart; half are without → with, half with → without. ` +
+    `One cycle in ${ts.shamEvery} is A/A: no agent at all, its start and stop replaced by sleeps as long as the real ones, its pairs without ÷ without ` +
+    `(the method's own noise floor, in the same run). "Without": ${t.withoutCheck}. The agent is not pinned: the scheduler places it ` +
+    `(iperf3's two ends are pinned to core ${ts.affinity.client}); its CPU over the with phases was ${ci(t.agentCpuPct, 2, '%')} of a core. ` +
+    `Judged statistic, fixed before this run from A/A data (bench/throughput-toggle.ts, JUDGED): the ${t.judged}.`,
+    '',
+    `- ${st(t.real, `**with ÷ without**, ${t.real.n} pairs`)}`,
+    `- ${st(t.aa, `A/A (without ÷ without), ${t.aa.n} pairs`)}`,
+  ].join('\n');
+}
+
+/** Part g, item 2: the windows' spread and the table of pairs of one throughput-toggle configuration. */
+function toggleTail(t: ToggleResult): string {
+  const pairRows = t.pairs.map((p, i) => [String(i + 1), String(p.segment), String(p.cycle), p.kind === 'with' ? 'agent' : 'A/A (no agent)',
+    p.order === 'without → other' ? 'without → other' : 'other → without', f(p.withoutGbps), f(p.otherGbps), `${f(p.ratioPct, 1)}%`, f(p.gapSeconds, 1), f(p.machineBusyPct, 0)]);
+  const winGbps = (k: string): number[] => t.phases.filter((p) => p.kind === k).flatMap((p) => p.windows.map((w) => w.gbps));
+  const busy = t.phases.flatMap((p) => p.windows.map((w) => w.machineBusyPct));
+  return [
+    `- windows: without ${spread(winGbps('without'))}, with ${spread(winGbps('with'))}, A/A ${spread(winGbps('sham'))}; machine busy ${busy.length ? `${f(Math.min(...busy), 0)}–${f(Math.max(...busy), 0)}` : 'n/a'}% ` +
+    `(iperf3 alone keeps one of the 2 cores busy: 50%); retransmitted segments per connection (iperf3): ${t.retransmits.map((x) => x ?? 'n/a').join(', ')}; ${f(t.seconds / 60, 1)} min`,
+    '',
+    table(['pair', 'connection', 'cycle', 'other', 'order', 'without (Gbit/s)', 'other (Gbit/s)', 'other ÷ without', 'gap (s)', 'machine busy, max of the two (%)'], pairRows),
+  ].join('\n');
+}
+
 function partG(g: TcpCostResult): string {
   const s = g.settings;
   const ns = (x: ProgramRuns | undefined): string => (x && Number.isFinite(x.nsPerRun) ? f(x.nsPerRun, 0) : 'n/a');
@@ -397,16 +435,6 @@ function partG(g: TcpCostResult): string {
     return [`\`${n}\``, a ? int(a.runs) : 'n/a', a ? int(a.runsPerSecond) : 'n/a', ns(a), b ? int(b.runs) : 'n/a', b ? int(b.runsPerSecond) : 'n/a', ns(b),
       b && b.runs > 0 ? f((b.nsPerRun * b.runsPerSecond) / 1e9 * 100, 3) : '—'];
   });
-  const t = g.throughput;
-  const ts = t.settings;
-  const pairRows = t.pairs.map((p, i) => [String(i + 1), String(p.segment), String(p.cycle), p.kind === 'with' ? 'agent' : 'A/A (no agent)',
-    p.order === 'without → other' ? 'without → other' : 'other → without', f(p.withoutGbps), f(p.otherGbps), `${f(p.ratioPct, 1)}%`, f(p.gapSeconds, 1), f(p.machineBusyPct, 0)]);
-  const winGbps = (k: string): number[] => t.phases.filter((p) => p.kind === k).flatMap((p) => p.windows.map((w) => w.gbps));
-  const busy = t.phases.flatMap((p) => p.windows.map((w) => w.machineBusyPct));
-  const st = (x: typeof t.real, label: string): string =>
-    `${label}: median **${f(x.median.median)}%**, 95% CI ${f(x.median.lo)}–${f(x.median.hi)}% (distribution-free: ranks ${x.median.k} and ${x.n + 1 - x.median.k} of ${x.n}, coverage ${f(x.median.coveragePct, 1)}%); ` +
-    `mean ${f(x.mean.mean)}%, 95% CI ${f(x.mean.lo)}–${f(x.mean.hi)}% (t, ± ${f(x.mean.halfWidth)}); sd ${f(x.sd, 2)} points`;
-  const starts = t.phases.filter((p) => p.startSeconds !== undefined).map((p) => p.startSeconds!);
   const bulk = g.programs.bulk;
   const c = g.connect;
   const connRows = c.windows.map((w) => [String(w.round), w.mode, f(w.wallSeconds, 1), int(w.achievedPerSecond), int(w.skipped), int(w.errors),
@@ -434,29 +462,27 @@ function partG(g: TcpCostResult): string {
     '',
     '### 2. TCP throughput, every probe on ÷ no agent',
     '',
-    `${t.direction}. ${new Set(t.phases.map((p) => p.segment)).size} iperf3 connections (${ts.segments} planned${ts.maxSeconds ? `, time budget ${ts.maxSeconds} s` : ''}), one after the other, each ${ts.cyclesPerSegment} cycles long after a ${ts.warmupSeconds} s warm-up; ` +
-    `the rate is pod 1's host veth byte counter over windows of ${ts.windowSeconds} s, ${ts.windowsPerPhase} per phase. Phases alternate: without, ` +
-    `agent start (measured ${f(ts.settleAfterStartSeconds, 1)} s after its log says "agent started", both veths attached; start-up took ${f(t.medianStartSeconds)} s median, ` +
-    `${starts.length ? `${f(Math.min(...starts))}–${f(Math.max(...starts))}` : 'n/a'}), with, agent stop (exit awaited, then ${f(ts.settleAfterStopSeconds, 1)} s), without … ` +
-    `A pair is the last window of a phase and the first of the next, seconds apart; half are without → with, half with → without. ` +
-    `One cycle in ${ts.shamEvery} is A/A: no agent at all, its start and stop replaced by sleeps as long as the real ones, its pairs without ÷ without ` +
-    `(the method's own noise floor, in the same run). "Without": ${t.withoutCheck}. The agent is not pinned: the scheduler places it ` +
-    `(iperf3's two ends are pinned to core ${ts.affinity.client}); its CPU over the with phases was ${ci(t.agentCpuPct, 2, '%')} of a core. ` +
-    `Judged statistic, fixed before this run from A/A data (bench/throughput-toggle.ts, JUDGED): the ${t.judged}.`,
-    '',
-    `- ${st(t.real, `**with ÷ without**, ${t.real.n} pairs`)}`,
-    `- ${st(t.aa, `A/A (without ÷ without), ${t.aa.n} pairs`)}`,
+    toggleText(g.throughput, 'agent'),
     `- model: during a ${bulk.seconds} s bulk transfer with the same iperf3 settings (item 1, bpf_stats on) the agent's programs ran ` +
     `${f(bulk.pctOfCore, 2)}% of a core (${bulk.programs.filter((x) => x.runs > 0).map((x) => `\`${x.name}\` ${int(x.runsPerSecond)}/s × ${f(x.nsPerRun, 0)} ns`).join(', ')}); ` +
     `the data path saturates one core, so about ${f(100 - bulk.pctOfCore, 1)}% is what the kernel-side cost alone predicts (bpf_stats' own clock reads included, so a little low)` +
-    (g.programs.bulkPods ? `. With pod attribution on (\`--netns ${g.programs.bulkPods.netns}\`: flow records on these veths, as on pods' veths in a cluster; not the configuration measured here) ` +
+    (g.programs.bulkPods ? `. With pod attribution on (\`--netns ${g.programs.bulkPods.netns}\`: flow records on these veths, as on pods' veths in a cluster; ${g.throughputPods ? 'the configuration of the pod-mode measure below' : 'not the configuration measured here'}) ` +
       `the programs took ${f(g.programs.bulkPods.pctOfCore, 2)}% of a core (${g.programs.bulkPods.programs.filter((x) => x.runs > 0).map((x) => `\`${x.name}\` ${int(x.runsPerSecond)}/s × ${f(x.nsPerRun, 0)} ns`).join(', ')}), ` +
       `${f(g.programs.bulkPods.gbps)} Gbit/s: about ${f(100 - g.programs.bulkPods.pctOfCore, 1)}% predicted` : ''),
-    `- windows: without ${spread(winGbps('without'))}, with ${spread(winGbps('with'))}, A/A ${spread(winGbps('sham'))}; machine busy ${busy.length ? `${f(Math.min(...busy), 0)}–${f(Math.max(...busy), 0)}` : 'n/a'}% ` +
-    `(iperf3 alone keeps one of the 2 cores busy: 50%); retransmitted segments per connection (iperf3): ${t.retransmits.map((x) => x ?? 'n/a').join(', ')}; ${f(t.seconds / 60, 1)} min`,
-    '',
-    table(['pair', 'connection', 'cycle', 'other', 'order', 'without (Gbit/s)', 'other (Gbit/s)', 'other ÷ without', 'gap (s)', 'machine busy, max of the two (%)'], pairRows),
-    '',
+    toggleTail(g.throughput),
+    ...(g.throughputPods ? [
+      '',
+      `#### In pod mode: \`--netns ${g.throughputPods.netns}\` (flow records and DNS on both veths)`,
+      '',
+      `The same procedure, right after the one above, with the agent started with \`--netns ${g.throughputPods.netns}\`: pod attribution, as on a node of a cluster — ` +
+      'flow records (and DNS) on both lab veths; a with phase begins once the agent\'s log says both veths have flow records on.',
+      '',
+      toggleText(g.throughputPods, 'agent (pod mode)'),
+      ...(g.programs.bulkPods ? [`- model: item 1's bulk transfer with this configuration: the agent's programs took ${f(g.programs.bulkPods.pctOfCore, 2)}% of a core ` +
+        `(\`traffic_egress\` / \`traffic_ingress\` ${['traffic_egress', 'traffic_ingress'].map((n) => f(g.programs.bulkPods!.programs.find((x) => x.name === n)?.nsPerRun ?? NaN, 0)).join(' / ')} ns per run): ` +
+        `about ${f(100 - g.programs.bulkPods.pctOfCore, 1)}% predicted`] : []),
+      toggleTail(g.throughputPods),
+    ] : []),
     `### 3. agent CPU at ${int(s.connect.rate)} new TCP connections per second`,
     '',
     `The connect loop (${s.connect.workers} processes of bench/tcp-load.c in pod 0, ${int(s.connect.rate / s.connect.workers)}/s each, connection n due at n ÷ rate; blocking connect(), then close()) ` +

@@ -6,8 +6,9 @@
  *   1. ns per run of each tcp program of the agent (kernel.bpf_stats_enabled=1, run_time_ns ÷
  *      run_cnt from `bpftool -j prog show`, Δ over the window) under a connection storm and under a
  *      bulk transfer (iperf3); bpf_stats_enabled is restored afterwards
- *   2. TCP throughput with the agent ÷ without: part (a)'s procedure (runThroughput) with its own
- *      settings (pinned iperf3, more pairs), judged on the 95% confidence interval of the mean ratio
+ *   2. TCP throughput with the agent ÷ without (bench/throughput-toggle.ts: the agent started and
+ *      stopped under one iperf3 stream), with its defaults and in pod mode (--netns: flow records and
+ *      DNS on the veths), each judged on the lower bound of the 95% CI of the median pair ratio
  *   3. the agent's CPU while a paced loop in pod 0 opens and closes 10,000 TCP connections/s to
  *      pod 1, and the loop's achieved rate with the agent ÷ without (interleaved rounds, 95% CIs)
  *   4. the agent's VmRSS/VmHWM with 100,000 TCP connections held open between the two pods (several
@@ -53,8 +54,10 @@ export interface TcpCostSettings {
     /** every n-th goes to a port nobody listens on (refused: a reset from no socket) */
     readonly refusedEvery: number;
   };
-  /** item 2 */
+  /** item 2: the agent with its defaults */
   readonly throughput: ToggleSettings;
+  /** item 2, pod mode (settings.netns): flow records and DNS on the veths as well; skipped when absent */
+  readonly throughputPods?: ToggleSettings;
   /** item 4 */
   readonly hold: {
     readonly connections: number;
@@ -342,6 +345,8 @@ export interface TcpCostResult {
     readonly bulkPods?: TcpCostResult['programs']['bulk'] & { readonly netns: string };
   };
   readonly throughput: ToggleResult;
+  /** item 2 in pod mode (--netns of the lab: flow records and DNS on the veths) */
+  readonly throughputPods?: ToggleResult;
   readonly connect: {
     readonly windows: readonly ConnectWindow[];
     readonly agentCpuPct: MeanCi;
@@ -471,6 +476,7 @@ export async function runTcpCost(lab: Lab, receiver: OtlpReceiver, s: TcpCostSet
 
     // ---- item 2: throughput with every probe on ÷ without an agent ----
     const throughput = await runThroughputToggle(lab, s.throughput, agentOpts, track, 'g');
+    const throughputPods = s.throughputPods ? await runThroughputToggle(lab, s.throughputPods, agentOpts, track, 'g-pods') : undefined;
 
     // ---- item 4: memory with many connections held open (servers that keep what they accept) ----
     await Promise.all(servers.map((w) => w.stop()));
@@ -516,14 +522,18 @@ export async function runTcpCost(lab: Lab, receiver: OtlpReceiver, s: TcpCostSet
     agent = undefined;
 
     const c = connect.agentCpuPct;
-    const ratio = throughput.real;
-    const aa = throughput.aa;
-    const targets: Target[] = [
-      target('g', 'g.throughput-ratio', `TCP throughput with the agent (every probe on) ÷ without: lower bound of the 95% CI of the ${throughput.judged} of ` +
-        `${ratio.n} pair ratios (adjacent ${s.throughput.windowSeconds} s windows of one stream, the agent started and stopped between them; ` +
+    const ratioTarget = (id: string, what: string, t: ToggleResult): Target => {
+      const ratio = t.real;
+      const aa = t.aa;
+      return target('g', id, `TCP throughput with the agent (${what}) ÷ without: lower bound of the 95% CI of the ${t.judged} of ` +
+        `${ratio.n} pair ratios (adjacent ${t.settings.windowSeconds} s windows of one stream, the agent started and stopped between them; ` +
         `median ${ratio.median.median.toFixed(2)}%, CI ${ratio.median.lo.toFixed(2)}–${ratio.median.hi.toFixed(2)}%; mean ${ratio.mean.mean.toFixed(2)}%, ` +
         `CI ${ratio.mean.lo.toFixed(2)}–${ratio.mean.hi.toFixed(2)}%; A/A pairs in the same run: median ${aa.median.median.toFixed(2)}%, ` +
-        `CI ${aa.median.lo.toFixed(2)}–${aa.median.hi.toFixed(2)}%, n ${aa.n})`, throughput.judgedLo, '>=', THROUGHPUT_MIN_RATIO_PCT, '%', 2),
+        `CI ${aa.median.lo.toFixed(2)}–${aa.median.hi.toFixed(2)}%, n ${aa.n})`, t.judgedLo, '>=', THROUGHPUT_MIN_RATIO_PCT, '%', 2);
+    };
+    const targets: Target[] = [
+      ratioTarget('g.throughput-ratio', 'every probe on, its defaults: no flow records', throughput),
+      ...(throughputPods ? [ratioTarget('g.throughput-ratio-pods', `every probe on in pod mode, --netns ${throughputPods.netns}: flow records and DNS on both veths`, throughputPods)] : []),
       target('g', 'g.connect-cpu', `agent CPU with ${s.connect.rate.toLocaleString('en-US')} new TCP connections/s asked (achieved ${Math.round(connect.achievedWith.mean).toLocaleString('en-US')}/s), ` +
         (c.n > 1 ? `upper bound of the 95% CI over ${c.n} rounds (mean ${c.mean.toFixed(2)}, CI ${c.lo.toFixed(2)}–${c.hi.toFixed(2)}), ` : 'one window, ') +
         `utime+stime over ${s.connect.windowSeconds} s windows, % of one core`, c.n > 1 ? c.hi : c.mean, '<=', CONNECT_CPU_MAX_PCT, '% core', 2),
@@ -533,7 +543,7 @@ export async function runTcpCost(lab: Lab, receiver: OtlpReceiver, s: TcpCostSet
     return {
       settings: s, agentCommand,
       load: `bench/tcp-load.c (clang -O2): ${processes} servers in pod 1 (one per port); connect loops and holders in pod 0; each process \`prlimit --nofile=${nofile}\``,
-      podSysctls: sysctls, programs, throughput, connect, mapsDefault, hold, targets,
+      podSysctls: sysctls, programs, throughput, ...(throughputPods ? { throughputPods } : {}), connect, mapsDefault, hold, targets,
     };
   } finally {
     restoreBpfStats();

@@ -56,6 +56,12 @@ export interface ToggleSettings {
   readonly length: number;
   readonly exportIntervalMs: number;
   /**
+   * Pod mode: the agent is started with `--netns <the lab's glob>` (pod attribution: flow records
+   * and DNS on both lab veths, as on pods' veths in a cluster), and a with phase waits until both
+   * veths have flow records on. Otherwise the agent runs with its defaults (no flow records).
+   */
+  readonly netns?: boolean;
+  /**
    * Time budget, s: no new connection is begun once the time so far plus one more connection's
    * (the slowest so far) would exceed it — set before the run, so the number of pairs never depends
    * on what they say.
@@ -119,6 +125,8 @@ export interface PairStats {
 
 export interface ToggleResult {
   readonly settings: ToggleSettings;
+  /** settings.netns: the glob the agent was given */
+  readonly netns?: string;
   readonly direction: string;
   readonly phases: readonly TogglePhase[];
   readonly pairs: readonly TogglePair[];
@@ -161,8 +169,12 @@ function stats(xs: readonly number[]): PairStats {
   return { n: xs.length, mean: m, median: medianCi(xs), sd: m.sd };
 }
 
-/** Spawns the agent and resolves once its log (read from where it stood) says "agent started" with both lab veths attached. */
-async function startAgentFast(opts: AgentProcessOptions, prefix: string, track: (a: AgentProcess | undefined) => void): Promise<{ agent: AgentProcess; seconds: number }> {
+/**
+ * Spawns the agent and resolves once its log (read from where it stood) says "agent started" with both lab veths attached
+ * (and, with `flows`, flow records on for both: pod discovery switches them on just after the start).
+ */
+async function startAgentFast(opts: AgentProcessOptions, prefix: string, track: (a: AgentProcess | undefined) => void,
+  flows = false): Promise<{ agent: AgentProcess; seconds: number }> {
   let offset = 0;
   try { offset = statSync(opts.logPath).size; } catch { /* new log */ }
   const t0 = now();
@@ -175,7 +187,9 @@ async function startAgentFast(opts: AgentProcessOptions, prefix: string, track: 
     if (text.includes('"msg":"agent started"')) {
       const attached = text.split('\n').filter((l) => l.includes('"msg":"attached"') && l.includes(`"interface":"${prefix}`)).length;
       if (attached < 2) throw new Error(`agent started with ${attached} lab veths attached (want 2):\n${agent.logTail()}`);
-      return { agent, seconds: (now() - t0) / 1000 };
+      const withFlows = new Set(text.split('\n').filter((l) => l.includes('"flows":true') && l.includes(`"interface":"${prefix}`))
+        .map((l) => /"interface":"([^"]+)"/.exec(l)![1]));
+      if (!flows || withFlows.size >= 2) return { agent, seconds: (now() - t0) / 1000 };
     }
     if (!agent.running) throw new Error(`agent exited before it started:\n${agent.logTail()}`);
     if (now() > deadline) {
@@ -196,6 +210,11 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
   const bytes = (): number => Number(readFileSync(counter, 'utf8'));
   const prefix = client.hostIfname.replace(/\d+$/, '');
   const ifindexes = [ifindexOf(client.hostIfname), ifindexOf(server.hostIfname)];
+  const glob = client.netns.replace(/\d+$/, '*');
+  const opts = (label: string): AgentProcessOptions => {
+    const o = agentOpts(label);
+    return s.netns ? { ...o, extraArgs: [...(o.extraArgs ?? []), '--netns', glob] } : o;
+  };
   const srv = await iperf3Server(lab, 1);
   const phases: TogglePhase[] = [];
   const retransmitsBySegment: (number | undefined)[] = [];
@@ -270,7 +289,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
             prevEnd = now();
             await sleep(((stopTimes.length ? median(stopTimes) : SHAM_STOP_S) + s.settleAfterStopSeconds) * 1000);
           } else {
-            const started = await startAgentFast(agentOpts(`${part}-toggle`), prefix, track);
+            const started = await startAgentFast(opts(`${part}-toggle`), prefix, track, s.netns === true);
             agent = started.agent;
             startTimes.push(started.seconds);
             await sleep(s.settleAfterStartSeconds * 1000);
@@ -338,6 +357,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
   const j = JUDGED === 'median' ? real.median : real.mean;
   return {
     settings: s,
+    ...(s.netns ? { netns: glob } : {}),
     direction: `pod ${client.ip} (${client.hostIfname}) → pod ${server.ip} (${server.hostIfname}), iperf3 -c, 1 TCP stream, both ends pinned ` +
       `(iperf3 -A ${s.affinity.client},${s.affinity.server}), ${s.length / 1024} KiB writes (-l ${s.length})`,
     phases: phases.map((p) => ({ ...p, windows: p.windows.map((w) => ({ gbps: round(w.gbps, 3), seconds: round(w.seconds, 3), machineBusyPct: round(w.machineBusyPct, 1) })),

@@ -11,6 +11,20 @@
  * inserts the hash key when it attaches, so the insert path below only runs after a race with
  * removal. (Measured with BPF_PROG_TEST_RUN: the array path costs ~2 ns over an empty program,
  * the hash path ~26 ns.)
+ *
+ * With flow records on (a pod's host-side veth, TRAFFIC_F_FLOWS): the headers are parsed with
+ * direct packet access and the packet is added to its record in traffic_flows, a shared LRU hash
+ * (one lookup of the 44-byte key, two atomic adds), stamped with tick_clock_ns(): the clock read
+ * once per timer tick per CPU, not per packet. Measured side by side (bench/manual/tc-flow-cost.mjs,
+ * BPF_PROG_TEST_RUN, ns over an empty tc program; bench/manual/tc-flow-runs.mjs, bpf_stats under an
+ * iperf3 stream between two lab pods, 2026-12-03): parsing ~3 ns, the key's lookup and update ~37 ns
+ * (test run); bpf_ktime_get_ns() per packet cost ~28 ns in a test run and 64-81 ns per run under the
+ * stream (kvm-clock) — removing it took the flow path from 71 to 43 ns net, and the programs under
+ * the stream from 282-309 to 218-228 ns per run (an empty program there: 86, bpf_stats' own floor).
+ * Tried and rejected by the same measurements: bpf_ktime_get_coarse_ns() (kernel >= 5.11; 55 ns net,
+ * 241-269 under the stream); BPF_MAP_TYPE_LRU_PERCPU_HASH without atomics, with that coarse clock
+ * (slower than the shared map with it: 61 ns net, 268-300 under the stream; and its memory and the
+ * agent's reads grow with the CPU count); skipping stores of unchanged values (no difference).
  */
 #include "include/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -55,6 +69,19 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_value);
 } traffic_flows SEC(".maps");
+
+/* key: 0; value: per-CPU struct tick_clock. The flow records' clock (tick_clock_ns below); one entry. */
+struct tick_clock {
+	__u64 jiffies; /* the tick when ns was read */
+	__u64 ns;      /* bpf_ktime_get_ns() at the first flow packet of that tick on this CPU */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tick_clock);
+} traffic_clock SEC(".maps");
 
 /* key: enum traffic_stat; value: per-CPU count. */
 struct {
@@ -437,6 +464,28 @@ static __always_inline void dns_message(struct __sk_buff *skb, const struct flow
 }
 
 /*
+ * CLOCK_MONOTONIC ns for flow records, read from the clock at most once per timer tick per CPU:
+ * bpf_ktime_get_ns() cost 64-81 ns per packet under an iperf3 stream on this project's VM (kvm-clock),
+ * a quarter of the flow path, while bpf_jiffies64() is a load the verifier inlines (kernel >= 5.5).
+ * The value returned is the clock at this CPU's first flow packet of the current tick: at most one
+ * tick (1/CONFIG_HZ, 1-10 ms) behind the true time, never ahead of it.
+ */
+static __always_inline __u64 tick_clock_ns(void)
+{
+	__u32 zero = 0;
+	struct tick_clock *c = bpf_map_lookup_elem(&traffic_clock, &zero);
+	__u64 j = bpf_jiffies64();
+
+	if (!c)
+		return bpf_ktime_get_ns();
+	if (c->jiffies != j) {
+		c->jiffies = j;
+		c->ns = bpf_ktime_get_ns();
+	}
+	return c->ns;
+}
+
+/*
  * Parses the packet with direct packet access (every read bounds-checked against data_end; a
  * short or malformed packet simply yields fewer fields) and adds it to its flow record.
  */
@@ -520,7 +569,7 @@ static __always_inline void track_flow(struct __sk_buff *skb, __u32 ifindex, __u
 	key.ifindex = ifindex;
 	key.direction = dir;
 
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = tick_clock_ns();
 	struct flow_value *v = bpf_map_lookup_elem(&traffic_flows, &key);
 
 	if (!v) {
@@ -540,7 +589,10 @@ static __always_inline void track_flow(struct __sk_buff *skb, __u32 ifindex, __u
 	}
 	__sync_fetch_and_add(&v->packets, 1);
 	__sync_fetch_and_add(&v->bytes, skb->len);
-	v->last_seen_ns = now;
+	/* only forward: another CPU's tick clock may be a little behind this record's (and the store is
+	 * skipped for all but the first packet of a tick) */
+	if (now > v->last_seen_ns)
+		v->last_seen_ns = now;
 	v->tcp_flags |= flags;
 }
 

@@ -58,8 +58,9 @@ struct flow_key {
 struct flow_value {
 	__u64 packets;
 	__u64 bytes;
-	__u64 first_seen_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
-	__u64 last_seen_ns;
+	__u64 first_seen_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns() read once per timer tick per CPU:
+			      * up to one tick, 1/CONFIG_HZ, behind the packet, never ahead) */
+	__u64 last_seen_ns;  /* same clock; only moves forward */
 	__u8 tcp_flags;      /* OR of the TCP flags seen (best effort across CPUs) */
 	__u8 pad[7];
 };

@@ -38,6 +38,8 @@ const TCP = 6;
 const UDP = 17;
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
+/** the flow records' clock lags by at most one timer tick (bpf/traffic.bpf.c tick_clock_ns): 1/CONFIG_HZ, ≤ 10 ms for HZ ≥ 100 */
+const TICK_MAX_NS = 10_000_000n;
 
 // --- packet crafting (checksums are not checked on this path; lengths are consistent) ------------
 
@@ -181,11 +183,33 @@ describeRoot('flow records under BPF_PROG_TEST_RUN (lo slot flagged TRAFFIC_F_FL
       src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80, proto: TCP, ipVersion: 4, ifindex: LO,
       direction: TRAFFIC_INGRESS, packets: 2n, bytes: BigInt(syn.length + synAck.length), tcpFlags: 0x12,
     });
-    expect(r.firstSeenNs).toBeGreaterThanOrEqual(t0);
+    // the records' clock is read once per timer tick per CPU: never ahead, at most a tick behind
+    expect(r.firstSeenNs).toBeGreaterThanOrEqual(t0 - TICK_MAX_NS);
     expect(r.firstSeenNs).toBeLessThanOrEqual(r.lastSeenNs);
     expect(r.lastSeenNs).toBeLessThanOrEqual(t1);
     // IPv4-mapped in the raw key
     expect(r.key.subarray(0, 16).toString('hex')).toBe('00000000000000000000ffff0a000001');
+  });
+
+  it('first and last seen follow CLOCK_MONOTONIC to within a timer tick: a packet, a pause, another packet', async () => {
+    const p = ipv4({ proto: TCP, src: '10.0.0.1', dst: '10.0.0.2', l4: tcp(40009, 80, TCP_ACK) });
+    const t0 = process.hrtime.bigint();
+    ingress(obj, p);
+    const t1 = process.hrtime.bigint();
+    const [first] = matching(flows(), { sport: 40009 });
+    expect(first!.firstSeenNs).toBe(first!.lastSeenNs);
+    expect(first!.firstSeenNs).toBeGreaterThanOrEqual(t0 - TICK_MAX_NS);
+    expect(first!.firstSeenNs).toBeLessThanOrEqual(t1);
+    await new Promise((r) => setTimeout(r, 50)); // several ticks at any CONFIG_HZ
+    const t2 = process.hrtime.bigint();
+    ingress(obj, p);
+    const t3 = process.hrtime.bigint();
+    const [second] = matching(flows(), { sport: 40009 });
+    expect(second!.packets).toBe(2n);
+    expect(second!.firstSeenNs).toBe(first!.firstSeenNs);
+    expect(second!.lastSeenNs).toBeGreaterThanOrEqual(t2 - TICK_MAX_NS);
+    expect(second!.lastSeenNs).toBeLessThanOrEqual(t3);
+    expect(second!.lastSeenNs - first!.lastSeenNs).toBeGreaterThanOrEqual(50_000_000n - TICK_MAX_NS);
   });
 
   it('the same 5-tuple at egress is another record (direction is part of the key)', () => {
@@ -271,7 +295,7 @@ describeRoot('flow records under BPF_PROG_TEST_RUN (lo slot flagged TRAFFIC_F_FL
 
   it('flows_created equals the number of distinct records; nothing lost', () => {
     const n = flows().length;
-    expect(n).toBe(12);
+    expect(n).toBe(13);
     expect(flowsCreated(obj)).toBe(n);
     expect(lostRecords(obj)).toEqual([['map_full', 0], ['update_failed', 0], ['flow_insert_failed', 0]]);
   });
