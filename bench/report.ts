@@ -400,7 +400,8 @@ function toggleWindows(t: ToggleResult): string {
   const winGbps = (k: string): number[] => t.phases.filter((p) => p.kind === k).flatMap((p) => p.windows.map((w) => w.gbps));
   const busy = t.phases.flatMap((p) => p.windows.map((w) => w.machineBusyPct));
   return `windows: without ${spread(winGbps('without'))}, with ${spread(winGbps('with'))}, A/A ${spread(winGbps('sham'))}; machine busy ${busy.length ? `${f(Math.min(...busy), 0)}–${f(Math.max(...busy), 0)}` : 'n/a'}% ` +
-    `(iperf3 alone keeps one of the 2 cores busy: 50%); retransmitted segments per connection (iperf3): ${t.retransmits.map((x) => x ?? 'n/a').join(', ')}; ${f(t.seconds / 60, 1)} min`;
+    `(iperf3 alone keeps one of the 2 cores busy: 50%); retransmitted segments per connection (iperf3): ${t.retransmits.map((x) => x ?? 'n/a').join(', ')}; ${f(t.seconds / 60, 1)} min` +
+    (t.cut?.length ? `; connections cut short (their complete phases kept): ${t.cut.join('; ')}` : '');
 }
 
 function togglePairs(t: ToggleResult): string {

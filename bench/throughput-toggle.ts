@@ -7,7 +7,8 @@
  *  - One long iperf3 stream per segment (pod 0 → pod 1, both ends pinned to one core, 1 MiB writes),
  *    and the agent started and stopped underneath it. The rate is read from pod 1's host veth byte
  *    counter (/sys/class/net/<veth>/statistics/tx_bytes) at the edges of short windows, so a window is
- *    exactly "with" or "without" and no iperf3 start-up lies in it.
+ *    exactly "with" or "without" and no iperf3 start-up lies in it. (That is part g's load; the traffic
+ *    is a ToggleLoad, and part j's — bench/many-flows.ts — is 16 streams beside a connect loop.)
  *  - Phases alternate: without (k windows), agent start, with (k windows), agent stop, without ...
  *    A pair is the last window of one phase and the first window of the next: the two are seconds
  *    apart (an agent start or stop lies between them), and each window is in exactly one pair. Half
@@ -135,6 +136,8 @@ export interface ToggleResult {
   readonly agentCpuPct: MeanCi;
   /** iperf3's own retransmit count per segment (sender side), where its summary could be read */
   readonly retransmits: readonly (number | undefined)[];
+  /** connections whose traffic ended on its own before their last cycle (why, where); their complete phases are in the pairs */
+  readonly cut?: readonly string[];
   readonly seconds: number;
 }
 
@@ -156,6 +159,9 @@ const SHAM_START_S = 1.5;
 const SHAM_STOP_S = 0.15;
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** The load's traffic ended on its own during a window. */
+class TrafficEnded extends Error {}
 
 function stats(xs: readonly number[]): PairStats {
   const m = meanCi(xs);
@@ -244,11 +250,17 @@ export async function iperf3Load(lab: Lab, s: ToggleSettings): Promise<ToggleLoa
       iperf.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
       const closed = new Promise<void>((resolve) => iperf.once('close', () => resolve()));
       return {
-        ended: () => (iperf.exitCode !== null || iperf.signalCode !== null ? `iperf3 client ended (exit ${iperf.exitCode}, ${iperf.signalCode})` : undefined),
+        ended: () => {
+          if (iperf.exitCode === null && iperf.signalCode === null) return undefined;
+          let error = '';
+          try { error = String((JSON.parse(stdout) as { error?: string }).error ?? ''); } catch { error = stdout.trim().slice(-200); }
+          return `iperf3 client ended (exit ${iperf.exitCode}, ${iperf.signalCode})${error ? `: ${error}` : ''}`;
+        },
         stop: async () => {
           iperf.kill('SIGINT');
           await Promise.race([closed, sleep(5000)]);
           if (iperf.exitCode === null && iperf.signalCode === null) iperf.kill('SIGKILL');
+          await sleep(1000); // the server ends its side of the test before the next client comes
           try {
             const doc = JSON.parse(stdout) as { end?: { sum_sent?: { retransmits?: number } } };
             return doc.end?.sum_sent?.retransmits;
@@ -275,6 +287,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
   const startTimes: number[] = [];
   const stopTimes: number[] = [];
   const agentCpu: number[] = [];
+  const cut: string[] = [];
   let bpftoolSeesTcx = false;
   let agent: AgentProcess | undefined;
   const t0 = now();
@@ -294,7 +307,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
       const b1 = bytes();
       const sys1 = systemCpu();
       const ended = traffic.ended();
-      if (ended !== undefined) throw new Error(`${ended} during a window`);
+      if (ended !== undefined) throw new TrafficEnded(`${ended} during a window`);
       out.push({ gbps: ((b1 - b) * 8) / ((t1 - t) / 1000) / 1e9, seconds: (t1 - t) / 1000, machineBusyPct: ((sys1.busy - sys.busy) / Math.max(1, sys1.total - sys.total)) * 100 });
       t = t1; b = b1; sys = sys1;
     }
@@ -371,6 +384,18 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
             (last.agentCpuPct !== undefined ? ` (agent started in ${last.startSeconds!.toFixed(2)} s, ${last.agentCpuPct.toFixed(2)}% of a core)` : ''));
           await without(cycle);
         }
+      } catch (err) {
+        // the traffic ended on its own: this connection ends here (its complete phases are kept, the cut one is not), the run goes on
+        if (!(err instanceof TrafficEnded)) throw err;
+        cut.push(`connection ${seg}, cycle ${cycle}: ${err.message}`);
+        progress(`${part}: connection ${seg} cut at cycle ${cycle}: ${err.message}`);
+        if (agent) {
+          await hooks.agentStopping?.(agent);
+          await agent.stop();
+          track(undefined);
+          await hooks.agentStopped?.(agent);
+          agent = undefined;
+        }
       } finally {
         retransmitsBySegment.push(await traffic.stop());
       }
@@ -416,6 +441,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
     medianStartSeconds: median(startTimes),
     agentCpuPct: meanCi(agentCpu),
     retransmits: retransmitsBySegment,
+    cut,
     seconds: (now() - t0) / 1000,
   };
 }
