@@ -12,7 +12,7 @@ import type { IdleCostResult } from './idle-cost.js';
 import type { ThroughputResult } from './throughput.js';
 import type { ToggleResult } from './throughput-toggle.js';
 import type { ManyFlowsResult } from './many-flows.js';
-import { MB, type MeanCi, type PartId, type Target } from './util.js';
+import { MB, median, type MeanCi, type PartId, type Target } from './util.js';
 
 export interface BenchResults {
   readonly benchmark: 'fovea-bench';
@@ -637,8 +637,8 @@ function partJ(j: ManyFlowsResult): string {
   const t = j.throughput;
   const x = j.totals;
   const byOrder = (o: string): string => {
-    const rs = t.pairs.filter((p) => p.kind === 'with' && p.order === o).map((p) => p.ratioPct).sort((a, b) => a - b);
-    return rs.length ? `${f(rs.length % 2 ? rs[rs.length >> 1]! : (rs[rs.length / 2 - 1]! + rs[rs.length / 2]!) / 2)}% (${rs.length})` : 'n/a';
+    const rs = t.pairs.filter((p) => p.kind === 'with' && p.order === o).map((p) => p.ratioPct);
+    return rs.length ? `${f(median(rs))}% (${rs.length})` : 'n/a';
   };
   const states = (s: Readonly<Record<string, number>>): string => Object.entries(s).map(([k, v]) => `${k} ${int(v)}`).join(', ') || 'none';
   const lost = Object.entries(x.eventsLost).filter(([, v]) => v).map(([k, v]) => `${k}: ${int(v)}`).join(', ') || 'none';

@@ -148,7 +148,7 @@ function settingsFor(quick: boolean): Settings {
         ...(quick ? { segments: 1, cyclesPerSegment: 4, shamEvery: 2, maxSeconds: 120 } : { segments: 6, cyclesPerSegment: 16, maxSeconds: 900 }),
         ...(process.env['BENCH_J_TOGGLE'] ? JSON.parse(process.env['BENCH_J_TOGGLE']) as Partial<ToggleSettings> : {}),
       },
-      connect: { rate: 1_000, workers: 1, ports: 2, ...(process.env['BENCH_J_CONNECT'] ? JSON.parse(process.env['BENCH_J_CONNECT']) as Partial<ManyFlowsSettings['connect']> : {}) },
+      connect: { rate: 1_000, workers: 1, ports: 4, ...(process.env['BENCH_J_CONNECT'] ? JSON.parse(process.env['BENCH_J_CONNECT']) as Partial<ManyFlowsSettings['connect']> : {}) },
       loadCpu: 1, benchCpu: 0, exportIntervalMs: 1_000,
     },
   };
