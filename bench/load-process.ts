@@ -46,11 +46,11 @@ export class LoadProcess<M = LoadLine> {
 
   /**
    * Starts `bin args...` in pod `pod`. `nofile`: `prlimit --nofile` raises the process's open-file
-   * limit (to at most the hard limit this process has).
+   * limit (to at most the hard limit this process has). `cpus`: `taskset -c` pins it (e.g. "1").
    */
-  static start<M = LoadLine>(lab: Lab, pod: number, bin: string, args: ReadonlyArray<string | number>, nofile?: number): LoadProcess<M> {
-    const argv = [bin, ...args.map(String)];
-    const child = lab.spawn(pod, nofile === undefined ? argv : ['prlimit', `--nofile=${nofile}:${nofile}`, ...argv]);
+  static start<M = LoadLine>(lab: Lab, pod: number, bin: string, args: ReadonlyArray<string | number>, nofile?: number, cpus?: string): LoadProcess<M> {
+    const pinned = [...(cpus === undefined ? [] : ['taskset', '-c', cpus]), bin, ...args.map(String)];
+    const child = lab.spawn(pod, nofile === undefined ? pinned : ['prlimit', `--nofile=${nofile}:${nofile}`, ...pinned]);
     return new LoadProcess<M>(child, `${bin.split('/').pop()!.replace(/^fovea-bench-|-\d+$/g, '')} ${args[0]} in pod ${pod}`);
   }
 
@@ -72,6 +72,11 @@ export class LoadProcess<M = LoadLine> {
     const o = await this.next(timeoutMs);
     if (o.event !== event) throw new Error(`${this.what}: expected ${event}, got ${JSON.stringify(o)}`);
     return o;
+  }
+
+  /** false once the process has exited */
+  get running(): boolean {
+    return !this.exited;
   }
 
   ready(timeoutMs = 10_000): Promise<LoadLine> {

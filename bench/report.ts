@@ -8,10 +8,11 @@ import type { MachineInfo } from './machine.js';
 import type { TcCostResult } from './tc-cost.js';
 import type { ProgramRuns } from './bpf-stats.js';
 import type { TcpCostResult } from './tcp-cost.js';
-import type { ToggleResult } from './throughput-toggle.js';
 import type { IdleCostResult } from './idle-cost.js';
 import type { ThroughputResult } from './throughput.js';
-import { MB, type MeanCi, type PartId, type Target } from './util.js';
+import type { ToggleResult } from './throughput-toggle.js';
+import type { ManyFlowsResult } from './many-flows.js';
+import { MB, median, type MeanCi, type PartId, type Target } from './util.js';
 
 export interface BenchResults {
   readonly benchmark: 'fovea-bench';
@@ -32,6 +33,7 @@ export interface BenchResults {
   readonly g?: TcpCostResult;
   readonly h?: DnsStormResult;
   readonly i?: IdleCostResult;
+  readonly j?: ManyFlowsResult;
   readonly errors: ReadonlyArray<{ readonly part: PartId | 'setup'; readonly message: string }>;
   readonly targets: readonly Target[];
 }
@@ -44,7 +46,7 @@ function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>):
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows', 'events', 'flows/s', 'messages']);
+const COUNT_UNITS = new Set(['drops/s', 'drops', 'packets', 'flows', 'events', 'flows/s', 'messages', 'connections']);
 
 function targetsTable(targets: readonly Target[]): string {
   return table(['target', 'measured', 'limit', 'result', 'margin', 'what is compared'], targets.map((t) => [
@@ -388,41 +390,39 @@ function partF(p: HubbleFlowsResult): string {
   ].join('\n');
 }
 
-/** Part g, item 2: the text and the two statistics of one throughput-toggle configuration. */
-function toggleText(t: ToggleResult, label: string): string {
+/** The toggle's figures (bench/throughput-toggle.ts), shared by parts g and j. */
+function toggleStat(x: ToggleResult['real'], label: string): string {
+  return `${label}: median **${f(x.median.median)}%**, 95% CI ${f(x.median.lo)}–${f(x.median.hi)}% (distribution-free: ranks ${x.median.k} and ${x.n + 1 - x.median.k} of ${x.n}, coverage ${f(x.median.coveragePct, 1)}%); ` +
+    `mean ${f(x.mean.mean)}%, 95% CI ${f(x.mean.lo)}–${f(x.mean.hi)}% (t, ± ${f(x.mean.halfWidth)}); sd ${f(x.sd, 2)} points`;
+}
+
+function toggleWindows(t: ToggleResult): string {
+  const winGbps = (k: string): number[] => t.phases.filter((p) => p.kind === k).flatMap((p) => p.windows.map((w) => w.gbps));
+  const busy = t.phases.flatMap((p) => p.windows.map((w) => w.machineBusyPct));
+  return `windows: without ${spread(winGbps('without'))}, with ${spread(winGbps('with'))}, A/A ${spread(winGbps('sham'))}; machine busy ${busy.length ? `${f(Math.min(...busy), 0)}–${f(Math.max(...busy), 0)}` : 'n/a'}% ` +
+    `(iperf3 alone keeps one of the 2 cores busy: 50%); retransmitted segments per connection (iperf3): ${t.retransmits.map((x) => x ?? 'n/a').join(', ')}; ${f(t.seconds / 60, 1)} min` +
+    (t.cut?.length ? `; connections cut short (their complete phases kept): ${t.cut.join('; ')}` : '');
+}
+
+function togglePairs(t: ToggleResult): string {
+  const pairRows = t.pairs.map((p, i) => [String(i + 1), String(p.segment), String(p.cycle), p.kind === 'with' ? 'agent' : 'A/A (no agent)',
+    p.order === 'without → other' ? 'without → other' : 'other → without', f(p.withoutGbps), f(p.otherGbps), `${f(p.ratioPct, 1)}%`, f(p.gapSeconds, 1), f(p.machineBusyPct, 0)]);
+  return table(['pair', 'connection', 'cycle', 'other', 'order', 'without (Gbit/s)', 'other (Gbit/s)', 'other ÷ without', 'gap (s)', 'machine busy, max of the two (%)'], pairRows);
+}
+
+/** The toggle's procedure in words. */
+function toggleMethod(t: ToggleResult): string {
   const ts = t.settings;
   const starts = t.phases.filter((p) => p.startSeconds !== undefined).map((p) => p.startSeconds!);
-  const st = (x: typeof t.real, what: string): string =>
-    `${what}: median **${f(x.median.median)}%**, 95% CI ${f(x.median.lo)}–${f(x.median.hi)}% (distribution-free: ranks ${x.median.k} and ${x.n + 1 - x.median.k} of ${x.n}, coverage ${f(x.median.coveragePct, 1)}%); ` +
-    `mean ${f(x.mean.mean)}%, 95% CI ${f(x.mean.lo)}–${f(x.mean.hi)}% (t, ± ${f(x.mean.halfWidth)}); sd ${f(x.sd, 2)} points`;
-  return [
-    `${t.direction}. ${new Set(t.phases.map((p) => p.segment)).size} iperf3 connections (${ts.segments} planned${ts.maxSeconds ? `, time budget ${ts.maxSeconds} s` : ''}), one after the other, each ${ts.cyclesPerSegment} cycles long after a ${ts.warmupSeconds} s warm-up; ` +
+  return `${t.direction}. ${new Set(t.phases.map((p) => p.segment)).size} iperf3 connections (${ts.segments} planned${ts.maxSeconds ? `, time budget ${ts.maxSeconds} s` : ''}), one after the other, each ${ts.cyclesPerSegment} cycles long after a ${ts.warmupSeconds} s warm-up; ` +
     `the rate is pod 1's host veth byte counter over windows of ${ts.windowSeconds} s, ${ts.windowsPerPhase} per phase. Phases alternate: without, ` +
-    `${label} start (measured ${f(ts.settleAfterStartSeconds, 1)} s after its log says "agent started", both veths attached${t.netns ? ' with flow records on' : ''}; start-up took ${f(t.medianStartSeconds)} s median, ` +
+    `agent start (measured ${f(ts.settleAfterStartSeconds, 1)} s after its log says "agent started", both veths attached${t.netns ? ' with flow records on' : ''}; start-up took ${f(t.medianStartSeconds)} s median, ` +
     `${starts.length ? `${f(Math.min(...starts))}–${f(Math.max(...starts))}` : 'n/a'}), with, agent stop (exit awaited, then ${f(ts.settleAfterStopSeconds, 1)} s), without … ` +
     `A pair is the last window of a phase and the first of the next, seconds apart; half are without → with, half with → without. ` +
     `One cycle in ${ts.shamEvery} is A/A: no agent at all, its start and stop replaced by sleeps as long as the real ones, its pairs without ÷ without ` +
     `(the method's own noise floor, in the same run). "Without": ${t.withoutCheck}. The agent is not pinned: the scheduler places it ` +
     `(iperf3's two ends are pinned to core ${ts.affinity.client}); its CPU over the with phases was ${ci(t.agentCpuPct, 2, '%')} of a core. ` +
-    `Judged statistic, fixed before this run from A/A data (bench/throughput-toggle.ts, JUDGED): the ${t.judged}.`,
-    '',
-    `- ${st(t.real, `**with ÷ without**, ${t.real.n} pairs`)}`,
-    `- ${st(t.aa, `A/A (without ÷ without), ${t.aa.n} pairs`)}`,
-  ].join('\n');
-}
-
-/** Part g, item 2: the windows' spread and the table of pairs of one throughput-toggle configuration. */
-function toggleTail(t: ToggleResult): string {
-  const pairRows = t.pairs.map((p, i) => [String(i + 1), String(p.segment), String(p.cycle), p.kind === 'with' ? 'agent' : 'A/A (no agent)',
-    p.order === 'without → other' ? 'without → other' : 'other → without', f(p.withoutGbps), f(p.otherGbps), `${f(p.ratioPct, 1)}%`, f(p.gapSeconds, 1), f(p.machineBusyPct, 0)]);
-  const winGbps = (k: string): number[] => t.phases.filter((p) => p.kind === k).flatMap((p) => p.windows.map((w) => w.gbps));
-  const busy = t.phases.flatMap((p) => p.windows.map((w) => w.machineBusyPct));
-  return [
-    `- windows: without ${spread(winGbps('without'))}, with ${spread(winGbps('with'))}, A/A ${spread(winGbps('sham'))}; machine busy ${busy.length ? `${f(Math.min(...busy), 0)}–${f(Math.max(...busy), 0)}` : 'n/a'}% ` +
-    `(iperf3 alone keeps one of the 2 cores busy: 50%); retransmitted segments per connection (iperf3): ${t.retransmits.map((x) => x ?? 'n/a').join(', ')}; ${f(t.seconds / 60, 1)} min`,
-    '',
-    table(['pair', 'connection', 'cycle', 'other', 'order', 'without (Gbit/s)', 'other (Gbit/s)', 'other ÷ without', 'gap (s)', 'machine busy, max of the two (%)'], pairRows),
-  ].join('\n');
+    `Judged statistic, fixed before this run from A/A data (bench/throughput-toggle.ts, JUDGED): the ${t.judged}.`;
 }
 
 function partG(g: TcpCostResult): string {
@@ -435,6 +435,7 @@ function partG(g: TcpCostResult): string {
     return [`\`${n}\``, a ? int(a.runs) : 'n/a', a ? int(a.runsPerSecond) : 'n/a', ns(a), b ? int(b.runs) : 'n/a', b ? int(b.runsPerSecond) : 'n/a', ns(b),
       b && b.runs > 0 ? f((b.nsPerRun * b.runsPerSecond) / 1e9 * 100, 3) : '—'];
   });
+  const t = g.throughput;
   const bulk = g.programs.bulk;
   const c = g.connect;
   const connRows = c.windows.map((w) => [String(w.round), w.mode, f(w.wallSeconds, 1), int(w.achievedPerSecond), int(w.skipped), int(w.errors),
@@ -462,26 +463,37 @@ function partG(g: TcpCostResult): string {
     '',
     '### 2. TCP throughput, every probe on ÷ no agent',
     '',
-    toggleText(g.throughput, 'agent'),
+    toggleMethod(t),
+    '',
+    `- ${toggleStat(t.real, `**with ÷ without**, ${t.real.n} pairs`)}`,
+    `- ${toggleStat(t.aa, `A/A (without ÷ without), ${t.aa.n} pairs`)}`,
     `- model: during a ${bulk.seconds} s bulk transfer with the same iperf3 settings (item 1, bpf_stats on) the agent's programs ran ` +
     `${f(bulk.pctOfCore, 2)}% of a core (${bulk.programs.filter((x) => x.runs > 0).map((x) => `\`${x.name}\` ${int(x.runsPerSecond)}/s × ${f(x.nsPerRun, 0)} ns`).join(', ')}); ` +
     `the data path saturates one core, so about ${f(100 - bulk.pctOfCore, 1)}% is what the kernel-side cost alone predicts (bpf_stats' own clock reads included, so a little low)` +
     (g.programs.bulkPods ? `. With pod attribution on (\`--netns ${g.programs.bulkPods.netns}\`: flow records on these veths, as on pods' veths in a cluster; ${g.throughputPods ? 'the configuration of the pod-mode measure below' : 'not the configuration measured here'}) ` +
       `the programs took ${f(g.programs.bulkPods.pctOfCore, 2)}% of a core (${g.programs.bulkPods.programs.filter((x) => x.runs > 0).map((x) => `\`${x.name}\` ${int(x.runsPerSecond)}/s × ${f(x.nsPerRun, 0)} ns`).join(', ')}), ` +
       `${f(g.programs.bulkPods.gbps)} Gbit/s: about ${f(100 - g.programs.bulkPods.pctOfCore, 1)}% predicted` : ''),
-    toggleTail(g.throughput),
+    `- ${toggleWindows(t)}`,
+    '',
+    togglePairs(t),
+    '',
     ...(g.throughputPods ? [
-      '',
       `#### In pod mode: \`--netns ${g.throughputPods.netns}\` (flow records and DNS on both veths)`,
       '',
       `The same procedure, right after the one above, with the agent started with \`--netns ${g.throughputPods.netns}\`: pod attribution, as on a node of a cluster — ` +
       'flow records (and DNS) on both lab veths; a with phase begins once the agent\'s log says both veths have flow records on.',
       '',
-      toggleText(g.throughputPods, 'agent (pod mode)'),
+      toggleMethod(g.throughputPods),
+      '',
+      `- ${toggleStat(g.throughputPods.real, `**with ÷ without**, ${g.throughputPods.real.n} pairs`)}`,
+      `- ${toggleStat(g.throughputPods.aa, `A/A (without ÷ without), ${g.throughputPods.aa.n} pairs`)}`,
       ...(g.programs.bulkPods ? [`- model: item 1's bulk transfer with this configuration: the agent's programs took ${f(g.programs.bulkPods.pctOfCore, 2)}% of a core ` +
         `(\`traffic_egress\` / \`traffic_ingress\` ${['traffic_egress', 'traffic_ingress'].map((n) => f(g.programs.bulkPods!.programs.find((x) => x.name === n)?.nsPerRun ?? NaN, 0)).join(' / ')} ns per run): ` +
         `about ${f(100 - g.programs.bulkPods.pctOfCore, 1)}% predicted`] : []),
-      toggleTail(g.throughputPods),
+      `- ${toggleWindows(g.throughputPods)}`,
+      '',
+      togglePairs(g.throughputPods),
+      '',
     ] : []),
     `### 3. agent CPU at ${int(s.connect.rate)} new TCP connections per second`,
     '',
@@ -639,6 +651,60 @@ function partI(p: IdleCostResult): string {
   ].join('\n');
 }
 
+function partJ(j: ManyFlowsResult): string {
+  const t = j.throughput;
+  const x = j.totals;
+  const byOrder = (o: string): string => {
+    const rs = t.pairs.filter((p) => p.kind === 'with' && p.order === o).map((p) => p.ratioPct);
+    return rs.length ? `${f(median(rs))}% (${rs.length})` : 'n/a';
+  };
+  const states = (s: Readonly<Record<string, number>>): string => Object.entries(s).map(([k, v]) => `${k} ${int(v)}`).join(', ') || 'none';
+  const lost = Object.entries(x.eventsLost).filter(([, v]) => v).map(([k, v]) => `${k}: ${int(v)}`).join(', ') || 'none';
+  const lifeRows = j.lives.map((l) => [String(l.index), f(l.markedSeconds, 2), int(l.connectionsMade), int(l.flows.loopConnections),
+    l.flows.loopConnections >= l.connectionsMade ? `+${int(l.flows.loopConnections - l.connectionsMade)}` : `**${int(l.flows.loopConnections - l.connectionsMade)}**`,
+    int(l.flows.records), states(l.flows.byState), int(l.flows.otherRecords), l.eventsRead === undefined ? 'n/a' : int(l.eventsRead),
+    l.flowsActive === undefined ? 'n/a' : int(l.flowsActive), l.flowsEvicted === undefined ? 'n/a' : int(l.flowsEvicted), String(l.metricExports)]);
+  const tp = j.targets.find((y) => y.id === 'j.throughput-ratio');
+  return [
+    '## (j) TCP throughput with many flows, the agent doing its job',
+    '',
+    `Agent: \`${j.agentCommand}\` with the config file \`${j.agentConfig}\` — pod mode for the lab's namespaces (flow records and DNS on the veths), every probe ` +
+    `on (its defaults), flow events on: the kernel flow table is read and its records exported as OTLP log records every ${j.settings.exportIntervalMs / 1000} s, ` +
+    `the metrics too. Load: ${j.load}; pod 0's namespace: ${Object.entries(j.podSysctls).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (restored at the end). ` +
+    `The bench process (its OTLP receiver decodes every flow record) was pinned to core ${j.settings.benchCpu} for the part (it was on ${j.benchAffinity}).`,
+    '',
+    '### Throughput, with ÷ without',
+    '',
+    toggleMethod(t),
+    '',
+    `- ${toggleStat(t.real, `**with ÷ without**, ${t.real.n} pairs`)}; by order: without → with ${byOrder('without → other')}, with → without ${byOrder('other → without')} (median, pairs)`,
+    `- ${toggleStat(t.aa, `A/A (without ÷ without), ${t.aa.n} pairs`)}`,
+    `- agent CPU over the with phases ${ci(t.agentCpuPct, 2, '%')} of a core (mean ± 95% CI half-width, ${t.agentCpuPct.n} phases)` +
+    (tp ? `; target (lower bound of the ${t.judged}'s CI ≥ ${tp.limit}%, part g's bar): **${tp.pass ? 'met' : 'NOT met'}** (${tp.marginText})` : ''),
+    `- ${toggleWindows(t)}`,
+    `- the connect loop over the whole part: ${int(j.loop.connected)} connections in ${f(j.loop.seconds, 0)} s = ${int(j.loop.perSecond)}/s ` +
+    `(asked ${int(j.settings.connect.rate)}/s), ${int(j.loop.errors)} errors${j.loop.firstError ? ` (${j.loop.firstError})` : ''}, its own CPU ${f(j.loop.cpuPct, 1)}% of a core`,
+    '',
+    '### Flow records: was the flow table exercised?',
+    '',
+    'Each agent\'s flow records (`fovea.network.flow` log records) are counted as they reach the receiver, by state, and the loop\'s connections among them ' +
+    '(distinct client port → server port on the loop\'s ports: a connection gets 4 records, each direction at each veth). "Made" are the connections the loop ' +
+    'made between two marks of its counters: after the agent\'s log said flow records are on for both veths, and just before its SIGTERM — every one of them ' +
+    'crossed the veths while the programs were attached, so every one must be in that agent\'s records (the last read of the table happens after the ' +
+    'programs are detached). Recorded − made is ≥ 0 when none is missing: the agent also sees connections made before the first mark and after the last.',
+    '',
+    `Over ${j.lives.length} agents: **${int(x.records)} flow records exported** (${states(x.byState)}); the loop made **${int(x.connectionsMade)} connections** ` +
+    `while an agent was attached, and **${int(x.connectionsRecorded)}** of its connections are in the records; shortfall (Σ per agent of made − recorded where ` +
+    `positive) **${int(x.shortfall)}** in ${x.livesShort} agent(s). The agents' own count of flow records read: ${int(x.eventsRead)}; flows evicted from the kernel table ` +
+    `(fovea.agent.flows.evicted): ${int(x.flowsEvicted)}; events lost (fovea.agent.events.lost, every kind, by stage): ${lost}.`,
+    '',
+    table(['agent', 's between the marks', 'connections made', 'loop connections recorded', 'recorded − made', 'flow records', 'by state', 'other flows\' records',
+      'flow records read (agent)', 'flows active at the last export', 'evicted', 'metric exports'], lifeRows),
+    '',
+    togglePairs(t),
+  ].join('\n');
+}
+
 export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): string {
   const m = r.machine;
   const passed = r.targets.filter((t) => t.pass).length;
@@ -678,12 +744,13 @@ export function renderMarkdown(r: BenchResults, jsonName = 'latest.json'): strin
     ...(r.g ? ['', partG(r.g)] : []),
     ...(r.h ? ['', partH(r.h)] : []),
     ...(r.i ? ['', partI(r.i)] : []),
+    ...(r.j ? ['', partJ(r.j)] : []),
     '',
     '## Reproduce',
     '',
     'As root on a machine with the kernel features of the agent (tcx, BTF): `npm run bench` ' +
-    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f,g,h,i` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
-    'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a, c, g and h, ' +
+    '(= `bash scripts/setup.sh --test && node dist/bench/run.js`); `--quick` for a smoke test, `--only a,b,c,d,e,f,g,h,i,j` to pick parts (written to `part-<parts>.md`/`.json` instead of `latest.*`). ' +
+    'The bench creates a two-pod lab (`fovea-bnch-*` netns, `fvbnch-*` veths, nft table `fovea_bnch`) for parts a, c, g, h and j, ' +
     'a three-pod lab (`fovea-bnfl-*`, `fvbnfl-*`) for part d, a veth pair `fvstrm0`/`fvstrm1` with nft table `netdev fovea_bench_storm` ' +
     'for parts e and f (trafgen from Debian\'s netsniff-ng; part f also a Hubble socket in the temp directory), and removes them on exit.',
     '',

@@ -1,5 +1,5 @@
 /**
- * Fovea benchmark v1: one run, eight parts, one report.
+ * Fovea benchmark v1: one run, ten parts, one report.
  *
  *   (a) TCP throughput between two lab pods, agent attached vs not (alternating, same run)
  *   (b) the tc program's cost per packet through BPF_PROG_TEST_RUN, next to an empty baseline
@@ -16,8 +16,12 @@
  *   (h) a DNS storm (50k queries/s asked, 1 in 10 NXDOMAIN) between two lab pods: agent CPU/RSS and
  *       the storm's rate with ÷ without the agent (95% CIs over interleaved rounds), pod DNS counts
  *       and NXDOMAIN events reconciled with the load's own counts, tc program ns/run DNS on vs off
+ *   (i) the agent's idle CPU and VmHWM with 50 pods, pod mode and node level, beside Node's own floor
+ *   (j) TCP throughput with many flows (16 iperf3 streams and 1,000 new connections/s) with the agent
+ *       in pod mode, flow events on, toggled underneath as in part g: ratio with a 95% CI, A/A floor,
+ *       agent CPU, flow records exported against the connections made
  *
- * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h,i]
+ * Usage (as root, after `bash scripts/build.sh`): node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h,i,j]
  * Writes bench/results/latest.json (all raw numbers) and bench/results/latest.md (the report) when
  * every part runs; a run of some parts (--only) writes bench/results/part-<parts>.json and .md
  * instead, so that it never replaces the last full run (test/deploy reads latest.json's targets).
@@ -46,6 +50,7 @@ import { runTcpCost, type TcpCostSettings } from './tcp-cost.js';
 import { runIdleCost, type IdleCostSettings } from './idle-cost.js';
 import { runThroughput, type ThroughputSettings } from './throughput.js';
 import { G_TOGGLE, type ToggleSettings } from './throughput-toggle.js';
+import { runManyFlows, type ManyFlowsSettings } from './many-flows.js';
 import { PART_IDS, progress, type PartId, type Target } from './util.js';
 
 const LAB_NAME = 'bnch'; // lab names are ≤ 4 chars: pods' host veths are fvbnch-0, fvbnch-1
@@ -88,6 +93,7 @@ interface Settings {
   readonly g: TcpCostSettings;
   readonly h: DnsStormSettings;
   readonly i: IdleCostSettings;
+  readonly j: ManyFlowsSettings;
 }
 
 function settingsFor(quick: boolean): Settings {
@@ -142,10 +148,21 @@ function settingsFor(quick: boolean): Settings {
     i: quick
       ? { pods: 10, rounds: 1, settleSeconds: 5, windowSeconds: 10, exportIntervalMs: EXPORT_INTERVAL_D_MS }
       : { pods: 50, rounds: 3, settleSeconds: 15, windowSeconds: 60, exportIntervalMs: EXPORT_INTERVAL_D_MS },
+    // part g's toggle under many flows (bench/many-flows.ts, docs/benchmark.md "Part j"); BENCH_J_TOGGLE='{"segments":2}' overrides the toggle,
+    // BENCH_J_CONNECT='{"rate":1000}' the connect loop (iterating)
+    j: {
+      toggle: {
+        ...G_TOGGLE, streams: 16, exportIntervalMs: 1_000,
+        ...(quick ? { segments: 1, cyclesPerSegment: 4, shamEvery: 2, maxSeconds: 120 } : { segments: 6, cyclesPerSegment: 16, maxSeconds: 900 }),
+        ...(process.env['BENCH_J_TOGGLE'] ? JSON.parse(process.env['BENCH_J_TOGGLE']) as Partial<ToggleSettings> : {}),
+      },
+      connect: { rate: 1_000, workers: 1, ports: 4, ...(process.env['BENCH_J_CONNECT'] ? JSON.parse(process.env['BENCH_J_CONNECT']) as Partial<ManyFlowsSettings['connect']> : {}) },
+      loadCpu: 1, benchCpu: 0, exportIntervalMs: 1_000,
+    },
   };
 }
 
-const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h,i]\n' +
+const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h,i,j]\n' +
   '  --quick      short durations and few flows (a smoke test of the benchmark, not a measurement)\n' +
   '  --only LIST  run only these parts: a (throughput), b (tc cost), c (agent CPU/RSS, drop storm),\n' +
   '               d (agent CPU/RSS with 10k and 100k active flows, share of flows counted),\n' +
@@ -155,6 +172,9 @@ const USAGE = 'Usage: node dist/bench/run.js [--quick] [--only a,b,c,d,e,f,g,h,i
   '               10k connections/s, agent memory with 100k connections open)\n' +
   '               h (DNS storm at 50k queries/s: agent CPU/RSS, rate ratio with a 95% CI, exact pod\n' +
   '               DNS counts and NXDOMAIN events, tc program ns/run with DNS on vs --no-dns)\n' +
+  '               i (idle CPU and VmHWM with 50 pods, pod mode and node level, Node\'s own floor)\n' +
+  '               j (TCP throughput with many flows, agent in pod mode with flow events toggled\n' +
+  '               underneath: ratio with a 95% CI, A/A floor, agent CPU, flow records exported)\n' +
   '               A run of some parts writes bench/results/part-<parts>.{json,md}, not latest.*\n';
 
 function parseCli(argv: string[]): { quick: boolean; parts: PartId[] } | undefined {
@@ -252,11 +272,11 @@ async function main(): Promise<number> {
   const machine = await machineInfo(root);
   progress(`machine: ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}, Node ${machine.node}, ${machine.libbpf}`);
 
-  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e']; f?: BenchResults['f']; g?: BenchResults['g']; h?: BenchResults['h']; i?: BenchResults['i'] } = {};
+  const out: { a?: BenchResults['a']; b?: BenchResults['b']; c?: BenchResults['c']; d?: BenchResults['d']; e?: BenchResults['e']; f?: BenchResults['f']; g?: BenchResults['g']; h?: BenchResults['h']; i?: BenchResults['i']; j?: BenchResults['j'] } = {};
   const errors: Array<{ part: PartId | 'setup'; message: string }> = [];
   try {
     if (cli.parts.some((p) => p !== 'b' && p !== 'f')) res.receiver = await OtlpReceiver.start();
-    if (cli.parts.some((p) => p === 'a' || p === 'c' || p === 'g' || p === 'h')) {
+    if (cli.parts.some((p) => p === 'a' || p === 'c' || p === 'g' || p === 'h' || p === 'j')) {
       res.lab = await Lab.create({ name: LAB_NAME, pods: 2 });
       progress(`lab ${LAB_NAME}: ${res.lab.pods.map((p) => `${p.hostIfname} ↔ ${p.ip}`).join(', ')}; OTLP receiver ${res.receiver!.endpoint}`);
     }
@@ -299,6 +319,11 @@ async function main(): Promise<number> {
           res.labI = undefined;
         }
       },
+      // like part g's agents: an own `fovea observe` socket
+      j: async () => {
+        const observe = join(tmpdir(), `fovea-bench-j-observe-${process.pid}.sock`);
+        out.j = await runManyFlows(res.lab!, res.receiver!, settings.j, (l) => ({ ...agentOpts(l), extraArgs: ['--observe-socket', observe] }), track);
+      },
     };
     for (const p of cli.parts) {
       if (signalled) break; // interrupted: cleanup is running, results will not be written
@@ -325,7 +350,7 @@ async function main(): Promise<number> {
   }
 
   const finishedAt = new Date();
-  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? []), ...(out.f?.targets ?? []), ...(out.g?.targets ?? []), ...(out.h?.targets ?? []), ...(out.i?.targets ?? [])];
+  const targets: Target[] = [...(out.a?.targets ?? []), ...(out.b?.targets ?? []), ...(out.c?.targets ?? []), ...(out.d?.targets ?? []), ...(out.e?.targets ?? []), ...(out.f?.targets ?? []), ...(out.g?.targets ?? []), ...(out.h?.targets ?? []), ...(out.i?.targets ?? []), ...(out.j?.targets ?? [])];
   const results: BenchResults = {
     benchmark: 'fovea-bench', version: 1,
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(),

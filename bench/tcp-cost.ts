@@ -83,7 +83,7 @@ const IPERF_PORT = 5201;
 // ---- the load: bench/tcp-load.c in a pod ----
 
 /** Cumulative counters of a tcp-load process (its mark and result lines). */
-interface LoadMark {
+export interface LoadMark {
   readonly atMs: number;
   readonly cpuUs: number;
   readonly issued: number;
@@ -109,7 +109,7 @@ async function startServers(lab: Lab, bin: string, ports: readonly number[], hol
 }
 
 /** Hard open-file limit of this process (what `prlimit` may raise its children's soft limit to). */
-function nofileHardLimit(): number {
+export function nofileHardLimit(): number {
   const m = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
   const n = m?.[1] === 'unlimited' ? 1_048_576 : Number(m?.[1]);
   if (!Number.isFinite(n) || n < 1024) throw new Error(`cannot read the open-file limit from /proc/self/limits (${m?.[1]})`);
@@ -118,7 +118,7 @@ function nofileHardLimit(): number {
 
 // ---- per-namespace sysctls of the pods ----
 
-async function podSysctl(lab: Lab, pod: number, key: string, value?: string): Promise<string> {
+export async function podSysctl(lab: Lab, pod: number, key: string, value?: string): Promise<string> {
   if (value !== undefined) await lab.exec(pod, ['sysctl', '-qw', `${key}=${value}`]);
   return (await lab.exec(pod, ['sysctl', '-n', key])).stdout.trim().replace(/\s+/g, ' ');
 }

@@ -7,7 +7,8 @@
  *  - One long iperf3 stream per segment (pod 0 → pod 1, both ends pinned to one core, 1 MiB writes),
  *    and the agent started and stopped underneath it. The rate is read from pod 1's host veth byte
  *    counter (/sys/class/net/<veth>/statistics/tx_bytes) at the edges of short windows, so a window is
- *    exactly "with" or "without" and no iperf3 start-up lies in it.
+ *    exactly "with" or "without" and no iperf3 start-up lies in it. (That is part g's load; the traffic
+ *    is a ToggleLoad, and part j's — bench/many-flows.ts — is 16 streams beside a connect loop.)
  *  - Phases alternate: without (k windows), agent start, with (k windows), agent stop, without ...
  *    A pair is the last window of one phase and the first window of the next: the two are seconds
  *    apart (an agent start or stop lies between them), and each window is in exactly one pair. Half
@@ -29,7 +30,6 @@
  * t-interval. Both are always reported.
  */
 import { readFileSync, statSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
 import type { Lab } from '../src/lab/lab.js';
 import { iperf3Server } from '../src/lab/traffic.js';
 import { AgentProcess, ifindexOf, tcxLinksOn, type AgentProcessOptions } from './agent-process.js';
@@ -54,11 +54,13 @@ export interface ToggleSettings {
   readonly affinity: { readonly client: number; readonly server: number };
   /** iperf3 -l */
   readonly length: number;
+  /** iperf3 -P: parallel streams of each connection (default 1) */
+  readonly streams?: number;
   readonly exportIntervalMs: number;
   /**
    * Pod mode: the agent is started with `--netns <the lab's glob>` (pod attribution: flow records
-   * and DNS on both lab veths, as on pods' veths in a cluster), and a with phase waits until both
-   * veths have flow records on. Otherwise the agent runs with its defaults (no flow records).
+   * and DNS on both lab veths, as on pods' veths in a cluster), and a with phase waits until the
+   * load's veths have flow records on. Otherwise the agent runs with its defaults (no flow records).
    */
   readonly netns?: boolean;
   /**
@@ -92,7 +94,7 @@ export interface TogglePhase {
   readonly windows: readonly ToggleWindow[];
   /** s from the end of the phase before to this phase's first window (the agent start or stop, or the sham's sleep, plus settling) */
   readonly gapSeconds: number;
-  /** with: spawn → "agent started" in its log, s */
+  /** with: spawn → "agent started" in its log (and the part's start hook, if any), s */
   readonly startSeconds?: number;
   /** with: the agent's CPU over the phase, % of one core */
   readonly agentCpuPct?: number;
@@ -142,6 +144,8 @@ export interface ToggleResult {
   readonly agentCpuPct: MeanCi;
   /** iperf3's own retransmit count per segment (sender side), where its summary could be read */
   readonly retransmits: readonly (number | undefined)[];
+  /** connections whose traffic ended on its own before their last cycle (why, where); their complete phases are in the pairs */
+  readonly cut?: readonly string[];
   readonly seconds: number;
 }
 
@@ -164,16 +168,19 @@ const SHAM_STOP_S = 0.15;
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
+/** The load's traffic ended on its own during a window. */
+class TrafficEnded extends Error {}
+
 function stats(xs: readonly number[]): PairStats {
   const m = meanCi(xs);
   return { n: xs.length, mean: m, median: medianCi(xs), sd: m.sd };
 }
 
 /**
- * Spawns the agent and resolves once its log (read from where it stood) says "agent started" with both lab veths attached
- * (and, with `flows`, flow records on for both: pod discovery switches them on just after the start).
+ * Spawns the agent and resolves once its log (read from where it stood) says "agent started" with `want` lab veths attached
+ * (and, with `flows`, flow records on for as many: pod discovery switches them on just after the start).
  */
-async function startAgentFast(opts: AgentProcessOptions, prefix: string, track: (a: AgentProcess | undefined) => void,
+async function startAgentFast(opts: AgentProcessOptions, prefix: string, want: number, track: (a: AgentProcess | undefined) => void,
   flows = false): Promise<{ agent: AgentProcess; seconds: number }> {
   let offset = 0;
   try { offset = statSync(opts.logPath).size; } catch { /* new log */ }
@@ -186,10 +193,10 @@ async function startAgentFast(opts: AgentProcessOptions, prefix: string, track: 
     try { text = readFileSync(opts.logPath, 'utf8').slice(offset); } catch { /* not yet */ }
     if (text.includes('"msg":"agent started"')) {
       const attached = text.split('\n').filter((l) => l.includes('"msg":"attached"') && l.includes(`"interface":"${prefix}`)).length;
-      if (attached < 2) throw new Error(`agent started with ${attached} lab veths attached (want 2):\n${agent.logTail()}`);
+      if (attached < want) throw new Error(`agent started with ${attached} lab veths attached (want ${want}):\n${agent.logTail()}`);
       const withFlows = new Set(text.split('\n').filter((l) => l.includes('"flows":true') && l.includes(`"interface":"${prefix}`))
         .map((l) => /"interface":"([^"]+)"/.exec(l)![1]));
-      if (!flows || withFlows.size >= 2) return { agent, seconds: (now() - t0) / 1000 };
+      if (!flows || withFlows.size >= want) return { agent, seconds: (now() - t0) / 1000 };
     }
     if (!agent.running) throw new Error(`agent exited before it started:\n${agent.logTail()}`);
     if (now() > deadline) {
@@ -201,33 +208,112 @@ async function startAgentFast(opts: AgentProcessOptions, prefix: string, track: 
   }
 }
 
-export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts: (label: string) => AgentProcessOptions,
-  track: (a: AgentProcess | undefined) => void, part = 'g'): Promise<ToggleResult> {
-  if (s.windowsPerPhase < 2) throw new Error('windowsPerPhase must be ≥ 2');
+/**
+ * The traffic the agent is toggled under: started once per segment (one long connection, say), its
+ * rate read from a byte counter at the edges of the windows. Part g's is `iperf3Load` (one iperf3
+ * stream); part j's adds many parallel streams and a connection loop (bench/many-flows.ts).
+ */
+export interface ToggleLoad {
+  /** what runs between which pods, for the report */
+  readonly description: string;
+  /** host-side veths of the pods involved: the agent has attached to each before a with phase; their tcx links are checked before a without phase */
+  readonly veths: readonly string[];
+  /** cumulative bytes the rate is measured on */
+  bytes(): number;
+  /** starts one segment's traffic, to run at least `seconds` */
+  start(seconds: number): Promise<ToggleSegment>;
+  /** after the last segment (also when the run failed) */
+  close(): Promise<void>;
+}
+
+export interface ToggleSegment {
+  /** why the traffic ended on its own, or undefined while it runs */
+  ended(): string | undefined;
+  /** stops it; the sender's retransmitted segments where known */
+  stop(): Promise<number | undefined>;
+}
+
+/**
+ * Called around each real agent of the run (not the shams): after its start (before settling), before
+ * its SIGTERM, after its exit. Their time counts in the agent's start and stop times, which the shams'
+ * sleeps copy.
+ */
+export interface ToggleHooks {
+  agentStarted?(agent: AgentProcess): Promise<void>;
+  agentStopping?(agent: AgentProcess): Promise<void>;
+  agentStopped?(agent: AgentProcess): Promise<void>;
+}
+
+/** Part g's load: one iperf3 connection per segment, pod 0 → pod 1, `s.streams` parallel streams (default 1), pinned per `s.affinity`; the rate is pod 1's host veth tx byte counter. */
+export async function iperf3Load(lab: Lab, s: ToggleSettings): Promise<ToggleLoad> {
   const client = lab.pod(0);
   const server = lab.pod(1);
   const counter = `/sys/class/net/${server.hostIfname}/statistics/tx_bytes`;
-  const bytes = (): number => Number(readFileSync(counter, 'utf8'));
-  const prefix = client.hostIfname.replace(/\d+$/, '');
-  const ifindexes = [ifindexOf(client.hostIfname), ifindexOf(server.hostIfname)];
-  const glob = client.netns.replace(/\d+$/, '*');
-  const opts = (label: string): AgentProcessOptions => {
+  const streams = s.streams ?? 1;
+  const srv = await iperf3Server(lab, 1);
+  return {
+    description: `pod ${client.ip} (${client.hostIfname}) → pod ${server.ip} (${server.hostIfname}), iperf3 -c, ${streams === 1 ? '1 TCP stream' : `${streams} parallel TCP streams (-P ${streams})`}, both ends pinned ` +
+      `(iperf3 -A ${s.affinity.client},${s.affinity.server}), ${s.length / 1024} KiB writes (-l ${s.length})`,
+    veths: [client.hostIfname, server.hostIfname],
+    bytes: () => Number(readFileSync(counter, 'utf8')),
+    start: async (seconds) => {
+      const a = s.affinity;
+      const iperf = lab.spawn(0, ['iperf3', '-c', server.ip, '-p', String(srv.port), '-t', String(Math.ceil(seconds)), '-A', `${a.client},${a.server}`,
+        '-l', String(s.length), ...(streams > 1 ? ['-P', String(streams)] : []), '-i', '0', '--json']);
+      let stdout = '';
+      iperf.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+      const closed = new Promise<void>((resolve) => iperf.once('close', () => resolve()));
+      return {
+        ended: () => {
+          if (iperf.exitCode === null && iperf.signalCode === null) return undefined;
+          let error = '';
+          try { error = String((JSON.parse(stdout) as { error?: string }).error ?? ''); } catch { error = stdout.trim().slice(-200); }
+          return `iperf3 client ended (exit ${iperf.exitCode}, ${iperf.signalCode})${error ? `: ${error}` : ''}`;
+        },
+        stop: async () => {
+          iperf.kill('SIGINT');
+          await Promise.race([closed, sleep(5000)]);
+          if (iperf.exitCode === null && iperf.signalCode === null) iperf.kill('SIGKILL');
+          await sleep(1000); // the server ends its side of the test before the next client comes
+          try {
+            const doc = JSON.parse(stdout) as { end?: { sum_sent?: { retransmits?: number } } };
+            return doc.end?.sum_sent?.retransmits;
+          } catch {
+            return undefined;
+          }
+        },
+      };
+    },
+    close: () => srv.stop(),
+  };
+}
+
+export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts: (label: string) => AgentProcessOptions,
+  track: (a: AgentProcess | undefined) => void, part = 'g', opts: { load?: ToggleLoad; hooks?: ToggleHooks } = {}): Promise<ToggleResult> {
+  if (s.windowsPerPhase < 2) throw new Error('windowsPerPhase must be ≥ 2');
+  const load = opts.load ?? await iperf3Load(lab, s);
+  const hooks = opts.hooks ?? {};
+  const bytes = (): number => load.bytes();
+  const prefix = load.veths[0]!.replace(/\d+$/, '');
+  const ifindexes = load.veths.map(ifindexOf);
+  const glob = lab.pod(0).netns.replace(/\d+$/, '*');
+  const startOpts = (label: string): AgentProcessOptions => {
     const o = agentOpts(label);
     return s.netns ? { ...o, extraArgs: [...(o.extraArgs ?? []), '--netns', glob] } : o;
   };
-  const srv = await iperf3Server(lab, 1);
   const phases: TogglePhase[] = [];
   const retransmitsBySegment: (number | undefined)[] = [];
   const startTimes: number[] = [];
   const stopTimes: number[] = [];
   const agentCpu: number[] = [];
+  const cut: string[] = [];
   let bpftoolSeesTcx = false;
   let agent: AgentProcess | undefined;
   const t0 = now();
   const tck = clockTicks();
 
-  /** k windows back to back from now; throws if iperf3 ended. */
-  const measure = async (iperf: ChildProcess): Promise<ToggleWindow[]> => {
+  /** k windows back to back from now; throws if the traffic ended. */
+  const measure = async (traffic: ToggleSegment): Promise<ToggleWindow[]> => {
     const out: ToggleWindow[] = [];
     let t = now();
     let b = bytes();
@@ -239,7 +325,8 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
       const t1 = now();
       const b1 = bytes();
       const sys1 = systemCpu();
-      if (iperf.exitCode !== null || iperf.signalCode !== null) throw new Error(`iperf3 client ended during a window (exit ${iperf.exitCode}, ${iperf.signalCode})`);
+      const ended = traffic.ended();
+      if (ended !== undefined) throw new TrafficEnded(`${ended} during a window`);
       out.push({ gbps: ((b1 - b) * 8) / ((t1 - t) / 1000) / 1e9, seconds: (t1 - t) / 1000, machineBusyPct: ((sys1.busy - sys.busy) / Math.max(1, sys1.total - sys.total)) * 100 });
       t = t1; b = b1; sys = sys1;
     }
@@ -257,12 +344,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
       }
       const perCycle = 2 * s.windowsPerPhase * s.windowSeconds + 5 + s.settleAfterStartSeconds + s.settleAfterStopSeconds;
       const budget = Math.ceil(s.warmupSeconds + s.windowsPerPhase * s.windowSeconds + s.cyclesPerSegment * perCycle * 3 + 60);
-      const a = s.affinity;
-      const iperf = lab.spawn(0, ['iperf3', '-c', server.ip, '-p', String(srv.port), '-t', String(budget), '-A', `${a.client},${a.server}`,
-        '-l', String(s.length), '-i', '0', '--json']);
-      let stdout = '';
-      iperf.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
-      const closed = new Promise<void>((resolve) => iperf.once('close', () => resolve()));
+      const traffic = await load.start(budget);
       try {
         await sleep(s.warmupSeconds * 1000);
         // without, then (with|sham, without) × cycles
@@ -271,7 +353,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
           const links = await tcxLinksOn(ifindexes);
           if (links !== undefined && links > 0) throw new Error(`'without' phase (cycle ${c}): ${links} tcx links still on the lab veths`);
           const gap = c === cycle && phases.length > 0 && phases[phases.length - 1]!.segment === seg ? (now() - prevEnd) / 1000 : 0;
-          const windows = await measure(iperf);
+          const windows = await measure(traffic);
           phases.push({ segment: seg, cycle: c, kind: 'without', windows, gapSeconds: gap, ...(links !== undefined ? { tcxLinks: links } : {}) });
           prevEnd = now();
           progress(`${part}: segment ${seg} cycle ${c} without: ${windows.map((w) => w.gbps.toFixed(2)).join(' ')} Gbit/s (machine busy ${windows.map((w) => w.machineBusyPct.toFixed(0)).join(' ')}%)`);
@@ -284,31 +366,36 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
           if (sham) {
             await sleep(((startTimes.length ? median(startTimes) : SHAM_START_S) + s.settleAfterStartSeconds) * 1000);
             gap = (now() - prevEnd) / 1000;
-            const windows = await measure(iperf);
+            const windows = await measure(traffic);
             phases.push({ segment: seg, cycle, kind: 'sham', windows, gapSeconds: gap });
             prevEnd = now();
             await sleep(((stopTimes.length ? median(stopTimes) : SHAM_STOP_S) + s.settleAfterStopSeconds) * 1000);
           } else {
-            const started = await startAgentFast(opts(`${part}-toggle`), prefix, track, s.netns === true);
+            const started = await startAgentFast(startOpts(`${part}-toggle`), prefix, load.veths.length, track, s.netns === true);
             agent = started.agent;
-            startTimes.push(started.seconds);
+            const h0 = now();
+            await hooks.agentStarted?.(agent);
+            const startSeconds = started.seconds + (now() - h0) / 1000;
+            startTimes.push(startSeconds);
             await sleep(s.settleAfterStartSeconds * 1000);
             const links = await tcxLinksOn(ifindexes);
             if (links !== undefined && links >= 4) bpftoolSeesTcx = true;
             gap = (now() - prevEnd) / 1000;
             const c0 = cpuTicks(agent.pid);
             const w0 = now();
-            const windows = await measure(iperf);
+            const windows = await measure(traffic);
             const cpuPct = ((cpuTicks(agent.pid) - c0) / tck / ((now() - w0) / 1000)) * 100;
             if (!agent.running) throw new Error(`agent exited during a with phase:\n${agent.logTail()}`);
             prevEnd = now();
+            await hooks.agentStopping?.(agent);
             const exit = await agent.stop();
             track(undefined);
-            stopTimes.push((now() - prevEnd) / 1000);
             if (exit.code !== 0) throw new Error(`agent exit ${JSON.stringify(exit)}:\n${agent.logTail()}`);
+            await hooks.agentStopped?.(agent);
+            stopTimes.push((now() - prevEnd) / 1000); // the hook's time too: a sham's "stop" sleeps as long
             agent = undefined;
             agentCpu.push(cpuPct);
-            phases.push({ segment: seg, cycle, kind: 'with', windows, gapSeconds: gap, startSeconds: started.seconds, agentCpuPct: cpuPct });
+            phases.push({ segment: seg, cycle, kind: 'with', windows, gapSeconds: gap, startSeconds, agentCpuPct: cpuPct });
             await sleep(s.settleAfterStopSeconds * 1000);
           }
           const last = phases[phases.length - 1]!;
@@ -316,22 +403,26 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
             (last.agentCpuPct !== undefined ? ` (agent started in ${last.startSeconds!.toFixed(2)} s, ${last.agentCpuPct.toFixed(2)}% of a core)` : ''));
           await without(cycle);
         }
+      } catch (err) {
+        // the traffic ended on its own: this connection ends here (its complete phases are kept, the cut one is not), the run goes on
+        if (!(err instanceof TrafficEnded)) throw err;
+        cut.push(`connection ${seg}, cycle ${cycle}: ${err.message}`);
+        progress(`${part}: connection ${seg} cut at cycle ${cycle}: ${err.message}`);
+        if (agent) {
+          await hooks.agentStopping?.(agent);
+          await agent.stop();
+          track(undefined);
+          await hooks.agentStopped?.(agent);
+          agent = undefined;
+        }
       } finally {
-        iperf.kill('SIGINT');
-        await Promise.race([closed, sleep(5000)]);
-        if (iperf.exitCode === null && iperf.signalCode === null) iperf.kill('SIGKILL');
+        retransmitsBySegment.push(await traffic.stop());
       }
       slowest = Math.max(slowest, (now() - segStart) / 1000);
-      try {
-        const doc = JSON.parse(stdout) as { end?: { sum_sent?: { retransmits?: number } } };
-        retransmitsBySegment.push(doc.end?.sum_sent?.retransmits);
-      } catch {
-        retransmitsBySegment.push(undefined);
-      }
     }
   } finally {
     if (agent) { await agent.stop(); track(undefined); }
-    await srv.stop();
+    await load.close();
   }
 
   // pairs: the last window of each phase with the first window of the next (same segment)
@@ -358,8 +449,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
   return {
     settings: s,
     ...(s.netns ? { netns: glob } : {}),
-    direction: `pod ${client.ip} (${client.hostIfname}) → pod ${server.ip} (${server.hostIfname}), iperf3 -c, 1 TCP stream, both ends pinned ` +
-      `(iperf3 -A ${s.affinity.client},${s.affinity.server}), ${s.length / 1024} KiB writes (-l ${s.length})`,
+    direction: load.description,
     phases: phases.map((p) => ({ ...p, windows: p.windows.map((w) => ({ gbps: round(w.gbps, 3), seconds: round(w.seconds, 3), machineBusyPct: round(w.machineBusyPct, 1) })),
       gapSeconds: round(p.gapSeconds, 2), ...(p.startSeconds !== undefined ? { startSeconds: round(p.startSeconds, 2) } : {}),
       ...(p.agentCpuPct !== undefined ? { agentCpuPct: round(p.agentCpuPct, 2) } : {}) })),
@@ -371,6 +461,7 @@ export async function runThroughputToggle(lab: Lab, s: ToggleSettings, agentOpts
     medianStartSeconds: median(startTimes),
     agentCpuPct: meanCi(agentCpu),
     retransmits: retransmitsBySegment,
+    cut,
     seconds: (now() - t0) / 1000,
   };
 }
