@@ -125,10 +125,12 @@ function settingsFor(quick: boolean): Settings {
       // BENCH_G_TOGGLE='{"segments":2}' overrides these settings, of both configurations (iterating; bench/manual/throughput-toggle.mjs
       // runs the measure alone). Two configurations, one after the other: the agent's defaults, and pod mode (--netns: flow records
       // and DNS on the veths); G_TOGGLE's 8 connections in 1,230 s are split between them (5 + 5 in at most 800 s each) so the part
-      // stays near 30 min.
+      // stays near 30 min. BENCH_G_TOGGLE_DEFAULTS='{"segments":1}' overrides the defaults configuration's alone (after
+      // BENCH_G_TOGGLE), e.g. to spend a short run's time on pod mode; the report gives each configuration's pair count.
       throughput: {
         ...(quick ? { ...G_TOGGLE, segments: 1, cyclesPerSegment: 2, shamEvery: 2 } : { ...G_TOGGLE, segments: 5, maxSeconds: 800 }),
         ...(process.env['BENCH_G_TOGGLE'] ? JSON.parse(process.env['BENCH_G_TOGGLE']) as Partial<ToggleSettings> : {}),
+        ...(process.env['BENCH_G_TOGGLE_DEFAULTS'] ? JSON.parse(process.env['BENCH_G_TOGGLE_DEFAULTS']) as Partial<ToggleSettings> : {}),
       },
       throughputPods: {
         ...(quick ? { ...G_TOGGLE, segments: 1, cyclesPerSegment: 2, shamEvery: 2 } : { ...G_TOGGLE, segments: 5, maxSeconds: 800 }),
