@@ -5,8 +5,10 @@
 //   node bench/manual/drop-variants.mjs [--rounds 4] [--seconds 5] [--agent-args "..."] none base=bpf/build new=/tmp/x ...
 //
 // Each argument is label=<dir with drop.bpf.o, drop-noevents.bpf.o, traffic.bpf.o, tcp.bpf.o> (the
-// agent's --bpf-dir) with optional agent flags after commas (`noev=bpf/build,--no-drop-events`), or
-// `none` (no agent); bench/manual/build-drop-variant.sh builds such a directory. Per round and
+// agent's --bpf-dir) with optional agent flags after commas (`noev=bpf/build,--no-drop-events`), and
+// `root=<checkout>` to run another checkout's agent (an older commit's objects with its own reader:
+// `base=/tmp/old/bpf/build,root=/tmp/old`), or `none` (no agent); bench/manual/build-drop-variant.sh
+// builds such a directory. Per round and
 // variant: the agent is started (defaults, --interfaces on the storm pair, exporting to an
 // in-process OTLP receiver), then two windows:
 //   1. rate: kernel.bpf_stats_enabled=0, trafgen for --seconds; drops/s = nft rule Δ ÷ trafgen time;
@@ -40,8 +42,9 @@ const variants = positionals.map((p) => {
   if (p === 'none') return { label: 'none', dir: undefined, args: [] };
   const i = p.indexOf('=');
   if (i < 0) throw new Error(`variant ${p}: want label=dir[,agent-flag...] or none`);
-  const [dir, ...args] = p.slice(i + 1).split(',');
-  return { label: p.slice(0, i), dir: resolve(dir), args };
+  const [dir, ...rest] = p.slice(i + 1).split(',');
+  const root = rest.find((a) => a.startsWith('root='))?.slice(5);
+  return { label: p.slice(0, i), dir: resolve(dir), root: root ? resolve(root) : ROOT, args: rest.filter((a) => !a.startsWith('root=')) };
 });
 if (!variants.length) throw new Error('no variants');
 
@@ -102,12 +105,14 @@ try {
       if (v.dir) {
         receiver.clear();
         agent = AgentProcess.start({
-          root: ROOT, endpoint: receiver.endpoint, interfaces: 'fvdv*', exportIntervalMs: 5000,
+          root: v.root, endpoint: receiver.endpoint, interfaces: 'fvdv*', exportIntervalMs: 5000,
           logPath: join(tmpdir(), `fovea-dropvar-${v.label}.log`), pidPath: join(tmpdir(), `fovea-dropvar-${process.pid}.pid`),
           extraArgs: ['--bpf-dir', v.dir, '--observe-socket', sock, ...AGENT_ARGS, ...v.args],
         });
-        await agent.waitAttached(receiver, 2, 30_000);
+        if (v.args.includes('--no-traffic')) await receiver.waitFor((r) => r.requestCount >= 1, 30_000); // no interfaces to attach
+        else await agent.waitAttached(receiver, 2, 30_000);
         await sleep(1000);
+        if (!(await programsOf(agent.pid, (n) => n.startsWith('drop_'))).length) throw new Error(`${v.label}: the agent loaded no drop program (see ${join(tmpdir(), `fovea-dropvar-${v.label}.log`)})`);
       }
       try {
         const ours = new Set(agent ? (await programsOf(agent.pid, () => true)).map((p) => p.id) : []);
