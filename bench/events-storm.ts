@@ -11,6 +11,12 @@
  * = the nft counter — and the agent's drop count = the nft counter; latency from the drop (the
  * kernel's timestamp) to the `fovea observe` line and to the OTLP receiver, during the storm and
  * for single drops afterwards.
+ *
+ * The storm's cost: its rate with the agent ÷ without, where "without" is the mean of the same storm
+ * just before the agent starts and just after it stops (a drift of the machine in between cancels
+ * out); and, in a window of its own after the reconciliation (kernel.bpf_stats_enabled=1, which
+ * itself slows every program run by two clock reads), each of the agent's programs' ns per run and
+ * runs per drop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -19,6 +25,7 @@ import type { NetworkEvent } from '../src/events/types.js';
 import { INSTRUMENTS } from '../src/names.js';
 import { flattenAttrs, type OtlpReceiver } from '../src/otlp/receiver.js';
 import { AgentProcess, type AgentProcessOptions } from './agent-process.js';
+import { enableBpfStats, programDelta, programsOf, restoreBpfStats } from './bpf-stats.js';
 import { nftCount, setUp, STORM_B as B, STORM_INTERFACES, tearDown, trafgen, trafgenConfig } from './storm.js';
 import { MB, measureProcess, progress, round, sleep, target, type CpuWindow, type Target } from './util.js';
 
@@ -30,8 +37,18 @@ export interface EventsStormSettings {
   readonly ratePerCpu: number;
   /** single drops after the storm, for the idle latency */
   readonly singleDrops: number;
-  /** the same storm without the agent first (the generator's and kernel's own rate) */
+  /** the same storm without the agent, before the agent starts and again after it stops (the generator's and kernel's own rate) */
   readonly referenceSeconds: number;
+  /** the storm once more with kernel.bpf_stats_enabled=1: ns per run of each program */
+  readonly statsSeconds: number;
+}
+
+/** One of the agent's programs during the bpf_stats window of the storm. */
+export interface StormProgram {
+  readonly name: string;
+  readonly nsPerRun: number;
+  /** runs ÷ drops the nft rule counted in the window */
+  readonly runsPerDrop: number;
 }
 
 export interface Latency {
@@ -48,6 +65,12 @@ export interface EventsStormResult {
   readonly storm: CpuWindow & { readonly nftDelta: number; readonly dropsPerSecond: number; readonly trafgenSeconds: number };
   /** the same storm without the agent, before it starts: what the generator and kernel reach alone */
   readonly reference: { readonly nftDelta: number; readonly dropsPerSecond: number; readonly trafgenSeconds: number };
+  /** the same again after the agent stopped */
+  readonly referenceAfter: { readonly nftDelta: number; readonly dropsPerSecond: number; readonly trafgenSeconds: number };
+  /** storm.dropsPerSecond ÷ the mean of reference and referenceAfter */
+  readonly rateRatio: number;
+  /** the bpf_stats window: drops/s with stats on, and the agent's programs that ran */
+  readonly programs: { readonly dropsPerSecond: number; readonly seconds: number; readonly list: readonly StormProgram[]; readonly nsPerDrop: number };
   readonly reconcile: {
     readonly nftDelta: number;
     readonly agentDropDelta: number;
@@ -126,13 +149,17 @@ export async function runEventsStorm(root: string, receiver: OtlpReceiver, setti
   let client: ObserveClient | undefined;
   try {
     const cfg = trafgenConfig();
-    progress(`e: reference storm WITHOUT the agent, ${settings.referenceSeconds} s`);
-    const ref0 = await nftCount();
-    const refSeconds = await trafgen(cfg, settings.referenceSeconds, threads);
-    await sleep(500);
-    const refDelta = (await nftCount()) - ref0;
-    const reference = { nftDelta: refDelta, dropsPerSecond: Math.round(refDelta / refSeconds), trafgenSeconds: refSeconds };
-    progress(`e: reference: ${reference.dropsPerSecond} drops/s without the agent`);
+    const referenceStorm = async (when: string) => {
+      progress(`e: reference storm WITHOUT the agent (${when}), ${settings.referenceSeconds} s`);
+      const ref0 = await nftCount();
+      const refSeconds = await trafgen(cfg, settings.referenceSeconds, threads);
+      await sleep(500);
+      const refDelta = (await nftCount()) - ref0;
+      const r = { nftDelta: refDelta, dropsPerSecond: Math.round(refDelta / refSeconds), trafgenSeconds: refSeconds };
+      progress(`e: reference (${when}): ${r.dropsPerSecond} drops/s without the agent`);
+      return r;
+    };
+    const reference = await referenceStorm('before');
     receiver.clear();
     agent = AgentProcess.start({
       ...agentOpts, interfaces: STORM_INTERFACES,
@@ -183,6 +210,33 @@ export async function runEventsStorm(root: string, receiver: OtlpReceiver, setti
     const singleOtlp = otlpDrops(receiver, logReq1).filter((e) => e.reason === 'NETFILTER_DROP');
     const singleObs = client.lines.slice(obs1);
 
+    progress(`e: the storm again with kernel.bpf_stats_enabled=1, ${settings.statsSeconds} s: ns per run of the agent's programs`);
+    const pick = (n: string): boolean => /^(drop_|traffic_)/.test(n);
+    let programs: EventsStormResult['programs'];
+    enableBpfStats();
+    try {
+      const p0 = await programsOf(agent.pid, pick);
+      const n0 = await nftCount();
+      const secs = await trafgen(cfg, settings.statsSeconds, threads);
+      await sleep(300);
+      const p1 = await programsOf(agent.pid, pick);
+      const drops = (await nftCount()) - n0;
+      const list = programDelta(p0, p1, secs).filter((p) => p.runs > 0)
+        .map((p) => ({ name: p.name, nsPerRun: round(p.nsPerRun, 1), runsPerDrop: round(p.runs / drops, 3) }));
+      programs = { dropsPerSecond: Math.round(drops / secs), seconds: secs, list, nsPerDrop: round(list.reduce((a, p) => a + p.nsPerRun * p.runsPerDrop, 0), 1) };
+    } finally {
+      restoreBpfStats();
+    }
+    progress(`e: ${programs.list.map((p) => `${p.name} ${p.nsPerRun} ns × ${p.runsPerDrop}`).join(', ')}: ${programs.nsPerDrop} ns per drop`);
+    client.stop();
+    client = undefined;
+    await agent.stop();
+    track(undefined);
+    agent = undefined;
+    await sleep(1_000);
+    const referenceAfter = await referenceStorm('after');
+    const rateRatio = storm.dropsPerSecond / ((reference.dropsPerSecond + referenceAfter.dropsPerSecond) / 2);
+
     const reconcile = {
       nftDelta, agentDropDelta: after.drops - before.drops, eventsRead: after.read - before.read,
       suppressed: after.suppressed - before.suppressed, ringFull: after.ringFull - before.ringFull,
@@ -199,13 +253,14 @@ export async function runEventsStorm(root: string, receiver: OtlpReceiver, setti
     const allObserve = latency([...stormObs, ...singleObs].map((l) => l.at - l.event.timeMs));
     const targets: Target[] = [
       target('e', 'e.storm-rate', 'drop storm rate with the agent running (nft netdev rule counter ÷ trafgen time)', storm.dropsPerSecond, '>=', 1_000_000, 'drops/s', 0),
+      target('e', 'e.storm-ratio', `drop storm rate with the agent ÷ without (mean of ${settings.referenceSeconds} s before the agent started and after it stopped: ${reference.dropsPerSecond} and ${referenceAfter.dropsPerSecond} drops/s)`, round(rateRatio, 3), '>=', 0.9, '', 3),
       target('e', 'e.storm-cpu', `agent CPU during the storm, utime+stime over ${round(storm.wallSeconds, 1)} s wall, % of one core`, storm.pctOfOneCore, '<=', 25, '% core', 2),
       target('e', 'e.drops-exact', 'agent Δ fovea.network.drop.packets{NETFILTER_DROP} = nft rule Δ', reconcile.agentDropDelta, '==', nftDelta, 'drops', 0),
       target('e', 'e.events-reconcile', 'NETFILTER_DROP events received (OTLP) + suppressed{NETFILTER_DROP} + lost{ring_full} (agent metrics, Δ) = nft rule Δ', reconcile.otlpReceived + reconcile.suppressed + reconcile.ringFull, '==', nftDelta, 'drops', 0),
       target('e', 'e.events-delivered', 'drop events (every reason) at the OTLP receiver = drop events the agent read (fovea.agent.events.read Δ)', reconcile.otlpReceivedAll, '==', reconcile.eventsRead, 'events', 0),
       target('e', 'e.observe-latency-p95', `drop (kernel timestamp) → \`fovea observe\` line, 95th percentile over ${allObserve.samples} events (storm and single drops)`, allObserve.p95Ms, '<=', 1000, 'ms', 1),
     ];
-    return { settings, generator: 'trafgen (netsniff-ng) → veth → nft netdev ingress drop', threads, storm, reference, reconcile, latency: latencyResult, targets };
+    return { settings, generator: 'trafgen (netsniff-ng) → veth → nft netdev ingress drop', threads, storm, reference, referenceAfter, rateRatio, programs, reconcile, latency: latencyResult, targets };
   } finally {
     client?.stop();
     await agent?.stop();

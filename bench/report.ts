@@ -264,12 +264,22 @@ function partE(e: EventsStormResult): string {
     `**${int(s.dropsPerSecond)} drops/s**. The agent ran with \`--drop-event-rate ${e.settings.ratePerCpu}\` (events per second per CPU per ` +
     'reason, in the kernel), its `fovea observe` socket, and a `fovea observe --follow -o json --reason NETFILTER_DROP` client connected. ' +
     `The whole machine was ${f(s.machineBusyPct, 0)}% busy during the storm (both cores: trafgen and the kernel's receive/drop path). ` +
-    `The same storm without the agent, just before: ${int(e.reference.dropsPerSecond)} drops/s — with the agent ${f((s.dropsPerSecond / e.reference.dropsPerSecond) * 100, 1)}% of that ` +
+    `The same storm without the agent, just before it started and just after it stopped: ${int(e.reference.dropsPerSecond)} and ${int(e.referenceAfter.dropsPerSecond)} drops/s — ` +
+    `with the agent **${f(e.rateRatio * 100, 1)}%** of their mean ` +
     '(the drop probe runs for every drop in the dropping CPU\'s softirq, not in the agent process). trafgen sends from a packet socket\'s TX ring: ' +
     'the frames\' headers are in page fragments, outside the skb\'s linear area, so the probe counts them as `header_unreadable` and their events carry no 5-tuple.',
     '',
     table(['agent', 'wall s', 'CPU % of one core', 'RSS max MB', 'RSS end MB', 'VmHWM MB'], [
       ['during the storm', f(s.wallSeconds, 1), f(s.pctOfOneCore, 3), mb(s.rssMax), mb(s.rssEnd), mb(s.hwmEnd)],
+    ]),
+    '',
+    `The agent's programs during the same storm, ${f(e.programs.seconds, 1)} s more with \`kernel.bpf_stats_enabled=1\` ` +
+    `(${int(e.programs.dropsPerSecond)} drops/s: the stats' own two clock reads per run slow every program down; ` +
+    'an empty program on the same hook measures about 50 ns per run this way, see docs/benchmark.md):',
+    '',
+    table(['program', 'ns per run', 'runs per drop'], [
+      ...e.programs.list.map((p) => [`\`${p.name}\``, f(p.nsPerRun, 1), f(p.runsPerDrop, 3)]),
+      ['all, per drop', f(e.programs.nsPerDrop, 1), ''],
     ]),
     '',
     'Reconciliation (agent metrics are Δ between the export before and the first export collected after the storm):',

@@ -109,8 +109,8 @@ function settingsFor(quick: boolean): Settings {
       ? { flowCounts: [1_000, 5_000], windowSeconds: 12, periodMs: 3_000, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_D_MS }
       : { flowCounts: [10_000, 100_000], windowSeconds: 60, periodMs: 5_000, settleSeconds: 3, exportIntervalMs: EXPORT_INTERVAL_D_MS },
     e: quick
-      ? { stormSeconds: 3, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 5, referenceSeconds: 2 }
-      : { stormSeconds: 10, settleSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 20, referenceSeconds: 5 },
+      ? { stormSeconds: 3, settleSeconds: 1, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 5, referenceSeconds: 2, statsSeconds: 2 }
+      : { stormSeconds: 10, settleSeconds: 2, exportIntervalMs: EXPORT_INTERVAL_MS, ratePerCpu: 100, singleDrops: 20, referenceSeconds: 5, statsSeconds: 5 },
     f: {
       rounds: quick ? 2 : 4, warmupSeconds: quick ? 1 : 1.5, windowSeconds: quick ? 2 : 6, settleSeconds: 0.5,
       // BENCH_F_CONFIGS="55k/0 clients;55k/1 client": only these configurations (iterating on one figure)

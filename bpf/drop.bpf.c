@@ -7,11 +7,18 @@
  *   (struct sk_buff *skb, void *location, enum skb_drop_reason reason [, struct sock *rx_sk])
  * The agent loads exactly one of the two programs (set_autoload) and attaches it.
  *
- * Per dropped packet: one per-CPU hash lookup (plus an insert the first time a key is seen), a
- * few small bounded header reads, and two lookups of the addresses among the local pods'
- * (drop_pod_ips) — when a pod is at either end, its own counters and the dropped 5-tuple too.
- * When drop events are on (drop_event_cfg), a rate-limited sample of drops also goes to user space
- * through the ring buffer drop_events, submitted without wakeup (the agent drains it on a timer).
+ * Per dropped packet: one bounded probe read of the IP header with the 4 bytes after it (the ports,
+ * when no IP options come between), a slot of the per-CPU array drop_reason_counts (the kernel's
+ * core reasons: no hash; subsystem reasons go to the per-CPU hash drop_counts), and two lookups of
+ * the addresses among the local pods' (drop_pod_ips) — when a pod is at either end, its own
+ * counters and the dropped 5-tuple too. When drop events are on (drop_event_cfg), a rate-limited
+ * sample of drops also goes to user space through the ring buffer drop_events, submitted without
+ * wakeup (the agent drains it on a timer); a drop over the limit costs a jiffies read, not a clock
+ * read, until the next timer tick.
+ * Measured per run under part e's storm (bench/manual/drop-variants.mjs, tp_btf, bpf_stats on,
+ * 6.18 in a 2-core VM, 2026-12-03): 70.7 ± 5.5 ns (the hash and a clock read per drop before:
+ * 151.0 ± 2.9), of which ~50 ns is the floor an empty program shows there (bpf_stats' own clock
+ * reads); drops whose headers are parsed (--linear): 163.5 vs 319.9 before. docs/benchmark.md, "Part e".
  * Kernels without drop reasons (< 5.17) run the *_loc programs: drops counted by the kernel
  * function that freed the packet (drop_location_counts), see DROP_REASON_NONE_GIVEN in drop.h.
  * Built twice (scripts/build-bpf.sh): drop.bpf.o, and drop-noevents.bpf.o with FOVEA_NO_EVENTS —
@@ -26,8 +33,18 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* key: struct drop_key (reason, ip version, transport); value: per-CPU packets+bytes.
- * Size DROP_MAX_KEYS: every reason x family x transport with room to spare; user space may resize. */
+/* key: reason * DROP_KEY_SLOTS + family * DROP_TRANSPORTS + transport (drop.h); value: per-CPU
+ * packets+bytes. The kernel's core drop reasons: a slot each, no hash, no insert. Sized by the agent
+ * to the running kernel's reasons x DROP_KEY_SLOTS (at most DROP_ARRAY_REASONS of them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP_ARRAY_REASONS * DROP_KEY_SLOTS);
+	__type(key, __u32);
+	__type(value, struct drop_value);
+} drop_reason_counts SEC(".maps");
+
+/* key: struct drop_key (reason, ip version, transport); value: per-CPU packets+bytes. Reasons that
+ * have no slot in drop_reason_counts (subsystem reasons, bits 16..30). Size DROP_MAX_KEYS. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, DROP_MAX_KEYS);
@@ -127,13 +144,6 @@ static __always_inline __u8 transport_bucket(__u8 proto, __u8 ip_version)
 }
 
 /*
- * Fill ip_version and transport from the packet. Never trusts the packet: every read is a
- * bounded bpf_probe_read_kernel that may fail, and a failure leaves the key at "unknown".
- * The network header offset is only used when set (0xffff means unset), and only what lies in
- * the skb's linear area (head .. head + tail) is read: a paged skb (e.g. from a packet socket's
- * TX ring) may keep its headers in page fragments, and the bytes past `tail` are stale.
- */
-/*
  * A field of the skb on the per-drop path. tp_btf hands the program a BTF-typed skb pointer, so a
  * plain (CO-RE relocated) load works and costs one instruction; the raw tracepoint's is untyped
  * and needs bpf_probe_read_kernel (a helper call each). `direct` is a constant at every call site
@@ -142,20 +152,45 @@ static __always_inline __u8 transport_bucket(__u8 proto, __u8 ip_version)
  */
 #define SKB_READ(direct, skb, field) ((direct) ? (skb)->field : BPF_CORE_READ(skb, field))
 
-/* Ports (and, for drop events, the TCP header's offset) when the transport header is in the linear area. */
-static __always_inline void read_ports(unsigned char *head, __u32 tail, __u32 off, __u8 proto,
-				       struct drop_flow_key *fk, __u32 *l4_off)
+/* An IP header and the 4 bytes after it: a TCP or UDP header's ports when no options or extension
+ * headers come between, read together with the header (one probe read per drop, not two). */
+struct ipv4_ports {
+	struct iphdr iph;
+	__be16 ports[2];
+};
+struct ipv6_ports {
+	struct ipv6hdr ip6h;
+	__be16 ports[2];
+};
+
+/*
+ * Ports (and, for drop events, the TCP header's offset) when the transport header at `off` is in
+ * the linear area: TCP through its flags byte (offset 13), UDP its two ports. `read` holds them when
+ * they were read with the IP header (the transport starts right after it), else they are read here.
+ */
+static __always_inline void set_ports(unsigned char *head, __u32 tail, __u32 off, __u8 proto,
+				      const __be16 *read, struct drop_flow_key *fk, __u32 *l4_off)
 {
-	/* TCP: through the flags byte (offset 13); UDP: the two ports */
 	if (off + (proto == FOVEA_IPPROTO_TCP ? 14 : 4) > tail)
 		return;
-	if (bpf_probe_read_kernel(&fk->sport, 4, head + off)) { /* sport, dport */
+	if (read) {
+		fk->sport = read[0];
+		fk->dport = read[1];
+	} else if (bpf_probe_read_kernel(&fk->sport, 4, head + off)) { /* sport, dport */
 		fk->sport = fk->dport = 0;
 		return;
 	}
 	*l4_off = off;
 }
 
+/*
+ * Fill ip_version and transport from the packet. Never trusts the packet: every read is a
+ * bounded bpf_probe_read_kernel that may fail, and a failure leaves the key at "unknown".
+ * The network header offset is only used when set (0xffff means unset), and only what lies in
+ * the skb's linear area (head .. head + tail) is read: a paged skb (e.g. from a packet socket's
+ * TX ring) may keep its headers in page fragments, and the bytes past `tail` are stale.
+ * The IP header is read with the 4 bytes after it when those are in the linear area too.
+ */
 static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *key, struct drop_flow_key *fk,
 					  __u32 *l4_off, bool direct)
 {
@@ -163,50 +198,60 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 	unsigned char *head = SKB_READ(direct, skb, head);
 	__u16 nh_off = SKB_READ(direct, skb, network_header);
 	__u32 tail = SKB_READ(direct, skb, tail); /* offset from head on 64-bit (NET_SKBUFF_DATA_USES_OFFSET) */
-	__u8 first;
 
 	if (protocol != FOVEA_ETH_P_IP && protocol != FOVEA_ETH_P_IPV6)
 		return;
 	key->ip_version = protocol == FOVEA_ETH_P_IP ? 4 : 6;
 	if (!head || nh_off == (__u16)~0U)
 		goto unreadable;
-	if ((__u32)nh_off + (key->ip_version == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)) > tail)
-		goto unreadable; /* the IP header is not in the linear area */
-	if (bpf_probe_read_kernel(&first, sizeof(first), head + nh_off))
-		goto unreadable;
-	/* The version nibble must agree with skb->protocol, or the header offset is stale. */
-	if ((first >> 4) != key->ip_version) {
-		key->transport = DROP_TRANSPORT_UNKNOWN;
-		return;
-	}
 
 	if (key->ip_version == 4) {
-		struct iphdr iph;
+		struct ipv4_ports h;
+		bool with_ports = (__u32)nh_off + sizeof(h) <= tail;
+		__u32 off;
 
-		if (bpf_probe_read_kernel(&iph, sizeof(iph), head + nh_off))
+		if ((__u32)nh_off + sizeof(h.iph) > tail)
+			goto unreadable; /* the IP header is not in the linear area */
+		/* two constant sizes: the verifier then knows which bytes of h are written */
+		if (with_ports ? bpf_probe_read_kernel(&h, sizeof(h), head + nh_off)
+			       : bpf_probe_read_kernel(&h.iph, sizeof(h.iph), head + nh_off))
 			goto unreadable;
-		if (iph.ihl < 5)
+		/* The version nibble must agree with skb->protocol, or the header offset is stale. */
+		if (h.iph.version != 4) {
+			key->transport = DROP_TRANSPORT_UNKNOWN;
+			return;
+		}
+		if (h.iph.ihl < 5)
 			return; /* malformed: leave transport unknown */
-		key->transport = transport_bucket(iph.protocol, 4);
+		key->transport = transport_bucket(h.iph.protocol, 4);
 		fk->ip_version = 4;
-		fk->proto = iph.protocol;
+		fk->proto = h.iph.protocol;
 		fk->src[10] = fk->src[11] = fk->dst[10] = fk->dst[11] = 0xff;
-		__builtin_memcpy(&fk->src[12], &iph.saddr, 4);
-		__builtin_memcpy(&fk->dst[12], &iph.daddr, 4);
-		if ((iph.protocol == FOVEA_IPPROTO_TCP || iph.protocol == FOVEA_IPPROTO_UDP) &&
-		    !(iph.frag_off & bpf_htons(0x1fff)))
-			read_ports(head, tail, nh_off + iph.ihl * 4, iph.protocol, fk, l4_off);
+		__builtin_memcpy(&fk->src[12], &h.iph.saddr, 4);
+		__builtin_memcpy(&fk->dst[12], &h.iph.daddr, 4);
+		off = nh_off + h.iph.ihl * 4;
+		if ((h.iph.protocol == FOVEA_IPPROTO_TCP || h.iph.protocol == FOVEA_IPPROTO_UDP) &&
+		    !(h.iph.frag_off & bpf_htons(0x1fff)))
+			set_ports(head, tail, off, h.iph.protocol, with_ports && h.iph.ihl == 5 ? h.ports : NULL, fk, l4_off);
 		return;
 	}
 
-	struct ipv6hdr ip6h;
+	struct ipv6_ports h6;
+	bool with_ports6 = (__u32)nh_off + sizeof(h6) <= tail;
 	__u8 nexthdr;
 	__u32 off = nh_off + sizeof(struct ipv6hdr);
 	bool later_fragment = false; /* a non-first fragment carries no transport header */
 
-	if (bpf_probe_read_kernel(&ip6h, sizeof(ip6h), head + nh_off))
+	if (off > tail)
+		goto unreadable; /* the IP header is not in the linear area */
+	if (with_ports6 ? bpf_probe_read_kernel(&h6, sizeof(h6), head + nh_off)
+			: bpf_probe_read_kernel(&h6.ip6h, sizeof(h6.ip6h), head + nh_off))
 		goto unreadable;
-	nexthdr = ip6h.nexthdr;
+	if (h6.ip6h.version != 6) {
+		key->transport = DROP_TRANSPORT_UNKNOWN;
+		return;
+	}
+	nexthdr = h6.ip6h.nexthdr;
 #pragma unroll
 	for (int i = 0; i < 4; i++) {
 		struct ipv6_opt_hdr opt;
@@ -229,10 +274,11 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct drop_key *
 	key->transport = ipv6_is_ext(nexthdr) ? DROP_TRANSPORT_OTHER : transport_bucket(nexthdr, 6);
 	fk->ip_version = 6;
 	fk->proto = nexthdr;
-	__builtin_memcpy(fk->src, &ip6h.saddr, 16);
-	__builtin_memcpy(fk->dst, &ip6h.daddr, 16);
+	__builtin_memcpy(fk->src, &h6.ip6h.saddr, 16);
+	__builtin_memcpy(fk->dst, &h6.ip6h.daddr, 16);
 	if ((nexthdr == FOVEA_IPPROTO_TCP || nexthdr == FOVEA_IPPROTO_UDP) && !later_fragment)
-		read_ports(head, tail, off, nexthdr, fk, l4_off);
+		set_ports(head, tail, off, nexthdr,
+			  with_ports6 && off == (__u32)nh_off + sizeof(struct ipv6hdr) ? h6.ports : NULL, fk, l4_off);
 	return;
 
 unreadable:
@@ -261,6 +307,23 @@ static __always_inline void add_percpu(void *map, void *key, __u32 len, __u32 fu
 	}
 	val->packets += 1;
 	val->bytes += len;
+}
+
+/* Counts a drop by (reason, family, transport): a slot of drop_reason_counts, else drop_counts. */
+static __always_inline void count_reason(struct drop_key *key, __u32 len)
+{
+	if (key->reason < DROP_ARRAY_REASONS) {
+		__u32 family = key->ip_version == 4 ? 1 : key->ip_version == 6 ? 2 : 0;
+		__u32 idx = key->reason * DROP_KEY_SLOTS + family * DROP_TRANSPORTS + key->transport;
+		struct drop_value *val = bpf_map_lookup_elem(&drop_reason_counts, &idx);
+
+		if (val) {
+			val->packets += 1;
+			val->bytes += len;
+			return;
+		}
+	}
+	add_percpu(&drop_counts, key, len, DROP_ERR_MAP_FULL);
 }
 
 /* Attributes the drop to the local pods at either end, and remembers its 5-tuple. */
@@ -338,6 +401,21 @@ static __always_inline void emit_event(struct sk_buff *skb, struct drop_key *key
 	lim = bpf_map_lookup_elem(&drop_event_limits, &slot);
 	if (!lim)
 		return;
+	/*
+	 * Over the limit, the window can only have ended if a timer tick passed since the clock was
+	 * last read: reading jiffies is a load, bpf_ktime_get_ns a clock read (about 20 ns in a VM) on
+	 * every suppressed drop of a storm. The window may so end up to one tick late, never early.
+	 */
+	if (lim->in_window >= cfg->per_window) {
+		__u32 tick = (__u32)bpf_jiffies64();
+
+		if (tick == lim->tick) {
+			lim->suppressed++;
+			lim->pending++;
+			return;
+		}
+		lim->tick = tick;
+	}
 	now = bpf_ktime_get_ns();
 	ev = FOVEA_EVENT_RESERVE(&drop_events, lim, sizeof(*ev), now, cfg->per_window, cfg->window_ns);
 	if (!ev)
@@ -386,6 +464,10 @@ static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u3
 	struct drop_flow_key fk = {};
 	__u32 len, l4_off = 0;
 
+#ifdef FOVEA_DROP_EMPTY
+	/* bench/manual/drop-variants.mjs's baseline: the hook's own dispatch cost, with a program that does nothing */
+	return 0;
+#endif
 	/* SKB_CONSUMED marks a normal free on kernels that route it through this tracepoint. */
 	if (!by_location && bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
@@ -403,7 +485,7 @@ static __always_inline int record_drop(struct sk_buff *skb, __u64 location, __u3
 
 		add_percpu(&drop_location_counts, &lk, len, DROP_ERR_MAP_FULL);
 	} else {
-		add_percpu(&drop_counts, &key, len, DROP_ERR_MAP_FULL);
+		count_reason(&key, len);
 	}
 #ifndef FOVEA_NO_EVENTS
 	emit_event(skb, &key, &fk, len, l4_off, location);

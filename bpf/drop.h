@@ -7,9 +7,23 @@
 #ifndef __FOVEA_DROP_H
 #define __FOVEA_DROP_H
 
-/* Default size of drop_counts: (kernel drop reasons ~130 on 6.18, growing; subsystem reasons
- * use the upper 16 bits) x (ipv4, ipv6, none) x (tcp, udp, icmp, other). */
-#define DROP_MAX_KEYS 8192
+/*
+ * Drop counters live in two maps. Kernel reasons below DROP_ARRAY_REASONS (all of enum
+ * skb_drop_reason's core values: ~130 on 6.18) go to the per-CPU array drop_reason_counts, one slot
+ * per (reason, family, transport): no hashing and no insert on the per-drop path. Larger values
+ * (subsystem reasons, bits 16..30) go to the per-CPU hash drop_counts, keyed by struct drop_key.
+ * Index of drop_reason_counts: reason * DROP_KEY_SLOTS + family * DROP_TRANSPORTS + transport,
+ * family 0 (not IP), 1 (IPv4), 2 (IPv6). The agent sizes the array to the running kernel's
+ * reasons (SKB_DROP_REASON_MAX from its BTF) x DROP_KEY_SLOTS before load; a reason past the
+ * array's end is counted in drop_counts instead.
+ */
+#define DROP_ARRAY_REASONS 1024
+#define DROP_TRANSPORTS 5
+#define DROP_KEY_SLOTS (3 * DROP_TRANSPORTS)
+
+/* Default size of drop_counts: subsystem reasons seen (a few dozen per subsystem) x (ipv4, ipv6,
+ * none) x (tcp, udp, icmp, other, unknown). */
+#define DROP_MAX_KEYS 1024
 
 /* Transport bucket, decided in the kernel so the map stays small. */
 enum drop_transport {
@@ -133,7 +147,7 @@ struct drop_event_limit {
 	__u64 ring_full;   /* cumulative: events lost because the ring buffer was full */
 	__u64 emitted;     /* cumulative: events submitted to the ring */
 	__u32 in_window;   /* events submitted in the current window */
-	__u32 pad;         /* always zero */
+	__u32 tick;        /* low 32 bits of jiffies when the clock was last read over the limit */
 };
 
 /* One record of drop_events. */

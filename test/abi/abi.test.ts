@@ -26,7 +26,7 @@ import { libbpf } from '../../src/kernel/libbpf.js';
 import type { MapSnapshot } from '../../src/kernel/map.js';
 import { BpfObject } from '../../src/kernel/object.js';
 import {
-  DROP_ERRORS, DROP_FLOW_KEY, DROP_IP, DROP_KEY, DROP_LOCATION_KEY, DROP_REASON_NONE_GIVEN, DROP_POD_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
+  DROP_ARRAY_REASONS, DROP_ERRORS, DROP_FLOW_KEY, DROP_IP, DROP_KEY, DROP_KEY_SLOTS, DROP_TRANSPORTS, decodeDropReasonCounts, dropReasonIndex, DROP_LOCATION_KEY, DROP_REASON_NONE_GIVEN, DROP_POD_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
   DROP_EVENT, DROP_EVENT_CONFIG, DROP_EVENT_LIMIT, DROP_EVENT_SLOTS, decodeDropEvent, encodeDropEventConfig,
 } from '../../src/probes/drop/layout.js';
 import { DROP_OBJECT, DROP_OBJECT_NO_EVENTS } from '../../src/probes/drop/probe.js';
@@ -160,7 +160,7 @@ describeObjects('struct layouts: object BTF == TS layout tables', () => {
     expect(l.size).toBe(DROP_EVENT_LIMIT.size);
     expect(offsets(l)).toEqual({
       window_start_ns: DROP_EVENT_LIMIT.windowStartNs, pending: DROP_EVENT_LIMIT.pending, suppressed: DROP_EVENT_LIMIT.suppressed,
-      ring_full: DROP_EVENT_LIMIT.ringFull, emitted: DROP_EVENT_LIMIT.emitted, in_window: DROP_EVENT_LIMIT.inWindow, pad: DROP_EVENT_LIMIT.pad,
+      ring_full: DROP_EVENT_LIMIT.ringFull, emitted: DROP_EVENT_LIMIT.emitted, in_window: DROP_EVENT_LIMIT.inWindow, tick: DROP_EVENT_LIMIT.tick,
     });
     const c = layout(dropBtf, 'drop_event_config');
     expect(c.size).toBe(DROP_EVENT_CONFIG.size);
@@ -454,6 +454,8 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
   const cases = [
     // object, map, key size, value size (one CPU slot), the TS table that decodes it
     { obj: DROP_O, map: 'drop_counts', key: DROP_KEY.size, value: DROP_VALUE.size },
+    { obj: DROP_O, map: 'drop_reason_counts', key: 4 /* __u32 slot index */, value: DROP_VALUE.size },
+    { obj: DROP_NOEV_O, map: 'drop_reason_counts', key: 4 /* __u32 slot index */, value: DROP_VALUE.size },
     { obj: DROP_O, map: 'drop_location_counts', key: DROP_LOCATION_KEY.size, value: DROP_VALUE.size },
     { obj: DROP_NOEV_O, map: 'drop_location_counts', key: DROP_LOCATION_KEY.size, value: DROP_VALUE.size },
     { obj: DROP_O, map: 'drop_errors', key: 4 /* __u32 enum drop_error */, value: 8 /* __u64 */ },
@@ -479,6 +481,8 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
     const t = BpfObject.open(TRAFFIC_O);
     try {
       expect(d.map('drop_errors').maxEntries).toBe(DROP_ERRORS.length);
+      // compiled-in size of the reason array, before the agent sizes it to the kernel's reasons
+      expect(d.map('drop_reason_counts').maxEntries).toBe(DROP_ARRAY_REASONS * DROP_KEY_SLOTS);
       expect(d.map('drop_event_limits').maxEntries).toBe(DROP_EVENT_SLOTS);
       expect(d.map('drop_event_limits').valueSize).toBe(DROP_EVENT_LIMIT.size);
       expect(d.map('drop_event_cfg').valueSize).toBe(DROP_EVENT_CONFIG.size);
@@ -495,7 +499,7 @@ describeObjects('maps the probes use: names and sizes in the objects (opened, no
     const d = BpfObject.open(DROP_NOEV_O);
     try {
       for (const p of ['drop_tp_btf', 'drop_raw_tp']) expect(d.program(p).name).toBe(p);
-      for (const m of ['drop_counts', 'drop_errors', 'drop_pod_ips', 'drop_pod_counts', 'drop_flows']) expect(d.map(m).name).toBe(m);
+      for (const m of ['drop_counts', 'drop_reason_counts', 'drop_errors', 'drop_pod_ips', 'drop_pod_counts', 'drop_flows']) expect(d.map(m).name).toBe(m);
       for (const m of ['drop_events', 'drop_event_cfg', 'drop_event_limits']) expect(() => d.map(m)).toThrow(/ENOENT|find map/);
     } finally {
       d.close();
@@ -671,6 +675,48 @@ describe('golden bytes: drop_counts snapshot, 3 CPUs', () => {
   it('reads only `count` entries even when the buffers are larger (batch reads over-allocate)', () => {
     const big: MapSnapshot = { ...snap, count: 1, keys: Buffer.concat([keys, Buffer.alloc(64, 0xee)]), values: Buffer.concat([values, Buffer.alloc(480, 0xee)]) };
     expect(decodeDropCounts(big)).toHaveLength(1);
+  });
+});
+
+describe('drop_reason_counts: the slot layout in bpf/drop.h', () => {
+  const header = readFileSync(resolve('bpf/drop.h'), 'utf8');
+  const define = (name: string): string => header.match(new RegExp(`^#define ${name} (.+)$`, 'm'))?.[1]?.trim() ?? '';
+
+  it('constants and the index formula match the C header', () => {
+    expect(Number(define('DROP_ARRAY_REASONS'))).toBe(DROP_ARRAY_REASONS);
+    expect(Number(define('DROP_TRANSPORTS'))).toBe(DROP_TRANSPORTS);
+    expect(define('DROP_KEY_SLOTS')).toBe('(3 * DROP_TRANSPORTS)');
+    expect(DROP_KEY_SLOTS).toBe(3 * DROP_TRANSPORTS);
+    // every enum drop_transport value has a slot (DROP_TRANSPORT_OTHER is the largest)
+    expect(Number(header.match(/DROP_TRANSPORT_OTHER = (\d+)/)?.[1])).toBe(DROP_TRANSPORTS - 1);
+    const source = readFileSync(resolve('bpf/drop.bpf.c'), 'utf8');
+    expect(source).toContain('key->reason * DROP_KEY_SLOTS + family * DROP_TRANSPORTS + key->transport');
+    expect(source).toContain('key->ip_version == 4 ? 1 : key->ip_version == 6 ? 2 : 0');
+  });
+});
+
+describe('golden bytes: drop_reason_counts snapshot, 2 CPUs', () => {
+  // keySize 4 (__u32 slot index); value slot = sizeof(struct drop_value) = 16; stride = 32.
+  const keys = Buffer.from([
+    0x8c, 0x00, 0x00, 0x00, // 0..3 index 140 = 9 * 15 + 1 * 5 + 0: reason 9, IPv4, transport UNKNOWN
+    0x8d, 0x00, 0x00, 0x00, // 4..7 index 141: reason 9, IPv4, TCP (never hit: left out)
+    0x48, 0x00, 0x00, 0x00, // 8..11 index 72 = 4 * 15 + 2 * 5 + 2: reason 4, IPv6, UDP
+  ]);
+  const values = Buffer.from([
+    0x02, 0, 0, 0, 0, 0, 0, 0,  0x64, 0, 0, 0, 0, 0, 0, 0, // entry 0, CPU 0: packets 2, bytes 100
+    0x01, 0, 0, 0, 0, 0, 0, 0,  0x3a, 0, 0, 0, 0, 0, 0, 0, // entry 0, CPU 1: packets 1, bytes 58
+    0, 0, 0, 0, 0, 0, 0, 0,     0, 0, 0, 0, 0, 0, 0, 0,    // entry 1, CPU 0: nothing
+    0, 0, 0, 0, 0, 0, 0, 0,     0, 0, 0, 0, 0, 0, 0, 0,    // entry 1, CPU 1: nothing
+    0, 0, 0, 0, 0, 0, 0, 0,     0, 0, 0, 0, 0, 0, 0, 0,    // entry 2, CPU 0: nothing
+    0, 0, 0, 0, 0x01, 0, 0, 0,  0x10, 0, 0, 0, 0, 0, 0, 0, // entry 2, CPU 1: packets 2^32, bytes 16
+  ]);
+  it('decodes index → (reason, family, transport) and sums CPUs exactly', () => {
+    expect(decodeDropReasonCounts({ count: 3, keys, values, keySize: 4, valueStride: 32, cpus: 2 })).toEqual([
+      { reason: 9, ipVersion: 4, transport: 0, packets: 3n, bytes: 158n },
+      { reason: 4, ipVersion: 6, transport: 2, packets: 0x1_0000_0000n, bytes: 16n },
+    ]);
+    expect(dropReasonIndex({ reason: 9, ipVersion: 4, transport: 0 })).toBe(0x8c);
+    expect(dropReasonIndex({ reason: 4, ipVersion: 6, transport: 2 })).toBe(0x48);
   });
 });
 
@@ -967,7 +1013,7 @@ describeObjects('struct layouts: bpf/dns.h (traffic.bpf.o) == src/probes/dns/lay
     expect(l.size).toBe(DROP_EVENT_LIMIT.size);
     expect(offsets(l)).toEqual({
       window_start_ns: DROP_EVENT_LIMIT.windowStartNs, pending: DROP_EVENT_LIMIT.pending, suppressed: DROP_EVENT_LIMIT.suppressed,
-      ring_full: DROP_EVENT_LIMIT.ringFull, emitted: DROP_EVENT_LIMIT.emitted, in_window: DROP_EVENT_LIMIT.inWindow, pad: DROP_EVENT_LIMIT.pad,
+      ring_full: DROP_EVENT_LIMIT.ringFull, emitted: DROP_EVENT_LIMIT.emitted, in_window: DROP_EVENT_LIMIT.inWindow, pad: DROP_EVENT_LIMIT.tick /* where drop_event_limit keeps its tick */,
     });
     const e = structOf('dns_event');
     expect(e.size).toBe(DNS_EVENT.size);

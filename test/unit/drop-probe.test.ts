@@ -6,8 +6,11 @@ import { describe, expect, it } from 'vitest';
 import type { BtfEnumValue } from '../../src/kernel/btf.js';
 import { ATTR, INSTRUMENTS } from '../../src/names.js';
 import { readFailureCounters } from '../../src/probes/counters.js';
-import { DROP_ERRORS, DROP_ERRORS_LOSING, DROP_KEY, DROP_VALUE, decodeDropCounts, encodeDropKey, type DropCount } from '../../src/probes/drop/layout.js';
-import { dropFamilies, dropLocationFamilies, kfreeSkbHasReason, locationName } from '../../src/probes/drop/probe.js';
+import {
+  DROP_ARRAY_REASONS, DROP_ERRORS, DROP_ERRORS_LOSING, DROP_KEY, DROP_KEY_SLOTS, DROP_VALUE, decodeDropCounts, decodeDropReasonCounts,
+  dropReasonIndex, dropReasonSlots, encodeDropKey, type DropCount,
+} from '../../src/probes/drop/layout.js';
+import { dropFamilies, dropLocationFamilies, kfreeSkbHasReason, locationName, mergeDropCounts } from '../../src/probes/drop/probe.js';
 import { DROP_REASON_NONE_GIVEN } from '../../src/probes/drop/layout.js';
 import { NO_KERNEL_REASON } from '../../src/probes/drop/reasons.js';
 import { DropReasons, SUBSYSTEM_REASON_ENUMS, dropReasonsFromBtf } from '../../src/probes/drop/reasons.js';
@@ -158,6 +161,56 @@ describe('dropFamilies', () => {
     const fams = dropFamilies(decodeDropCounts(map.readAll()), reasons);
     expect(fams[0]!.series).toEqual([{ attributes: { [ATTR.dropReason]: 'NO_SOCKET', [ATTR.transport]: 'udp', [ATTR.networkType]: 'ipv4' }, value: 3 }]);
     expect(fams[1]!.series[0]!.value).toBe(150);
+  });
+});
+
+describe('drop_reason_counts: the per-CPU array of the core reasons', () => {
+  const u32 = (i: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(i); return b; };
+
+  it('one slot per (reason, family, transport): every key of a reason lands on its own slot, reasons side by side', () => {
+    const seen = new Set<number>();
+    for (let reason = 0; reason < 3; reason++) {
+      for (const ipVersion of [0, 4, 6]) {
+        for (let transport = 0; transport < 5; transport++) seen.add(dropReasonIndex({ reason, ipVersion, transport }));
+      }
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 3 * DROP_KEY_SLOTS }, (_, i) => i));
+    expect(dropReasonIndex({ reason: 9, ipVersion: 4, transport: 2 })).toBe(9 * 15 + 5 + 2);
+  });
+
+  it('decodes slots back to (reason, family, transport), sums CPUs, leaves out slots never hit', () => {
+    const keys = [dropReasonIndex({ reason: 9, ipVersion: 4, transport: 2 }), 0, dropReasonIndex({ reason: 3, ipVersion: 6, transport: 1 }),
+      dropReasonIndex({ reason: 2, ipVersion: 0, transport: 0 })];
+    const map = new FakeMap('drop_reason_counts', [
+      { key: u32(keys[0]!), perCpuValues: [u64s(5, 290), u64s(7, 406)] },
+      { key: u32(keys[1]!), perCpuValues: [u64s(0, 0), u64s(0, 0)] },
+      { key: u32(keys[2]!), perCpuValues: [u64s(0, 0), u64s(1, 60)] },
+      { key: u32(keys[3]!), perCpuValues: [u64s(2, 84), u64s(0, 0)] },
+    ], { keySize: 4, valueSize: DROP_VALUE.size, cpus: 2 });
+    expect(decodeDropReasonCounts(map.readAll())).toEqual([
+      { reason: 9, ipVersion: 4, transport: 2, packets: 12n, bytes: 696n },
+      { reason: 3, ipVersion: 6, transport: 1, packets: 1n, bytes: 60n },
+      { reason: 2, ipVersion: 0, transport: 0, packets: 2n, bytes: 84n },
+    ]);
+  });
+
+  it('is sized to the kernel\'s core reasons (SKB_DROP_REASON_MAX), at most DROP_ARRAY_REASONS of them', () => {
+    expect(reasons.coreReasons).toBe(120);
+    expect(dropReasonSlots(reasons.coreReasons)).toBe(120 * DROP_KEY_SLOTS);
+    expect(dropReasonSlots(5000)).toBe(DROP_ARRAY_REASONS * DROP_KEY_SLOTS);
+    expect(dropReasonSlots(0)).toBe(DROP_KEY_SLOTS); // a map has at least one entry
+    // no MAX marker in BTF: one past the largest core value; subsystem values do not count
+    expect(new DropReasons([SKB_DROP_REASON.filter((v) => v.name !== 'SKB_DROP_REASON_MAX'), OVS]).coreReasons).toBe(10);
+    expect(new DropReasons([]).coreReasons).toBe(0);
+  });
+
+  it('merged with drop_counts (subsystem reasons): each key once, sums if one were in both', () => {
+    const a = [count({ reason: 9, packets: 4n, bytes: 40n }), count({ reason: 3, ipVersion: 6 })];
+    const h = [count({ reason: 0x30001, ipVersion: 0, transport: 0, packets: 2n }), count({ reason: 9, packets: 1n, bytes: 10n })];
+    expect(mergeDropCounts(a, [])).toEqual(a);
+    expect(mergeDropCounts(a, h)).toEqual([
+      count({ reason: 9, packets: 5n, bytes: 50n }), count({ reason: 3, ipVersion: 6 }), count({ reason: 0x30001, ipVersion: 0, transport: 0, packets: 2n }),
+    ]);
   });
 });
 

@@ -71,6 +71,47 @@ export function decodeDropCounts(s: MapSnapshot): DropCount[] {
   return out;
 }
 
+/**
+ * drop_reason_counts (bpf/drop.h): a per-CPU array with one slot per (reason, family, transport) for
+ * the kernel's core reasons, index reason * DROP_KEY_SLOTS + family * DROP_TRANSPORTS + transport,
+ * family 0 (not IP), 1 (IPv4), 2 (IPv6). Reasons from DROP_ARRAY_REASONS on (and any past the
+ * array's end) are in the hash drop_counts, keyed by struct drop_key.
+ */
+export const DROP_ARRAY_REASONS = 1024;
+export const DROP_TRANSPORTS = 5;
+export const DROP_KEY_SLOTS = 3 * DROP_TRANSPORTS;
+const FAMILY_IP_VERSION = [0, 4, 6] as const;
+
+/** Entries of drop_reason_counts for `reasons` kernel reasons (0 .. reasons − 1), at most DROP_ARRAY_REASONS of them. */
+export function dropReasonSlots(reasons: number): number {
+  return Math.max(1, Math.min(reasons, DROP_ARRAY_REASONS)) * DROP_KEY_SLOTS;
+}
+
+/** The slot of drop_reason_counts that counts this key (mirror of count_reason() in bpf/drop.bpf.c). */
+export function dropReasonIndex(k: { reason: number; ipVersion: number; transport: number }): number {
+  const family = k.ipVersion === 4 ? 1 : k.ipVersion === 6 ? 2 : 0;
+  return k.reason * DROP_KEY_SLOTS + family * DROP_TRANSPORTS + k.transport;
+}
+
+/** Decodes a drop_reason_counts snapshot (key: __u32 index), summing the per-CPU values; slots never hit are left out. */
+export function decodeDropReasonCounts(s: MapSnapshot): DropCount[] {
+  const out: DropCount[] = [];
+  for (let i = 0; i < s.count; i++) {
+    const packets = sumPerCpuU64(s, i, DROP_VALUE.packets);
+    if (packets === 0n) continue;
+    const idx = s.keys.readUInt32LE(i * s.keySize);
+    const slot = idx % DROP_KEY_SLOTS;
+    out.push({
+      reason: Math.floor(idx / DROP_KEY_SLOTS),
+      ipVersion: FAMILY_IP_VERSION[Math.floor(slot / DROP_TRANSPORTS)]!,
+      transport: slot % DROP_TRANSPORTS,
+      packets,
+      bytes: sumPerCpuU64(s, i, DROP_VALUE.bytes),
+    });
+  }
+  return out;
+}
+
 /** DROP_REASON_NONE_GIVEN: the reason recorded where the kernel gives none (skb:kfree_skb < 5.17). */
 export const DROP_REASON_NONE_GIVEN = 0xffffffff;
 
@@ -216,7 +257,7 @@ export const DROP_EVENT_LIMIT = {
   ringFull: 24,     // __u64 cumulative
   emitted: 32,      // __u64 cumulative
   inWindow: 40,     // __u32
-  pad: 44,          // __u32
+  tick: 44,         // __u32 low bits of jiffies at the last clock read over the limit (drop: kernel-private)
 } as const;
 
 /** struct drop_event (a ring buffer record) */

@@ -1,6 +1,7 @@
 /**
  * Probe "drop": loads bpf/build/drop.bpf.o, attaches it to skb:kfree_skb (tp_btf, else raw
- * tracepoint) and turns drop_counts into `fovea.network.drop.packets` / `.bytes`.
+ * tracepoint) and turns drop_reason_counts (the kernel's core reasons, an array) and drop_counts
+ * (subsystem reasons, a hash) into `fovea.network.drop.packets` / `.bytes`.
  *
  * Kernels before 5.17 give no drop reason (the tracepoint is `(skb, location)`): there the
  * programs *_loc run, which count by the kernel address that freed the packet; the series
@@ -22,7 +23,7 @@ import { readFailureCounters } from '../counters.js';
 import type { MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import {
   DROP_ERRORS, DROP_ERRORS_LOSING, DROP_REASON_NONE_GIVEN, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows,
-  decodeDropLocationCounts, decodePodDrops, encodeDropEventConfig, type DropCount, type DropFlow,
+  decodeDropLocationCounts, decodeDropReasonCounts, decodePodDrops, dropReasonSlots, encodeDropEventConfig, type DropCount, type DropFlow,
   type DropLocationCount, type EventLimitCount, type PodDropCount,
 } from './layout.js';
 import { DropReasons, dropReasonsFromBtf } from './reasons.js';
@@ -101,6 +102,21 @@ export function dropAttributes(c: Pick<DropCount, 'reason' | 'ipVersion' | 'tran
   return a;
 }
 
+/**
+ * drop_reason_counts and drop_counts together: one entry per (reason, family, transport). A key is
+ * in one map only (its reason has a slot in the array or not), but summing makes that no assumption.
+ */
+export function mergeDropCounts(array: readonly DropCount[], hash: readonly DropCount[]): DropCount[] {
+  if (!hash.length) return [...array];
+  const out = new Map<string, DropCount>();
+  for (const c of [...array, ...hash]) {
+    const k = `${c.reason}|${c.ipVersion}|${c.transport}`;
+    const prev = out.get(k);
+    out.set(k, prev ? { ...c, packets: prev.packets + c.packets, bytes: prev.bytes + c.bytes } : c);
+  }
+  return [...out.values()];
+}
+
 /** drop_counts entries → the two metric families. Pure, for unit tests. */
 export function dropFamilies(counts: readonly DropCount[], reasons: DropReasons): MetricFamily[] {
   const packets = [];
@@ -122,6 +138,7 @@ export class DropProbe implements Probe {
   private obj: BpfObject | undefined;
   private link: Attachment | undefined;
   private counts: ReadableMap | undefined;
+  private reasonCounts: ReadableMap | undefined;
   private errors: ReadableMap | undefined;
   private reasons: DropReasons | undefined;
   private podIps: BpfMap | undefined;
@@ -194,6 +211,8 @@ export class DropProbe implements Probe {
         for (const other of ALL_DROP_PROGRAMS) obj.program(other).setAutoload(other === program);
         if (this.events && ev) obj.map('drop_events').setMaxEntries(ev.ringBufferBytes);
         if (!this.byLocation) obj.map('drop_location_counts').setMaxEntries(1); // unused where reasons exist
+        // one slot per (core reason of this kernel, family, transport); unused without reasons
+        obj.map('drop_reason_counts').setMaxEntries(this.byLocation ? 1 : dropReasonSlots(this.reasons.coreReasons));
         obj.load();
         if (this.events && ev) {
           obj.map('drop_event_cfg').update(Buffer.alloc(4),
@@ -202,6 +221,7 @@ export class DropProbe implements Probe {
         this.link = attachTracing(obj.program(program));
         this.obj = obj;
         this.counts = obj.map('drop_counts');
+        this.reasonCounts = obj.map('drop_reason_counts');
         this.locationCounts = obj.map('drop_location_counts');
         this.errors = obj.map('drop_errors');
         this.podIps = obj.map('drop_pod_ips');
@@ -228,8 +248,8 @@ export class DropProbe implements Probe {
       if (!this.locationCounts || !this.symbols) return [];
       return dropLocationFamilies(decodeDropLocationCounts(this.locationCounts.readAll()), this.symbols);
     }
-    if (!this.counts || !this.reasons) return [];
-    return dropFamilies(decodeDropCounts(this.counts.readAll()), this.reasons);
+    if (!this.counts || !this.reasonCounts || !this.reasons) return [];
+    return dropFamilies(mergeDropCounts(decodeDropReasonCounts(this.reasonCounts.readAll()), decodeDropCounts(this.counts.readAll())), this.reasons);
   }
 
   /** Whether drops are counted by freeing function instead of reason (kernels < 5.17), after start. */
@@ -324,6 +344,7 @@ export class DropProbe implements Probe {
     this.obj?.close();
     this.obj = undefined;
     this.counts = undefined;
+    this.reasonCounts = undefined;
     this.locationCounts = undefined;
     this.symbols = undefined;
     this.errors = undefined;

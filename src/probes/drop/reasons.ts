@@ -16,12 +16,22 @@ const PREFIX = 'SKB_DROP_REASON_';
 export const NO_KERNEL_REASON = 'NO_KERNEL_REASON';
 /** Subsystem enums whose values live in the upper 16 bits of a drop reason (SKB_DROP_REASON_SUBSYS_MASK). */
 export const SUBSYSTEM_REASON_ENUMS = ['ovs_drop_reason', 'mac80211_drop_reason'] as const;
+/** Subsystem reasons start at 1 << SKB_DROP_REASON_SUBSYS_SHIFT (16). */
+const SUBSYSTEM_SHIFT_VALUE = 1 << 16;
 
 export class DropReasons {
   private readonly names = new Map<number, string>();
+  /**
+   * Core reasons (values 0 .. coreReasons − 1 of `enum skb_drop_reason`): its SKB_DROP_REASON_MAX,
+   * else one past its largest value below the subsystem bits. Sizes the kernel's per-reason array.
+   */
+  readonly coreReasons: number;
 
   /** @param enums `enum skb_drop_reason` first, then subsystem enums; earlier names win. */
   constructor(enums: ReadonlyArray<readonly BtfEnumValue[]>) {
+    const main = enums[0] ?? [];
+    const max = main.find((v) => v.name === 'SKB_DROP_REASON_MAX');
+    this.coreReasons = max ? max.value : main.reduce((n, v) => (v.value < SUBSYSTEM_SHIFT_VALUE ? Math.max(n, v.value + 1) : n), 0);
     for (const values of enums) {
       for (const { name, value } of values) {
         if (name === 'SKB_DROP_REASON_MAX' || name.startsWith('SKB_DROP_REASON_SUBSYS_')) continue;

@@ -178,10 +178,12 @@ export const TCP_EVENT_TYPES = 4;
 
 /**
  * struct tcp_event_config and struct tcp_event_limit have the drop events' layouts (the same
- * rate-limit scheme); test/abi checks both objects against these tables.
+ * rate-limit scheme; where drop_event_limit keeps its `tick`, tcp_event_limit has `pad`); test/abi
+ * checks both objects against these tables.
  */
 export const TCP_EVENT_CONFIG = DROP_EVENT_CONFIG;
-export const TCP_EVENT_LIMIT = DROP_EVENT_LIMIT;
+const { tick, ...sharedLimitFields } = DROP_EVENT_LIMIT;
+export const TCP_EVENT_LIMIT = { ...sharedLimitFields, pad: tick } as const;
 export { encodeDropEventConfig as encodeTcpEventConfig } from '../drop/layout.js';
 
 /** struct tcp_event */
