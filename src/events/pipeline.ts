@@ -18,6 +18,8 @@ import type { EventName, EventSink, NetworkEvent } from './types.js';
 
 /** How often the kernel's ring-full counters are read for outputs that report kernel losses. */
 const KERNEL_LOSS_CHECK_MS = 1_000;
+/** Rings found empty for this long switch the drains to the idle interval. */
+const QUIET_BEFORE_IDLE_MS = 1_000;
 
 /** Numbers an output reports about itself (all optional). */
 export interface EventOutputStats {
@@ -63,6 +65,12 @@ export interface EventPipelineOptions {
   readonly dnsLimits?: { readEventLimits(): EventLimitCount[] };
   readonly outputs: readonly EventOutput[];
   readonly drainIntervalMs: number;
+  /**
+   * The drain interval once the rings were empty for a second (an idle node: one wakeup a second
+   * instead of ten). The first event after a quiet spell is read within it; the drain that finds it
+   * returns to `drainIntervalMs`. Absent or below `drainIntervalMs`: `drainIntervalMs`.
+   */
+  readonly idleDrainIntervalMs?: number;
   readonly flowIntervalMs: number;
 }
 
@@ -75,6 +83,11 @@ export class EventPipeline {
   private stopped = false;
   private ringFullSeen = 0;
   private lossCheckedAt = -Infinity;
+  /** drains in a row that found nothing */
+  private emptyDrains = 0;
+  /** drains run by the timer, and how many of them at the idle interval (health, tests) */
+  drains = 0;
+  idleDrains = 0;
 
   constructor(private readonly opts: EventPipelineOptions) {
     this.log = opts.logger.child({ component: 'events' });
@@ -82,10 +95,7 @@ export class EventPipeline {
   }
 
   start(): void {
-    if (this.opts.drops || this.opts.tcp || this.opts.dns) {
-      this.drainTimer = setInterval(() => { this.drainDrops(); this.drainTcp(); this.drainDns(); }, this.opts.drainIntervalMs);
-      this.drainTimer.unref();
-    }
+    if (this.opts.drops || this.opts.tcp || this.opts.dns) this.scheduleDrain(this.opts.drainIntervalMs);
     if (this.opts.flows) {
       this.flowTimer = setInterval(() => this.readFlows(), this.opts.flowIntervalMs);
       this.flowTimer.unref();
@@ -94,6 +104,27 @@ export class EventPipeline {
       drops: this.opts.drops !== undefined, flows: this.opts.flows !== undefined, tcp: this.opts.tcp !== undefined, dns: this.opts.dns !== undefined,
       outputs: this.opts.outputs.map((o) => o.name),
     }, 'event stage started');
+  }
+
+  /** The drain interval the rings' last drains call for: short while events come, long when they stopped. */
+  drainDelayMs(): number {
+    const busy = this.opts.drainIntervalMs;
+    const idle = Math.max(busy, this.opts.idleDrainIntervalMs ?? busy);
+    return this.emptyDrains * busy >= QUIET_BEFORE_IDLE_MS ? idle : busy;
+  }
+
+  private scheduleDrain(ms: number): void {
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      if (this.stopped) return;
+      const idle = ms > this.opts.drainIntervalMs;
+      const n = this.drainDrops() + this.drainTcp() + this.drainDns();
+      this.drains++;
+      if (idle) this.idleDrains++;
+      this.emptyDrains = n > 0 ? 0 : this.emptyDrains + 1;
+      if (!this.stopped) this.scheduleDrain(this.drainDelayMs());
+    }, ms);
+    this.drainTimer.unref();
   }
 
   /** Drains the drop-event ring now (also the timer's work). Returns how many events it read. */
@@ -181,7 +212,7 @@ export class EventPipeline {
    */
   finalDrain(): void {
     if (this.stopped) return;
-    clearInterval(this.drainTimer);
+    clearTimeout(this.drainTimer);
     clearInterval(this.flowTimer);
     this.drainDrops();
     this.drainTcp();
