@@ -18,8 +18,14 @@ import type { EventName, EventSink, NetworkEvent } from './types.js';
 
 /** How often the kernel's ring-full counters are read for outputs that report kernel losses. */
 const KERNEL_LOSS_CHECK_MS = 1_000;
-/** Rings found empty for this long switch the drains to the idle interval. */
+/** Drains that read fewer events than BUSY_EVENTS for this long switch to the idle interval. */
 const QUIET_BEFORE_IDLE_MS = 1_000;
+/**
+ * A drain that reads this many events (all rings together) switches back to drainIntervalMs. Fewer
+ * is a trickle (a host's background drops: ~1 a second on a quiet machine), read once a second: the
+ * rings hold thousands of events, so only a burst can fill one, and a burst shows here.
+ */
+export const BUSY_EVENTS = 64;
 
 /** Numbers an output reports about itself (all optional). */
 export interface EventOutputStats {
@@ -66,9 +72,10 @@ export interface EventPipelineOptions {
   readonly outputs: readonly EventOutput[];
   readonly drainIntervalMs: number;
   /**
-   * The drain interval once the rings were empty for a second (an idle node: one wakeup a second
-   * instead of ten). The first event after a quiet spell is read within it; the drain that finds it
-   * returns to `drainIntervalMs`. Absent or below `drainIntervalMs`: `drainIntervalMs`.
+   * The drain interval once the drains read fewer than BUSY_EVENTS events each for a second (an idle
+   * node: one wakeup a second instead of ten). Events of a trickle, and the first ones of a burst,
+   * are read within it; a drain that reads BUSY_EVENTS or more returns to `drainIntervalMs`. Absent
+   * or below `drainIntervalMs`: `drainIntervalMs`.
    */
   readonly idleDrainIntervalMs?: number;
   readonly flowIntervalMs: number;
@@ -83,8 +90,8 @@ export class EventPipeline {
   private stopped = false;
   private ringFullSeen = 0;
   private lossCheckedAt = -Infinity;
-  /** drains in a row that found nothing */
-  private emptyDrains = 0;
+  /** drains in a row that read fewer than BUSY_EVENTS events */
+  private quietDrains = 0;
   /** drains run by the timer, and how many of them at the idle interval (health, tests) */
   drains = 0;
   idleDrains = 0;
@@ -106,11 +113,11 @@ export class EventPipeline {
     }, 'event stage started');
   }
 
-  /** The drain interval the rings' last drains call for: short while events come, long when they stopped. */
+  /** The drain interval the rings' last drains call for: short while events pour in, long when few or none come. */
   drainDelayMs(): number {
     const busy = this.opts.drainIntervalMs;
     const idle = Math.max(busy, this.opts.idleDrainIntervalMs ?? busy);
-    return this.emptyDrains * busy >= QUIET_BEFORE_IDLE_MS ? idle : busy;
+    return this.quietDrains * busy >= QUIET_BEFORE_IDLE_MS ? idle : busy;
   }
 
   private scheduleDrain(ms: number): void {
@@ -121,7 +128,7 @@ export class EventPipeline {
       const n = this.drainDrops() + this.drainTcp() + this.drainDns();
       this.drains++;
       if (idle) this.idleDrains++;
-      this.emptyDrains = n > 0 ? 0 : this.emptyDrains + 1;
+      this.quietDrains = n >= BUSY_EVENTS ? 0 : this.quietDrains + 1;
       if (!this.stopped) this.scheduleDrain(this.drainDelayMs());
     }, ms);
     this.drainTimer.unref();

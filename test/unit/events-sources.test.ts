@@ -10,7 +10,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { eventEndpoint, LocalPods, tcpFlagNames, transportOf } from '../../src/events/endpoints.js';
 import { FlowEventSource } from '../../src/events/flow-events.js';
 import { KernelSymbols } from '../../src/events/kallsyms.js';
-import { EventPipeline, type EventOutput } from '../../src/events/pipeline.js';
+import { BUSY_EVENTS, EventPipeline, type EventOutput } from '../../src/events/pipeline.js';
 import type { NetworkEvent } from '../../src/events/types.js';
 import { StaticIdentity } from '../../src/k8s/static.js';
 import type { PodInfo } from '../../src/k8s/types.js';
@@ -211,7 +211,7 @@ describe('EventPipeline', () => {
     expect(p.drainDrops()).toBe(0); // stopped
   });
 
-  it('drains every drainIntervalMs while events come, every idleDrainIntervalMs after a quiet second, and back at the first event', async () => {
+  it('drains every drainIntervalMs while events pour in, every idleDrainIntervalMs after a second of trickle, back at a burst', async () => {
     vi.useFakeTimers();
     try {
       const got: NetworkEvent[][] = [];
@@ -223,23 +223,26 @@ describe('EventPipeline', () => {
       const p = new EventPipeline({ logger: silent, outputs: [out], drainIntervalMs: 100, idleDrainIntervalMs: 1_000, flowIntervalMs: 1_000_000, drops: drops as never });
       const t0 = Date.now();
       p.start();
-      ring.push(ev);
+      ring.push(...Array<NetworkEvent>(BUSY_EVENTS).fill(ev));
       await vi.advanceTimersByTimeAsync(100);
-      expect(got).toHaveLength(1); // read at the first drain, 100 ms
-      // 10 empty drains (a second) at 100 ms, then 1 s apart
-      await vi.advanceTimersByTimeAsync(1_000);
+      expect(got).toHaveLength(1); // a burst, read at the first drain (100 ms)
+      // then a trickle (one event per drain, fewer than BUSY_EVENTS): 10 drains (a second) at 100 ms, then 1 s apart
+      for (let i = 0; i < 10; i++) { ring.push(ev); await vi.advanceTimersByTimeAsync(100); }
       expect(drainedAt.map((t) => t - t0)).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900, 1_000, 1_100]);
       expect(p.drainDelayMs()).toBe(1_000);
-      await vi.advanceTimersByTimeAsync(3_000);
+      await vi.advanceTimersByTimeAsync(1_000);
+      ring.push(ev, ev, ev); // trickle in the idle spell: read once a second, still idle
+      await vi.advanceTimersByTimeAsync(2_000);
       expect(drainedAt.slice(11).map((t) => t - t0)).toEqual([2_100, 3_100, 4_100]);
+      expect(got.flat()).toHaveLength(BUSY_EVENTS + 10 + 3);
       expect(p.idleDrains).toBe(3);
-      // an event in a quiet spell waits for the next idle drain (at most 1 s), then drains are 100 ms apart again
+      // a burst in an idle spell waits for the next idle drain (at most 1 s), then drains are 100 ms apart again
       await vi.advanceTimersByTimeAsync(300);
-      ring.push(ev);
+      ring.push(...Array<NetworkEvent>(BUSY_EVENTS).fill(ev));
       await vi.advanceTimersByTimeAsync(699);
-      expect(got).toHaveLength(1);
+      expect(got.flat()).toHaveLength(BUSY_EVENTS + 13);
       await vi.advanceTimersByTimeAsync(1);
-      expect(got).toHaveLength(2);
+      expect(got.flat()).toHaveLength(2 * BUSY_EVENTS + 13);
       expect(Date.now() - t0).toBe(5_100);
       expect(p.drainDelayMs()).toBe(100);
       await vi.advanceTimersByTimeAsync(100);
