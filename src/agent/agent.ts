@@ -313,6 +313,7 @@ export class Agent {
       ...(this.dnsEvents && tap ? { dns: this.dnsEvents, dnsLimits: tap } : {}),
       outputs: this.opts.eventOutputs ?? [],
       drainIntervalMs: cfg.drainIntervalMs,
+      idleDrainIntervalMs: cfg.idleDrainIntervalMs,
       flowIntervalMs: cfg.flows.intervalMs,
     });
     this.events = events;

@@ -37,6 +37,30 @@ export async function startCpuProfile(file: string, logger: Logger, samplingInte
   };
 }
 
+/**
+ * What the agent allocates (FOVEA_ALLOC_PROFILE=<file>): V8's sampling heap profiler, one sample per
+ * `samplingIntervalBytes` allocated on average, keeping the samples of objects the GC already freed —
+ * the garbage an idle agent makes is what its collections cost. Started once the probes are loaded,
+ * written (Chrome DevTools `.heapprofile` JSON, sizes per allocating function) when the agent stops.
+ */
+export async function startAllocationProfile(file: string, logger: Logger, samplingIntervalBytes = 16_384): Promise<CpuProfile> {
+  const session = new Session();
+  session.connect();
+  await post(session, 'HeapProfiler.enable');
+  await post(session, 'HeapProfiler.startSampling', {
+    samplingInterval: samplingIntervalBytes, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true,
+  });
+  logger.info({ file, samplingIntervalBytes }, 'allocation profile started (FOVEA_ALLOC_PROFILE)');
+  return {
+    async stop() {
+      const { profile } = await post<{ profile: unknown }>(session, 'HeapProfiler.stopSampling');
+      session.disconnect();
+      await writeFile(file, JSON.stringify(profile));
+      logger.info({ file }, 'allocation profile written');
+    },
+  };
+}
+
 /** A heap snapshot (FOVEA_HEAP_SNAPSHOT=<file>) and the process's memory figures, written when the agent stops. */
 export function writeHeapFigures(file: string, logger: Logger): void {
   const m = process.memoryUsage();

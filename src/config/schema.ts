@@ -191,7 +191,9 @@ export const ConfigSchema = z.object({
         .describe('Size of the kernel ring buffer for TCP events'),
     }).strict().default({}),
     drainIntervalMs: durationMs(10, 5_000).default(100)
-      .describe('How often the drop-event ring buffer is drained'),
+      .describe('How often the event ring buffers (drops, TCP, DNS) are drained while events come'),
+    idleDrainIntervalMs: durationMs(10, 5_000).default(1_000)
+      .describe('How often they are drained once the drains read fewer than 64 events each for a second: a trickle of events, and the first ones of a burst, wait at most this long (at least drainIntervalMs)'),
     export: z.object({
       enabled: z.boolean().default(true).describe('Export events as OTLP log records (same collector as metrics)'),
       endpoint: httpUrl.optional()

@@ -83,12 +83,15 @@ export const CONFIG_FILE_ENV = 'FOVEA_CONFIG';
 export const CPU_PROFILE_ENV = 'FOVEA_CPU_PROFILE';
 /** Writes a heap snapshot of the agent to this file when it stops (src/agent/cpu-profile.ts). Not a setting. */
 export const HEAP_SNAPSHOT_ENV = 'FOVEA_HEAP_SNAPSHOT';
+/** Writes a sampling profile of what the agent allocates, garbage included, when it stops (src/agent/cpu-profile.ts). Not a setting. */
+export const ALLOC_PROFILE_ENV = 'FOVEA_ALLOC_PROFILE';
 
 /** Every FOVEA_* variable the agent reads. */
 export const KNOWN_ENV: readonly string[] = [
   CONFIG_FILE_ENV,
   CPU_PROFILE_ENV,
   HEAP_SNAPSHOT_ENV,
+  ALLOC_PROFILE_ENV,
   ...SETTINGS.flatMap((s) => s.env ?? []).filter((e) => e.startsWith('FOVEA_')),
 ];
 

@@ -18,6 +18,14 @@ import type { EventName, EventSink, NetworkEvent } from './types.js';
 
 /** How often the kernel's ring-full counters are read for outputs that report kernel losses. */
 const KERNEL_LOSS_CHECK_MS = 1_000;
+/** Drains that read fewer events than BUSY_EVENTS for this long switch to the idle interval. */
+const QUIET_BEFORE_IDLE_MS = 1_000;
+/**
+ * A drain that reads this many events (all rings together) switches back to drainIntervalMs. Fewer
+ * is a trickle (a host's background drops: ~1 a second on a quiet machine), read once a second: the
+ * rings hold thousands of events, so only a burst can fill one, and a burst shows here.
+ */
+export const BUSY_EVENTS = 64;
 
 /** Numbers an output reports about itself (all optional). */
 export interface EventOutputStats {
@@ -63,6 +71,13 @@ export interface EventPipelineOptions {
   readonly dnsLimits?: { readEventLimits(): EventLimitCount[] };
   readonly outputs: readonly EventOutput[];
   readonly drainIntervalMs: number;
+  /**
+   * The drain interval once the drains read fewer than BUSY_EVENTS events each for a second (an idle
+   * node: one wakeup a second instead of ten). Events of a trickle, and the first ones of a burst,
+   * are read within it; a drain that reads BUSY_EVENTS or more returns to `drainIntervalMs`. Absent
+   * or below `drainIntervalMs`: `drainIntervalMs`.
+   */
+  readonly idleDrainIntervalMs?: number;
   readonly flowIntervalMs: number;
 }
 
@@ -75,6 +90,11 @@ export class EventPipeline {
   private stopped = false;
   private ringFullSeen = 0;
   private lossCheckedAt = -Infinity;
+  /** drains in a row that read fewer than BUSY_EVENTS events */
+  private quietDrains = 0;
+  /** drains run by the timer, and how many of them at the idle interval (health, tests) */
+  drains = 0;
+  idleDrains = 0;
 
   constructor(private readonly opts: EventPipelineOptions) {
     this.log = opts.logger.child({ component: 'events' });
@@ -82,10 +102,7 @@ export class EventPipeline {
   }
 
   start(): void {
-    if (this.opts.drops || this.opts.tcp || this.opts.dns) {
-      this.drainTimer = setInterval(() => { this.drainDrops(); this.drainTcp(); this.drainDns(); }, this.opts.drainIntervalMs);
-      this.drainTimer.unref();
-    }
+    if (this.opts.drops || this.opts.tcp || this.opts.dns) this.scheduleDrain(this.opts.drainIntervalMs);
     if (this.opts.flows) {
       this.flowTimer = setInterval(() => this.readFlows(), this.opts.flowIntervalMs);
       this.flowTimer.unref();
@@ -94,6 +111,27 @@ export class EventPipeline {
       drops: this.opts.drops !== undefined, flows: this.opts.flows !== undefined, tcp: this.opts.tcp !== undefined, dns: this.opts.dns !== undefined,
       outputs: this.opts.outputs.map((o) => o.name),
     }, 'event stage started');
+  }
+
+  /** The drain interval the rings' last drains call for: short while events pour in, long when few or none come. */
+  drainDelayMs(): number {
+    const busy = this.opts.drainIntervalMs;
+    const idle = Math.max(busy, this.opts.idleDrainIntervalMs ?? busy);
+    return this.quietDrains * busy >= QUIET_BEFORE_IDLE_MS ? idle : busy;
+  }
+
+  private scheduleDrain(ms: number): void {
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      if (this.stopped) return;
+      const idle = ms > this.opts.drainIntervalMs;
+      const n = this.drainDrops() + this.drainTcp() + this.drainDns();
+      this.drains++;
+      if (idle) this.idleDrains++;
+      this.quietDrains = n >= BUSY_EVENTS ? 0 : this.quietDrains + 1;
+      if (!this.stopped) this.scheduleDrain(this.drainDelayMs());
+    }, ms);
+    this.drainTimer.unref();
   }
 
   /** Drains the drop-event ring now (also the timer's work). Returns how many events it read. */
@@ -181,7 +219,7 @@ export class EventPipeline {
    */
   finalDrain(): void {
     if (this.stopped) return;
-    clearInterval(this.drainTimer);
+    clearTimeout(this.drainTimer);
     clearInterval(this.flowTimer);
     this.drainDrops();
     this.drainTcp();

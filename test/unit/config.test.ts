@@ -47,6 +47,7 @@ describe('defaults', () => {
         dns: { mode: 'failed', ratePerCpu: 100, ringBufferBytes: 1048576 },
         tcp: { enabled: true, ratePerCpu: 100, ringBufferBytes: 262144 },
         drainIntervalMs: 100,
+        idleDrainIntervalMs: 1_000,
         export: { enabled: true, maxQueue: 10000, maxBatch: 512 },
       },
       health: { address: '' },

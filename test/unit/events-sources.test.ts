@@ -6,11 +6,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { eventEndpoint, LocalPods, tcpFlagNames, transportOf } from '../../src/events/endpoints.js';
 import { FlowEventSource } from '../../src/events/flow-events.js';
 import { KernelSymbols } from '../../src/events/kallsyms.js';
-import { EventPipeline, type EventOutput } from '../../src/events/pipeline.js';
+import { BUSY_EVENTS, EventPipeline, type EventOutput } from '../../src/events/pipeline.js';
 import type { NetworkEvent } from '../../src/events/types.js';
 import { StaticIdentity } from '../../src/k8s/static.js';
 import type { PodInfo } from '../../src/k8s/types.js';
@@ -245,5 +245,58 @@ describe('EventPipeline', () => {
     expect(got).toHaveLength(2);
     expect(closed).toBe(3);
     expect(p.drainDrops()).toBe(0); // stopped
+  });
+
+  it('drains every drainIntervalMs while events pour in, every idleDrainIntervalMs after a second of trickle, back at a burst', async () => {
+    vi.useFakeTimers();
+    try {
+      const got: NetworkEvent[][] = [];
+      const out: EventOutput = { name: 'otlp', publish: (e) => { got.push([...e]); }, close: async () => {} };
+      const ev = { name: 'fovea.network.packet.drop', reason: 'NO_SOCKET' } as unknown as NetworkEvent;
+      const ring: NetworkEvent[] = [];
+      const drainedAt: number[] = [];
+      const drops = { drain: () => { drainedAt.push(Date.now()); return ring.splice(0); }, counts: () => ({ read: 0, malformed: 0 }) };
+      const p = new EventPipeline({ logger: silent, outputs: [out], drainIntervalMs: 100, idleDrainIntervalMs: 1_000, flowIntervalMs: 1_000_000, drops: drops as never });
+      const t0 = Date.now();
+      p.start();
+      ring.push(...Array<NetworkEvent>(BUSY_EVENTS).fill(ev));
+      await vi.advanceTimersByTimeAsync(100);
+      expect(got).toHaveLength(1); // a burst, read at the first drain (100 ms)
+      // then a trickle (one event per drain, fewer than BUSY_EVENTS): 10 drains (a second) at 100 ms, then 1 s apart
+      for (let i = 0; i < 10; i++) { ring.push(ev); await vi.advanceTimersByTimeAsync(100); }
+      expect(drainedAt.map((t) => t - t0)).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900, 1_000, 1_100]);
+      expect(p.drainDelayMs()).toBe(1_000);
+      await vi.advanceTimersByTimeAsync(1_000);
+      ring.push(ev, ev, ev); // trickle in the idle spell: read once a second, still idle
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(drainedAt.slice(11).map((t) => t - t0)).toEqual([2_100, 3_100, 4_100]);
+      expect(got.flat()).toHaveLength(BUSY_EVENTS + 10 + 3);
+      expect(p.idleDrains).toBe(3);
+      // a burst in an idle spell waits for the next idle drain (at most 1 s), then drains are 100 ms apart again
+      await vi.advanceTimersByTimeAsync(300);
+      ring.push(...Array<NetworkEvent>(BUSY_EVENTS).fill(ev));
+      await vi.advanceTimersByTimeAsync(699);
+      expect(got.flat()).toHaveLength(BUSY_EVENTS + 13);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(got.flat()).toHaveLength(2 * BUSY_EVENTS + 13);
+      expect(Date.now() - t0).toBe(5_100);
+      expect(p.drainDelayMs()).toBe(100);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(drainedAt.at(-1)! - t0).toBe(5_200);
+      p.finalDrain();
+      const n = drainedAt.length;
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(drainedAt.length).toBe(n); // no timer after the final drain
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('never drains slower than drainIntervalMs when the idle interval is shorter or absent', () => {
+    const mk = (idle?: number): EventPipeline => new EventPipeline({
+      logger: silent, outputs: [], drainIntervalMs: 500, flowIntervalMs: 1_000_000, ...(idle !== undefined ? { idleDrainIntervalMs: idle } : {}),
+    });
+    expect(mk().drainDelayMs()).toBe(500);
+    expect(mk(100).drainDelayMs()).toBe(500);
   });
 });
