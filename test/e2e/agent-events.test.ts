@@ -131,9 +131,15 @@ describeRoot('events through the real agent: OTLP logs, event metrics and `fovea
     const old = rx;
     rx = await OtlpReceiver.start({ port: grpcPort() });
     expect(rx.port).toBe(old.port);
-    // the agent's observe history has every event it read: the restarted receiver must get those of the outage
-    const seen = await observe(['--reason', 'NETFILTER_DROP', '--last', '100000']);
-    const outage = seen.events.filter((e) => e.source.port === 41001 || e.source.port === 41002);
+    // the agent's observe history has every event it read: the restarted receiver must get those of the outage.
+    // A trickle reaches the agent within events.idleDrainIntervalMs (1 s): read the history until it stops growing.
+    let outage: NetworkEvent[] = [];
+    for (let i = 0, prev = -1; i < 10 && (outage.length === 0 || outage.length !== prev); i++) {
+      prev = outage.length;
+      if (i > 0) await new Promise((r) => setTimeout(r, 1_500));
+      const seen = await observe(['--reason', 'NETFILTER_DROP', '--last', '100000']);
+      outage = seen.events.filter((e) => e.source.port === 41001 || e.source.port === 41002);
+    }
     expect(outage.length).toBeGreaterThan(0);
     await rx.waitForLogs((r) => drops(r).filter((x) => x.attrs['source.port'] === 41001 || x.attrs['source.port'] === 41002).length >= outage.length, 60_000);
     const got = drops(rx.logRecords()).filter((x) => x.attrs['source.port'] === 41001 || x.attrs['source.port'] === 41002);
