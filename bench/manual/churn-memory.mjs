@@ -12,7 +12,7 @@
 // to 0 (as pods-churn.test.ts does; pod series outlive their pod by --pod-series-ttl, default 5 min),
 // then removes everything it made (netns, veths, processes).
 // If /tmp/fovea-quiet.lock exists (another helper benchmarking), churn steps pause until it is gone
-// (pods are kept, sampling goes on); the pause is counted and reported.
+// (pods are kept, sampling goes on); the pause is counted and reported. QUIET_LOCK=<path> names another lock file.
 //
 // As root, after bash scripts/build.sh (or build-bpf.sh + npm run build:ts):
 //   node bench/manual/churn-memory.mjs [minutes=60] [pods=50] [period=20] [agent flags…]
@@ -35,7 +35,7 @@ const extra = process.argv.slice(5);
 const PER_STEP = 5, SAMPLE_S = 30, TABLE_MIN = 5;
 const warmupMin = Math.min(Number(process.env.WARMUP_MIN ?? 10), minutes / 2);
 const SUBNET = process.env.SUBNET ?? '198.19.250';
-const LOCK = '/tmp/fovea-quiet.lock';
+const LOCK = process.env.QUIET_LOCK ?? '/tmp/fovea-quiet.lock'; // QUIET_LOCK=/nonexistent: never pause
 const csvPath = process.env.CSV;
 const agentLog = process.env.AGENT_LOG ?? '/tmp/churn-memory-agent.log';
 const NS = (i) => `fovea-chm-${i}`, HOST = (i) => `fvchm-${i}`, IP = (i) => `${SUBNET}.${10 + (i % 200)}`;
