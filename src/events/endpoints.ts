@@ -75,8 +75,13 @@ export function hasPorts(proto: number): boolean {
 
 const TCP_FLAGS = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
 
-/** TCP flags byte → "SYN|ACK" (wire order FIN..CWR); undefined when none is set. */
-export function tcpFlagNames(flags: number): string | undefined {
+/** Every flags byte's names, built once (a flow record asks for them at every read). */
+const TCP_FLAG_NAMES: readonly (string | undefined)[] = Array.from({ length: 256 }, (_, flags) => {
   const names = TCP_FLAGS.filter((_, i) => flags & (1 << i));
   return names.length > 0 ? names.join('|') : undefined;
+});
+
+/** TCP flags byte → "SYN|ACK" (wire order FIN..CWR); undefined when none is set. */
+export function tcpFlagNames(flags: number): string | undefined {
+  return TCP_FLAG_NAMES[flags & 0xff];
 }

@@ -4,10 +4,10 @@
  * carried packets since the last read, and an `ended` record for a flow that left the table (idle
  * and deleted, or evicted). Direction is the pod's: host-side ingress = the pod sent (egress).
  */
-import type { IdentitySource, PodInfo } from '../k8s/types.js';
+import type { Endpoint, IdentitySource, PodInfo } from '../k8s/types.js';
 import { EVENT, VERDICT } from '../names.js';
 import { FLOW_KEY, FLOW_VALUE, FlowView, TRAFFIC_INGRESS } from '../probes/traffic/layout.js';
-import { eventEndpoint, hasPorts, LocalPods, tcpFlagNames, transportOf } from './endpoints.js';
+import { hasPorts, LocalPods, tcpFlagNames, transportOf } from './endpoints.js';
 import { InterfaceNames } from './interface-names.js';
 import type { EventEndpoint, NetworkEvent } from './types.js';
 
@@ -33,10 +33,27 @@ interface Seen {
   lastSeenNs: number;
   tcpFlags: number;
   readonly firstSeenNs: number;
+  /** the read that last saw it, and where in that read's table */
+  read: number;
+  index: number;
 }
 
+/** An address of this read: its text and what the identity source says of it. */
+interface Address {
+  readonly ip: string;
+  readonly endpoint: Endpoint | undefined;
+  readonly local: boolean;
+}
+
+/**
+ * The flow table is read every `events.flows.intervalMs` (1 s in part j of the benchmark) and most of
+ * its records did not change since the last read: an unchanged record costs a key and one lookup,
+ * the map of what was seen is updated in place, and events are built field by field (no object
+ * spread), their two ends from addresses resolved once per read.
+ */
 export class FlowEventSource {
-  private seen = new Map<string, Seen>();
+  private readonly seen = new Map<string, Seen>();
+  private reads = 0;
   private readonly local: LocalPods;
   private readonly ifnames: InterfaceNames;
   private readonly monotonicNs: () => bigint;
@@ -58,75 +75,140 @@ export class FlowEventSource {
   read(): NetworkEvent[] {
     const view = this.opts.flowView();
     const offsetMs = this.nowMs() - Number(this.monotonicNs()) / 1e6;
-    const wall = (ns: number): number => ns / 1e6 + offsetMs;
+    const read = ++this.reads;
     const out: NetworkEvent[] = [];
-    const next = new Map<string, Seen>();
+    const ctx = new ReadContext(this.opts, this.local, this.ifnames, this.nowMs, view, offsetMs);
     for (let i = 0; i < view.count; i++) {
       const key = view.keyText(i);
       const packets = view.packets(i);
-      const prev = this.seen.get(key);
-      if (prev && prev.packets === packets) {
-        next.set(key, prev);
-        continue;
+      let s = this.seen.get(key);
+      const prev = s !== undefined;
+      if (s) {
+        s.read = read;
+        s.index = i;
+        if (s.packets === packets) continue;
+      } else {
+        s = { packets: 0, bytes: 0, lastSeenNs: 0, tcpFlags: 0, firstSeenNs: view.firstSeenNs(i), read, index: i };
+        this.seen.set(key, s);
       }
       const bytes = view.bytes(i);
-      const s: Seen = prev ?? { packets: 0, bytes: 0, lastSeenNs: 0, tcpFlags: 0, firstSeenNs: view.firstSeenNs(i) };
       const dp = packets - s.packets;
       const db = bytes - s.bytes;
       s.packets = packets;
       s.bytes = bytes;
       s.lastSeenNs = view.lastSeenNs(i);
       s.tcpFlags = view.tcpFlags(i);
-      next.set(key, s);
-      out.push(this.event(this.base(view, i), s, prev ? 'active' : 'new', dp, db, wall));
+      out.push(ctx.event(view, i, s, prev ? 'active' : 'new', dp, db));
     }
-    for (const [key, s] of this.seen) {
-      if (!next.has(key)) out.push(this.event(this.base(keyView(key), 0), s, 'ended', 0, 0, wall));
+    // flows no longer in the table, in the order the previous read saw them
+    let ended: [string, Seen][] | undefined;
+    for (const entry of this.seen) {
+      if (entry[1].read !== read) (ended ??= []).push(entry);
     }
-    this.seen = next;
+    if (ended) {
+      ended.sort((a, b) => a[1].index - b[1].index);
+      for (const [key, s] of ended) {
+        this.seen.delete(key);
+        out.push(ctx.event(keyView(key), 0, s, 'ended', 0, 0));
+      }
+    }
     return out;
   }
+}
 
-  private event(
-    base: Omit<NetworkEvent, 'timeMs' | 'flow' | 'tcpFlags'>, s: Seen, state: 'new' | 'active' | 'ended',
-    packets: number, bytes: number, wall: (ns: number) => number,
-  ): NetworkEvent {
-    const tcpFlags = base.protocol === 6 ? tcpFlagNames(s.tcpFlags) : undefined;
-    return {
-      ...base,
-      timeMs: state === 'ended' ? this.nowMs() : wall(s.lastSeenNs),
-      ...(tcpFlags ? { tcpFlags } : {}),
-      flow: {
-        state, packets, bytes, totalPackets: s.packets, totalBytes: s.bytes,
-        firstSeenMs: wall(s.firstSeenNs), lastSeenMs: wall(s.lastSeenNs),
-      },
-    };
+/** Per read: the clock offset and the addresses resolved so far. */
+class ReadContext {
+  private readonly addresses = new Map<string, Address>();
+  private readonly pods: ReadonlyMap<number, PodInfo> | undefined;
+
+  constructor(
+    private readonly opts: FlowEventSourceOptions, private readonly local: LocalPods, private readonly ifnames: InterfaceNames,
+    private readonly nowMs: () => number, private readonly view: FlowView, private readonly offsetMs: number,
+  ) {
+    this.pods = opts.podInterfaces?.();
   }
 
-  private base(view: FlowView, i: number): Omit<NetworkEvent, 'timeMs' | 'flow' | 'tcpFlags'> {
+  private wall(ns: number): number {
+    return ns / 1e6 + this.offsetMs;
+  }
+
+  private address(view: FlowView, i: number, side: 'src' | 'dst'): Address {
+    const cache = view === this.view;
+    // the address text depends on the record's IP version as well as its 16 bytes
+    const key = cache ? (side === 'src' ? view.srcKey(i) : view.dstKey(i)) + String.fromCharCode(view.ipVersion(i)) : '';
+    let a = cache ? this.addresses.get(key) : undefined;
+    if (!a) {
+      const ip = side === 'src' ? view.src(i) : view.dst(i);
+      const identity = this.opts.identity;
+      const endpoint = ip && identity ? identity.resolve(ip) : undefined;
+      a = { ip, endpoint, local: endpoint?.kind === 'pod' ? this.local.has(endpoint.pod.uid) : false };
+      if (cache) this.addresses.set(key, a);
+    }
+    return a;
+  }
+
+  event(view: FlowView, i: number, s: Seen, state: 'new' | 'active' | 'ended', packets: number, bytes: number): NetworkEvent {
+    // the same fields, in the same order, as `{ ...base, timeMs, tcpFlags?, flow }` built before
     const proto = view.proto(i);
     const ipVersion = view.ipVersion(i);
     const ports = hasPorts(proto);
     const ifindex = view.ifindex(i);
     const ifname = this.ifnames.name(ifindex);
-    const identity = this.opts.identity;
-    const pod = this.opts.podInterfaces?.().get(ifindex);
-    const end = (ip: string, port: number): EventEndpoint => eventEndpoint(identity, ip, ports ? port : undefined, this.local);
-    return {
+    const pod = this.pods?.get(ifindex);
+    const e: Mutable<NetworkEvent> = {
       name: EVENT.flow,
       verdict: VERDICT.forwarded,
-      source: end(view.src(i), view.sport(i)),
-      destination: end(view.dst(i), view.dport(i)),
+      source: endpointOf(this.address(view, i, 'src'), ports ? view.sport(i) : undefined),
+      destination: endpointOf(this.address(view, i, 'dst'), ports ? view.dport(i) : undefined),
       ipVersion: ipVersion === 4 || ipVersion === 6 ? ipVersion : 0,
       transport: transportOf(proto, ipVersion),
       protocol: proto,
-      ...(ifname ? { interface: ifname } : {}),
-      ifindex,
-      // a pod's host-side veth: what enters it on the host side left the pod
-      ...(pod ? { direction: view.direction(i) === TRAFFIC_INGRESS ? 'egress' as const : 'ingress' as const } : {}),
-      node: this.opts.node,
+    } as Mutable<NetworkEvent>;
+    if (ifname) e.interface = ifname;
+    e.ifindex = ifindex;
+    // a pod's host-side veth: what enters it on the host side left the pod
+    if (pod) e.direction = view.direction(i) === TRAFFIC_INGRESS ? 'egress' : 'ingress';
+    e.node = this.opts.node;
+    e.timeMs = state === 'ended' ? this.nowMs() : this.wall(s.lastSeenNs);
+    const tcpFlags = proto === 6 ? tcpFlagNames(s.tcpFlags) : undefined;
+    if (tcpFlags) e.tcpFlags = tcpFlags;
+    e.flow = {
+      state, packets, bytes, totalPackets: s.packets, totalBytes: s.bytes,
+      firstSeenMs: this.wall(s.firstSeenNs), lastSeenMs: this.wall(s.lastSeenNs),
     };
+    return e;
   }
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** What eventEndpoint (endpoints.ts) builds, from an address resolved once per read. */
+function endpointOf(a: Address, port: number | undefined): EventEndpoint {
+  const out: Mutable<EventEndpoint> = port !== undefined ? { ip: a.ip, port, kind: 'external' } : { ip: a.ip, kind: 'external' };
+  const e = a.endpoint;
+  if (!e) return out;
+  out.kind = e.kind;
+  switch (e.kind) {
+    case 'pod': {
+      const p = e.pod;
+      out.namespace = p.namespace;
+      out.pod = p.name;
+      out.podUid = p.uid;
+      out.workloadKind = p.workload.kind;
+      out.workloadName = p.workload.name;
+      if (p.nodeName) out.node = p.nodeName;
+      out.local = a.local;
+      break;
+    }
+    case 'service':
+      out.namespace = e.service.namespace;
+      out.service = e.service.name;
+      break;
+    case 'node':
+      out.node = e.nodeName;
+      break;
+  }
+  return out;
 }
 
 /** A one-record view over a remembered key (for the `ended` record of a flow no longer in the table). */

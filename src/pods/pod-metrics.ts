@@ -18,12 +18,13 @@ import type { Attributes } from '@opentelemetry/api';
 import type { IdentitySource, PodInfo } from '../k8s/types.js';
 import { ATTR, DIRECTION, INSTRUMENTS } from '../names.js';
 import type { DropReasons } from '../probes/drop/reasons.js';
-import { DROP_SIDE_SOURCE, DROP_TRANSPORT, type DropFlow, type PodDropCount } from '../probes/drop/layout.js';
+import { DROP_SIDE_SOURCE, DROP_TRANSPORT, type DropFlowView, type PodDropCount } from '../probes/drop/layout.js';
 import type { FlowView, InterfaceCount } from '../probes/traffic/layout.js';
 import { countOnce, FlowSeries, type FlowClassifier } from './flow-series.js';
 import type { CounterSeries, MetricFamily } from '../probes/types.js';
 import { encodeIp } from '../probes/addresses.js';
 import { RecordAccumulator, type RecordReading } from './accumulator.js';
+import { DropFlowSeries, type DropFlowClassifier } from './drop-flow-series.js';
 import { endpointLabels, isClusterPod, pairAttributes, podAttributes, serverPort, type EndpointLabels } from './endpoints.js';
 
 /** What this stage needs from the traffic probe. */
@@ -39,7 +40,8 @@ export interface TrafficReadings {
 export interface DropReadings {
   setPodAddresses(want: ReadonlyMap<string, number>): void;
   readPodDrops(): PodDropCount[];
-  readDropFlows(): DropFlow[];
+  /** the dropped 5-tuples, read now (valid until the next read) */
+  dropFlowView(): DropFlowView;
   deleteDropFlows(keys: readonly Buffer[]): void;
   deletePodDrops(podId: number): void;
   reasonNames(): DropReasons | undefined;
@@ -71,14 +73,13 @@ export class PodMetrics {
   private readonly podTraffic: RecordAccumulator;
   private readonly podDrops: RecordAccumulator;
   private readonly flows: FlowSeries;
-  private readonly dropFlows: RecordAccumulator;
+  private readonly dropFlows: DropFlowSeries;
   /** pod uid → numeric id given to the drop probe (never reused while the agent runs) */
   private readonly podIds = new Map<string, number>();
   private readonly podById = new Map<number, PodInfo>();
   /** ids of pods that left, with when: their kernel keys are deleted after the TTL */
   private readonly goneAt = new Map<number, number>();
   private nextId = 1;
-  private readonly dropFlowSeen = new Map<string, { packets: bigint; at: number }>();
   private lastFlowStats = { created: 0, deleted: 0, live: 0, evicted: 0 };
   private readonly now: () => number;
   private readonly monotonicNs: () => bigint;
@@ -88,7 +89,7 @@ export class PodMetrics {
     this.podTraffic = new RecordAccumulator(ttl);
     this.podDrops = new RecordAccumulator(ttl);
     this.flows = new FlowSeries(ttl);
-    this.dropFlows = new RecordAccumulator(ttl);
+    this.dropFlows = new DropFlowSeries(ttl, deps.settings.flowIdleTimeoutMs);
     this.now = deps.now ?? Date.now;
     this.monotonicNs = deps.monotonicNs ?? (() => process.hrtime.bigint());
   }
@@ -264,29 +265,25 @@ export class PodMetrics {
   private collectDropFlows(now: number): MetricFamily[] {
     const drop = this.deps.drop!;
     const reasons = drop.reasonNames();
-    const readings: RecordReading[] = [];
-    const idle: Buffer[] = [];
-    const seen = new Set<string>();
-    for (const f of drop.readDropFlows()) {
-      const key = f.key.toString('hex');
-      seen.add(key);
-      const prev = this.dropFlowSeen.get(key);
-      if (!prev || prev.packets !== f.packets) this.dropFlowSeen.set(key, { packets: f.packets, at: now });
-      else if (now - prev.at > this.deps.settings.flowIdleTimeoutMs) idle.push(f.key);
-      const attributes = this.flowAttributes(f.src, f.dst, f.proto, f.sport, f.dport, {
-        [ATTR.dropReason]: reasons?.name(f.reason) ?? `UNKNOWN_${f.reason}`,
-      });
-      readings.push({
-        recordKey: key, seriesKey: JSON.stringify(Object.entries(attributes).sort()),
-        attributes, packets: Number(f.packets), bytes: Number(f.bytes),
-      });
-    }
-    for (const k of this.dropFlowSeen.keys()) if (!seen.has(k)) this.dropFlowSeen.delete(k);
-    const series = this.dropFlows.update(readings, now);
-    if (idle.length) {
-      drop.deleteDropFlows(idle);
-      for (const k of idle) this.dropFlowSeen.delete(k.toString('hex'));
-    }
+    const opt = this.deps.settings;
+    const identity = this.deps.identity;
+    const view = drop.dropFlowView();
+    const classifier: DropFlowClassifier = {
+      addressLabel: (v, i, side) => {
+        const ip = side === 'src' ? v.src(i) : v.dst(i);
+        const l = endpointLabels(identity.resolve(ip));
+        return JSON.stringify([l.namespace, l.kind, l.name, opt.podNames && l.pod ? l.pod : null, opt.addresses ? ip : null]);
+      },
+      reasonName: (code) => reasons?.name(code) ?? `UNKNOWN_${code}`,
+      rest: (v, i) => {
+        const proto = v.proto(i);
+        const ports = serverPort(proto, v.sport(i), v.dport(i));
+        return `${TRANSPORT[proto] ?? 'other'}|${ports.server}|${opt.clientPorts && ports.client ? ports.client : ''}`;
+      },
+      attributes: (v, i, reason) => this.flowAttributes(v.src(i), v.dst(i), v.proto(i), v.sport(i), v.dport(i), { [ATTR.dropReason]: reason }),
+    };
+    const { series, idle } = this.dropFlows.update(view, classifier, now);
+    if (idle.length) drop.deleteDropFlows(idle.map((i) => view.key(i)));
     return pair(INSTRUMENTS.flowDropPackets, INSTRUMENTS.flowDropBytes, series);
   }
 }

@@ -10,6 +10,7 @@ import { serverPort } from '../../src/pods/endpoints.js';
 import { PodMetrics, type DropReadings, type TrafficReadings } from '../../src/pods/pod-metrics.js';
 import { DropReasons } from '../../src/probes/drop/reasons.js';
 import type { DropFlow, PodDropCount } from '../../src/probes/drop/layout.js';
+import { packDropFlows } from '../helpers/drop-flows.js';
 import { FLOW_KEY, FLOW_VALUE, FlowView, type FlowRecord, type InterfaceCount } from '../../src/probes/traffic/layout.js';
 import { encodeIp } from '../../src/probes/addresses.js';
 import type { MetricFamily } from '../../src/probes/types.js';
@@ -77,7 +78,7 @@ class FakeDrop implements DropReadings {
   deletedPods: number[] = [];
   setPodAddresses(m: ReadonlyMap<string, number>) { this.addresses = new Map(m); }
   readPodDrops() { return this.pods; }
-  readDropFlows() { return this.flows; }
+  dropFlowView() { return packDropFlows(this.flows); }
   deleteDropFlows() {}
   deletePodDrops(id: number) { this.deletedPods.push(id); this.pods = this.pods.filter((p) => p.podId !== id); }
   reasonNames() { return new DropReasons([[{ name: 'SKB_DROP_REASON_NETFILTER_DROP', value: 12 }]]); }

@@ -213,6 +213,38 @@ export function decodePodDrops(s: MapSnapshot): PodDropCount[] {
   return out;
 }
 
+/**
+ * Field access to a drop_flows snapshot without decoding it into objects (the pod stage walks every
+ * record at every export; most are unchanged since the last one).
+ */
+export class DropFlowView {
+  constructor(readonly snap: MapSnapshot) {}
+  get count(): number { return this.snap.count; }
+  private k(i: number): number { return i * this.snap.keySize; }
+  private v(i: number): number { return i * this.snap.valueStride; }
+  ipVersion(i: number): number { return this.snap.keys[this.k(i) + DROP_FLOW_KEY.ipVersion]!; }
+  proto(i: number): number { return this.snap.keys[this.k(i) + DROP_FLOW_KEY.proto]!; }
+  sport(i: number): number { return this.snap.keys.readUInt16BE(this.k(i) + DROP_FLOW_KEY.sport); }
+  dport(i: number): number { return this.snap.keys.readUInt16BE(this.k(i) + DROP_FLOW_KEY.dport); }
+  reason(i: number): number { return this.snap.keys.readUInt32LE(this.k(i) + DROP_FLOW_KEY.reason); }
+  /** the 16 address bytes as a (latin1) string: a cheap cache key */
+  srcKey(i: number): string { const o = this.k(i) + DROP_FLOW_KEY.src; return this.snap.keys.toString('latin1', o, o + 16); }
+  dstKey(i: number): string { const o = this.k(i) + DROP_FLOW_KEY.dst; return this.snap.keys.toString('latin1', o, o + 16); }
+  src(i: number): string { return addressText(this.snap.keys, this.k(i) + DROP_FLOW_KEY.src, this.ipVersion(i)); }
+  dst(i: number): string { return addressText(this.snap.keys, this.k(i) + DROP_FLOW_KEY.dst, this.ipVersion(i)); }
+  /** exact below 2^53 */
+  packets(i: number): number { return u64(this.snap.values, this.v(i) + DROP_VALUE.packets); }
+  bytes(i: number): number { return u64(this.snap.values, this.v(i) + DROP_VALUE.bytes); }
+  /** the raw key as a (latin1) string: a cheap map key */
+  keyText(i: number): string { const o = this.k(i); return this.snap.keys.toString('latin1', o, o + this.snap.keySize); }
+  /** a copy of the raw key, e.g. to delete the record */
+  key(i: number): Buffer { return Buffer.from(this.snap.keys.subarray(this.k(i), this.k(i) + this.snap.keySize)); }
+}
+
+function u64(b: Buffer, off: number): number {
+  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
+}
+
 export function decodeDropFlows(s: MapSnapshot): DropFlow[] {
   const out: DropFlow[] = [];
   for (let i = 0; i < s.count; i++) {

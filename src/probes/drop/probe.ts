@@ -22,7 +22,7 @@ import { ATTR, INSTRUMENTS } from '../../names.js';
 import { readFailureCounters } from '../counters.js';
 import type { MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import {
-  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_REASON_NONE_GIVEN, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows,
+  DROP_ERRORS, DROP_ERRORS_LOSING, DROP_FLOW_KEY, DROP_VALUE, DropFlowView, DROP_REASON_NONE_GIVEN, DROP_TRANSPORT, decodeDropCounts, decodeDropFlows,
   decodeDropLocationCounts, decodeDropReasonCounts, decodePodDrops, dropReasonSlots, encodeDropEventConfig, type DropCount, type DropFlow,
   type DropLocationCount, type EventLimitCount, type PodDropCount,
 } from './layout.js';
@@ -302,6 +302,12 @@ export class DropProbe implements Probe {
   /** Recently dropped 5-tuples involving a registered pod (LRU), cumulative per 5-tuple and reason. */
   readDropFlows(): DropFlow[] {
     return this.flows ? decodeDropFlows(this.flows.readAll()) : [];
+  }
+
+  /** The dropped 5-tuples as read now, for a one-pass walk (valid until the next read). */
+  dropFlowView(): DropFlowView {
+    return new DropFlowView(this.flows ? this.flows.readAll()
+      : { count: 0, keys: Buffer.alloc(0), values: Buffer.alloc(0), keySize: DROP_FLOW_KEY.size, valueStride: DROP_VALUE.size, cpus: 1 });
   }
 
   /** Deletes dropped 5-tuple records (ones that stopped changing; their totals are kept by the reader). */
