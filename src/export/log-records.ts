@@ -77,6 +77,10 @@ const END_ATTRS: Record<'source' | 'destination', Record<EndField, string>> = {
   },
 };
 
+/** END_ATTRS as [field, attribute] pairs, in its order: made once, not at every record. */
+const SOURCE_ATTRS = Object.entries(END_ATTRS.source) as [EndField, string][];
+const DESTINATION_ATTRS = Object.entries(END_ATTRS.destination) as [EndField, string][];
+
 /** Every attribute of an event's record (see the file comment). */
 export function eventAttributes(e: NetworkEvent): LogAttributes {
   const a: LogAttributes = {};
@@ -88,10 +92,8 @@ export function eventAttributes(e: NetworkEvent): LogAttributes {
   if (e.transport !== 'unknown') set(ATTR.transport, e.transport);
   if (e.ipVersion === 4 || e.ipVersion === 6) set(ATTR.networkType, `ipv${e.ipVersion}`);
 
-  for (const end of ['source', 'destination'] as const) {
-    const ep = e[end];
-    for (const [field, key] of Object.entries(END_ATTRS[end])) set(key, ep[field as EndField]);
-  }
+  for (const [field, key] of SOURCE_ATTRS) set(key, e.source[field]);
+  for (const [field, key] of DESTINATION_ATTRS) set(key, e.destination[field]);
 
   set(ATTR.interfaceName, e.interface);
   set(ATTR.netns, e.netns);

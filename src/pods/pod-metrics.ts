@@ -232,18 +232,28 @@ export class PodMetrics {
 
   /** Series of a flow record, with the two addresses resolved once per export (not per record). */
   private classifier(): FlowClassifier {
-    const labels = new Map<string, { id: number; l: EndpointLabels; ip: string }>();
+    const opt = this.deps.settings;
+    const labels = new Map<string, { id: number; l: EndpointLabels; ip: string; lk: string; lid: number }>();
+    /** labelKey text → a number, this export: two addresses of one workload get the same */
+    const labelIds = new Map<string, number>();
     let nextId = 0;
     const resolve = (view: FlowView, i: number, key: string, side: 'src' | 'dst') => {
       let e = labels.get(key);
       if (!e) {
         const ip = side === 'src' ? view.src(i) : view.dst(i);
-        e = { id: nextId++, l: endpointLabels(this.deps.identity.resolve(ip)), ip };
+        const l = endpointLabels(this.deps.identity.resolve(ip));
+        const lk = labelKey(l, opt.podNames);
+        let lid = labelIds.get(lk);
+        if (lid === undefined) labelIds.set(lk, (lid = labelIds.size));
+        e = { id: nextId++, l, ip, lk, lid };
         labels.set(key, e);
       }
       return e;
     };
-    const opt = this.deps.settings;
+    // the series key of (source labels, destination labels, protocol, server port), built once per export:
+    // the same text as built for every record before, without building it (and hashing it anew) per record
+    const keys = new Map<number, Map<number, string>>();
+    const memo = !opt.addresses && !opt.clientPorts;
     return {
       series: (view, i) => {
         const s = resolve(view, i, view.srcKey(i), 'src');
@@ -251,9 +261,19 @@ export class PodMetrics {
         const proto = view.proto(i);
         const ports = serverPort(proto, view.sport(i), view.dport(i));
         // workload labels by content, so two addresses of one workload share a series
-        let key = `${labelKey(s.l, opt.podNames)}|${labelKey(d.l, opt.podNames)}|${proto}|${ports.server}`;
-        if (opt.addresses) key += `|${s.ip}|${d.ip}`;
-        if (opt.clientPorts) key += `|${ports.client}`;
+        let key: string | undefined;
+        if (memo && s.lid < 1_048_576 && d.lid < 1_048_576) {
+          const pair = s.lid * 1_048_576 + d.lid;
+          let byPort = keys.get(pair);
+          if (!byPort) keys.set(pair, (byPort = new Map()));
+          const rest = proto * 65_536 + ports.server;
+          key = byPort.get(rest);
+          if (key === undefined) byPort.set(rest, (key = `${s.lk}|${d.lk}|${proto}|${ports.server}`));
+        } else {
+          key = `${s.lk}|${d.lk}|${proto}|${ports.server}`;
+          if (opt.addresses) key += `|${s.ip}|${d.ip}`;
+          if (opt.clientPorts) key += `|${ports.client}`;
+        }
         return {
           key,
           attributes: () => this.flowAttributes(s.ip, d.ip, proto, view.sport(i), view.dport(i), {}),
