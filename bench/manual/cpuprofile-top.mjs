@@ -18,4 +18,4 @@ const incl = new Map();
 for (let i = 0; i < p.samples.length; i++) { const seen = new Set(); let id = p.samples[i]; while (id !== undefined) { const n = byId.get(id); const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${n.callFrame.lineNumber}`; if (!seen.has(k)) { incl.set(k, (incl.get(k) ?? 0) + (dt[i] ?? 0)); seen.add(k); } id = parent.get(id); } }
 console.log(`total sampled ${(total / 1e6).toFixed(2)} s (incl idle)`);
 console.log('--- self'); for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log((v / 1e3).toFixed(0).padStart(8), 'ms', k);
-console.log('--- inclusive'); for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 45)) console.log((v / 1e3).toFixed(0).padStart(8), 'ms', k);
+console.log('--- inclusive'); for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 45))) console.log((v / 1e3).toFixed(0).padStart(8), 'ms', k);
