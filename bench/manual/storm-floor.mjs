@@ -20,6 +20,7 @@
 //
 //   node bench/manual/storm-floor.mjs [--rounds 6] [--seconds 3] [--raw-tp] [--attach-mode tcx|clsact] [--bpf-dir d] [variant ...]
 //   node bench/manual/storm-floor.mjs --toggle [--rounds 40] [--window 0.5] [empty|fovea variants ...]
+//   node bench/manual/storm-floor.mjs --profile 5 [empty|fovea variants ...]
 //
 // Default variants: empty empty-tc empty-drop fovea fovea-tc fovea-drop agent agent-no-traffic.
 // Paired windows (default): every variant window is paired with a `none` window right before it (same
@@ -36,6 +37,8 @@
 // same from rates: cores × (1/rate_with − 1/rate_without), which assumes both cores were the storm's).
 // --toggle (script-attached variants only): one storm for the whole run, the programs attached and
 // detached under it every --window s (see toggleMode): many more, shorter pairs, no trafgen restarts.
+// --profile S (script-attached variants only): one storm, `perf record -e cpu-clock -a` for S s with
+// nothing and then each variant attached; symbols in CPU ns per frame (see profileMode).
 // Summary: mean ± 95 % CI. Programs of other processes on kfree_skb run on every storm drop in every
 // window, ours or not (they also enable the tracepoint already, so `empty-drop` then shows only one more
 // program's dispatch, not the cost of enabling it): the script counts and reports them.
@@ -64,6 +67,7 @@ const { values, positionals } = parseArgs({
     'raw-tp': { type: 'boolean', default: false }, 'attach-mode': { type: 'string', default: 'tcx' },
     'bpf-dir': { type: 'string', default: 'bpf/build' },
     toggle: { type: 'boolean', default: false }, window: { type: 'string', default: '0.5' },
+    profile: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -271,6 +275,68 @@ async function start(variant) {
 if (values.toggle) {
   await toggleMode();
   process.exit(0);
+}
+if (values.profile) {
+  await profileMode(Number(values.profile));
+  process.exit(0);
+}
+
+/**
+ * --profile S: one storm; for `none` and each (script-attached) variant in turn, `perf record -e cpu-clock
+ * -a -F 999` for S seconds with it attached, then the symbols by CPU ns per frame (samples × 1/999 s ÷
+ * frames received on fvstrm1 meanwhile), top ones and groups: Fovea's or the empty programs
+ * (bpf_prog_*), the hooks' dispatch (tcx_run, __bpf_trace_run and its callers, the tracepoint iterator),
+ * and the mitigation thunks (retpolines, return thunks). cpu-clock samples from a timer interrupt: time
+ * with interrupts off is attributed to where they come back on (_raw_spin_unlock_irqrestore and the
+ * like), so a program's share is a lower bound.
+ */
+async function profileMode(S) {
+  const rx = () => Number(readFileSync(`/sys/class/net/${STORM_B}/statistics/rx_packets`, 'utf8'));
+  const F = 999;
+  await setUp();
+  let t;
+  const out = [];
+  try {
+    for (const v of variants) { const h = await start(v); await h.stop(); }
+    t = startTrafgen(CFG, { threads: CORES });
+    await sleep(1000);
+    for (const state of ['none', ...variants]) {
+      const h = state === 'none' ? undefined : await start(state);
+      await sleep(300);
+      const file = join(tmpdir(), `fovea-storm-floor-${process.pid}-${state}.perf`);
+      const r0 = rx();
+      execFileSync('perf', ['record', '-q', '-e', 'cpu-clock', '-a', '-F', String(F), '-o', file, '--', 'sleep', String(S)], { stdio: 'ignore' });
+      const frames = rx() - r0;
+      if (h) await h.stop();
+      const rep = execFileSync('perf', ['report', '-i', file, '--stdio', '--no-children', '--sort', 'symbol', '-g', 'none', '--show-nr-samples'],
+        { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+      rmSync(file, { force: true });
+      const syms = [];
+      for (const line of rep.split('\n')) {
+        const m = /^\s*[\d.]+%\s+(\d+)\s+\[[^\]]+\]\s+(\S+)/.exec(line);
+        if (m) syms.push({ sym: m[2], ns: (Number(m[1]) * 1e9) / F / frames });
+      }
+      out.push({ state, frames, syms });
+    }
+  } finally {
+    if (t) await t.stop();
+    await tearDown();
+    rmSync(CFG, { force: true });
+    rmSync(EMPTY_OBJ, { force: true });
+    await receiver.stop();
+  }
+  const groups = {
+    programs: (x) => /^bpf_prog_/.test(x),
+    dispatch: (x) => /^(tcx_run|__bpf_trace_run|bpf_trace_run\d|__bpf_trace_kfree_skb|__traceiter_kfree_skb|sk_skb_reason_drop|__kfree_skb_reason|bpf_prog_run|migrate_(en|dis)able|__rcu_read_(un)?lock)$/.test(x) || /sch_handle_(in|e)gress|tcf_classify|__bpf_prog_enter|__bpf_prog_exit/.test(x),
+    thunks: (x) => /thunk|srso|retbleed|__x86_return/.test(x),
+  };
+  for (const o of out) {
+    const all = o.syms.reduce((a, x) => a + x.ns, 0);
+    const g = Object.entries(groups).map(([k, f]) => `${k} ${o.syms.filter((x) => f(x.sym)).reduce((a, x) => a + x.ns, 0).toFixed(1)}`).join(', ');
+    console.log(`\n${o.state}: ${o.frames} frames in ${S} s; ${all.toFixed(0)} ns of sampled CPU per frame (all CPUs, all processes); ${g}`);
+    for (const x of o.syms.slice(0, 25)) console.log(`  ${x.ns.toFixed(1).padStart(7)} ns  ${x.sym}`);
+    for (const x of o.syms.slice(25)) if (Object.values(groups).some((f) => f(x.sym))) console.log(`  ${x.ns.toFixed(1).padStart(7)} ns  ${x.sym}`);
+  }
 }
 
 /**
