@@ -381,7 +381,7 @@ async function toggleMode() {
     await t.stop();
     t = undefined;
     await sleep(300);
-    console.log(`storm: ${(await nftCount()) - n0} dropped by nft, ${rx() - rx0} frames received on ${STORM_B} (${wins.length} windows of ${W} ms, trafgen workers ${tg.length})`);
+    console.log(`storm: ${(await nftCount()) - n0} dropped by nft, ${rx() - rx0} frames received on ${STORM_B} (${wins.length} windows of ${W} ms, trafgen processes ${tg.length})`);
   } finally {
     if (t) await t.stop();
     await tearDown();
