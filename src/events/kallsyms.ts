@@ -85,7 +85,8 @@ export class KernelSymbols {
   lookup(addr: bigint): string | undefined {
     if (addr === 0n) return undefined;
     if (this.cache.has(addr)) return this.cache.get(addr);
-    const text = this.resolve(addr) ?? this.resolve(addr, true);
+    let text = this.resolve(addr);
+    if (text === null) text = this.resolve(addr, true) ?? undefined;
     if (this.cache.size > 4096) this.cache.clear(); // drop sites are few; keep this bounded anyway
     this.cache.set(addr, text);
     return text;
@@ -93,10 +94,10 @@ export class KernelSymbols {
 
   /**
    * The symbol at or below `addr` from the sorted addresses, and its name from the file. undefined
-   * when there is none, or when the file no longer has that symbol at that place (a module loaded or
-   * unloaded since the addresses were read): `reload` reads them again first.
+   * when there is none; null when the file no longer has that symbol at that place (a module loaded
+   * or unloaded since the addresses were read, or the file unreadable now): `reload` reads them again first.
    */
-  private resolve(addr: bigint, reload = false): string | undefined {
+  private resolve(addr: bigint, reload = false): string | undefined | null {
     if (reload) {
       if (this.problem !== undefined) return undefined;
       this.hi = undefined;
@@ -116,7 +117,7 @@ export class KernelSymbols {
       else top = mid - 1;
     }
     const name = this.nameAt(this.fileIndex[lo]!, hi[lo]!, this.lo[lo]!);
-    if (name === undefined) return undefined;
+    if (name === undefined) return null;
     const base = (BigInt(hi[lo]!) << 32n) | BigInt(this.lo[lo]!);
     return `${name}+0x${(addr - base).toString(16)}`;
   }
