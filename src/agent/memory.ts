@@ -6,7 +6,7 @@
  * 32 MiB), and its trim threshold to twice that. libbpf parses the kernel's BTF to load each BPF
  * object (/sys/kernel/btf/vmlinux, 5.5 MB on the benchmark's kernel) and frees it: from then on,
  * blocks up to that size come from the brk heap, and up to twice that much of it stays resident
- * once free. Measured there: 12.5–15.6 MB of brk heap after 60 s idle in pod mode with 50 pods, 2.0
+ * once free. Measured there (pod mode, 50 pods, idle): 14.5–15.8 MB of brk heap after 80 s, 6.7–9.8
  * MB with the thresholds fixed at glibc's initial 128 KiB — what MALLOC_MMAP_THRESHOLD_=131072
  * MALLOC_TRIM_THRESHOLD_=131072 would do, set here so that every way of starting the agent (the
  * image, the CLI, the benchmark) gets it. Tuning only: where mallopt is missing (not glibc) or
