@@ -4,6 +4,7 @@
 // placed on that timeline. Prints the RSS at each log line, the peak (time, and the log line before
 // it), and VmHWM / VmRSS / RssAnon / RssFile at the end. As root, after bash scripts/build.sh:
 //   node bench/manual/agent-memory-timeline.mjs [pods=50] [seconds=40] [agent flags…]
+// env PEAK_SMAPS=1: the RSS by kind of mapping at each new maximum (0.5 MB above the last), read from outside.
 // env ENTRY=<script>: run it instead of bin/fovea.js (it must run dist/src/cli.js's main); NODE_FLAGS='…' replaces the V8 flags (default: src/runtime.ts's); NODE_LEVEL=1: without --netns.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ const lab = await Lab.create({ name: 'memt', pods });
 const rx = await OtlpReceiver.start({});
 const nodeFlags = process.env.NODE_FLAGS !== undefined ? process.env.NODE_FLAGS.split(' ').filter(Boolean) : [...AGENT_NODE_FLAGS];
 const t0 = performance.now();
+const events = [];
 const agent = spawn(process.execPath, [...nodeFlags, process.env.ENTRY ?? new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
   '--interfaces', 'fvmemt-*', ...(process.env.NODE_LEVEL ? [] : ['--netns', 'fovea-memt-*']), '--export-interval', '10s', '--log-level', 'info',
   '--observe-socket', `/tmp/fovea-memt-${process.pid}.sock`, ...extra],
@@ -29,15 +31,35 @@ const status = () => {
     return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
   } catch { return undefined; }
 };
+/** RSS by kind of mapping, MB (as agent-hwm-ab.mjs): the node binary, anonymous, glibc's heap, BPF maps, other files */
+const mappings = () => {
+  const by = { node: 0, anon: 0, brk: 0, bpf: 0, files: 0 };
+  let name = '';
+  try {
+    for (const line of readFileSync(`/proc/${agent.pid}/smaps`, 'utf8').split('\n')) {
+      const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (m) { name = m[1]; continue; }
+      const r = /^Rss:\s+(\d+)/.exec(line);
+      if (!r) continue;
+      const k = name === '' || name.startsWith('[anon') ? 'anon' : name === '[heap]' ? 'brk' : name.endsWith('/node') ? 'node' : name.includes('bpf-map') ? 'bpf' : 'files';
+      by[k] += Number(r[1]) / 1024;
+    }
+  } catch { return ''; }
+  return Object.entries(by).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+};
 let peak = { rss: 0, t: 0 };
 let last;
 const sampler = setInterval(() => {
   const s = status();
   if (!s) return;
   last = s;
-  if (s.rss > peak.rss) peak = { rss: s.rss, t: performance.now() - t0 };
+  if (s.rss > peak.rss) {
+    // PEAK_SMAPS=1: what the RSS is made of at each new maximum (read from outside: the agent allocates nothing for it)
+    const grew = s.rss > peak.rss + 512;
+    peak = { rss: s.rss, t: performance.now() - t0, maps: process.env.PEAK_SMAPS && grew ? mappings() : peak.maps };
+    if (process.env.PEAK_SMAPS && grew) events.push({ t: peak.t, rss: s.rss, msg: `(new maximum: ${peak.maps})` });
+  }
 }, 5);
-const events = [];
 for (const stream of [agent.stdout, agent.stderr]) {
   createInterface({ input: stream }).on('line', (line) => {
     const t = performance.now() - t0;
@@ -59,7 +81,7 @@ for (let i = 0; i < events.length;) {
   i = j + 1;
 }
 const before = events.filter((e) => e.t <= peak.t).at(-1);
-console.log(`peak RSS ${mb(peak.rss)} MB at ${(peak.t / 1000).toFixed(3)} s, after: ${before?.msg ?? '(start)'}`);
+console.log(`peak RSS ${mb(peak.rss)} MB at ${(peak.t / 1000).toFixed(3)} s, after: ${before?.msg ?? '(start)'}${peak.maps ? ` (${peak.maps}, read at the last maximum 0.5 MB above the one before)` : ''}`);
 console.log(`end (${secs} s): VmHWM ${mb(end.hwm)} MB, VmRSS ${mb(end.rss)} MB (anon ${mb(end.anon)}, file ${mb(end.file)}); exports ${rx.requestCount}`);
 if (process.env.SMAPS) {
   // the largest mappings by RSS (file-backed ones by file name; anonymous ones summed)

@@ -4,6 +4,7 @@ import { agentFlagsHelp } from '../config/index.js';
 import { ALLOC_PROFILE_ENV, CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV } from '../config/settings.js';
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
+import { fixMallocThresholds } from '../agent/memory.js';
 import { createMetricsPipeline, type MetricsPipeline } from '../export/metrics-pipeline.js';
 import { PrometheusServer } from '../export/prometheus.js';
 import { createEventOutputs } from './event-outputs.js';
@@ -55,6 +56,7 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const { config, otlp, otlpLogs, resource } = setup;
   const logger = createLogger(config.logLevel);
   for (const w of setup.warnings) logger.warn(w);
+  fixMallocThresholds(logger);
   if (!setup.otlpMetrics) {
     logger.info({ prometheusAddress: config.prometheus.address, events: otlpLogs !== undefined },
       'no OTLP endpoint configured: metrics are served on /metrics only, not sent over OTLP');

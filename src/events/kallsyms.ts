@@ -5,26 +5,27 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
-/** One text symbol's line: its address (high and low 32 bits) and where its name is in the line's buffer. */
-type SymbolSink = (hi: number, lo: number, buf: Buffer, nameStart: number, nameEnd: number) => void;
+/** One text symbol's line: its address (high and low 32 bits) and where its name is in the line's buffer; true stops the read. */
+type SymbolSink = (hi: number, lo: number, buf: Buffer, nameStart: number, nameEnd: number) => boolean | void;
 
 /**
  * Calls `sink` for every text symbol ("ffffffff81000000 T _stext", "... t name\t[module]") of the
- * file, read `chunkBytes` at a time (a line longer than that is skipped). Throws when it cannot be read.
+ * file, read `chunkBytes` at a time (a line longer than that is skipped), until `sink` returns true.
+ * Throws when it cannot be read.
  */
 function eachTextSymbol(path: string, chunkBytes: number, sink: SymbolSink): void {
   const fd = openSync(path, 'r');
   const hex = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
-  const line = (buf: Buffer, start: number, end: number): void => {
+  const line = (buf: Buffer, start: number, end: number): boolean | void => {
     const type = buf[start + 17];
-    if (end - start < 20 || buf[start + 16] !== 0x20 || (type !== 0x74 && type !== 0x54)) return;
+    if (end - start < 20 || buf[start + 16] !== 0x20 || (type !== 0x74 && type !== 0x54)) return false;
     let h = 0;
     let l = 0;
     for (let i = 0; i < 8; i++) h = h * 16 + hex(buf[start + i]!);
     for (let i = 8; i < 16; i++) l = l * 16 + hex(buf[start + i]!);
     let e = start + 19;
     while (e < end && buf[e] !== 0x09) e++; // "\t[module]" ends the name
-    sink(h, l, buf, start + 19, e);
+    return sink(h, l, buf, start + 19, e);
   };
   try {
     const chunk = Buffer.allocUnsafe(chunkBytes);
@@ -37,7 +38,7 @@ function eachTextSymbol(path: string, chunkBytes: number, sink: SymbolSink): voi
       for (;;) {
         const end = chunk.indexOf(0x0a, start);
         if (end < 0 || end >= total) break;
-        if (!skipping) line(chunk, start, end);
+        if (!skipping && line(chunk, start, end) === true) return;
         skipping = false;
         start = end + 1;
       }
@@ -61,11 +62,8 @@ export class KernelSymbols {
   /** text symbols sorted by address: high and low 32 bits */
   private hi: Uint32Array | undefined;
   private lo = new Uint32Array(0);
-  /** sorted symbol i → its place j in the file */
+  /** sorted symbol i → its place j among the file's text symbols (its name is read from the file then) */
   private fileIndex = new Uint32Array(0);
-  /** the names, packed in file order: name of the file's symbol j is names[starts[j], starts[j+1]) */
-  private names = Buffer.alloc(0);
-  private starts = new Uint32Array(1);
   private problem: string | undefined;
   private readonly cache = new Map<bigint, string | undefined>();
 
@@ -86,10 +84,27 @@ export class KernelSymbols {
   /** `name+0xoff` of the text symbol at or below `addr`; undefined when unknown or unavailable. */
   lookup(addr: bigint): string | undefined {
     if (addr === 0n) return undefined;
+    if (this.cache.has(addr)) return this.cache.get(addr);
+    let text = this.resolve(addr);
+    if (text === null) text = this.resolve(addr, true) ?? undefined;
+    if (this.cache.size > 4096) this.cache.clear(); // drop sites are few; keep this bounded anyway
+    this.cache.set(addr, text);
+    return text;
+  }
+
+  /**
+   * The symbol at or below `addr` from the sorted addresses, and its name from the file. undefined
+   * when there is none; null when the file no longer has that symbol at that place (a module loaded
+   * or unloaded since the addresses were read, or the file unreadable now): `reload` reads them again first.
+   */
+  private resolve(addr: bigint, reload = false): string | undefined | null {
+    if (reload) {
+      if (this.problem !== undefined) return undefined;
+      this.hi = undefined;
+    }
     if (!this.hi && this.problem === undefined) this.load();
     const hi = this.hi;
     if (!hi || hi.length === 0) return undefined;
-    if (this.cache.has(addr)) return this.cache.get(addr);
     const ah = Number(addr >> 32n) >>> 0;
     const al = Number(addr & 0xffffffffn) >>> 0;
     const below = (i: number): boolean => hi[i]! < ah || (hi[i] === ah && this.lo[i]! <= al);
@@ -101,72 +116,73 @@ export class KernelSymbols {
       if (below(mid)) lo = mid;
       else top = mid - 1;
     }
+    const name = this.nameAt(this.fileIndex[lo]!, hi[lo]!, this.lo[lo]!);
+    if (name === undefined) return null;
     const base = (BigInt(hi[lo]!) << 32n) | BigInt(this.lo[lo]!);
-    const j = this.fileIndex[lo]!;
-    const text = `${this.names.toString('latin1', this.starts[j], this.starts[j + 1])}+0x${(addr - base).toString(16)}`;
-    if (this.cache.size > 4096) this.cache.clear(); // drop sites are few; keep this bounded anyway
-    this.cache.set(addr, text);
-    return text;
+    return `${name}+0x${(addr - base).toString(16)}`;
+  }
+
+  /** Name of the file's `j`-th text symbol, read from the file; undefined unless it is at `h`:`l`. */
+  private nameAt(j: number, h: number, l: number): string | undefined {
+    let n = 0;
+    let name: string | undefined;
+    try {
+      eachTextSymbol(this.path, this.chunkBytes, (sh, sl, buf, ns, ne) => {
+        if (n++ < j) return false;
+        if (sh === h && sl === l) name = buf.toString('latin1', ns, ne);
+        return true;
+      });
+    } catch {
+      return undefined;
+    }
+    return name;
   }
 
   /**
-   * Reads the file twice, a chunk at a time: once to count the text symbols and their names' bytes,
-   * once to fill typed arrays and one packed buffer of names of exactly that size — nothing else
-   * stays, and nothing grows by copies. Its text (5 MB, ~120k lines here) as a JS string split into
-   * lines cost 50 MB at its peak; read whole into one growing buffer, 24 MB (the buffer doubling to
-   * 8 MB, arrays for every line beside it, then a sorted copy of the names). The second read costs
-   * the kernel printing the file again (~50 ms), once in the agent's life.
+   * Reads the addresses of the file's text symbols, a chunk at a time, into typed arrays sorted by
+   * address — not their names: a lookup reads the one name it needs from the file again, and caches
+   * the result (drop sites are few). Kept, the names (3 MB here, 122k symbols, with their offsets 0.5
+   * MB) would stay resident for the agent's life; a name costs a read of the file up to it instead
+   * (the kernel printing it: up to ~50 ms), once per drop site. The file's text (5 MB) as a JS string
+   * split into lines cost 50 MB at its peak; read whole into one growing buffer, 24 MB.
    */
   private load(): void {
     try {
-      for (let attempt = 1; ; attempt++) {
-        let count = 0;
-        let bytes = 0;
-        let nonZero = false;
-        eachTextSymbol(this.path, this.chunkBytes, (h, l, _buf, ns, ne) => {
-          count++;
-          bytes += ne - ns;
-          if (h !== 0 || l !== 0) nonZero = true;
-        });
-        if (!nonZero) {
-          this.problem = `${this.path} shows no addresses (kernel.kptr_restrict, or no CAP_SYSLOG)`;
-          this.onUnavailable?.(this.problem);
-          return;
+      let cap = 1 << 16;
+      let his = new Uint32Array(cap);
+      let los = new Uint32Array(cap);
+      let n = 0;
+      let nonZero = false;
+      eachTextSymbol(this.path, this.chunkBytes, (h, l) => {
+        if (n === cap) {
+          cap *= 2;
+          const h2 = new Uint32Array(cap);
+          const l2 = new Uint32Array(cap);
+          h2.set(his);
+          l2.set(los);
+          his = h2;
+          los = l2;
         }
-        const his = new Uint32Array(count);
-        const los = new Uint32Array(count);
-        const starts = new Uint32Array(count + 1);
-        const names = Buffer.allocUnsafe(bytes);
-        let n = 0;
-        let size = 0;
-        let more = false; // the file grew between the reads (a module loaded)
-        eachTextSymbol(this.path, this.chunkBytes, (h, l, buf, ns, ne) => {
-          if (n === count || size + (ne - ns) > bytes) {
-            more = true;
-            return;
-          }
-          his[n] = h;
-          los[n] = l;
-          starts[n] = size;
-          for (let i = ns; i < ne; i++) names[size++] = buf[i]!;
-          n++;
-        });
-        if (more && attempt < 3) continue;
-        starts[n] = size;
-        const order = new Uint32Array(n);
-        for (let i = 0; i < n; i++) order[i] = i;
-        order.sort((a, b) => (his[a]! - his[b]!) || (los[a]! - los[b]!));
-        this.hi = new Uint32Array(n);
-        this.lo = new Uint32Array(n);
-        for (let i = 0; i < n; i++) {
-          this.hi[i] = his[order[i]!]!;
-          this.lo[i] = los[order[i]!]!;
-        }
-        this.fileIndex = order;
-        this.starts = starts;
-        this.names = names;
+        his[n] = h;
+        los[n] = l;
+        n++;
+        if (h !== 0 || l !== 0) nonZero = true;
+      });
+      if (!nonZero) {
+        this.problem = `${this.path} shows no addresses (kernel.kptr_restrict, or no CAP_SYSLOG)`;
+        this.onUnavailable?.(this.problem);
         return;
       }
+      const order = new Uint32Array(n);
+      for (let i = 0; i < n; i++) order[i] = i;
+      order.sort((a, b) => (his[a]! - his[b]!) || (los[a]! - los[b]!));
+      this.hi = new Uint32Array(n);
+      this.lo = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        this.hi[i] = his[order[i]!]!;
+        this.lo[i] = los[order[i]!]!;
+      }
+      this.fileIndex = order;
     } catch (err) {
       this.problem = `cannot read ${this.path}: ${(err as Error).message}`;
       this.onUnavailable?.(this.problem);

@@ -51,6 +51,17 @@ describe('KernelSymbols', () => {
     expect(none.lookup(1n)).toBeUndefined();
     expect(none.unavailable).toMatch(/cannot read/);
   });
+  it('names read from the file at lookup: a file changed since the addresses were read is read again', () => {
+    const lines = ['ffffffff81000000 T _stext', 'ffffffff81000100 t helper_a', 'ffffffff81000300 T nft_do_chain\t[nf_tables]'];
+    const p = kallsyms(lines);
+    const k = new KernelSymbols(p);
+    expect(k.lookup(0xffffffff81000104n)).toBe('helper_a+0x4');
+    // a module loaded since: its symbols come first in the file, every later symbol moves down
+    writeFileSync(p, ['ffffffffc0000000 t mod_fn\t[m]', 'ffffffffc0000100 d mod_data\t[m]', ...lines].join('\n') + '\n');
+    expect(k.lookup(0xffffffff81000310n)).toBe('nft_do_chain+0x10');
+    expect(k.lookup(0xffffffffc0000010n)).toBe('mod_fn+0x10');
+    expect(k.lookup(0xffffffff81000104n)).toBe('helper_a+0x4'); // cached
+  });
   it('read a chunk at a time: the same names as the whole text parsed at once, wherever the chunks end', () => {
     // 3,000 symbols in random order: text (t/T) and others, modules, names of 1–60 bytes, one overlong line
     let seed = 12345;
