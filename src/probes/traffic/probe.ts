@@ -107,7 +107,8 @@ export class TrafficProbe implements Probe {
     this.statsMap = obj.map('traffic_stats');
     this.errors = obj.map('traffic_errors');
     this.removeStaleFilters();
-    this.links = new NetlinkChangeWatch(RTMGRP.link);
+    // a link counts when this probe could attach to it, or is attached to it (renamed or deleted)
+    this.links = new NetlinkChangeWatch(RTMGRP.link, undefined, (ifindex, ifname) => this.selected(ifname) || this.attached.has(ifindex));
     if (this.links.unavailable) this.log.info({ reason: this.links.unavailable }, 'no link notifications: interfaces are listed at every rescan');
     this.rescan();
     this.state = { name: this.name, state: 'up', hook: this.modeSummary() };
