@@ -340,6 +340,23 @@ describe('PodNetstack', () => {
     expect(kept.at(-1)).toEqual([]);
   });
 
+  it('a pod\'s attribute sets are the same frozen objects export after export, new ones when its PodInfo changes', () => {
+    const web = pod('web-1', '10.0.0.10');
+    let pods = [{ pod: web, netns: '/ns/web' }];
+    const s = new PodNetstack({ reader: { readNetns: () => counters(3), keepOnly: () => undefined }, pods: () => pods, logger: pino({ level: 'silent' }) });
+    const a = s.collect()[0]!.series;
+    const b = s.collect()[0]!.series;
+    expect(b.map((x) => x.attributes)).toEqual(a.map((x) => x.attributes));
+    b.forEach((x, i) => { expect(x.attributes).toBe(a[i]!.attributes); expect(Object.isFrozen(x.attributes)).toBe(true); });
+    expect(a[0]!.attributes).toMatchObject({ 'k8s.pod.name': 'web-1', [ATTR.counterName]: expect.any(String) });
+    // the identity replaced the pod (a new object, e.g. a label changed): its sets are rebuilt from it
+    const renamed = { ...web, workload: { kind: 'Deployment', name: 'web2' } };
+    pods = [{ pod: renamed, netns: '/ns/web' }];
+    const c = s.collect()[0]!.series;
+    expect(c[0]!.attributes).not.toBe(a[0]!.attributes);
+    expect(c[0]!.attributes).toMatchObject({ 'fovea.workload.name': 'web2' });
+  });
+
   it('a lost namespace (NetnsRestoreError) is rethrown at once: no other pod is read', () => {
     const reads: string[] = [];
     const reader: NetnsCounterReader = { readNetns: (p) => { reads.push(p); throw new NetnsRestoreError('stuck'); }, keepOnly: () => { throw new Error('not after a lost namespace'); } };

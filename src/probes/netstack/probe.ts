@@ -16,6 +16,7 @@
  * missing from that collection); `malformed` — a protocol block of a /proc/net file could not be
  * parsed (its counters are missing from that reading).
  */
+import type { Attributes } from '@opentelemetry/api';
 import { KeptFiles, NetnsFiles, NetnsRestoreError, THREAD_PROC_NET } from '../../kernel/netns.js';
 import type { Logger } from '../../log.js';
 import { ATTR, INSTRUMENTS } from '../../names.js';
@@ -55,6 +56,7 @@ export class NetstackProbe implements Probe {
   private state: ProbeStatus = { name: 'netstack', state: 'down', detail: 'not started' };
   private netnsUnreadable = 0;
   private malformed = 0;
+  private readonly nodeAttrs = new Map<string, Attributes>();
   private readonly log: Logger;
   private readonly warn: RateLimitedLog;
 
@@ -74,8 +76,15 @@ export class NetstackProbe implements Probe {
     const counters = this.parse('host', this.io.readOwn());
     return [{
       instrument: INSTRUMENTS.netstackCounter,
-      series: counters.map((c) => ({ attributes: { [ATTR.counterName]: c.counter }, value: c.value })),
+      series: counters.map((c) => ({ attributes: this.counterAttributes(c.counter), value: c.value })),
     }];
+  }
+
+  /** The node series' attribute set of a counter, kept and frozen (its key and encoding are built once). */
+  private counterAttributes(counter: string): Attributes {
+    let a = this.nodeAttrs.get(counter);
+    if (!a) this.nodeAttrs.set(counter, (a = Object.freeze({ [ATTR.counterName]: counter })));
+    return a;
   }
 
   /**
