@@ -340,7 +340,7 @@ describe('attributesKey of frozen attribute sets', () => {
     expect(second.startTime).toEqual(first.startTime);
     expect(second.value).toBe(7);
     fams.set(INSTRUMENTS.packets, []);
-    expect(collect().flatMap((m) => m.dataPoints)).toEqual([]);
+    expect(collect().flatMap((m) => m.dataPoints as unknown[])).toEqual([]);
     void producer;
   });
 });
