@@ -19,7 +19,9 @@ import { ATTR, INSTRUMENTS } from '../../src/names.js';
 import { netnsPath } from '../../src/netns/pod-interfaces.js';
 import { PodNetstack, type NetnsCounterReader } from '../../src/pods/pod-netstack.js';
 import { NETSTACK_FILES, NetstackProbe, type NetstackIo } from '../../src/probes/netstack/probe.js';
-import type { NetstackCounter } from '../../src/probes/netstack/snmp.js';
+import { parseNetstack, type NetstackCounter } from '../../src/probes/netstack/snmp.js';
+
+const parseNetstackCounters = ([snmp, netstat, snmp6]: Array<string | undefined>): NetstackCounter[] => parseNetstack({ snmp, netstat, snmp6 }).counters;
 import type { ProbeDefinition } from '../../src/probes/types.js';
 import { FakeProbe } from '../helpers/fakes.js';
 
@@ -281,6 +283,25 @@ describe('NetstackProbe', () => {
       { kind: 'netns_unreadable', count: 2, lost: true },
       { kind: 'malformed', count: 1, lost: true },
     ]);
+  });
+
+  it('a pod whose texts did not change gives the same counters without parsing again; changed texts are parsed; malformed ones are counted at every reading', () => {
+    const io = new FakeIo();
+    io.inside.set('/ns/a', [SNMP, NETSTAT, undefined]);
+    io.inside.set('/ns/bad', [SNMP.replace('Tcp: 1 200', 'Tcp: 200'), NETSTAT, undefined]);
+    const p = new NetstackProbe(ctx(), io);
+    p.start();
+    const first = p.readNetns('/ns/a');
+    expect(p.readNetns('/ns/a')).toBe(first); // the same reading, kept
+    io.inside.set('/ns/a', [SNMP.replace('Tcp: 1 200', 'Tcp: 1 201'), NETSTAT, undefined]);
+    const moved = p.readNetns('/ns/a');
+    expect(moved).not.toBe(first);
+    expect(moved).toEqual(parseNetstackCounters([SNMP.replace('Tcp: 1 200', 'Tcp: 1 201'), NETSTAT, undefined]));
+    p.readNetns('/ns/bad');
+    p.readNetns('/ns/bad');
+    expect(p.recordFailures().find((f) => f.kind === 'malformed')?.count).toBe(2);
+    p.keepOnly(new Set());
+    expect(p.readNetns('/ns/a')).not.toBe(moved); // forgotten with the namespace: parsed afresh
   });
 
   it('keepOnly goes to the io; stop closes what it keeps', () => {

@@ -57,6 +57,8 @@ export class NetstackProbe implements Probe {
   private netnsUnreadable = 0;
   private malformed = 0;
   private readonly nodeAttrs = new Map<string, Attributes>();
+  /** each pod namespace's last texts and what they parsed to (dropped with keepOnly) */
+  private readonly lastParsed = new Map<string, { texts: ReadonlyArray<string | undefined>; counters: NetstackCounter[] }>();
   private readonly log: Logger;
   private readonly warn: RateLimitedLog;
 
@@ -100,12 +102,20 @@ export class NetstackProbe implements Probe {
       if (!(err instanceof NetnsRestoreError)) this.netnsUnreadable++;
       throw err;
     }
-    return this.parse(netnsPath, texts);
+    // the same texts as last time (an idle pod): the same counters, without parsing them again
+    const last = this.lastParsed.get(netnsPath);
+    if (last && last.texts.length === texts.length && last.texts.every((t, i) => t === texts[i])) return last.counters;
+    const problems = this.malformed;
+    const counters = this.parse(netnsPath, texts);
+    if (this.malformed === problems) this.lastParsed.set(netnsPath, { texts, counters });
+    else this.lastParsed.delete(netnsPath); // problems are counted at every reading, as before
+    return counters;
   }
 
   /** Closes the kept files of every pod namespace not in `netnsPaths` (they would keep a deleted namespace alive). */
   keepOnly(netnsPaths: ReadonlySet<string>): void {
     this.io.keepOnly(netnsPaths);
+    for (const p of this.lastParsed.keys()) if (!netnsPaths.has(p)) this.lastParsed.delete(p);
   }
 
   private parse(where: string, [snmp, netstat, snmp6]: Array<string | undefined>): NetstackCounter[] {
