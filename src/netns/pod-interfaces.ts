@@ -418,8 +418,8 @@ export function parseNetnsAddrs(text: string): NetnsInterface[] {
  * Interface indexes repeat across namespaces, so both directions must agree; when the root's id
  * of this netns is known (`ip netns list` for named ones), the host end's `link_netnsid` must be it.
  */
-export function matchNetnsPeers(netns: string, ifaces: readonly NetnsInterface[], links: readonly HostLink[], nsid?: number): Finding[] {
-  const byIndex = new Map(links.map((l) => [l.ifindex, l]));
+export function matchNetnsPeers(netns: string, ifaces: readonly NetnsInterface[], links: readonly HostLink[] | ReadonlyMap<number, HostLink>, nsid?: number): Finding[] {
+  const byIndex = links instanceof Map ? links : new Map((links as readonly HostLink[]).map((l) => [l.ifindex, l]));
   const out: Finding[] = [];
   for (const p of ifaces) {
     if (p.peerNetnsid === undefined || p.peerIfindex === undefined) continue;
@@ -590,15 +590,16 @@ async function netnsMethod(ctx: Ctx, reader: NetworkReader, dirs: readonly strin
   const files = await listNetnsFiles(dirs, ctx, filter);
   if (cached) for (const k of [...cached.cache.keys()]) if (!files.some((f) => f.key === k)) cached.cache.delete(k);
   if (files.length === 0) return [];
+  const byIndex = new Map(ctx.links.map((l) => [l.ifindex, l])); // once, not once per namespace
   const perNs = await mapLimit(files, concurrency, async (f) => {
     try {
       const hit = cached?.cache.get(f.key);
       if (hit && cached && cached.now - hit.at < cached.maxAgeMs) {
-        const found = matchNetnsPeers(f.label, hit.ifaces, ctx.links, hit.nsid);
+        const found = matchNetnsPeers(f.label, hit.ifaces, byIndex, hit.nsid);
         if (complete(found)) return found;
       }
       const { ifaces, nsid } = await reader.netns(f);
-      const found = matchNetnsPeers(f.label, ifaces, ctx.links, nsid);
+      const found = matchNetnsPeers(f.label, ifaces, byIndex, nsid);
       if (cached) {
         if (complete(found)) cached.cache.set(f.key, { ifaces, nsid, at: cached.now });
         else cached.cache.delete(f.key);
