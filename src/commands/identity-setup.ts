@@ -9,7 +9,9 @@ import type { IdentitySource } from '../k8s/types.js';
 import type { Logger } from '../log.js';
 import { CachedDiscovery } from '../netns/discovery-cache.js';
 import { NetlinkChangeWatch, RTMGRP } from '../kernel/netlink-changes.js';
-import type { DiscoveryResult } from '../netns/pod-interfaces.js';
+import { DEFAULT_NETNS_DIRS, type DiscoveryOptions, type DiscoveryResult } from '../netns/pod-interfaces.js';
+import { anyChange, NetnsDirWatch } from '../netns/netns-watch.js';
+import { globToRegExp } from '../kernel/netdev.js';
 import type { AgentOptions } from '../agent/agent.js';
 
 export type IdentityChoice =
@@ -32,7 +34,24 @@ const DISCOVERY_GROUPS = RTMGRP.link | RTMGRP.neigh | RTMGRP.ipv4Ifaddr | RTMGRP
 
 /** Pod-interface discovery for one agent: runs only when the host changed (src/netns/discovery-cache.ts). */
 function cachedDiscover(): () => Promise<DiscoveryResult> {
-  const cache = new CachedDiscovery({ changes: new NetlinkChangeWatch(DISCOVERY_GROUPS) });
+  const cache = new CachedDiscovery({ changes: anyChange([new NetlinkChangeWatch(DISCOVERY_GROUPS), new NetnsDirWatch(DEFAULT_NETNS_DIRS)]) });
+  return () => cache.discover();
+}
+
+/**
+ * Standalone: the workloads are the namespaces named by the globs, found by the netns method alone
+ * (routes and bridges add no workload), so discovery looks at those namespaces only, reads links
+ * through rtnetlink, and waits for a link change or a matching namespace mount to appear or vanish.
+ */
+export function standaloneDiscover(netns: readonly string[], seams: Pick<DiscoveryOptions, 'netnsDirs' | 'reader'> = {}): () => Promise<DiscoveryResult> {
+  const globs = netns.map(globToRegExp);
+  const filter = (name: string): boolean => globs.some((g) => g.test(name));
+  const dirs = seams.netnsDirs ?? DEFAULT_NETNS_DIRS;
+  const cache = new CachedDiscovery({
+    discovery: { ...seams, methods: ['netns'], netnsFilter: filter },
+    changes: anyChange([new NetlinkChangeWatch(RTMGRP.link), new NetnsDirWatch(dirs, filter)]),
+    readSignature: false,
+  });
   return () => cache.discover();
 }
 
@@ -46,7 +65,7 @@ export async function buildPods(
       return undefined;
     case 'standalone': {
       const identity = new StaticIdentity({ nodeName: config.nodeName || hostname() });
-      return { identity, discover: cachedDiscover(), standalone: { identity, netns: choice.netns } };
+      return { identity, discover: standaloneDiscover(choice.netns), standalone: { identity, netns: choice.netns } };
     }
     case 'kubernetes': {
       if (!config.nodeName) {

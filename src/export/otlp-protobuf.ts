@@ -308,8 +308,18 @@ export interface AttributePlan {
 
 const NO_ATTRIBUTES: AttributePlan = { keys: [], values: [], sizes: [], cached: [], total: 0 };
 
+/** Plans of frozen attribute sets, by field number: a frozen object cannot change, so neither can its plan. */
+const frozenPlans = new WeakMap<object, AttributePlan[]>();
+
 export function planAttributes(attrs: Record<string, unknown> | undefined, field: number): AttributePlan {
   if (!attrs) return NO_ATTRIBUTES;
+  if (!Object.isFrozen(attrs)) return makePlan(attrs, field);
+  let byField = frozenPlans.get(attrs);
+  if (!byField) frozenPlans.set(attrs, (byField = []));
+  return (byField[field] ??= makePlan(attrs, field));
+}
+
+function makePlan(attrs: Record<string, unknown>, field: number): AttributePlan {
   const keys = Object.keys(attrs);
   const values = new Array<unknown>(keys.length);
   const sizes = new Array<number>(keys.length);

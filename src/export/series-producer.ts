@@ -59,10 +59,22 @@ export interface SeriesProducerOptions {
   readonly now?: () => HrTime;
 }
 
+/**
+ * Keys of frozen attribute sets: a source that reports the same series export after export may
+ * keep its attribute object and freeze it (Object.freeze; values primitive), and its key is then built once —
+ * building keys (sort, stringify) was most of a collection's cost with many series. A frozen object
+ * cannot change, so its key cannot go stale.
+ */
+const frozenKeys = new WeakMap<Attributes, string>();
+
 /** Stable key of an attribute set (sorted keys). */
 export function attributesKey(a: Attributes): string {
-  return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]]));
+  if (!Object.isFrozen(a)) return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]]));
+  let k = frozenKeys.get(a);
+  if (k === undefined) frozenKeys.set(a, (k = JSON.stringify(Object.keys(a).sort().map((x) => [x, a[x]]))));
+  return k;
 }
+
 
 export class SeriesProducer implements MetricProducer {
   private readonly sources: SeriesSource[] = [];

@@ -9,9 +9,15 @@
  * Any doubt counts as a change: a socket that cannot be opened (no such protocol, seccomp), a
  * receive error, or an overrun of the socket's buffer (ENOBUFS: messages were lost) — so using
  * this never hides a change, it only saves work when the kernel says nothing happened.
+ *
+ * With `linkInterest`, a link message (RTM_NEWLINK, RTM_DELLINK) counts only when it names a link
+ * the caller cares about (by its ifindex and name: e.g. an interface it may attach to, or one it is
+ * attached to, whose rename or deletion matters); other tools' links coming and going on the same
+ * host then wake nothing. A message that cannot be decoded counts.
  */
 import { constants } from 'node:os';
 import { lastErrno, libc } from './libbpf.js';
+import { decodeLink } from './rtnetlink.js';
 
 const AF_NETLINK = 16;
 const NETLINK_ROUTE = 0;
@@ -19,6 +25,8 @@ const SOCK_RAW = 3;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
 
 /** rtnetlink multicast groups (linux/rtnetlink.h, the legacy RTMGRP_* bit masks). */
 export const RTMGRP = {
@@ -74,7 +82,11 @@ export class NetlinkChangeWatch implements ChangeWatch {
   messages = 0;
   overruns = 0;
 
-  constructor(groups: number, private readonly sys: NetlinkSyscalls = c()) {
+  /** link messages that did not count (linkInterest said no) */
+  ignored = 0;
+
+  constructor(groups: number, private readonly sys: NetlinkSyscalls = c(),
+    private readonly linkInterest?: (ifindex: number, ifname: string) => boolean) {
     const fd = sys.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) {
       this.unavailable = `netlink socket: errno ${sys.errno()}`;
@@ -100,7 +112,7 @@ export class NetlinkChangeWatch implements ChangeWatch {
       const n = Number(this.sys.recv(this.fd, this.buf, this.buf.length, MSG_DONTWAIT));
       if (n > 0) {
         this.messages++;
-        changed = true;
+        if (!changed) changed = this.counts(n);
         continue;
       }
       if (n === 0) return changed;
@@ -111,6 +123,23 @@ export class NetlinkChangeWatch implements ChangeWatch {
       if (errno === constants.errno.ENOBUFS) this.overruns++;
       return true;
     }
+  }
+
+  /** Whether the `n` bytes received hold a message that counts as a change. */
+  private counts(n: number): boolean {
+    if (!this.linkInterest) return true;
+    let off = 0;
+    while (off + 16 <= n) {
+      const len = this.buf.readUInt32LE(off);
+      if (len < 16 || off + len > n) return true; // not a whole message: doubt
+      const type = this.buf.readUInt16LE(off + 4);
+      if (type !== RTM_NEWLINK && type !== RTM_DELLINK) return true;
+      const l = decodeLink(this.buf, off, len);
+      if (!l || this.linkInterest(l.ifindex, l.ifname)) return true;
+      this.ignored++;
+      off += (len + 3) & ~3;
+    }
+    return false;
   }
 
   close(): void {

@@ -281,3 +281,56 @@ export class NetnsFiles {
     }
   }
 }
+
+/**
+ * Runs short synchronous work inside other network namespaces (e.g. creating a netlink socket
+ * there: src/kernel/rtnetlink.ts), and brings the thread back: setns(2) into the namespace, `fn`,
+ * setns(2) home — the same rules as NetnsFiles (nothing else runs meanwhile; a failed return is a
+ * NetnsRestoreError, fatal).
+ */
+export class NetnsEnter {
+  private home: { fd: number } | undefined;
+  private readonly setns: SetnsFn;
+
+  constructor(opts: { readonly setns?: SetnsFn } = {}) {
+    this.setns = opts.setns ?? libcSetns;
+  }
+
+  /**
+   * `fn(nsFd)` inside the namespace mounted at `path`, with an open fd of that namespace; throws
+   * NetnsError when it cannot be entered, whatever `fn` threw, or NetnsRestoreError.
+   */
+  run<T>(path: string, fn: (nsFd: number) => T): T {
+    this.home ??= { fd: openSync(THREAD_NETNS, 'r') };
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      throw netnsError(path, 'cannot open network namespace', errCode(err));
+    }
+    try {
+      const rc = this.setns(fd, CLONE_NEWNET);
+      if (rc !== 0) throw netnsError(path, 'setns(2) into', errnoName(rc)); // failed: still at home
+      let out: { v: T } | undefined;
+      let fnErr: unknown;
+      try {
+        out = { v: fn(fd) };
+      } catch (err) {
+        fnErr = err;
+      }
+      const back = this.setns(this.home.fd, CLONE_NEWNET);
+      if (back !== 0) {
+        throw new NetnsRestoreError(`setns(2) back to the agent's own network namespace failed (${errnoName(back)}) after entering ${path}: this thread is still in that namespace`);
+      }
+      if (!out) throw fnErr;
+      return out.v;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  close(): void {
+    if (this.home) closeSync(this.home.fd);
+    this.home = undefined;
+  }
+}

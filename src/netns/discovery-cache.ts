@@ -12,8 +12,10 @@
  * With a change watch (src/kernel/netlink-changes.ts: rtnetlink notifications for links,
  * addresses, routes and neighbours), a rescan does not even read those files while the kernel
  * reported nothing; namespace mounts send no notification, so a namespace that appears without a
- * link of its own is found by the full discovery at `maxAgeMs` (a pod's veth, the usual case, is a
- * link).
+ * link of its own is found by a watch on the mounts' directories (src/netns/netns-watch.ts) when
+ * one is given, else by the full discovery at `maxAgeMs` (a pod's veth, the usual case, is a link).
+ * Where discovery itself reads no more than the signature would (standalone: links through
+ * rtnetlink and the matching namespaces only), `readSignature: false` skips that step.
  */
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -48,6 +50,8 @@ export interface CachedDiscoveryOptions {
   readonly maxAgeMs?: number;
   /** changes the kernel reported since the last rescan; absent: the signature is read every time */
   readonly changes?: ChangeWatch;
+  /** read the host signature before a discovery, to skip it when nothing it depends on changed (default true) */
+  readonly readSignature?: boolean;
   /** test seams */
   readonly discover?: (opts: DiscoveryOptions) => Promise<DiscoveryResult>;
   readonly signature?: () => Promise<string>;
@@ -76,8 +80,8 @@ export class CachedDiscovery {
       this.quiet++;
       return { interfaces: last.interfaces, warnings: [] };
     }
-    const signature = await (this.opts.signature ?? (() => hostSignature(this.opts.discovery?.netnsDirs)))();
-    if (last && signature === this.lastSignature) {
+    const signature = this.opts.readSignature === false ? '' : await (this.opts.signature ?? (() => hostSignature(this.opts.discovery?.netnsDirs)))();
+    if (last && this.opts.readSignature !== false && signature === this.lastSignature) {
       this.skipped++;
       return { interfaces: last.interfaces, warnings: [] }; // its warnings were reported when it ran
     }

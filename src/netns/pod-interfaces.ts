@@ -14,16 +14,25 @@
  *           The most exact, but needs the netns mounts (containerd/CRI-O: /var/run/netns,
  *           Docker: /run/docker/netns) and CAP_SYS_ADMIN to enter them.
  *
- * Everything is read with `ip`/`bridge`/`nsenter` (execFile, no shell, bounded timeouts) and
- * parsed by the pure functions below, which the unit tests feed with JSON captured on a real
- * machine. A failing method becomes a warning and never hides what the others found; only the
- * link listing, which every method needs, fails the whole discovery.
+ * Links and the namespaces' interfaces are read through rtnetlink (src/kernel/rtnetlink.ts: no
+ * process; a namespace is entered only to create a netlink socket there); routes, bridge neighbours
+ * and FDBs with `ip`/`bridge` (execFile, no shell, bounded timeouts). Everything is parsed by the
+ * pure functions below, which the unit tests feed with JSON captured on a real machine (given a
+ * CommandRunner, links and namespaces are read with `ip`/`nsenter` too). A failing method becomes
+ * a warning and never hides what the others found; only the link listing, which every method
+ * needs, fails the whole discovery.
+ *
+ * `netnsFilter` restricts the netns method to the namespaces whose name passes (standalone mode:
+ * the `--netns` globs): others are neither stat'ed nor entered — on a shared node, other tools'
+ * namespaces come and go.
  */
 import { execFile } from 'node:child_process';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { canonicalIp } from '../net/ip.js';
+import { NetnsEnter } from '../kernel/netns.js';
+import { ARPHRD_LOOPBACK, IFF_LOOPBACK, Rtnetlink, type RtnlAddr, type RtnlLink } from '../kernel/rtnetlink.js';
 
 export type DiscoverySource = 'route' | 'bridge' | 'netns';
 
@@ -53,8 +62,14 @@ export interface DiscoveryOptions {
   readonly timeoutMs?: number;
   /** Network namespaces entered at once by the netns method; default 8. */
   readonly concurrency?: number;
-  /** Test seam: replaces execFile. */
+  /** Test seam: replaces execFile (and, without `reader`, reads links and namespaces with `ip` too). */
   readonly run?: CommandRunner;
+  /** How links and namespaces' interfaces are read; default rtnetlink (NetlinkReader), or `ip` when `run` is given. */
+  readonly reader?: NetworkReader;
+  /** Only namespaces whose name (the file's name in its directory) passes are looked at by the netns method. */
+  readonly netnsFilter?: (name: string) => boolean;
+  /** The methods to run; default all three. */
+  readonly methods?: readonly DiscoverySource[];
   /**
    * Addresses read inside each network namespace, kept between discoveries (the caller owns the
    * map): a namespace is entered again only when it is new, its entry is older than
@@ -105,6 +120,24 @@ export interface HostLink {
   /** `link_netnsid`: set when the peer lives in another netns (the id is the root netns's for it). */
   readonly peerNetnsid?: number;
   readonly loopback: boolean;
+}
+
+/** A network namespace mount the netns method looks into. */
+export interface NetnsFile {
+  /** its name in PodInterface.netns: the name for `ip netns` mounts, else the path */
+  readonly label: string;
+  readonly path: string;
+  /** set for mounts in the directory of `ip netns` */
+  readonly named?: string;
+  /** st_dev:st_ino */
+  readonly key: string;
+}
+
+/** Reads links of the root namespace and the interfaces inside another. */
+export interface NetworkReader {
+  links(): Promise<HostLink[]>;
+  /** The namespace's interfaces, and the root namespace's id for it when it has one. */
+  netns(file: NetnsFile): Promise<{ readonly ifaces: NetnsInterface[]; readonly nsid: number | undefined }>;
 }
 
 export const DEFAULT_NETNS_DIRS: readonly string[] = ['/var/run/netns', '/run/docker/netns'];
@@ -385,8 +418,8 @@ export function parseNetnsAddrs(text: string): NetnsInterface[] {
  * Interface indexes repeat across namespaces, so both directions must agree; when the root's id
  * of this netns is known (`ip netns list` for named ones), the host end's `link_netnsid` must be it.
  */
-export function matchNetnsPeers(netns: string, ifaces: readonly NetnsInterface[], links: readonly HostLink[], nsid?: number): Finding[] {
-  const byIndex = new Map(links.map((l) => [l.ifindex, l]));
+export function matchNetnsPeers(netns: string, ifaces: readonly NetnsInterface[], links: readonly HostLink[] | ReadonlyMap<number, HostLink>, nsid?: number): Finding[] {
+  const byIndex = links instanceof Map ? links : new Map((links as readonly HostLink[]).map((l) => [l.ifindex, l]));
   const out: Finding[] = [];
   for (const p of ifaces) {
     if (p.peerNetnsid === undefined || p.peerIfindex === undefined) continue;
@@ -493,10 +526,8 @@ async function bridgeMethod(ctx: Ctx): Promise<Finding[]> {
   return out;
 }
 
-interface NetnsFile { readonly label: string; readonly path: string; readonly named?: string; readonly key: string }
-
-/** Netns mounts under `dirs`, deduplicated by inode, without our own netns (Docker's `default`). */
-async function listNetnsFiles(dirs: readonly string[], ctx: Ctx): Promise<NetnsFile[]> {
+/** Netns mounts under `dirs` whose names pass `filter`, deduplicated by inode, without our own netns (Docker's `default`). */
+async function listNetnsFiles(dirs: readonly string[], ctx: Ctx, filter?: (name: string) => boolean): Promise<NetnsFile[]> {
   const own = await stat('/proc/self/ns/net');
   const ipNetnsDir = await realpath('/var/run/netns').catch(() => '/run/netns');
   const seen = new Set<number>([own.ino]);
@@ -511,6 +542,7 @@ async function listNetnsFiles(dirs: readonly string[], ctx: Ctx): Promise<NetnsF
     }
     const isIpDir = (await realpath(dir).catch(() => dir)) === ipNetnsDir;
     for (const name of names) {
+      if (filter && !filter(name)) continue;
       const path = join(dir, name);
       try {
         const st = await stat(path);
@@ -553,24 +585,21 @@ interface NetnsCacheUse { readonly cache: NetnsCache; readonly maxAgeMs: number;
 /** Findings that may be kept: at least one host peer, and every peer with an address. */
 const complete = (found: readonly Finding[]): boolean => found.length > 0 && found.every((f) => f.ips.length > 0);
 
-async function netnsMethod(ctx: Ctx, dirs: readonly string[], concurrency: number, cached?: NetnsCacheUse): Promise<Finding[]> {
-  const files = await listNetnsFiles(dirs, ctx);
+async function netnsMethod(ctx: Ctx, reader: NetworkReader, dirs: readonly string[], concurrency: number,
+  filter?: (name: string) => boolean, cached?: NetnsCacheUse): Promise<Finding[]> {
+  const files = await listNetnsFiles(dirs, ctx, filter);
   if (cached) for (const k of [...cached.cache.keys()]) if (!files.some((f) => f.key === k)) cached.cache.delete(k);
   if (files.length === 0) return [];
-  let ids: Map<string, number> | undefined;
-  const netnsIds = async (): Promise<Map<string, number>> =>
-    (ids ??= files.some((f) => f.named) ? parseNetnsIds(await ctx.run(['ip', '-j', 'netns', 'list'])) : new Map<string, number>());
+  const byIndex = new Map(ctx.links.map((l) => [l.ifindex, l])); // once, not once per namespace
   const perNs = await mapLimit(files, concurrency, async (f) => {
     try {
       const hit = cached?.cache.get(f.key);
       if (hit && cached && cached.now - hit.at < cached.maxAgeMs) {
-        const found = matchNetnsPeers(f.label, hit.ifaces, ctx.links, hit.nsid);
+        const found = matchNetnsPeers(f.label, hit.ifaces, byIndex, hit.nsid);
         if (complete(found)) return found;
       }
-      const argv = f.named ? ['ip', '-n', f.named, '-j', 'addr', 'show'] : ['nsenter', `--net=${f.path}`, 'ip', '-j', 'addr', 'show'];
-      const ifaces = parseNetnsAddrs(await ctx.run(argv));
-      const nsid = f.named ? (await netnsIds()).get(f.named) : undefined;
-      const found = matchNetnsPeers(f.label, ifaces, ctx.links, nsid);
+      const { ifaces, nsid } = await reader.netns(f);
+      const found = matchNetnsPeers(f.label, ifaces, byIndex, nsid);
       if (cached) {
         if (complete(found)) cached.cache.set(f.key, { ifaces, nsid, at: cached.now });
         else cached.cache.delete(f.key);
@@ -592,27 +621,105 @@ async function netnsMethod(ctx: Ctx, dirs: readonly string[], concurrency: numbe
   });
 }
 
+/** Links and namespaces read with `ip` (and `nsenter` for unnamed mounts): one process per namespace. */
+export function commandReader(run: (argv: readonly string[]) => Promise<string>): NetworkReader {
+  let ids: Promise<Map<string, number>> | undefined;
+  return {
+    links: async () => parseLinks(await run(['ip', '-j', '-d', 'link', 'show'])),
+    netns: async (f) => {
+      const argv = f.named ? ['ip', '-n', f.named, '-j', 'addr', 'show'] : ['nsenter', `--net=${f.path}`, 'ip', '-j', 'addr', 'show'];
+      const ifaces = parseNetnsAddrs(await run(argv));
+      // `ip netns list` once per reader, and only when a named namespace needs it
+      const nsid = f.named ? (await (ids ??= run(['ip', '-j', 'netns', 'list']).then(parseNetnsIds))).get(f.named) : undefined;
+      return { ifaces, nsid };
+    },
+  };
+}
+
+/** RTM_NEWLINK messages → links as parseLinks reads `ip -j -d link show` (link_index only with a peer namespace, as iproute2 prints it). */
+export function hostLinksFromRtnl(links: readonly RtnlLink[]): HostLink[] {
+  const names = new Map(links.map((l) => [l.ifindex, l.ifname]));
+  return links.map((l): HostLink => {
+    const peer = l.linkNetnsid !== undefined && l.link !== undefined && l.link !== 0;
+    return {
+      ifindex: l.ifindex, ifname: l.ifname,
+      ...(l.kind !== undefined ? { kind: l.kind } : {}),
+      ...(l.master !== undefined ? { master: names.get(l.master) ?? `if${l.master}` } : {}),
+      ...(l.slaveKind !== undefined ? { slaveKind: l.slaveKind } : {}),
+      ...(peer ? { peerIfindex: l.link } : {}),
+      ...(l.linkNetnsid !== undefined ? { peerNetnsid: l.linkNetnsid } : {}),
+      loopback: l.type === ARPHRD_LOOPBACK || (l.flags & IFF_LOOPBACK) !== 0,
+    };
+  }).sort((a, b) => a.ifindex - b.ifindex);
+}
+
+/** RTM_NEWLINK + RTM_NEWADDR messages of a namespace → its interfaces as parseNetnsAddrs reads `ip -j addr show`. */
+export function netnsInterfacesFromRtnl(links: readonly RtnlLink[], addrs: readonly RtnlAddr[]): NetnsInterface[] {
+  const ipsOf = new Map<number, string[]>();
+  for (const a of addrs) {
+    if (a.scope !== 0 || a.local === undefined) continue; // global scope only
+    const ip = canonicalIp(a.local);
+    if (!ip || !isPodAddress(ip)) continue;
+    const list = ipsOf.get(a.ifindex) ?? [];
+    list.push(ip);
+    ipsOf.set(a.ifindex, list);
+  }
+  return links.filter((l) => l.type !== ARPHRD_LOOPBACK).map((l): NetnsInterface => ({
+    ifindex: l.ifindex, ifname: l.ifname, ips: sortIps(ipsOf.get(l.ifindex) ?? []),
+    ...(l.linkNetnsid !== undefined && l.link !== undefined && l.link !== 0 ? { peerIfindex: l.link } : {}),
+    ...(l.linkNetnsid !== undefined ? { peerNetnsid: l.linkNetnsid } : {}),
+  }));
+}
+
+/**
+ * Links and namespaces read through rtnetlink: one socket in the root namespace per reader, and per
+ * namespace a socket created inside it (setns there and back) and dumped from here. No process.
+ */
+export function netlinkReader(enter: NetnsEnter = new NetnsEnter()): NetworkReader & { close(): void } {
+  let root: Rtnetlink | undefined;
+  const rootSocket = (): Rtnetlink => (root ??= Rtnetlink.open());
+  return {
+    links: () => Promise.resolve().then(() => hostLinksFromRtnl(rootSocket().links())),
+    netns: (f) => Promise.resolve().then(() => {
+      const r = rootSocket();
+      const { sock, nsid } = enter.run(f.path, (nsFd) => ({ sock: Rtnetlink.open(), nsid: r.nsid(nsFd) }));
+      try {
+        return { ifaces: netnsInterfacesFromRtnl(sock.links(), sock.addrs()), nsid };
+      } finally {
+        sock.close();
+      }
+    }),
+    close: () => { root?.close(); root = undefined; enter.close(); },
+  };
+}
+
 /** Which host-side interface carries which pod addresses, with every method's problems as warnings. */
 export async function discoverPodInterfacesDetailed(opts: DiscoveryOptions = {}): Promise<DiscoveryResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const exec = opts.run ?? execCommand;
   const run = (argv: readonly string[]): Promise<string> => exec(argv, timeoutMs);
-  // Every method needs the links; without them nothing can be found, so this one throws.
-  const links = parseLinks(await run(['ip', '-j', '-d', 'link', 'show']));
-  const warnings: DiscoveryWarning[] = [];
-  const ctx: Ctx = { run, links, warn: (method, msg) => warnings.push({ method, message: msg }) };
-  const guard = (method: DiscoverySource, p: Promise<Finding[]>): Promise<Finding[]> =>
-    p.catch((err: unknown) => { ctx.warn(method, message(err)); return []; });
-  const results = await Promise.all([
-    guard('route', routeMethod(ctx)),
-    guard('bridge', bridgeMethod(ctx)),
-    guard('netns', netnsMethod(ctx, opts.netnsDirs ?? DEFAULT_NETNS_DIRS, opts.concurrency ?? DEFAULT_CONCURRENCY,
-      opts.netnsCache ? { cache: opts.netnsCache, maxAgeMs: opts.netnsMaxAgeMs ?? DEFAULT_NETNS_MAX_AGE_MS, now: (opts.now ?? Date.now)() } : undefined)),
-  ]);
-  const merged = mergeFindings(results.flat(), opts.include);
-  // Methods run concurrently: order warnings by method (stable within one) so output is reproducible.
-  const rank = (w: DiscoveryWarning): number => WARNING_ORDER.indexOf(w.method);
-  return { interfaces: merged.interfaces, warnings: [...warnings.sort((a, b) => rank(a) - rank(b)), ...merged.warnings] };
+  const own = opts.reader === undefined && opts.run === undefined ? netlinkReader() : undefined;
+  const reader = opts.reader ?? own ?? commandReader(run);
+  try {
+    // Every method needs the links; without them nothing can be found, so this one throws.
+    const links = await reader.links();
+    const warnings: DiscoveryWarning[] = [];
+    const ctx: Ctx = { run, links, warn: (method, msg) => warnings.push({ method, message: msg }) };
+    const guard = (method: DiscoverySource, p: () => Promise<Finding[]>): Promise<Finding[]> =>
+      (opts.methods ?? SOURCE_ORDER).includes(method) ? p().catch((err: unknown) => { ctx.warn(method, message(err)); return []; }) : Promise.resolve([]);
+    const results = await Promise.all([
+      guard('route', () => routeMethod(ctx)),
+      guard('bridge', () => bridgeMethod(ctx)),
+      guard('netns', () => netnsMethod(ctx, reader, opts.netnsDirs ?? DEFAULT_NETNS_DIRS, opts.concurrency ?? DEFAULT_CONCURRENCY, opts.netnsFilter,
+        opts.netnsCache ? { cache: opts.netnsCache, maxAgeMs: opts.netnsMaxAgeMs ?? DEFAULT_NETNS_MAX_AGE_MS, now: (opts.now ?? Date.now)() } : undefined)),
+    ]);
+    const merged = mergeFindings(results.flat(), opts.include);
+    // Methods run concurrently: order warnings by method (stable within one) so output is reproducible.
+    const rank = (w: DiscoveryWarning): number => WARNING_ORDER.indexOf(w.method);
+    return { interfaces: merged.interfaces, warnings: [...warnings.sort((a, b) => rank(a) - rank(b)), ...merged.warnings] };
+  } finally {
+    own?.close();
+  }
 }
 
 /** Which host-side interface carries which pod addresses (warnings dropped; see the Detailed variant). */

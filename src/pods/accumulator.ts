@@ -54,7 +54,8 @@ export class VectorAccumulator {
       if (prevSeries !== undefined && prevSeries !== r.seriesKey) this.retire(r.recordKey); // re-labelled (identity changed)
       let s = this.series.get(r.seriesKey);
       if (!s) {
-        s = { attributes: r.attributes, retired: [], live: new Map(), lastChange: now, lastTotal: -1 };
+        // kept for the series' life, frozen (a copy): its key and encoding are built once
+        s = { attributes: Object.freeze({ ...r.attributes }), retired: [], live: new Map(), lastChange: now, lastTotal: -1 };
         this.series.set(r.seriesKey, s);
       }
       const prev = s.live.get(r.recordKey);

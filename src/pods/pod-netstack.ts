@@ -17,6 +17,8 @@ import type { Logger } from '../log.js';
 import { ATTR, INSTRUMENTS } from '../names.js';
 import type { NetstackCounter } from '../probes/netstack/snmp.js';
 import type { CounterSeries, MetricFamily } from '../probes/types.js';
+import type { PodInfo } from '../k8s/types.js';
+import type { Attributes } from '@opentelemetry/api';
 import { RateLimitedLog } from '../agent/rate-limited.js';
 import { podAttributes } from './endpoints.js';
 import type { PodNamespace } from './pod-network.js';
@@ -38,6 +40,12 @@ export interface PodNetstackDeps {
 
 export class PodNetstack {
   private readonly warn: RateLimitedLog;
+  /**
+   * Each pod's attribute sets by counter, kept from export to export while the pod's PodInfo is the
+   * same object (identity replaces it when anything about the pod changes) and frozen: their keys
+   * and encodings are then built once (src/export/series-producer.ts, attributesKey).
+   */
+  private attrs = new Map<string, { pod: PodInfo; byCounter: Map<string, Attributes> }>();
 
   constructor(private readonly deps: PodNetstackDeps) {
     this.warn = new RateLimitedLog(deps.logger.child({ component: 'pod-netstack' }));
@@ -50,6 +58,7 @@ export class PodNetstack {
   collect(): MetricFamily[] {
     const series: CounterSeries[] = [];
     const read = new Set<string>();
+    const attrs = new Map<string, { pod: PodInfo; byCounter: Map<string, Attributes> }>();
     for (const { pod, netns } of this.deps.pods()) {
       read.add(netns);
       let counters: readonly NetstackCounter[];
@@ -63,9 +72,17 @@ export class PodNetstack {
           'cannot read a pod\'s network counters in its namespace; skipped');
         continue;
       }
-      const attrs = podAttributes(pod);
-      for (const c of counters) series.push({ attributes: { ...attrs, [ATTR.counterName]: c.counter }, value: c.value });
+      let kept = this.attrs.get(pod.uid);
+      if (kept?.pod !== pod) kept = { pod, byCounter: new Map() };
+      attrs.set(pod.uid, kept);
+      let base: Attributes | undefined;
+      for (const c of counters) {
+        let a = kept.byCounter.get(c.counter);
+        if (!a) kept.byCounter.set(c.counter, (a = Object.freeze({ ...(base ??= podAttributes(pod)), [ATTR.counterName]: c.counter })));
+        series.push({ attributes: a, value: c.value });
+      }
     }
+    this.attrs = attrs; // pods not read this time are forgotten
     this.deps.reader.keepOnly(read);
     return [{ instrument: INSTRUMENTS.podNetstackCounter, series }];
   }

@@ -41,7 +41,8 @@ export class PodNetwork {
   private byUid = new Map<string, PodNamespace>();
   private readonly warn: RateLimitedLog;
   private readonly log: Logger;
-  private standalonePods = new Set<string>();
+  /** standalone pods as last given to the identity, by uid */
+  private standalonePods = new Map<string, PodInfo>();
   private refreshing: Promise<void> | undefined;
   /** interfaces found last time, for status */
   lastFound = 0;
@@ -106,16 +107,22 @@ export class PodNetwork {
   private syncStandalone(found: readonly PodInterface[]): void {
     const { identity, netns } = this.opts.standalone!;
     const globs = netns.map(globToRegExp);
-    const seen = new Set<string>();
+    const seen = new Map<string, PodInfo>();
     for (const i of found) {
       if (!i.netns || i.ips.length === 0) continue;
       const name = i.netns.split('/').pop()!;
       if (!globs.some((g) => g.test(name))) continue;
       const pod = netnsWorkload(i, identity.nodeName ?? hostname()); // the identity's node, so the pod is local
-      seen.add(pod.uid);
+      const last = this.standalonePods.get(pod.uid);
+      // unchanged: the identity keeps its object (what keys series by pod object stays valid)
+      if (last && last.nodeName === pod.nodeName && last.ips.join() === pod.ips.join()) {
+        seen.set(pod.uid, last);
+        continue;
+      }
+      seen.set(pod.uid, pod);
       identity.upsertPod(pod);
     }
-    for (const uid of this.standalonePods) if (!seen.has(uid)) identity.deletePod(uid);
+    for (const uid of this.standalonePods.keys()) if (!seen.has(uid)) identity.deletePod(uid);
     this.standalonePods = seen;
   }
 }

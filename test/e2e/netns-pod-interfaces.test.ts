@@ -21,7 +21,10 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listInterfaces } from '../../src/kernel/netdev.js';
 import { run } from '../../src/lab/run.js';
-import { discoverPodInterfacesDetailed, execCommand, type CommandRunner, type DiscoveryResult, type NetnsCache, type PodInterface } from '../../src/netns/pod-interfaces.js';
+import {
+  commandReader, discoverPodInterfacesDetailed, execCommand, netlinkReader,
+  type CommandRunner, type DiscoveryResult, type NetnsCache, type NetworkReader, type PodInterface,
+} from '../../src/netns/pod-interfaces.js';
 import { describeRoot } from '../helpers/root.js';
 
 const PREFIX = 'fvpi';
@@ -215,5 +218,48 @@ describeRoot('pod interface discovery', 'creates network namespaces, veths and a
     const later = await discoverPodInterfacesDetailed({ ...opts, netnsMaxAgeMs: 0 });
     expect(later.interfaces).toEqual(first.interfaces);
     expect(entered()).toBeGreaterThanOrEqual(4);
+  });
+
+  it('rtnetlink reads what `ip` prints: the root\'s links and each of our namespaces (named and bare mounts), with its id', async () => {
+    const run = (argv: readonly string[]): Promise<string> => execCommand(argv, 5_000);
+    const viaIp = commandReader(run);
+    const viaNetlink = netlinkReader();
+    try {
+      const [a, b] = [await viaIp.links(), await viaNetlink.links()];
+      // other sessions' labs may add or remove links between the two reads: compare ours
+      expect(b.filter((l) => ours(l.ifname))).toEqual(a.filter((l) => ours(l.ifname)));
+      expect(b.filter((l) => hostOwn.includes(l.ifname))).toEqual(a.filter((l) => hostOwn.includes(l.ifname)));
+      for (const f of [
+        { label: 'fvpi-r0', path: '/var/run/netns/fvpi-r0', named: 'fvpi-r0', key: '' },
+        { label: 'fvpi-n0', path: '/var/run/netns/fvpi-n0', named: 'fvpi-n0', key: '' },
+        { label: `${MOUNT_DIR}/fvpi-b0`, path: `${MOUNT_DIR}/fvpi-b0`, key: '' },
+      ]) {
+        const [x, y] = [await viaIp.netns(f), await viaNetlink.netns(f)];
+        expect(y.ifaces, f.label).toEqual(x.ifaces);
+        if (f.named) expect(y.nsid, f.label).toEqual(x.nsid);
+        expect(y.ifaces.some((i) => i.ips.length > 0), f.label).toBe(true);
+      }
+    } finally {
+      viaNetlink.close();
+    }
+  });
+
+  it('by default no process is started; a netns filter leaves every other namespace unread', async () => {
+    const argvs: string[][] = [];
+    const counting: CommandRunner = (argv, t) => { argvs.push([...argv]); return execCommand(argv, t); };
+    const inner = netlinkReader();
+    const entered: string[] = [];
+    const reader: NetworkReader = { links: () => inner.links(), netns: (f) => { entered.push(f.label); return inner.netns(f); } };
+    try {
+      const r = await discoverPodInterfacesDetailed({ methods: ['netns'], run: counting, reader, netnsFilter: (n) => n === 'fvpi-n0' || n === 'fvpi-r0', include: ours });
+      expect(argvs).toEqual([]);
+      expect(entered.sort()).toEqual(['fvpi-n0', 'fvpi-r0']);
+      expect(r.interfaces).toEqual([
+        expected('fvpir0', ['198.18.250.10', 'fd00:f0e1:fa::10'], 'netns', ['netns'], 'fvpi-r0'),
+        expected('fvpin0', ['198.18.252.10', 'fd00:f0e1:fc::10'], 'netns', ['netns'], 'fvpi-n0'),
+      ]);
+    } finally {
+      inner.close();
+    }
   });
 });

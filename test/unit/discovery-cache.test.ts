@@ -105,4 +105,23 @@ describe('CachedDiscovery with a change watch', () => {
     await h.d.discover(); // complete now, and no notification: answered from the last
     expect([h.calls.length, h.d.quiet]).toEqual([2, 1]);
   });
+
+  it('readSignature: false — a notification runs discovery itself, without reading the signature', async () => {
+    let changed = true;
+    let signatures = 0;
+    const calls: DiscoveryOptions[] = [];
+    const d = new CachedDiscovery({
+      maxAgeMs: 60_000, readSignature: false,
+      changes: { changed: () => { const c = changed; changed = false; return c; }, close: () => undefined, unavailable: undefined },
+      signature: async () => { signatures++; return 'same'; },
+      now: () => 0,
+      discover: async (o) => { calls.push(o); return { interfaces: [pod(5, ['10.0.0.5'])], warnings: [] }; },
+    });
+    await d.discover();
+    await d.discover();
+    expect([calls.length, signatures, d.quiet]).toEqual([1, 0, 1]);
+    changed = true;
+    await d.discover();
+    expect([calls.length, signatures]).toEqual([2, 0]);
+  });
 });

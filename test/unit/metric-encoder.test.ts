@@ -145,6 +145,22 @@ describe('encodeMetricsExportRequest', () => {
     for (let i = 0; i < 3000; i++) expectSameBytes(randomResourceMetrics(r, resources, scopes), `ResourceMetrics ${i}`);
   });
 
+  it('frozen attribute sets (planned once, kept by the encoder) give the same bytes, encoded again and again', () => {
+    const r = rng(3122026);
+    const resources = [resourceFromAttributes({ 'service.name': 'fovea' })];
+    const scopes = [{ name: 'fovea', version: '0.1.0' }];
+    for (let i = 0; i < 300; i++) {
+      const rm = randomResourceMetrics(r, resources, scopes);
+      const before = upstream(rm);
+      // the same attribute objects, frozen (primitive values only are frozen by the agent's sources)
+      for (const sm of rm.scopeMetrics) for (const m of sm.metrics) for (const dp of m.dataPoints as Array<{ attributes: object }>) Object.freeze(dp.attributes);
+      for (let k = 0; k < 3; k++) {
+        const ours = Buffer.from(encodeMetricsExportRequest(rm));
+        expect(ours.equals(before), `ResourceMetrics ${i}, encoding ${k + 1}`).toBe(true);
+      }
+    }
+  });
+
   it('writes the upstream bytes for what the SDK\'s instruments collect, exponential histograms and delta included', async () => {
     for (const temporality of [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA]) {
       const reader = new TestReader({

@@ -57,4 +57,41 @@ describe('NetlinkChangeWatch', () => {
     expect(w.unavailable).toMatch(/netlink socket: errno \d+/);
     expect([w.changed(), w.changed()]).toEqual([true, true]);
   });
+
+  it('with a link interest, only messages naming a link of interest count', () => {
+    /** RTM_NEWLINK / RTM_DELLINK with IFLA_IFNAME, as the kernel lays it out */
+    const linkMsg = (type: number, ifindex: number, name: string): Buffer => {
+      const nameAttr = Buffer.alloc((4 + name.length + 1 + 3) & ~3);
+      nameAttr.writeUInt16LE(4 + name.length + 1, 0);
+      nameAttr.writeUInt16LE(3, 2);
+      nameAttr.write(name, 4);
+      const m = Buffer.alloc(16 + 16 + nameAttr.length);
+      m.writeUInt32LE(m.length, 0);
+      m.writeUInt16LE(type, 4);
+      m.writeInt32LE(ifindex, 16 + 4);
+      nameAttr.copy(m, 32);
+      return m;
+    };
+    const queue: Buffer[] = [];
+    const sys: NetlinkSyscalls = {
+      socket: () => 7, bind: () => 0, close: () => 0, errno: () => constants.errno.EAGAIN,
+      recv: (_fd, buf) => { const m = queue.shift(); if (!m) return -1; m.copy(buf); return m.length; },
+    };
+    const attached = new Set([12]);
+    const w = new NetlinkChangeWatch(RTMGRP.link, sys, (ifindex, name) => name.startsWith('fvlab-') || attached.has(ifindex));
+    expect(w.changed()).toBe(true); // never looked
+    queue.push(linkMsg(16, 40, 'fvother-1'), linkMsg(17, 41, 'fvother-2'));
+    expect(w.changed()).toBe(false); // another tool's links
+    expect(w.ignored).toBe(2);
+    queue.push(linkMsg(16, 42, 'fvlab-3'));
+    expect(w.changed()).toBe(true); // a link it could attach to
+    queue.push(linkMsg(16, 12, 'renamed0'));
+    expect(w.changed()).toBe(true); // one it is attached to, renamed
+    queue.push(linkMsg(17, 12, 'renamed0'));
+    expect(w.changed()).toBe(true); // and deleted
+    queue.push(Buffer.from(linkMsg(20, 3, 'x'))); // not a link message (an address): counts
+    expect(w.changed()).toBe(true);
+    queue.push(linkMsg(16, 43, 'fvother-3').subarray(0, 20)); // cut short: doubt counts
+    expect(w.changed()).toBe(true);
+  });
 });

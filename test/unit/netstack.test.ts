@@ -19,7 +19,9 @@ import { ATTR, INSTRUMENTS } from '../../src/names.js';
 import { netnsPath } from '../../src/netns/pod-interfaces.js';
 import { PodNetstack, type NetnsCounterReader } from '../../src/pods/pod-netstack.js';
 import { NETSTACK_FILES, NetstackProbe, type NetstackIo } from '../../src/probes/netstack/probe.js';
-import type { NetstackCounter } from '../../src/probes/netstack/snmp.js';
+import { parseNetstack, type NetstackCounter } from '../../src/probes/netstack/snmp.js';
+
+const parseNetstackCounters = ([snmp, netstat, snmp6]: Array<string | undefined>): NetstackCounter[] => parseNetstack({ snmp, netstat, snmp6 }).counters;
 import type { ProbeDefinition } from '../../src/probes/types.js';
 import { FakeProbe } from '../helpers/fakes.js';
 
@@ -283,6 +285,25 @@ describe('NetstackProbe', () => {
     ]);
   });
 
+  it('a pod whose texts did not change gives the same counters without parsing again; changed texts are parsed; malformed ones are counted at every reading', () => {
+    const io = new FakeIo();
+    io.inside.set('/ns/a', [SNMP, NETSTAT, undefined]);
+    io.inside.set('/ns/bad', [SNMP.replace('Tcp: 1 200', 'Tcp: 200'), NETSTAT, undefined]);
+    const p = new NetstackProbe(ctx(), io);
+    p.start();
+    const first = p.readNetns('/ns/a');
+    expect(p.readNetns('/ns/a')).toBe(first); // the same reading, kept
+    io.inside.set('/ns/a', [SNMP.replace('Tcp: 1 200', 'Tcp: 1 201'), NETSTAT, undefined]);
+    const moved = p.readNetns('/ns/a');
+    expect(moved).not.toBe(first);
+    expect(moved).toEqual(parseNetstackCounters([SNMP.replace('Tcp: 1 200', 'Tcp: 1 201'), NETSTAT, undefined]));
+    p.readNetns('/ns/bad');
+    p.readNetns('/ns/bad');
+    expect(p.recordFailures().find((f) => f.kind === 'malformed')?.count).toBe(2);
+    p.keepOnly(new Set());
+    expect(p.readNetns('/ns/a')).not.toBe(moved); // forgotten with the namespace: parsed afresh
+  });
+
   it('keepOnly goes to the io; stop closes what it keeps', () => {
     const io = new FakeIo();
     const p = new NetstackProbe(ctx(), io);
@@ -338,6 +359,23 @@ describe('PodNetstack', () => {
     pods = [];
     s.collect();
     expect(kept.at(-1)).toEqual([]);
+  });
+
+  it('a pod\'s attribute sets are the same frozen objects export after export, new ones when its PodInfo changes', () => {
+    const web = pod('web-1', '10.0.0.10');
+    let pods = [{ pod: web, netns: '/ns/web' }];
+    const s = new PodNetstack({ reader: { readNetns: () => counters(3), keepOnly: () => undefined }, pods: () => pods, logger: pino({ level: 'silent' }) });
+    const a = s.collect()[0]!.series;
+    const b = s.collect()[0]!.series;
+    expect(b.map((x) => x.attributes)).toEqual(a.map((x) => x.attributes));
+    b.forEach((x, i) => { expect(x.attributes).toBe(a[i]!.attributes); expect(Object.isFrozen(x.attributes)).toBe(true); });
+    expect(a[0]!.attributes).toMatchObject({ 'k8s.pod.name': 'web-1', [ATTR.counterName]: expect.any(String) });
+    // the identity replaced the pod (a new object, e.g. a label changed): its sets are rebuilt from it
+    const renamed = { ...web, workload: { kind: 'Deployment', name: 'web2' } };
+    pods = [{ pod: renamed, netns: '/ns/web' }];
+    const c = s.collect()[0]!.series;
+    expect(c[0]!.attributes).not.toBe(a[0]!.attributes);
+    expect(c[0]!.attributes).toMatchObject({ 'fovea.workload.name': 'web2' });
   });
 
   it('a lost namespace (NetnsRestoreError) is rethrown at once: no other pod is read', () => {

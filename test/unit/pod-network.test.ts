@@ -26,4 +26,24 @@ describe('PodNetwork (standalone)', () => {
     expect(net.isPodInterface(7)).toBe(true);
     expect(net.isPodInterface(8)).toBe(false);
   });
+
+  it('a rediscovery that finds the same namespaces leaves the identity as it was (same objects, same generation); a new address replaces the pod', async () => {
+    const identity = new StaticIdentity({ nodeName: 'node-x' });
+    let ips = ['198.18.0.10'];
+    const net = new PodNetwork({
+      identity, logger: pino({ level: 'silent' }), standalone: { identity, netns: ['fovea-a-*'] },
+      discover: async () => ({ interfaces: [{ ifindex: 7, ifname: 'fva-0', ips, netns: 'fovea-a-0', source: 'netns', sources: ['netns'] }], warnings: [] }),
+    });
+    await net.refresh();
+    const first = identity.localPods()[0]!;
+    const gen = identity.generation;
+    await net.refresh();
+    expect(identity.localPods()[0]).toBe(first);
+    expect(identity.generation).toBe(gen);
+    expect(net.namespaces().get(first.uid)?.pod).toBe(first);
+    ips = ['198.18.0.10', '198.18.0.12'];
+    await net.refresh();
+    expect(identity.localPods().map((p) => p.ips)).toEqual([['198.18.0.10', '198.18.0.12']]);
+    expect(identity.generation).toBeGreaterThan(gen);
+  });
 });

@@ -320,3 +320,27 @@ describe('SeriesProducer: histograms (ProducedSeries.histogram)', () => {
     expect(histogram.dataPoints[0]).toMatchObject({ explicitBounds: [0.001, 0.01, 0.1], bucketCounts: [1, 2, 0, 1], count: 4, sum: 0.5 });
   });
 });
+
+describe('attributesKey of frozen attribute sets', () => {
+  it('the same key as unfrozen (order-free); the object is not changed', () => {
+    const a = Object.freeze({ 'k8s.pod.name': 'p', 'fovea.netstack.counter': 'tcp.out_rsts' });
+    const b = { 'fovea.netstack.counter': 'tcp.out_rsts', 'k8s.pod.name': 'p' };
+    expect(attributesKey(a)).toBe(attributesKey(b));
+    expect(attributesKey(a)).toBe(attributesKey(a)); // kept
+    expect(Object.keys(a)).toEqual(['k8s.pod.name', 'fovea.netstack.counter']);
+  });
+
+  it('a series reported with one frozen object export after export keeps its start time, and ends when not reported', () => {
+    const { producer, fams, collect } = setup();
+    const attrs = Object.freeze({ 'network.interface.name': 'eth0' });
+    fams.set(INSTRUMENTS.packets, [{ attributes: attrs, value: 5 }]);
+    const first = collect()[0]!.dataPoints[0]!;
+    fams.set(INSTRUMENTS.packets, [{ attributes: attrs, value: 7 }]);
+    const second = collect()[0]!.dataPoints[0]!;
+    expect(second.startTime).toEqual(first.startTime);
+    expect(second.value).toBe(7);
+    fams.set(INSTRUMENTS.packets, []);
+    expect(collect().flatMap((m) => m.dataPoints as unknown[])).toEqual([]);
+    void producer;
+  });
+});

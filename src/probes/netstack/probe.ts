@@ -16,6 +16,7 @@
  * missing from that collection); `malformed` — a protocol block of a /proc/net file could not be
  * parsed (its counters are missing from that reading).
  */
+import type { Attributes } from '@opentelemetry/api';
 import { KeptFiles, NetnsFiles, NetnsRestoreError, THREAD_PROC_NET } from '../../kernel/netns.js';
 import type { Logger } from '../../log.js';
 import { ATTR, INSTRUMENTS } from '../../names.js';
@@ -55,6 +56,9 @@ export class NetstackProbe implements Probe {
   private state: ProbeStatus = { name: 'netstack', state: 'down', detail: 'not started' };
   private netnsUnreadable = 0;
   private malformed = 0;
+  private readonly nodeAttrs = new Map<string, Attributes>();
+  /** each pod namespace's last texts and what they parsed to (dropped with keepOnly) */
+  private readonly lastParsed = new Map<string, { texts: ReadonlyArray<string | undefined>; counters: NetstackCounter[] }>();
   private readonly log: Logger;
   private readonly warn: RateLimitedLog;
 
@@ -74,8 +78,15 @@ export class NetstackProbe implements Probe {
     const counters = this.parse('host', this.io.readOwn());
     return [{
       instrument: INSTRUMENTS.netstackCounter,
-      series: counters.map((c) => ({ attributes: { [ATTR.counterName]: c.counter }, value: c.value })),
+      series: counters.map((c) => ({ attributes: this.counterAttributes(c.counter), value: c.value })),
     }];
+  }
+
+  /** The node series' attribute set of a counter, kept and frozen (its key and encoding are built once). */
+  private counterAttributes(counter: string): Attributes {
+    let a = this.nodeAttrs.get(counter);
+    if (!a) this.nodeAttrs.set(counter, (a = Object.freeze({ [ATTR.counterName]: counter })));
+    return a;
   }
 
   /**
@@ -91,12 +102,20 @@ export class NetstackProbe implements Probe {
       if (!(err instanceof NetnsRestoreError)) this.netnsUnreadable++;
       throw err;
     }
-    return this.parse(netnsPath, texts);
+    // the same texts as last time (an idle pod): the same counters, without parsing them again
+    const last = this.lastParsed.get(netnsPath);
+    if (last && last.texts.length === texts.length && last.texts.every((t, i) => t === texts[i])) return last.counters;
+    const problems = this.malformed;
+    const counters = this.parse(netnsPath, texts);
+    if (this.malformed === problems) this.lastParsed.set(netnsPath, { texts, counters });
+    else this.lastParsed.delete(netnsPath); // problems are counted at every reading, as before
+    return counters;
   }
 
   /** Closes the kept files of every pod namespace not in `netnsPaths` (they would keep a deleted namespace alive). */
   keepOnly(netnsPaths: ReadonlySet<string>): void {
     this.io.keepOnly(netnsPaths);
+    for (const p of this.lastParsed.keys()) if (!netnsPaths.has(p)) this.lastParsed.delete(p);
   }
 
   private parse(where: string, [snmp, netstat, snmp6]: Array<string | undefined>): NetstackCounter[] {

@@ -8,6 +8,7 @@
  * interfaces we no longer select are removed.
  */
 import { join } from 'node:path';
+import type { Attributes } from '@opentelemetry/api';
 import { attachTc, detachClsact, queryClsact, type Attachment, type TcDirection, type TcMode } from '../../kernel/attach.js';
 import { BpfError } from '../../kernel/errors.js';
 import { BpfObject } from '../../kernel/object.js';
@@ -39,14 +40,24 @@ interface Attached {
 }
 
 /** Interface counters → the two metric families. Pure, for unit tests. */
-export function trafficFamilies(counts: readonly InterfaceCount[], names: ReadonlyMap<number, string>): MetricFamily[] {
+export function trafficFamilies(counts: readonly InterfaceCount[], names: ReadonlyMap<number, string>,
+  kept?: Map<number, { name: string; rx: Attributes; tx: Attributes }>): MetricFamily[] {
   const packets: CounterSeries[] = [];
   const bytes: CounterSeries[] = [];
   for (const c of counts) {
     const name = names.get(c.ifindex);
     if (name === undefined) continue;
-    const rx = { [ATTR.interfaceName]: name, [ATTR.ioDirection]: DIRECTION.receive };
-    const tx = { [ATTR.interfaceName]: name, [ATTR.ioDirection]: DIRECTION.transmit };
+    // an interface's attribute sets, kept while its name stays and frozen: their keys and encodings are built once
+    let k = kept?.get(c.ifindex);
+    if (k?.name !== name) {
+      k = {
+        name,
+        rx: Object.freeze({ [ATTR.interfaceName]: name, [ATTR.ioDirection]: DIRECTION.receive }),
+        tx: Object.freeze({ [ATTR.interfaceName]: name, [ATTR.ioDirection]: DIRECTION.transmit }),
+      };
+      kept?.set(c.ifindex, k);
+    }
+    const { rx, tx } = k;
     packets.push({ attributes: rx, value: Number(c.rxPackets) }, { attributes: tx, value: Number(c.txPackets) });
     bytes.push({ attributes: rx, value: Number(c.rxBytes) }, { attributes: tx, value: Number(c.txBytes) });
   }
@@ -70,6 +81,7 @@ export class TrafficProbe implements Probe {
   private readonly slotOwner = new Map<number, number>();
   private readonly attached = new Map<number, Attached>();
   private readonly failedAt = new Map<number, number>();
+  private readonly seriesAttrs = new Map<number, { name: string; rx: Attributes; tx: Attributes }>();
   private timer: NodeJS.Timeout | undefined;
   /** link changes since the last rescan, from the kernel (a rescan without any reads no interface) */
   private links: ChangeWatch | undefined;
@@ -107,7 +119,8 @@ export class TrafficProbe implements Probe {
     this.statsMap = obj.map('traffic_stats');
     this.errors = obj.map('traffic_errors');
     this.removeStaleFilters();
-    this.links = new NetlinkChangeWatch(RTMGRP.link);
+    // a link counts when this probe could attach to it, or is attached to it (renamed or deleted)
+    this.links = new NetlinkChangeWatch(RTMGRP.link, undefined, (ifindex, ifname) => this.selected(ifname) || this.attached.has(ifindex));
     if (this.links.unavailable) this.log.info({ reason: this.links.unavailable }, 'no link notifications: interfaces are listed at every rescan');
     this.rescan();
     this.state = { name: this.name, state: 'up', hook: this.modeSummary() };
@@ -271,7 +284,9 @@ export class TrafficProbe implements Probe {
   }
 
   collect(): MetricFamily[] {
-    return trafficFamilies(this.interfaceCounts(), this.attachedInterfaces());
+    const names = this.attachedInterfaces();
+    for (const i of this.seriesAttrs.keys()) if (!names.has(i)) this.seriesAttrs.delete(i);
+    return trafficFamilies(this.interfaceCounts(), names, this.seriesAttrs);
   }
 
   /** The kernel flow table as read now, for a one-pass walk (valid until the next read). */
