@@ -7,7 +7,7 @@
 import type { Endpoint, IdentitySource, PodInfo } from '../k8s/types.js';
 import { EVENT, VERDICT } from '../names.js';
 import { FLOW_KEY, FLOW_VALUE, FlowView, TRAFFIC_INGRESS } from '../probes/traffic/layout.js';
-import { hasPorts, LocalPods, tcpFlagNames, transportOf } from './endpoints.js';
+import { endpointFromIdentity, hasPorts, LocalPods, tcpFlagNames, transportOf } from './endpoints.js';
 import { InterfaceNames } from './interface-names.js';
 import type { EventEndpoint, NetworkEvent } from './types.js';
 
@@ -184,31 +184,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** What eventEndpoint (endpoints.ts) builds, from an address resolved once per read. */
 function endpointOf(a: Address, port: number | undefined): EventEndpoint {
-  const out: Mutable<EventEndpoint> = port !== undefined ? { ip: a.ip, port, kind: 'external' } : { ip: a.ip, kind: 'external' };
-  const e = a.endpoint;
-  if (!e) return out;
-  out.kind = e.kind;
-  switch (e.kind) {
-    case 'pod': {
-      const p = e.pod;
-      out.namespace = p.namespace;
-      out.pod = p.name;
-      out.podUid = p.uid;
-      out.workloadKind = p.workload.kind;
-      out.workloadName = p.workload.name;
-      if (p.nodeName) out.node = p.nodeName;
-      out.local = a.local;
-      break;
-    }
-    case 'service':
-      out.namespace = e.service.namespace;
-      out.service = e.service.name;
-      break;
-    case 'node':
-      out.node = e.nodeName;
-      break;
-  }
-  return out;
+  return endpointFromIdentity(a.ip, port, a.endpoint, a.local);
 }
 
 /** A one-record view over a remembered key (for the `ended` record of a flow no longer in the table). */

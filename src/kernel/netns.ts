@@ -235,12 +235,7 @@ export class NetnsFiles {
   /** setns into the namespace at `path`, open the files there, setns back. */
   private enter(path: string): Entry {
     const home = this.ownNamespace();
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      throw netnsError(path, 'cannot open network namespace', errCode(err));
-    }
+    const fd = openNamespace(path);
     try {
       const { dev, ino } = fstatSync(fd); // the namespace entered, whatever the path names by the next read
       const rc = this.setns(fd, CLONE_NEWNET);
@@ -253,7 +248,7 @@ export class NetnsFiles {
         openErr = err;
       }
       try {
-        this.goHome(home, path);
+        goHome(this.setns, home, `opening files in ${path}`);
       } catch (err) {
         files?.close();
         throw err;
@@ -269,16 +264,25 @@ export class NetnsFiles {
     this.home ??= { fd: openSync(THREAD_NETNS, 'r') };
     return this.home;
   }
+}
 
-  /**
-   * setns back. Success means the thread is in the namespace of `home.fd` — the one it was in at
-   * the first entry — so there is nothing more to check.
-   */
-  private goHome(home: { fd: number }, from: string): void {
-    const rc = this.setns(home.fd, CLONE_NEWNET);
-    if (rc !== 0) {
-      throw new NetnsRestoreError(`setns(2) back to the agent's own network namespace failed (${errnoName(rc)}) after opening files in ${from}: this thread is still in that namespace`);
-    }
+/** An fd of the network namespace mounted at `path`; NetnsError when it cannot be opened. */
+function openNamespace(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    throw netnsError(path, 'cannot open network namespace', errCode(err));
+  }
+}
+
+/**
+ * setns back. Success means the thread is in the namespace of `home.fd` — the one it was in at
+ * the first entry — so there is nothing more to check.
+ */
+function goHome(setns: SetnsFn, home: { fd: number }, after: string): void {
+  const rc = setns(home.fd, CLONE_NEWNET);
+  if (rc !== 0) {
+    throw new NetnsRestoreError(`setns(2) back to the agent's own network namespace failed (${errnoName(rc)}) after ${after}: this thread is still in that namespace`);
   }
 }
 
@@ -302,12 +306,7 @@ export class NetnsEnter {
    */
   run<T>(path: string, fn: (nsFd: number) => T): T {
     this.home ??= { fd: openSync(THREAD_NETNS, 'r') };
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      throw netnsError(path, 'cannot open network namespace', errCode(err));
-    }
+    const fd = openNamespace(path);
     try {
       const rc = this.setns(fd, CLONE_NEWNET);
       if (rc !== 0) throw netnsError(path, 'setns(2) into', errnoName(rc)); // failed: still at home
@@ -318,10 +317,7 @@ export class NetnsEnter {
       } catch (err) {
         fnErr = err;
       }
-      const back = this.setns(this.home.fd, CLONE_NEWNET);
-      if (back !== 0) {
-        throw new NetnsRestoreError(`setns(2) back to the agent's own network namespace failed (${errnoName(back)}) after entering ${path}: this thread is still in that namespace`);
-      }
+      goHome(this.setns, this.home, `entering ${path}`);
       if (!out) throw fnErr;
       return out.v;
     } finally {
