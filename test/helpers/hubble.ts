@@ -178,14 +178,4 @@ export function decodeFrame(f: Uint8Array): Record<string, unknown> {
   return t.toObject(t.decode(b.subarray(5)), TO_OBJECT);
 }
 
-/** mulberry32: a small seeded PRNG, the same sequence on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from './prng.js';

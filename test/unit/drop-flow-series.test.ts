@@ -17,6 +17,7 @@ import { PodMetrics, type DropReadings, type PodMetricsSettings } from '../../sr
 import { decodeDropFlows, type DropFlow, type PodDropCount } from '../../src/probes/drop/layout.js';
 import { DropReasons } from '../../src/probes/drop/reasons.js';
 import { packDropFlows } from '../helpers/drop-flows.js';
+import { prng } from '../helpers/prng.js';
 
 const TRANSPORT: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmp' };
 
@@ -67,17 +68,6 @@ const pod = (name: string, ip: string, workload: string, ns = 'shop', node = 'n1
   workload: { kind: 'Deployment', name: workload }, phase: 'Running',
 });
 
-/** A small seeded generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const IPS = ['10.0.0.10', '10.0.0.11', '10.0.0.12', '10.1.0.5', '192.0.2.7', '2001:db8::5'];
 const REASONS = [2, 12, 77, 999];
@@ -87,7 +77,7 @@ function keyOf(f: Omit<DropFlow, 'key' | 'packets' | 'bytes'>): Buffer {
 }
 
 function run(seed: number, settings: PodMetricsSettings): void {
-  const r = rng(seed);
+  const r = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const identity = new StaticIdentity({
     nodeName: 'n1',

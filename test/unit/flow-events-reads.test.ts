@@ -14,22 +14,13 @@ import type { PodInfo } from '../../src/k8s/types.js';
 import { encodeIp } from '../../src/probes/addresses.js';
 import { FLOW_KEY, FLOW_VALUE, FlowView, TRAFFIC_EGRESS, TRAFFIC_INGRESS } from '../../src/probes/traffic/layout.js';
 import { ReferenceFlowEventSource } from '../helpers/flow-events-reference.js';
+import { prng } from '../helpers/prng.js';
 
 const pod = (name: string, ip: string, node = 'node-a'): PodInfo => ({
   uid: `uid-${name}`, name, namespace: 'shop', nodeName: node, ips: [ip], hostNetwork: false,
   workload: { kind: 'Deployment', name: name.replace(/-\d+$/, '') }, phase: 'Running',
 });
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rec { key: Buffer; packets: number; bytes: number; first: number; last: number; flags: number }
 
@@ -69,7 +60,7 @@ function view(recs: readonly Rec[]): FlowView {
 describe('FlowEventSource read', () => {
   it('gives the events the replaced read gave, field for field and in the same order', () => {
     for (let seed = 1; seed <= 30; seed++) {
-      const r = rng(seed);
+      const r = prng(seed);
       const identity = new StaticIdentity({
         nodeName: 'node-a', pods: [pod('web-1', V4[0]!), pod('web-2', V4[1]!), pod('db-1', V4[3]!, 'node-b'), pod('v6-1', V6[0]!)],
         services: [{ uid: 's1', name: 'dns', namespace: 'kube-system', clusterIPs: [V4[4]!] }],

@@ -11,11 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { encodeLogsExportRequest } from '../../src/export/log-encoder.js';
 import { eventScope, eventToLogRecord } from '../../src/export/log-records.js';
 import type { NetworkEvent } from '../../src/events/types.js';
+import { prng } from '../helpers/prng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
 
 function randomValue(r: () => number, depth = 0): unknown {
   const k = Math.floor(r() * (depth > 2 ? 7 : 9));
@@ -57,7 +54,7 @@ const upstream = (records: ReadableLogRecord[]): Buffer => Buffer.from(ProtobufL
 
 describe('encodeLogsExportRequest', () => {
   it('writes the upstream serializer\'s bytes for 3,000 random records in 300 batches', () => {
-    const r = rng(20261202);
+    const r = prng(20261202);
     const resources = [
       resourceFromAttributes({ 'service.name': 'fovea', 'k8s.node.name': 'node-1' }),
       resourceFromAttributes({ 'service.name': 'fovea', 'host.name': 'höst', 'x.count': 3, 'x.ok': true }),

@@ -22,11 +22,8 @@ import { describe, expect, it } from 'vitest';
 import { encodeMetricsExportRequest } from '../../src/export/metric-encoder.js';
 import { decodeMetricsRequest } from '../../src/otlp/receiver.js';
 import { toResourceMetrics } from '../../src/otlp/resource-metrics.js';
+import { prng } from '../helpers/prng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-}
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
@@ -132,7 +129,7 @@ class TestReader extends MetricReader {
 
 describe('encodeMetricsExportRequest', () => {
   it('writes the upstream serializer\'s bytes for 3,000 random ResourceMetrics', () => {
-    const r = rng(20261203);
+    const r = prng(20261203);
     const resources = [
       resourceFromAttributes({ 'service.name': 'fovea', 'k8s.node.name': 'node-1' }),
       resourceFromAttributes({ 'service.name': 'fovea', 'host.name': 'höst', 'x.count': 3, 'x.ok': true, 'x.f': 0.5 }, { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' }),
@@ -146,7 +143,7 @@ describe('encodeMetricsExportRequest', () => {
   });
 
   it('frozen attribute sets (planned once, kept by the encoder) give the same bytes, encoded again and again', () => {
-    const r = rng(3122026);
+    const r = prng(3122026);
     const resources = [resourceFromAttributes({ 'service.name': 'fovea' })];
     const scopes = [{ name: 'fovea', version: '0.1.0' }];
     for (let i = 0; i < 300; i++) {
