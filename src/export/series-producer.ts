@@ -69,12 +69,15 @@ const frozenKeys = new WeakMap<Attributes, string>();
 
 /** Stable key of an attribute set (sorted keys). */
 export function attributesKey(a: Attributes): string {
-  if (!Object.isFrozen(a)) return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]]));
+  if (!Object.isFrozen(a)) return sortedKey(a);
   let k = frozenKeys.get(a);
-  if (k === undefined) frozenKeys.set(a, (k = JSON.stringify(Object.keys(a).sort().map((x) => [x, a[x]]))));
+  if (k === undefined) frozenKeys.set(a, (k = sortedKey(a)));
   return k;
 }
 
+function sortedKey(a: Attributes): string {
+  return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]]));
+}
 
 export class SeriesProducer implements MetricProducer {
   private readonly sources: SeriesSource[] = [];

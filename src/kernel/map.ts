@@ -203,6 +203,11 @@ function grow(b: Buffer, size: number): Buffer {
   return n;
 }
 
+/** A little-endian u64 at `off` as a number (exact below 2^53): cheaper than a bigint where counts stay small. */
+export function u64Number(b: Buffer, off: number): number {
+  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
+}
+
 /** Sums a u64 field over the CPU slots of entry `i` of a per-CPU snapshot. */
 export function sumPerCpuU64(s: MapSnapshot, i: number, fieldOffset: number): bigint {
   const slot = s.cpus === 1 ? s.valueStride : s.valueStride / s.cpus;

@@ -16,17 +16,12 @@
  * host then wake nothing. A message that cannot be decoded counts.
  */
 import { constants } from 'node:os';
-import { lastErrno, libc } from './libbpf.js';
 import { decodeLink } from './rtnetlink.js';
+import {
+  AF_NETLINK, NETLINK_ROUTE, NLMSG_HDRLEN, RTM_DELLINK, RTM_NEWLINK, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, socketCalls, type SocketCalls,
+} from './socket-calls.js';
 
-const AF_NETLINK = 16;
-const NETLINK_ROUTE = 0;
-const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
-const RTM_NEWLINK = 16;
-const RTM_DELLINK = 17;
 
 /** rtnetlink multicast groups (linux/rtnetlink.h, the legacy RTMGRP_* bit masks). */
 export const RTMGRP = {
@@ -38,30 +33,6 @@ export const RTMGRP = {
   ipv6Route: 0x400,
 } as const;
 
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  bind(fd: number, addr: Buffer, len: number): number;
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
-  close(fd: number): number;
-  /** errno of the last failed call */
-  errno(): number;
-}
-
-let bound: Libc | undefined;
-function c(): Libc {
-  if (!bound) {
-    const l = libc();
-    bound = {
-      socket: l.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
-      bind: l.func('int bind(int fd, void *addr, uint32_t len)') as Libc['bind'],
-      recv: l.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)') as Libc['recv'],
-      close: l.func('int close(int fd)') as Libc['close'],
-      errno: lastErrno,
-    };
-  }
-  return bound;
-}
-
 export interface ChangeWatch {
   /** True when something changed (or may have) since the last call; drains what arrived. */
   changed(): boolean;
@@ -71,7 +42,7 @@ export interface ChangeWatch {
 }
 
 /** The C library's socket calls, bound at first use; a seam for tests. */
-export type NetlinkSyscalls = Libc;
+export type NetlinkSyscalls = Pick<SocketCalls, 'socket' | 'bind' | 'recv' | 'close' | 'errno'>;
 
 export class NetlinkChangeWatch implements ChangeWatch {
   private fd = -1;
@@ -85,7 +56,7 @@ export class NetlinkChangeWatch implements ChangeWatch {
   /** link messages that did not count (linkInterest said no) */
   ignored = 0;
 
-  constructor(groups: number, private readonly sys: NetlinkSyscalls = c(),
+  constructor(groups: number, private readonly sys: NetlinkSyscalls = socketCalls(),
     private readonly linkInterest?: (ifindex: number, ifname: string) => boolean) {
     const fd = sys.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) {
@@ -129,9 +100,9 @@ export class NetlinkChangeWatch implements ChangeWatch {
   private counts(n: number): boolean {
     if (!this.linkInterest) return true;
     let off = 0;
-    while (off + 16 <= n) {
+    while (off + NLMSG_HDRLEN <= n) {
       const len = this.buf.readUInt32LE(off);
-      if (len < 16 || off + len > n) return true; // not a whole message: doubt
+      if (len < NLMSG_HDRLEN || off + len > n) return true; // not a whole message: doubt
       const type = this.buf.readUInt16LE(off + 4);
       if (type !== RTM_NEWLINK && type !== RTM_DELLINK) return true;
       const l = decodeLink(this.buf, off, len);

@@ -16,14 +16,13 @@
  * linux/net_namespace.h.
  */
 import { constants } from 'node:os';
-import { lastErrno, libc } from './libbpf.js';
+import { errnoName } from './errors.js';
+import {
+  AF_NETLINK, NETLINK_ROUTE, NLMSG_HDRLEN, RTM_NEWLINK, SOCK_CLOEXEC, SOCK_RAW, socketCalls, type SocketCalls,
+} from './socket-calls.js';
 
-const AF_NETLINK = 16;
 const AF_INET = 2;
 const AF_INET6 = 10;
-const NETLINK_ROUTE = 0;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
 
@@ -31,9 +30,7 @@ const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP = 0x300;
-const NLMSG_HDRLEN = 16;
 
-const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
 const RTM_NEWADDR = 20;
 const RTM_GETADDR = 22;
@@ -87,35 +84,12 @@ export interface RtnlAddr {
   readonly local?: string;
 }
 
-interface Sys {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
-  send(fd: number, buf: Buffer, len: number, flags: number): number;
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
-let bound: Sys | undefined;
-function sys(): Sys {
-  if (!bound) {
-    const l = libc();
-    bound = {
-      socket: l.func('int socket(int domain, int type, int protocol)') as Sys['socket'],
-      setsockopt: l.func('int setsockopt(int fd, int level, int name, void *val, uint32_t len)') as Sys['setsockopt'],
-      send: l.func('intptr_t send(int fd, void *buf, size_t len, int flags)') as Sys['send'],
-      recv: l.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)') as Sys['recv'],
-      close: l.func('int close(int fd)') as Sys['close'],
-      errno: lastErrno,
-    };
-  }
-  return bound;
-}
+type Sys = Pick<SocketCalls, 'socket' | 'setsockopt' | 'send' | 'recv' | 'close' | 'errno'>;
 
 export class RtnetlinkError extends Error {
   override readonly name = 'RtnetlinkError';
   constructor(readonly errno: number, what: string) {
-    super(`rtnetlink ${what}: ${Object.entries(constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`}`);
+    super(`rtnetlink ${what}: ${errnoName(errno)}`);
   }
 }
 
@@ -207,7 +181,7 @@ export class Rtnetlink {
   private constructor(private fd: number, private readonly s: Sys) {}
 
   /** A socket in the calling thread's current network namespace; throws RtnetlinkError. */
-  static open(s: Sys = sys()): Rtnetlink {
+  static open(s: Sys = socketCalls()): Rtnetlink {
     const fd = s.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) throw new RtnetlinkError(s.errno(), 'socket');
     const tv = Buffer.alloc(16); // struct timeval { time_t tv_sec; suseconds_t tv_usec; }: 5 s

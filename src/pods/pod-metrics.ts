@@ -268,9 +268,9 @@ export class PodMetrics {
           if (!byPort) keys.set(pair, (byPort = new Map()));
           const rest = proto * 65_536 + ports.server;
           key = byPort.get(rest);
-          if (key === undefined) byPort.set(rest, (key = `${s.lk}|${d.lk}|${proto}|${ports.server}`));
+          if (key === undefined) byPort.set(rest, (key = flowSeriesKey(s.lk, d.lk, proto, ports.server)));
         } else {
-          key = `${s.lk}|${d.lk}|${proto}|${ports.server}`;
+          key = flowSeriesKey(s.lk, d.lk, proto, ports.server);
           if (opt.addresses) key += `|${s.ip}|${d.ip}`;
           if (opt.clientPorts) key += `|${ports.client}`;
         }
@@ -292,7 +292,7 @@ export class PodMetrics {
       addressLabel: (v, i, side) => {
         const ip = side === 'src' ? v.src(i) : v.dst(i);
         const l = endpointLabels(identity.resolve(ip));
-        return JSON.stringify([l.namespace, l.kind, l.name, opt.podNames && l.pod ? l.pod : null, opt.addresses ? ip : null]);
+        return opt.addresses ? `${labelKey(l, opt.podNames)}|${ip}` : labelKey(l, opt.podNames);
       },
       reasonName: (code) => reasons?.name(code) ?? `UNKNOWN_${code}`,
       rest: (v, i) => {
@@ -306,6 +306,11 @@ export class PodMetrics {
     if (idle.length) drop.deleteDropFlows(idle.map((i) => view.key(i)));
     return pair(INSTRUMENTS.flowDropPackets, INSTRUMENTS.flowDropBytes, series);
   }
+}
+
+/** A flow series' key: both ends' labels (labelKey), protocol and server port. */
+function flowSeriesKey(src: string, dst: string, proto: number, server: number): string {
+  return `${src}|${dst}|${proto}|${server}`;
 }
 
 function labelKey(l: EndpointLabels, withPod: boolean): string {

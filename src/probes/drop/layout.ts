@@ -2,7 +2,7 @@
  * ABI of the drop probe (mirror of bpf/drop.h). test/abi compares these numbers with the BTF of
  * bpf/build/drop.bpf.o and checks golden bytes.
  */
-import { sumPerCpuU64, type MapSnapshot } from '../../kernel/map.js';
+import { sumPerCpuU64, u64Number as u64, type MapSnapshot } from '../../kernel/map.js';
 import { addressText } from '../addresses.js';
 
 export const DROP_KEY = {
@@ -239,10 +239,6 @@ export class DropFlowView {
   keyText(i: number): string { const o = this.k(i); return this.snap.keys.toString('latin1', o, o + this.snap.keySize); }
   /** a copy of the raw key, e.g. to delete the record */
   key(i: number): Buffer { return Buffer.from(this.snap.keys.subarray(this.k(i), this.k(i) + this.snap.keySize)); }
-}
-
-function u64(b: Buffer, off: number): number {
-  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
 }
 
 export function decodeDropFlows(s: MapSnapshot): DropFlow[] {

@@ -2,7 +2,7 @@
  * ABI of the traffic probe (mirror of bpf/traffic.h). test/abi compares these numbers with the BTF
  * of bpf/build/traffic.bpf.o and checks golden bytes.
  */
-import { sumPerCpuU64, type MapSnapshot } from '../../kernel/map.js';
+import { sumPerCpuU64, u64Number as u64, type MapSnapshot } from '../../kernel/map.js';
 import { addressText } from '../addresses.js';
 
 /** key of traffic_counts: __u32 ifindex */
@@ -175,10 +175,6 @@ export class FlowView {
   keyText(i: number): string { const o = this.k(i); return this.snap.keys.toString('latin1', o, o + this.snap.keySize); }
   /** a copy of the raw key, e.g. to delete the record */
   key(i: number): Buffer { return Buffer.from(this.snap.keys.subarray(this.k(i), this.k(i) + this.snap.keySize)); }
-}
-
-function u64(b: Buffer, off: number): number {
-  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
 }
 
 /** traffic_flows (a shared LRU hash, not per-CPU) → records. */
