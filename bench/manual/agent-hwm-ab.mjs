@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Lab } from '../../dist/src/lab/lab.js';
 import { OtlpReceiver } from '../../dist/src/otlp/receiver.js';
 import { AGENT_NODE_FLAGS } from '../../dist/src/runtime.js';
+import { rssByKind } from './smaps-kinds.mjs';
 
 const [pods, secs, rounds] = [Number(process.argv[2] ?? 50), Number(process.argv[3] ?? 80), Number(process.argv[4] ?? 3)];
 const here = new URL('../..', import.meta.url).pathname;
@@ -23,20 +24,8 @@ const status = (pid) => {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   return (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)[1]) / 1024;
 };
-/** RSS by kind of mapping, MB: the node binary, anonymous (V8's heap among them), glibc's heap, BPF maps, other files */
-const mappings = (pid) => {
-  const by = { node: 0, anon: 0, brk: 0, bpf: 0, files: 0 };
-  let name = '';
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (m) { name = m[1]; continue; }
-    const r = /^Rss:\s+(\d+)/.exec(line);
-    if (!r) continue;
-    const k = name === '' || name.startsWith('[anon') ? 'anon' : name === '[heap]' ? 'brk' : name.endsWith('/node') ? 'node' : name.includes('bpf-map') ? 'bpf' : 'files';
-    by[k] += Number(r[1]) / 1024;
-  }
-  return Object.entries(by).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-};
+/** RSS by kind of mapping, MB (smaps-kinds.mjs) */
+const mappings = rssByKind;
 const results = new Map(configs.map((c) => [c.name, []]));
 try {
   for (let r = 0; r < rounds; r++) {

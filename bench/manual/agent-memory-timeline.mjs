@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { Lab } from '../../dist/src/lab/lab.js';
 import { OtlpReceiver } from '../../dist/src/otlp/receiver.js';
 import { AGENT_NODE_FLAGS } from '../../dist/src/runtime.js';
+import { rssByKind } from './smaps-kinds.mjs';
 
 const pods = Number(process.argv[2] ?? 50), secs = Number(process.argv[3] ?? 40);
 const extra = process.argv.slice(4);
@@ -31,22 +32,8 @@ const status = () => {
     return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
   } catch { return undefined; }
 };
-/** RSS by kind of mapping, MB (as agent-hwm-ab.mjs): the node binary, anonymous, glibc's heap, BPF maps, other files */
-const mappings = () => {
-  const by = { node: 0, anon: 0, brk: 0, bpf: 0, files: 0 };
-  let name = '';
-  try {
-    for (const line of readFileSync(`/proc/${agent.pid}/smaps`, 'utf8').split('\n')) {
-      const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-      if (m) { name = m[1]; continue; }
-      const r = /^Rss:\s+(\d+)/.exec(line);
-      if (!r) continue;
-      const k = name === '' || name.startsWith('[anon') ? 'anon' : name === '[heap]' ? 'brk' : name.endsWith('/node') ? 'node' : name.includes('bpf-map') ? 'bpf' : 'files';
-      by[k] += Number(r[1]) / 1024;
-    }
-  } catch { return ''; }
-  return Object.entries(by).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-};
+/** RSS by kind of mapping, MB (smaps-kinds.mjs); '' once the agent is gone */
+const mappings = () => { try { return rssByKind(agent.pid); } catch { return ''; } };
 let peak = { rss: 0, t: 0 };
 let last;
 const sampler = setInterval(() => {
