@@ -47,10 +47,12 @@ export class LoadProcess<M = LoadLine> {
   /**
    * Starts `bin args...` in pod `pod`. `nofile`: `prlimit --nofile` raises the process's open-file
    * limit (to at most the hard limit this process has). `cpus`: `taskset -c` pins it (e.g. "1").
+   * `env`: variables added to its environment (e.g. tcp-load's TCP_LOAD_PORT_LOG).
    */
-  static start<M = LoadLine>(lab: Lab, pod: number, bin: string, args: ReadonlyArray<string | number>, nofile?: number, cpus?: string): LoadProcess<M> {
+  static start<M = LoadLine>(lab: Lab, pod: number, bin: string, args: ReadonlyArray<string | number>, nofile?: number, cpus?: string,
+    env?: Readonly<Record<string, string>>): LoadProcess<M> {
     const pinned = [...(cpus === undefined ? [] : ['taskset', '-c', cpus]), bin, ...args.map(String)];
-    const child = lab.spawn(pod, nofile === undefined ? pinned : ['prlimit', `--nofile=${nofile}:${nofile}`, ...pinned]);
+    const child = lab.spawn(pod, nofile === undefined ? pinned : ['prlimit', `--nofile=${nofile}:${nofile}`, ...pinned], env ? { env: { ...process.env, ...env } } : {});
     return new LoadProcess<M>(child, `${bin.split('/').pop()!.replace(/^fovea-bench-|-\d+$/g, '')} ${args[0]} in pod ${pod}`);
   }
 

@@ -22,14 +22,19 @@
  * for both veths, the loop's counters are marked; again just before its SIGTERM. Every connection the
  * loop made between the two marks was made while the agent's programs were attached to both veths,
  * so each must come back as at least one flow record (its final flow read happens after its programs
- * are detached); after the agent's exit, the part counts the distinct loop connections among the flow
- * records the receiver got from it, then clears the receiver (its memory stays bounded).
+ * are detached). The loop writes every connection it makes (client port, server port) to a port log
+ * (tcp-load's TCP_LOAD_PORT_LOG), so the part knows which 4-tuples were made between the marks; after
+ * the agent's exit it looks each one up among the loop connections in the flow records the receiver
+ * got from it, then clears the receiver (its memory stays bounded). Counting is not enough: the loop
+ * uses a 4-tuple again within seconds (the server closes first, so the TIME_WAIT is the server's and
+ * the client's port is free at once; tcp_tw_reuse cannot prevent it), and two connections on one
+ * 4-tuple are one flow record at each veth and direction (the second shows as `active`).
  *
  * The bench process (and its OTLP receiver, which decodes every record) is pinned to the other core for
  * the part: a collector is not the agent's cost. The agent inherits that pinning when it is spawned and
  * is given every core again once it started (before its with phase): unpinned, as in part g.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab } from '../src/lab/lab.js';
@@ -64,6 +69,36 @@ export interface ManyFlowsSettings {
 const THROUGHPUT_MIN_RATIO_PCT = 98;
 const PORT_BASE = 7000;
 
+/** A loop connection as the part names it: client port → server port (the addresses are the pods'). */
+export const loopConnection = (clientPort: number, serverPort: number): string => `${clientPort}>${serverPort}`;
+
+/** Bytes per connection in tcp-load's port log: u16 client port, u16 server port, u32 ms (little-endian). */
+const PORT_LOG_RECORD = 8;
+
+/**
+ * Connections `from` to `to` (its `connected` counter at two marks) of a tcp-load port log, as
+ * loopConnection names, in the order they were made.
+ */
+export function readPortLog(path: string, from: number, to: number): string[] {
+  const n = Math.max(0, to - from);
+  const buf = Buffer.alloc(n * PORT_LOG_RECORD);
+  const fd = openSync(path, 'r');
+  let got = 0;
+  try {
+    while (got < buf.length) {
+      const r = readSync(fd, buf, got, buf.length - got, from * PORT_LOG_RECORD + got);
+      if (r === 0) break;
+      got += r;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (got !== buf.length) throw new Error(`port log ${path}: ${got / PORT_LOG_RECORD} connections from ${from}, want ${n}`);
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) out[i] = loopConnection(buf.readUInt16LE(i * PORT_LOG_RECORD), buf.readUInt16LE(i * PORT_LOG_RECORD + 2));
+  return out;
+}
+
 /** Flow records counted from the OTLP log records of one agent. */
 export interface FlowTally {
   /** fovea.network.flow records */
@@ -97,9 +132,16 @@ export class FlowRecordCounter {
     this.byState[state] = (this.byState[state] ?? 0) + 1;
     const sp = Number(attrs[ATTR.srcPort]);
     const dp = Number(attrs[ATTR.dstPort]);
-    if (attrs[ATTR.dstAddress] === this.serverIp && this.loopPorts.has(dp)) this.loop.add(`${sp}>${dp}`);
-    else if (attrs[ATTR.srcAddress] === this.serverIp && this.loopPorts.has(sp)) this.loop.add(`${dp}>${sp}`);
+    if (attrs[ATTR.dstAddress] === this.serverIp && this.loopPorts.has(dp)) this.loop.add(loopConnection(sp, dp));
+    else if (attrs[ATTR.srcAddress] === this.serverIp && this.loopPorts.has(sp)) this.loop.add(loopConnection(dp, sp));
     else this.other++;
+  }
+
+  /** Of `made` (loopConnection names, repeats allowed), the distinct connections with no record since the last take. */
+  missing(made: Iterable<string>): string[] {
+    const out = new Set<string>();
+    for (const c of made) if (!this.loop.has(c)) out.add(c);
+    return [...out];
   }
 
   /** log records as the receiver keeps them */
@@ -125,6 +167,11 @@ export interface AgentLife {
   readonly markedSeconds: number;
   /** connections the loop made between the marks */
   readonly connectionsMade: number;
+  /** distinct 4-tuples among them (less when the loop used a 4-tuple again: one flow record per veth and direction for both) */
+  readonly fourTuplesMade: number;
+  /** 4-tuples made between the marks without a flow record from this agent, and up to 5 of them */
+  readonly missing: number;
+  readonly missingExamples: readonly string[];
   readonly flows: FlowTally;
   /** the agent's own series at its last export (a fresh process: its counters start at 0) */
   readonly eventsRead: number | undefined;
@@ -149,8 +196,9 @@ export interface ManyFlowsResult {
     readonly records: number;
     readonly byState: Readonly<Record<string, number>>;
     readonly connectionsMade: number;
+    readonly fourTuplesMade: number;
     readonly connectionsRecorded: number;
-    /** Σ over the lives of max(0, made − recorded) */
+    /** Σ over the lives of the 4-tuples made between the marks without a flow record */
     readonly shortfall: number;
     readonly livesShort: number;
     readonly eventsRead: number;
@@ -183,9 +231,10 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
   const cpu = String(s.loadCpu);
   const server = lab.pod(1);
   const ports = Array.from({ length: s.connect.ports }, (_, i) => PORT_BASE + i);
-  // no TIME_WAIT reuse: a 4-tuple is not used twice within 60 s, so within an agent's life one connection is one flow (at 1,000/s over
-  // 4 ports, ~15,000 sockets per server port wait in TIME_WAIT, within the port range and tcp_max_tw_buckets)
-  const sysctls = { 'net.ipv4.ip_local_port_range': '1024 65535', 'net.ipv4.tcp_tw_reuse': '0' };
+  // client ports in the ephemeral range (above the server ports, as in a cluster: the agent's server-port guess takes the lower port
+  // below 32768, so a client port under 7000 would be taken for the server's), and widened to 65535; no TIME_WAIT reuse (the server
+  // mostly closes first and holds the TIME_WAIT, so 4-tuples still come back within seconds: the port log counts them)
+  const sysctls = { 'net.ipv4.ip_local_port_range': '32768 65535', 'net.ipv4.tcp_tw_reuse': '0' };
   const saved: Record<string, string> = {};
   for (const k of Object.keys(sysctls)) saved[k] = await podSysctl(lab, 0, k);
   const podGlob = lab.pod(0).netns.replace(/\d+$/, '*');
@@ -203,6 +252,7 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
   };
   const benchAffinity = await affinityOf(process.pid);
   const counter = new FlowRecordCounter(server.ip, new Set(ports));
+  const portLogs = Array.from({ length: s.connect.workers }, (_, i) => join(tmpdir(), `fovea-bench-j-ports-${process.pid}-${i}.bin`));
   let servers: LoadProcess<LoadMark>[] = [];
   let loop: LoadProcess<LoadMark>[] = [];
   let bin: string | undefined;
@@ -213,7 +263,8 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
     servers = ports.map((port) => LoadProcess.start<LoadMark>(lab, 1, bin!, ['server', port, 0], nofile, cpu));
     await Promise.all(servers.map((w) => w.ready()));
     for (let i = 0; i < s.connect.workers; i++) {
-      loop.push(LoadProcess.start<LoadMark>(lab, 0, bin, ['connect', server.ip, s.connect.rate / s.connect.workers, 0, 0, 0, ...ports], nofile, cpu));
+      loop.push(LoadProcess.start<LoadMark>(lab, 0, bin, ['connect', server.ip, s.connect.rate / s.connect.workers, 0, 0, 0, ...ports], nofile, cpu,
+        { TCP_LOAD_PORT_LOG: portLogs[i]! }));
     }
     await Promise.all(loop.map((w) => w.ready()));
     const loop0 = await Promise.all(loop.map((w) => w.mark()));
@@ -255,6 +306,8 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
         },
         agentStopped: async () => {
           counter.addAll(receiver.logRecords());
+          const made = loop.flatMap((_, i) => readPortLog(portLogs[i]!, startMarks[i]!.connected, stopMarks[i]!.connected));
+          const missing = counter.missing(made);
           const flows = counter.take();
           const lost: Record<string, number> = {};
           for (const x of receiver.series(INSTRUMENTS.eventsLost.name)) {
@@ -264,7 +317,10 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
           const life: AgentLife = {
             index: lives.length + 1,
             markedSeconds: (stopMarks[0]!.atMs - startMarks[0]!.atMs) / 1000,
-            connectionsMade: sumMarks(stopMarks, 'connected') - sumMarks(startMarks, 'connected'),
+            connectionsMade: made.length,
+            fourTuplesMade: new Set(made).size,
+            missing: missing.length,
+            missingExamples: missing.slice(0, 5),
             flows,
             eventsRead: latestSum(receiver, INSTRUMENTS.eventsRead.name, (a) => a[ATTR.eventName] === EVENT.flow),
             flowsActive: latestSum(receiver, INSTRUMENTS.flowRecords.name),
@@ -274,9 +330,10 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
           };
           lives.push(life);
           receiver.clear(); // bounded memory: each agent's records are counted, then forgotten
-          const short = life.flows.loopConnections < life.connectionsMade;
+          const short = life.missing > 0;
           if (!short) rmSync(logPath, { force: true }); // kept where connections are missing, for a look
-          progress(`j: agent ${life.index}: ${life.connectionsMade} connections made while attached, ${life.flows.loopConnections} of the loop's in its flow records ` +
+          progress(`j: agent ${life.index}: ${life.connectionsMade} connections made while attached (${life.fourTuplesMade} distinct 4-tuples), ` +
+            `${life.missing} of those without a flow record${short ? ` (e.g. ${life.missingExamples.join(', ')})` : ''}; ${life.flows.loopConnections} of the loop's in its flow records ` +
             `(${life.flows.records} records: ${Object.entries(life.flows.byState).map(([k, v]) => `${k} ${v}`).join(', ')}), flows active at its last export ${life.flowsActive ?? 'n/a'}` +
             (short ? `; SHORT: its log is kept in ${logPath}` : ''));
         },
@@ -296,9 +353,9 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
     }
     const totals = {
       records: sum((l) => l.flows.records), byState,
-      connectionsMade: sum((l) => l.connectionsMade), connectionsRecorded: sum((l) => l.flows.loopConnections),
-      shortfall: sum((l) => Math.max(0, l.connectionsMade - l.flows.loopConnections)),
-      livesShort: lives.filter((l) => l.flows.loopConnections < l.connectionsMade).length,
+      connectionsMade: sum((l) => l.connectionsMade), fourTuplesMade: sum((l) => l.fourTuplesMade), connectionsRecorded: sum((l) => l.flows.loopConnections),
+      shortfall: sum((l) => l.missing),
+      livesShort: lives.filter((l) => l.missing > 0).length,
       eventsRead: sum((l) => l.eventsRead), flowsEvicted: sum((l) => l.flowsEvicted), eventsLost,
     };
     const r = throughput.real;
@@ -309,8 +366,9 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
         `the agent started and stopped between them; median ${r.median.median.toFixed(2)}%, CI ${r.median.lo.toFixed(2)}–${r.median.hi.toFixed(2)}%; mean ${r.mean.mean.toFixed(2)}%, ` +
         `CI ${r.mean.lo.toFixed(2)}–${r.mean.hi.toFixed(2)}%; A/A pairs in the same run: median ${aa.median.median.toFixed(2)}%, CI ${aa.median.lo.toFixed(2)}–${aa.median.hi.toFixed(2)}%, n ${aa.n}); ` +
         'the limit is part g\'s', throughput.judgedLo, '>=', THROUGHPUT_MIN_RATIO_PCT, '%', 2),
-      target('j', 'j.flows-recorded', `connections of the loop made while an agent was attached (${totals.connectionsMade.toLocaleString('en-US')} over ${lives.length} agents) ` +
-        `without a flow record from that agent: Σ per agent of max(0, made − recorded) (recorded: ${totals.connectionsRecorded.toLocaleString('en-US')})`,
+      target('j', 'j.flows-recorded', `connections of the loop made while an agent was attached (${totals.connectionsMade.toLocaleString('en-US')} over ${lives.length} agents, ` +
+        `${totals.fourTuplesMade.toLocaleString('en-US')} distinct 4-tuples per agent summed) without a flow record from that agent: Σ per agent of the 4-tuples from the loop's ` +
+        `port log between the marks not among the agent's flow records (loop connections recorded: ${totals.connectionsRecorded.toLocaleString('en-US')})`,
       totals.shortfall, '==', 0, 'connections', 0),
     ];
     return {
@@ -326,6 +384,7 @@ export async function runManyFlows(lab: Lab, receiver: OtlpReceiver, s: ManyFlow
     servers = [];
     if (bin) rmSync(bin, { force: true });
     rmSync(config, { force: true });
+    for (const p of portLogs) rmSync(p, { force: true });
     for (const [k, v] of Object.entries(saved)) await podSysctl(lab, 0, k, v).catch(() => undefined);
     await run(['taskset', '-a', '-c', '-p', benchAffinity, String(process.pid)]).catch(() => undefined);
   }

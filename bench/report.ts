@@ -670,8 +670,8 @@ function partJ(j: ManyFlowsResult): string {
   };
   const states = (s: Readonly<Record<string, number>>): string => Object.entries(s).map(([k, v]) => `${k} ${int(v)}`).join(', ') || 'none';
   const lost = Object.entries(x.eventsLost).filter(([, v]) => v).map(([k, v]) => `${k}: ${int(v)}`).join(', ') || 'none';
-  const lifeRows = j.lives.map((l) => [String(l.index), f(l.markedSeconds, 2), int(l.connectionsMade), int(l.flows.loopConnections),
-    l.flows.loopConnections >= l.connectionsMade ? `+${int(l.flows.loopConnections - l.connectionsMade)}` : `**${int(l.flows.loopConnections - l.connectionsMade)}**`,
+  const lifeRows = j.lives.map((l) => [String(l.index), f(l.markedSeconds, 2), int(l.connectionsMade), int(l.fourTuplesMade),
+    l.missing ? `**${int(l.missing)}** (e.g. ${l.missingExamples.join(', ')})` : '0', int(l.flows.loopConnections),
     int(l.flows.records), states(l.flows.byState), int(l.flows.otherRecords), l.eventsRead === undefined ? 'n/a' : int(l.eventsRead),
     l.flowsActive === undefined ? 'n/a' : int(l.flowsActive), l.flowsEvicted === undefined ? 'n/a' : int(l.flowsEvicted), String(l.metricExports)]);
   const tp = j.targets.find((y) => y.id === 'j.throughput-ratio');
@@ -701,14 +701,17 @@ function partJ(j: ManyFlowsResult): string {
     '(distinct client port → server port on the loop\'s ports: a connection gets 4 records, each direction at each veth). "Made" are the connections the loop ' +
     'made between two marks of its counters: after the agent\'s log said flow records are on for both veths, and just before its SIGTERM — every one of them ' +
     'crossed the veths while the programs were attached, so every one must be in that agent\'s records (the last read of the table happens after the ' +
-    'programs are detached). Recorded − made is ≥ 0 when none is missing: the agent also sees connections made before the first mark and after the last.',
+    'programs are detached). Which 4-tuples they were comes from the loop\'s own port log (every connection it made, client port and server port, in the ' +
+    'order of its counter); each is looked up among the agent\'s records. Distinct 4-tuples can be fewer than connections: the loop uses a 4-tuple again ' +
+    'within seconds (the server closes first and holds the TIME_WAIT), and two connections on one 4-tuple are one flow record per veth and direction.',
     '',
     `Over ${j.lives.length} agents: **${int(x.records)} flow records exported** (${states(x.byState)}); the loop made **${int(x.connectionsMade)} connections** ` +
-    `while an agent was attached, and **${int(x.connectionsRecorded)}** of its connections are in the records; shortfall (Σ per agent of made − recorded where ` +
-    `positive) **${int(x.shortfall)}** in ${x.livesShort} agent(s). The agents' own count of flow records read: ${int(x.eventsRead)}; flows evicted from the kernel table ` +
+    `while an agent was attached (${int(x.fourTuplesMade)} distinct 4-tuples, per agent summed), **${int(x.shortfall)}** of those 4-tuples without a flow record ` +
+    `from that agent (in ${x.livesShort} agent(s)); ${int(x.connectionsRecorded)} loop connections are in the records (those made before the first mark and after ` +
+    `the last included). The agents' own count of flow records read: ${int(x.eventsRead)}; flows evicted from the kernel table ` +
     `(fovea.agent.flows.evicted): ${int(x.flowsEvicted)}; events lost (fovea.agent.events.lost, every kind, by stage): ${lost}.`,
     '',
-    table(['agent', 's between the marks', 'connections made', 'loop connections recorded', 'recorded − made', 'flow records', 'by state', 'other flows\' records',
+    table(['agent', 's between the marks', 'connections made', 'distinct 4-tuples', 'without a flow record', 'loop connections recorded', 'flow records', 'by state', 'other flows\' records',
       'flow records read (agent)', 'flows active at the last export', 'evicted', 'metric exports'], lifeRows),
     '',
     togglePairs(t),

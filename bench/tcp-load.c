@@ -15,6 +15,11 @@
  *                                      REFUSED_PORT, where nobody listens. Ports are used round-robin.
  *   tcp-load hold IP COUNT PORT...     opens COUNT connections, round-robin over the ports, and holds them
  *
+ * With TCP_LOAD_PORT_LOG=FILE in its environment, the connect loop also writes each connection it made
+ * to FILE, in the order of its `connected` counter: 8 bytes, little-endian u16 client port, u16 server
+ * port, u32 ms since the loop started (connection n of the counter is record n). The file is flushed
+ * before each mark and result line, so a mark's `connected` records are in the file when it is read.
+ *
  * Output: one JSON object per line on stdout. {"event":"ready",...} once listening / looping /
  * holding; SIGUSR1 prints {"event":"mark",...} with the cumulative counters, the monotonic clock
  * (atMs) and the process's CPU time (cpuUs); SIGTERM prints {"event":"result",...} and exits.
@@ -37,9 +42,13 @@
 /* counters of every mode (unused ones stay 0) */
 static long long issued, connected, resets, refused, errors, accepted, held, behind;
 static int first_errno;
+/* TCP_LOAD_PORT_LOG: one record per connection made (the connect loop) */
+static FILE *port_log;
 
 static void emit(const char *event)
 {
+	if (port_log)
+		fflush(port_log);
 	printf("{\"event\":\"%s\",\"atMs\":%.3f,\"cpuUs\":%lld,\"issued\":%lld,\"connected\":%lld,\"resets\":%lld,"
 	       "\"refused\":%lld,\"errors\":%lld,\"accepted\":%lld,\"held\":%lld,\"skipped\":%lld",
 	       event, now_ms(), cpu_us(), issued, connected, resets, refused, errors, accepted, held, behind);
@@ -118,6 +127,13 @@ static int connect_loop(const char *ip, double rate, long reset_every, long refu
 
 	for (int i = 0; i < nports; i++)
 		addrs[i] = addr_of(ip, atoi(ports[i]));
+	if (getenv("TCP_LOAD_PORT_LOG")) {
+		port_log = fopen(getenv("TCP_LOAD_PORT_LOG"), "w");
+		if (!port_log) {
+			fprintf(stderr, "tcp-load: %s: %s\n", getenv("TCP_LOAD_PORT_LOG"), strerror(errno));
+			exit(2);
+		}
+	}
 	emit("ready");
 	t0 = now_ms();
 	for (long long n = 0;; n++) {
@@ -153,6 +169,18 @@ static int connect_loop(const char *ip, double rate, long reset_every, long refu
 				fail(errno);
 			close(s);
 			continue;
+		}
+		if (port_log) {
+			struct sockaddr_in me;
+			socklen_t len = sizeof(me);
+			unsigned char rec[8];
+			unsigned cport = 0, sport = ntohs(to->sin_port), ms = (unsigned)(now_ms() - t0);
+
+			if (!getsockname(s, (void *)&me, &len))
+				cport = ntohs(me.sin_port);
+			rec[0] = cport & 0xff, rec[1] = cport >> 8, rec[2] = sport & 0xff, rec[3] = sport >> 8;
+			rec[4] = ms & 0xff, rec[5] = (ms >> 8) & 0xff, rec[6] = (ms >> 16) & 0xff, rec[7] = ms >> 24;
+			fwrite(rec, sizeof(rec), 1, port_log);
 		}
 		connected++;
 		if (reset) {

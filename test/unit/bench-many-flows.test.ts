@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FlowRecordCounter } from '../../bench/many-flows.js';
+import { FlowRecordCounter, readPortLog } from '../../bench/many-flows.js';
 import { ATTR, EVENT } from '../../src/names.js';
 import type { Attrs } from '../../src/otlp/receiver.js';
 
@@ -43,5 +46,34 @@ describe('FlowRecordCounter (bench part j: the loop\'s connections among the flo
     for (const a of connection('ended', 40000, 7000)) c.add(EVENT.flow, a);
     expect(c.take()).toEqual({ records: 4, byState: { ended: 4 }, loopConnections: 1, otherRecords: 0 });
     expect(c.take()).toEqual({ records: 0, byState: {}, loopConnections: 0, otherRecords: 0 });
+  });
+});
+
+describe('the loop\'s connections made between two marks against the flow records', () => {
+  it('reads connections from..to of a tcp-load port log (u16 client port, u16 server port, u32 ms, little-endian)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fovea-port-log-'));
+    try {
+      const conns: [number, number, number][] = [[40000, 7000, 0], [40002, 7001, 1], [65534, 7002, 2], [40000, 7000, 70_000]];
+      const buf = Buffer.alloc(conns.length * 8);
+      conns.forEach(([c, s, ms], i) => { buf.writeUInt16LE(c, i * 8); buf.writeUInt16LE(s, i * 8 + 2); buf.writeUInt32LE(ms, i * 8 + 4); });
+      const path = join(dir, 'ports.bin');
+      writeFileSync(path, buf);
+      expect(readPortLog(path, 1, 4)).toEqual(['40002>7001', '65534>7002', '40000>7000']);
+      expect(readPortLog(path, 2, 2)).toEqual([]);
+      expect(() => readPortLog(path, 3, 5)).toThrow(/1 connections from 3, want 2/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a 4-tuple used twice is one flow (not missing); a 4-tuple without a record is missing', () => {
+    const c = new FlowRecordCounter(SERVER, new Set([7000, 7001]));
+    // the second connection on 40000 → 7000 adds packets to the same records: they come back as `active`
+    for (const a of [...connection('new', 40000, 7000), ...connection('new', 40002, 7001), ...connection('active', 40000, 7000)]) c.add(EVENT.flow, a);
+    const made = ['40000>7000', '40002>7001', '40000>7000', '40004>7000'];
+    // counting would say 1 short (4 made, 2 recorded — 3 distinct made); looking each up finds the one really without a record
+    expect(c.missing(made)).toEqual(['40004>7000']);
+    expect(c.missing(made.slice(0, 3))).toEqual([]);
+    expect(c.take().loopConnections).toBe(2);
   });
 });
