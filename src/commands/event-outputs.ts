@@ -48,7 +48,7 @@ export async function createEventOutputs(
     if (eventsOn && logs) {
       outputs.push(taking(accepts, createEventLogExporter({
         settings: logs, resource, logger,
-        maxQueue: config.events.export.maxQueue, maxBatch: config.events.export.maxBatch,
+        maxQueue: config.events.export.maxQueue, maxBatch: config.events.export.maxBatch, maxInFlight: config.events.export.maxInFlight,
       })));
     }
     if (eventsOn && config.observe.enabled) {

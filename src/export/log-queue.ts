@@ -3,21 +3,27 @@
  *
  * The upstream JS log exporters have no queue, and the gRPC one no retry (DESIGN.md decision 7).
  * EventLogExporter keeps published events in a bounded in-memory queue and one sender loop sends
- * them in batches, oldest first, with at most one export in flight:
+ * them in batches, oldest first, with at most `maxInFlight` exports in flight (1 unless asked; the
+ * agent's default is in the config schema, events.export.maxInFlight). With one in flight the export
+ * rate is one batch per round trip, which a burst of flow records can outrun; several overlap the
+ * round trips (the collector may then take batches in another order than they were sent).
  *
- * - A batch that fails is kept at the head of the queue and retried after an exponential backoff
- *   with jitter; events behind it wait, so order is kept and nothing is sent twice by us (a retried
- *   batch may reach the collector twice if it had accepted the first attempt: at-least-once).
+ * - A batch that fails is kept in the queue, in its place, and retried after an exponential backoff
+ *   with jitter; no new batch is sent meanwhile (those already in flight finish), and batches are
+ *   sent again oldest first, so nothing is sent twice by us (a retried batch may reach the collector
+ *   twice if it had accepted the first attempt: at-least-once). With one export in flight the order
+ *   is kept exactly; with more, a retried batch arrives after younger ones that succeeded.
  * - A batch the collector refuses as malformed (gRPC INVALID_ARGUMENT, HTTP 400) cannot succeed
  *   on retry: it is dropped and counted as lost (export_rejected). A batch refused as too large
  *   (HTTP 413, gRPC RESOURCE_EXHAUSTED "larger than max") is split instead, until single events.
  * - When the queue is full, the oldest events that are not in flight are dropped and counted as
  *   lost (queue_full): after an outage the newest events are the ones delivered.
+ * - A batch split because it was too large stays in its place as several smaller batches.
  *
  * Every published event ends in exactly one of: exported, lost.queue_full, lost.export_rejected,
  * unsent (still queued at shutdown), or is still queued — `stats()` adds up.
  *
- * Memory is bounded by `maxQueue` events (a fixed-size ring plus the head batch, counted together);
+ * Memory is bounded by `maxQueue` events (a fixed-size ring plus the batches taken from it, counted together);
  * records are built per batch at send time. Timers are unref'd; no promise chains grow.
  */
 import { RateLimitedLog } from '../agent/rate-limited.js';
@@ -39,6 +45,7 @@ import type { OtlpSettings } from './otlp-settings.js';
 export const EVENT_EXPORT_DEFAULTS = {
   maxQueue: 10_000,
   maxBatch: 512,
+  maxInFlight: 1,
   lingerMs: 200,
   initialBackoffMs: 1_000,
   maxBackoffMs: 30_000,
@@ -56,6 +63,8 @@ export interface EventLogExporterOptions {
   maxQueue?: number;
   /** Events per export at most (clamped to maxQueue). Default 512. */
   maxBatch?: number;
+  /** Exports in flight at once at most (each its own batch). Default 1. */
+  maxInFlight?: number;
   /** How long a partial batch waits for more events before it is sent. Default 200 ms; 0 = at once. */
   lingerMs?: number;
   /** First retry delay after a failed export, doubled per failure up to maxBackoffMs. Default 1 s. */
@@ -82,7 +91,7 @@ export interface EventExportStats {
   published: number;
   /** Events the collector accepted. */
   exported: number;
-  /** Events waiting now, the batch in flight included. */
+  /** Events waiting now, the batches in flight included. */
   queued: number;
   lost: Record<LossStage, number>;
   /** Events still queued when shutdown ended (or published after it began). */
@@ -193,23 +202,22 @@ export class EventLogExporter implements EventSink {
   private readonly now: () => number;
   private readonly random: () => number;
 
-  // The ring: the newest `len` published events (sequence numbers published-len+1 .. published).
+  // The ring: the newest `len` published events not taken into a batch (sequence numbers published-len+1 .. published).
   private readonly ring: (NetworkEvent | undefined)[];
   private readonly ringObserved: Float64Array;
   private head = 0;
   private len = 0;
-  // The head batch, taken from the ring: sent, and on failure kept and retried. [off, length) remain.
-  private batch: NetworkEvent[] | undefined;
-  private batchObserved: number[] = [];
-  private batchOff = 0;
-  private batchFirstSeq = 0;
+  /** Batches taken from the ring, oldest first: in flight, or waiting to be sent (again). All older than the ring's events. */
+  private batches: Batch[] = [];
+  /** Events in `batches` not settled yet (Σ length − off). */
+  private batched = 0;
+  private inFlight = 0;
+  private readonly maxInFlight: number;
   /** Events per export now (maxBatch, halved when the collector says a batch is too large). */
   private batchLimit: number;
 
-  private inFlight = false;
-  /** Identifies the export in flight; a result for another token is stale and ignored. */
+  /** Identifies an export in flight; a result for another token is stale and ignored. */
   private token = 0;
-  private watchdog: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerKind: 'linger' | 'backoff' | undefined;
   private attempt = 0;
@@ -236,6 +244,7 @@ export class EventLogExporter implements EventSink {
     const d = EVENT_EXPORT_DEFAULTS;
     this.maxQueue = positiveInt('maxQueue', opts.maxQueue ?? d.maxQueue);
     this.maxBatch = Math.min(positiveInt('maxBatch', opts.maxBatch ?? d.maxBatch), this.maxQueue);
+    this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight ?? d.maxInFlight);
     this.lingerMs = nonNegative('lingerMs', opts.lingerMs ?? d.lingerMs);
     this.initialBackoffMs = nonNegative('initialBackoffMs', opts.initialBackoffMs ?? d.initialBackoffMs);
     this.maxBackoffMs = Math.max(this.initialBackoffMs, nonNegative('maxBackoffMs', opts.maxBackoffMs ?? d.maxBackoffMs));
@@ -261,17 +270,19 @@ export class EventLogExporter implements EventSink {
     let dropped = 0;
     for (const e of events) {
       this.published++;
-      if (this.len + this.batchRemaining() >= this.maxQueue) {
+      if (this.len + this.batched >= this.maxQueue) {
         dropped++;
-        if (this.batch && !this.inFlight) {
-          this.batchOff++;
-          if (this.batchOff >= this.batch.length) this.clearBatch();
+        const waiting = this.batches.find((b) => b.token === 0);
+        if (waiting) {
+          waiting.off++;
+          this.batched--;
+          if (waiting.off >= waiting.events.length) this.removeBatch(waiting);
         } else if (this.len > 0) {
           this.ring[this.head] = undefined;
           this.head = (this.head + 1) % this.maxQueue;
           this.len--;
         } else {
-          continue; // the batch in flight fills the bound: this event is the oldest not in flight
+          continue; // the batches in flight fill the bound: this event is the oldest not in flight
         }
       }
       const tail = (this.head + this.len) % this.maxQueue;
@@ -321,14 +332,14 @@ export class EventLogExporter implements EventSink {
       await this.forceFlush(timeoutMs);
       this.stopped = true;
       this.clearTimer();
-      clearTimeout(this.watchdog);
-      const left = this.len + this.batchRemaining();
+      const left = this.len + this.batched;
       this.unsent += left;
       this.ring.fill(undefined);
       this.len = 0;
-      this.clearBatch();
-      this.inFlight = false;
-      this.token++;
+      for (const b of this.batches) { clearTimeout(b.watchdog); b.token = 0; } // their answers are stale now
+      this.batches = [];
+      this.batched = 0;
+      this.inFlight = 0;
       for (const w of this.waiters.splice(0)) w.resolve(false);
       let timer: NodeJS.Timeout | undefined;
       try {
@@ -356,7 +367,7 @@ export class EventLogExporter implements EventSink {
     return {
       published: this.published,
       exported: this.exported,
-      queued: this.len + this.batchRemaining(),
+      queued: this.len + this.batched,
       lost: { ...this.lost },
       unsent: this.unsent,
       exportsOk: this.exportsOk,
@@ -368,47 +379,56 @@ export class EventLogExporter implements EventSink {
 
   // ---- the sender loop: a state machine driven by publish, timers and export results ----
 
-  private pump(): void {
-    if (this.stopped || this.inFlight) return;
-    if (!this.batch && this.len === 0) {
-      this.clearTimer();
-      return;
+  /** Sends what can be sent now. `lingered`: the linger timer ran out (a partial batch goes). */
+  private pump(lingered = false): void {
+    if (this.stopped || this.backingOff()) return;
+    while (this.inFlight < this.maxInFlight) {
+      let b = this.batches.find((x) => x.token === 0);
+      if (!b) {
+        if (this.len === 0) {
+          if (this.timerKind === 'linger') this.clearTimer();
+          return;
+        }
+        const ready = lingered || this.len >= this.batchLimit || this.waiters.length > 0 || this.lingerMs === 0;
+        if (!ready) {
+          if (this.timerKind === undefined) this.startTimer('linger', this.lingerMs);
+          return;
+        }
+        b = this.takeBatch();
+      }
+      if (this.timerKind === 'linger') this.clearTimer();
+      this.send(b);
+      if (this.stopped || this.backingOff()) return; // a synchronous exporter answered already
     }
-    if (this.timerKind === 'backoff') return;
-    const ready = this.batch !== undefined || this.len >= this.batchLimit || this.waiters.length > 0 || this.lingerMs === 0;
-    if (!ready) {
-      if (this.timerKind === undefined) this.startTimer('linger', this.lingerMs);
-      return;
-    }
-    this.clearTimer();
-    this.send();
   }
 
-  private send(): void {
-    if (!this.batch) this.takeBatch();
-    const batch = this.batch;
-    if (!batch) return;
-    const count = Math.min(this.batchLimit, batch.length - this.batchOff);
+  private backingOff(): boolean {
+    return this.timerKind === 'backoff';
+  }
+
+  private send(b: Batch): void {
+    const count = b.events.length - b.off;
     const records: ReadableLogRecord[] = new Array<ReadableLogRecord>(count);
     for (let i = 0; i < count; i++) {
-      const at = this.batchOff + i;
-      records[i] = eventToLogRecord(batch[at] as NetworkEvent, this.resource, this.batchObserved[at] as number);
+      const at = b.off + i;
+      records[i] = eventToLogRecord(b.events[at] as NetworkEvent, this.resource, b.observed[at] as number);
     }
     const token = ++this.token;
-    this.inFlight = true;
+    b.token = token;
+    this.inFlight++;
     let sync = true;
     const done = (result: ExportResult, kind?: ExportErrorClass): void => {
-      if (token !== this.token) return; // stale: timed out or shut down
-      this.token++;
-      clearTimeout(this.watchdog);
-      this.inFlight = false;
-      this.onResult(result, count, kind);
+      if (b.token !== token) return; // stale: timed out or shut down
+      b.token = 0;
+      clearTimeout(b.watchdog);
+      this.inFlight--;
+      this.onResult(b, result, kind);
       if (sync) queueMicrotask(() => this.pump()); // no recursion through a synchronous exporter
       else this.pump();
     };
-    this.watchdog = setTimeout(() => done({ code: ExportResultCode.FAILED,
+    b.watchdog = setTimeout(() => done({ code: ExportResultCode.FAILED,
       error: new Error(`event export did not complete within ${this.exportTimeoutMs} ms`) }), this.exportTimeoutMs);
-    this.watchdog.unref();
+    b.watchdog.unref();
     try {
       this.exporter.export(records, done);
     } catch (err) {
@@ -418,14 +438,21 @@ export class EventLogExporter implements EventSink {
     sync = false;
   }
 
-  private onResult(result: ExportResult, count: number, kindOverride?: ExportErrorClass): void {
+  /** The answer to batch `b`'s export (its events [off, length) were sent). */
+  private onResult(b: Batch, result: ExportResult, kindOverride?: ExportErrorClass): void {
+    const count = b.events.length - b.off;
     if (result.code === ExportResultCode.SUCCESS) {
       this.exported += count;
       this.exportsOk++;
-      this.advanceBatch(count);
+      this.removeBatch(b);
+      // an answer to a batch sent before another failed is no recovery: that one still waits for its retry
+      if (this.batches.some((x) => x.failed)) {
+        this.settleWaiters();
+        return;
+      }
       this.attempt = 0;
       if (this.consecutiveFailures > 0) {
-        this.logger.info({ failedExports: this.consecutiveFailures, queued: this.len + this.batchRemaining() },
+        this.logger.info({ failedExports: this.consecutiveFailures, queued: this.len + this.batched },
           'OTLP event export recovered');
         this.logs.reset('failure');
       }
@@ -438,25 +465,27 @@ export class EventLogExporter implements EventSink {
     const kind = kindOverride ?? classifyExportError(result.error);
     // A refusal is an answer: the collector is reachable, so only 'retry' counts as an outage.
     if (kind === 'too_large' && count > 1) {
-      this.batchLimit = Math.max(1, Math.floor(count / 2));
+      this.batchLimit = Math.min(this.batchLimit, Math.max(1, Math.floor(count / 2)));
+      this.splitBatch(b);
       this.logger.warn({ err: this.lastError, events: count, batchLimit: this.batchLimit },
         'the collector refused a batch of events as too large; sending smaller batches');
       return; // retried at once, smaller
     }
     if (kind !== 'retry') {
       this.lost.export_rejected += count;
-      this.advanceBatch(count);
-      this.attempt = 0;
+      this.removeBatch(b);
+      if (!this.batches.some((x) => x.failed)) this.attempt = 0;
       this.logs.note('rejected', 1, (n) => this.logger.warn({ err: this.lastError, events: count, rejections: n },
         'the collector rejected a batch of events as invalid: dropped (counted as lost, stage export_rejected)'));
       this.settleWaiters();
       return;
     }
+    b.failed = true;
     this.consecutiveFailures++;
     this.attempt++;
     const delay = this.backoffMs(this.attempt);
     this.logs.note('failure', 1, (n) => this.logger.warn({ err: this.lastError, consecutiveFailures: this.consecutiveFailures,
-      failures: n, queued: this.len + this.batchRemaining(), retryInMs: Math.round(delay) },
+      failures: n, queued: this.len + this.batched, retryInMs: Math.round(delay) },
     'OTLP event export failed; retrying (events stay queued up to the queue bound)'));
     this.startTimer('backoff', delay);
   }
@@ -466,10 +495,10 @@ export class EventLogExporter implements EventSink {
     return base * (1 - EVENT_EXPORT_DEFAULTS.jitter * this.random());
   }
 
-  private takeBatch(): void {
+  /** The oldest `batchLimit` events of the ring (at least one there) as a batch at the end of `batches`. */
+  private takeBatch(): Batch {
     const n = Math.min(this.batchLimit, this.len);
-    if (n === 0) return;
-    this.batchFirstSeq = this.published - this.len + 1;
+    const firstSeq = this.published - this.len + 1;
     const events = new Array<NetworkEvent>(n);
     const observed = new Array<number>(n);
     for (let i = 0; i < n; i++) {
@@ -479,29 +508,36 @@ export class EventLogExporter implements EventSink {
       this.head = (this.head + 1) % this.maxQueue;
     }
     this.len -= n;
-    this.batch = events;
-    this.batchObserved = observed;
-    this.batchOff = 0;
+    const b: Batch = { events, observed, off: 0, firstSeq, token: 0, watchdog: undefined, failed: false };
+    this.batches.push(b);
+    this.batched += n;
+    return b;
   }
 
-  private advanceBatch(count: number): void {
-    this.batchOff += count;
-    if (this.batch && this.batchOff >= this.batch.length) this.clearBatch();
+  /** `b` settled (exported or lost), or emptied by queue_full drops. */
+  private removeBatch(b: Batch): void {
+    const i = this.batches.indexOf(b);
+    if (i < 0) return;
+    this.batches.splice(i, 1);
+    this.batched -= b.events.length - b.off;
   }
 
-  private clearBatch(): void {
-    this.batch = undefined;
-    this.batchObserved = [];
-    this.batchOff = 0;
-  }
-
-  private batchRemaining(): number {
-    return this.batch ? this.batch.length - this.batchOff : 0;
+  /** `b` (not in flight) as batches of at most batchLimit events, in its place. */
+  private splitBatch(b: Batch): void {
+    const i = this.batches.indexOf(b);
+    if (i < 0) return;
+    const parts: Batch[] = [];
+    for (let at = b.off; at < b.events.length; at += this.batchLimit) {
+      const to = Math.min(b.events.length, at + this.batchLimit);
+      parts.push({ events: b.events.slice(at, to), observed: b.observed.slice(at, to), off: 0, firstSeq: b.firstSeq + at, token: 0, watchdog: undefined, failed: b.failed });
+    }
+    this.batches.splice(i, 1, ...parts);
   }
 
   /** Sequence number (1-based, publish order) of the oldest event still queued; Infinity when none. */
   private oldestOutstanding(): number {
-    if (this.batch) return this.batchFirstSeq + this.batchOff;
+    const b = this.batches[0];
+    if (b) return b.firstSeq + b.off;
     if (this.len > 0) return this.published - this.len + 1;
     return Infinity;
   }
@@ -523,11 +559,7 @@ export class EventLogExporter implements EventSink {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerKind = undefined;
-      if (kind === 'linger') {
-        if (!this.stopped && !this.inFlight && (this.batch || this.len > 0)) this.send();
-      } else {
-        this.pump();
-      }
+      this.pump(kind === 'linger');
     }, ms);
     this.timer.unref();
   }
@@ -539,10 +571,20 @@ export class EventLogExporter implements EventSink {
   }
 }
 
-/**
- * First occurrence logged at once, then at most one line per interval carrying the count since the
- * previous line; reset() (on recovery) makes the next occurrence log at once again.
- */
+/** Events taken from the ring for one export: sent, and on failure kept in place and sent again. [off, length) remain. */
+interface Batch {
+  readonly events: NetworkEvent[];
+  readonly observed: number[];
+  off: number;
+  /** sequence number of events[0] */
+  readonly firstSeq: number;
+  /** the export in flight (0: waiting) */
+  token: number;
+  watchdog: NodeJS.Timeout | undefined;
+  /** its last export failed and will be retried (an outage until it succeeds) */
+  failed: boolean;
+}
+
 function positiveInt(name: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   return v;

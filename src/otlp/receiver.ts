@@ -94,6 +94,8 @@ export interface ReceivedLogExport {
   headers: Record<string, string>;
   receivedAt: number;
   request: ExportLogsServiceRequest;
+  /** logs requests not answered yet when this one arrived, itself included (see answerLogsAfter) */
+  concurrent: number;
 }
 
 /** One log record, flattened with its resource and scope. */
@@ -243,6 +245,8 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
   private readonly records: ReceivedLogRecord[] = [];
   private failure: { code: grpc.status; http: number; message: string } | undefined;
   private stopped = false;
+  private logsAnswerDelayMs = 0;
+  private logsUnanswered = 0;
 
   private constructor(
     private readonly grpcServer: grpc.Server,
@@ -304,7 +308,7 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
         if (!r) return cb({ code: grpc.status.UNAVAILABLE, details: 'starting' });
         if (r.failure) return cb({ code: r.failure.code, details: r.failure.message });
         r.recordLogs('grpc', metadataToHeaders(call.metadata), call.request);
-        cb(null, {});
+        r.answerLogs(() => cb(null, {}));
       },
     });
     const port = await new Promise<number>((resolve, reject) => {
@@ -333,7 +337,7 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
           }
           if (path === '/v1/logs') {
             r.recordLogs('http', httpHeaders(req), logsDecoder.decode(body));
-            res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(logsDecoder.encodeResponse());
+            r.answerLogs(() => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(logsDecoder.encodeResponse()));
             return;
           }
           const request = decoder.decode(body);
@@ -363,6 +367,23 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
    */
   failRequests(fail: boolean, message = 'simulated collector outage', kind: FailureKind = {}): void {
     this.failure = fail ? { code: kind.grpc ?? grpc.status.UNAVAILABLE, http: kind.http ?? 503, message } : undefined;
+  }
+
+  /**
+   * Answers every following logs request `ms` after it arrived (a collector's round trip; 0, the
+   * default: at once). Requests are recorded when they arrive; see ReceivedLogExport.concurrent.
+   */
+  answerLogsAfter(ms: number): void {
+    this.logsAnswerDelayMs = ms;
+  }
+
+  private answerLogs(answer: () => void): void {
+    if (this.logsAnswerDelayMs <= 0) {
+      this.logsUnanswered--;
+      answer();
+      return;
+    }
+    setTimeout(() => { this.logsUnanswered--; answer(); }, this.logsAnswerDelayMs);
   }
 
   /** Stops both servers; open client connections are closed after `graceMs`. Idempotent. */
@@ -515,7 +536,7 @@ export class OtlpReceiver extends EventEmitter<{ export: [ReceivedExport]; logs:
   }
 
   private recordLogs(transport: ReceivedLogExport['transport'], headers: Record<string, string>, request: ExportLogsServiceRequest): void {
-    const e: ReceivedLogExport = { transport, headers, receivedAt: Date.now(), request };
+    const e: ReceivedLogExport = { transport, headers, receivedAt: Date.now(), request, concurrent: ++this.logsUnanswered };
     this.logExports.push(e);
     for (const rl of request.resourceLogs) {
       const resource = flattenAttrs(rl.resource?.attributes);

@@ -78,7 +78,7 @@ describe.skipIf(missing !== undefined)(`OTLP events → receiver${missing ? ` (s
     return rx;
   }
 
-  function exporter(settings: OtlpSettings, opts: { maxQueue?: number; maxBatch?: number } = {}): EventLogExporter {
+  function exporter(settings: OtlpSettings, opts: { maxQueue?: number; maxBatch?: number; maxInFlight?: number } = {}): EventLogExporter {
     const q = createEventLogExporter({ settings, resource, logger, lingerMs: 20, initialBackoffMs: 100, maxBackoffMs: 400, ...opts });
     open.push(q);
     return q;
@@ -120,6 +120,31 @@ describe.skipIf(missing !== undefined)(`OTLP events → receiver${missing ? ` (s
       expect(records[0]!.attrs).toMatchObject({ 'fovea.verdict': 'DROPPED', 'fovea.drop.reason': 'NETFILTER_DROP',
         'source.port': 1, 'destination.port': 5432, 'k8s.pod.uid': 'uid-cart', 'fovea.destination.workload.name': 'pg' });
       expect(q.stats()).toMatchObject({ published: n, exported: n, queued: 0, lost: { queue_full: 0, export_rejected: 0 }, exportsFailed: 0 });
+    });
+
+    it(`overlaps up to maxInFlight requests against a collector with a round trip, each event exactly once (${protocol})`, async () => {
+      const rx = await receiver();
+      rx.answerLogsAfter(50);
+      const n = 4_000; // 40 batches of 100: a burst, as a flow read hands over
+      for (const maxInFlight of [1, 4]) {
+        const q = exporter(logsSettings({ protocol, endpoint: endpointOf(rx, protocol) }), { maxQueue: 10_000, maxBatch: 100, maxInFlight });
+        const from = rx.logRequests.length;
+        const t0 = Date.now();
+        q.publish(events(1, n));
+        expect(await q.forceFlush(20_000)).toBe(true);
+        const ms = Date.now() - t0;
+        const requests = rx.logRequests.slice(from);
+        expect(requests).toHaveLength(40);
+        // the receiver's own count of requests it had not answered yet when each arrived
+        expect(Math.max(...requests.map((r) => r.concurrent))).toBe(maxInFlight);
+        if (maxInFlight === 1) expect(ms).toBeGreaterThanOrEqual(40 * 50); // one round trip per batch
+        const seen = received([rx]);
+        expect(seen.size).toBe(n);
+        expect([...seen.values()].every((c) => c === 1)).toBe(true);
+        expect(q.stats()).toMatchObject({ published: n, exported: n, queued: 0, lost: { queue_full: 0, export_rejected: 0 }, exportsFailed: 0, exportsOk: 40 });
+        await q.shutdown();
+        rx.clear();
+      }
     });
 
     it(`loses nothing across a collector restart in the middle of a stream (${protocol})`, async () => {

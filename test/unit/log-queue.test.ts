@@ -303,6 +303,97 @@ describe('EventLogExporter', () => {
   });
 });
 
+describe('EventLogExporter with several exports in flight (maxInFlight)', () => {
+  beforeEach(() => { vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }); });
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('overlaps up to maxInFlight exports, never more, each batch sent once and in order', async () => {
+    for (const maxInFlight of [1, 3]) {
+      const ex = new FakeLogExporter(() => ok(), 300);
+      const { q } = make(ex, { maxQueue: 10_000, maxBatch: 100, lingerMs: 50, maxInFlight });
+      q.publish(events(1, 1_000)); // a flow read's burst: 10 full batches at once
+      const t0 = Date.now();
+      expect(await Promise.all([q.forceFlush(60_000), vi.advanceTimersByTimeAsync(10_000)]).then(([d]) => d)).toBe(true);
+      expect(ex.maxInFlight).toBe(maxInFlight);
+      expect(ex.calls.map((c) => c.records.length)).toEqual(Array.from({ length: 10 }, () => 100));
+      expect(ex.delivered()).toEqual(range(1, 1_000)); // sent in publish order, each once
+      // one round trip per batch with one in flight; three overlap: 4 rounds of 300 ms instead of 10
+      expect(ex.calls.at(-1)!.at - t0).toBe(maxInFlight === 1 ? 9 * 300 : 3 * 300);
+      expect(q.stats()).toMatchObject({ published: 1_000, exported: 1_000, queued: 0, exportsOk: 10 });
+      expectAccounted(q);
+    }
+  });
+
+  it('a failed batch among several in flight is sent again after the backoff, before anything newer; nothing is lost or sent twice', async () => {
+    const ex = new FakeLogExporter((_r, call) => (call === 1 ? unavailable() : ok()), 100);
+    const { q } = make(ex, { maxQueue: 10_000, maxBatch: 10, lingerMs: 0, maxInFlight: 3, initialBackoffMs: 1_000 });
+    q.publish(events(1, 100));
+    await vi.advanceTimersByTimeAsync(99);
+    expect(ex.calls).toHaveLength(3); // 1-10, 11-20, 21-30 in flight
+    await vi.advanceTimersByTimeAsync(1);
+    // the answers in order: 1-10 ok (31-40 goes out: no failure known yet), 11-20 failed, 21-30 ok — then no new batch during the backoff
+    expect(ex.calls).toHaveLength(4);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(ex.calls).toHaveLength(4);
+    expect(q.stats()).toMatchObject({ exported: 30, exportsFailed: 1, consecutiveFailures: 1, queued: 70 });
+    await vi.advanceTimersByTimeAsync(899);
+    expect(ex.calls).toHaveLength(4);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ex.calls.slice(4).map((c) => c.records[0]!.attributes['source.port'])).toEqual([11, 41, 51]); // the failed batch first
+    await vi.advanceTimersByTimeAsync(2_000);
+    const delivered = ex.delivered();
+    expect(delivered).toEqual([...range(1, 10), ...range(21, 40), ...range(11, 20), ...range(41, 100)]);
+    expect(q.stats()).toMatchObject({ published: 100, exported: 100, queued: 0, lost: { queue_full: 0, export_rejected: 0 },
+      exportsOk: 10, exportsFailed: 1, consecutiveFailures: 0 });
+    expectAccounted(q);
+  });
+
+  it('when full, drops the oldest events not in flight (a failed batch waiting first), never those in flight', async () => {
+    const ex = new FakeLogExporter((_r, call) => (call === 0 ? unavailable() : call === 1 ? 'hold' : ok()), 10);
+    const { q } = make(ex, { maxQueue: 50, maxBatch: 10, lingerMs: 0, maxInFlight: 2, initialBackoffMs: 1_000 });
+    q.publish(events(1, 20));
+    await vi.advanceTimersByTimeAsync(10); // 1-10 failed and wait for the backoff; 11-20 in flight, held
+    expect(q.stats()).toMatchObject({ exportsFailed: 1, queued: 20 });
+    q.publish(events(21, 65)); // 45 more, 15 over the bound: 1-10 go first, then 21-25 from the ring
+    expect(q.stats()).toMatchObject({ queued: 50, lost: { queue_full: 15 } });
+    ex.inFlight--;
+    ex.calls[1]!.result = ok();
+    ex.calls[1]!.cb(ok());
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(ex.delivered()).toEqual([...range(11, 20), ...range(26, 65)]);
+    expect(q.stats()).toMatchObject({ published: 65, exported: 50, queued: 0, lost: { queue_full: 15, export_rejected: 0 } });
+    expect(ex.maxInFlight).toBe(2);
+    expectAccounted(q);
+  });
+
+  it('splits a too-large batch in its place while others are in flight', async () => {
+    const ex = new FakeLogExporter((records) => (records.length > 4
+      ? { code: ExportResultCode.FAILED, error: new OTLPExporterError('Payload Too Large', 413, '') }
+      : ok()), 10);
+    const { q } = make(ex, { maxBatch: 16, lingerMs: 0, maxInFlight: 2 });
+    q.publish(events(1, 32));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(ex.delivered()).toEqual(range(1, 32));
+    expect(q.stats()).toMatchObject({ published: 32, exported: 32, queued: 0, lost: { queue_full: 0, export_rejected: 0 } });
+    expect(ex.maxInFlight).toBeLessThanOrEqual(2);
+    expectAccounted(q);
+  });
+
+  it('shutdown counts every batch in flight or waiting as unsent, and ignores their late answers', async () => {
+    const ex = new FakeLogExporter(() => 'hold');
+    const { q } = make(ex, { maxBatch: 10, lingerMs: 0, maxInFlight: 3 });
+    q.publish(events(1, 45));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(ex.calls).toHaveLength(3);
+    const done = q.shutdown(1_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await done;
+    for (const c of ex.calls) c.cb(ok()); // late
+    expect(q.stats()).toMatchObject({ published: 45, exported: 0, queued: 0, unsent: 45, exportsOk: 0 });
+    expectAccounted(q);
+  });
+});
+
 describe('classifyExportError', () => {
   it('rejects malformed requests, splits too-large ones and retries everything else', async () => {
     // gRPC: the ServiceError shape of the upstream gRPC transport
