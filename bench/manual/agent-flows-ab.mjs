@@ -5,6 +5,8 @@
 // interleaved (A B A B ...), so that two builds are compared under the same machine load. As root, after
 // bash scripts/build.sh in each build's tree:
 //   node bench/manual/agent-flows-ab.mjs [rate=1000] [seconds=15] [rounds=3] [root,root…=this tree]
+// ARMS='[{"events":{"export":{"maxInFlight":1}}},{"events":{"export":{"maxInFlight":4}}}]' compares settings instead of builds
+// (this tree, or each arm's "root"; each arm's "events" added to the agent's `events` settings after AGENT_EVENTS).
 // env: PROFILE=<dir> (FOVEA_CPU_PROFILE per agent: the profiler's own sampling costs CPU, read its shares
 // only), AGENT_EVENTS (JSON added to the agent's `events` settings), LAB=fab (lab name), STREAMS=0 (iperf3 -P n pod 0 → pod 1 beside the loop), SETTLE_MS=1500.
 // On a shared machine: flock /tmp/fovea-quiet.lock node bench/manual/agent-flows-ab.mjs …
@@ -23,7 +25,12 @@ import { nofileHardLimit } from '../../dist/bench/tcp-cost.js';
 
 const here = resolve(new URL('../..', import.meta.url).pathname);
 const rate = Number(process.argv[2] ?? 1000), secs = Number(process.argv[3] ?? 15), rounds = Number(process.argv[4] ?? 3);
-const roots = (process.argv[5] ?? here).split(',').map((r) => resolve(r));
+const baseEvents = JSON.parse(process.env.AGENT_EVENTS ?? '{}');
+/** what is compared: builds (roots), or settings (ARMS); each with its own config file */
+const arms = (process.env.ARMS ? JSON.parse(process.env.ARMS) : (process.argv[5] ?? here).split(',').map((root) => ({ root })))
+  .map((a, i) => ({ root: resolve(a.root ?? here), events: { ...baseEvents, ...(a.events ?? {}) }, config: `/tmp/fovea-flows-ab-${process.pid}-${i}.json` }));
+arms.forEach((a) => { a.name = process.env.ARMS ? `${a.root} ${JSON.stringify(a.events)}` : a.root; });
+const roots = arms;
 const profileDir = process.env.PROFILE;
 const streams = Number(process.env.STREAMS ?? 0);
 const settleMs = Number(process.env.SETTLE_MS ?? 1500);
@@ -34,7 +41,7 @@ const rx = await OtlpReceiver.start({});
 const bin = await compileLoad('tcp-load');
 const nofile = nofileHardLimit();
 const podExec = (cmd) => run(['ip', 'netns', 'exec', lab.pod(0).netns, ...cmd]);
-await podExec(['sysctl', '-qw', 'net.ipv4.ip_local_port_range=1024 65535']);
+await podExec(['sysctl', '-qw', 'net.ipv4.ip_local_port_range=32768 65535']);
 await podExec(['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=0']);
 const servers = ports.map((p) => LoadProcess.start(lab, 1, bin, ['server', p, 0], nofile));
 await Promise.all(servers.map((s) => s.ready()));
@@ -47,13 +54,13 @@ if (streams > 0) {
 }
 const podGlob = lab.pod(0).netns.replace(/\d+$/, '*');
 const prefix = lab.pod(0).hostIfname.replace(/\d+$/, '');
-const config = `/tmp/fovea-flows-ab-${process.pid}.json`;
 // AGENT_EVENTS='{"export":{"maxBatch":2048}}' adds to the agent's `events` settings
-writeFileSync(config, JSON.stringify({ events: { flows: { enabled: true, intervalMs: 1000 }, ...JSON.parse(process.env.AGENT_EVENTS ?? '{}') } }));
+for (const a of arms) writeFileSync(a.config, JSON.stringify({ events: { flows: { enabled: true, intervalMs: 1000 }, ...a.events } }));
 const ticks = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function life(root, label) {
+async function life(arm, label) {
+  const { root, config } = arm;
   const logPath = `/tmp/fovea-flows-ab-${process.pid}-${label}.log`;
   rmSync(logPath, { force: true });
   const fd = openSync(logPath, 'a');
@@ -93,11 +100,11 @@ async function life(root, label) {
     console.log('  log records by event name', JSON.stringify([...names]));
   }
   const conns = (m1.connected - m0.connected) / ((w1 - w0) / 1000);
-  console.log(`${label} ${root}: agent ${cpu.toFixed(1)} % of a core over ${((w1 - w0) / 1000).toFixed(1)} s (loop ${conns.toFixed(0)} connections/s; receiver process ${((u1.user + u1.system) / 1e3 / (w1 - w0) * 100).toFixed(0)} %); ` +
+  console.log(`${label} ${arm.name}: agent ${cpu.toFixed(1)} % of a core over ${((w1 - w0) / 1000).toFixed(1)} s (loop ${conns.toFixed(0)} connections/s; receiver process ${((u1.user + u1.system) / 1e3 / (w1 - w0) * 100).toFixed(0)} %); ` +
     `${records} flow records received; exporter: published ${stats.published}, exported ${stats.exported}, lost ${JSON.stringify(stats.lost)}, unsent ${stats.unsent}; ` +
     `stop ${stopMs} ms, exit ${ex.code ?? ex.signal}`);
   if (ex.code === 0) rmSync(logPath, { force: true }); else console.log(`  log kept: ${logPath}`);
-  return { root, cpu, records, stats, stopMs, code: ex.code };
+  return { root: arm, cpu, records, stats, stopMs, code: ex.code };
 }
 
 const results = [];
@@ -117,13 +124,13 @@ try {
   for (const root of roots) {
     const mine = results.filter((x) => x.root === root);
     const cpus = mine.map((x) => x.cpu).sort((a, b) => a - b);
-    console.log(`${root}: CPU ${cpus.map((c) => c.toFixed(1)).join(', ')} % (median ${cpus[Math.floor(cpus.length / 2)]?.toFixed(1)}); ` +
+    console.log(`${root.name}: CPU ${cpus.map((c) => c.toFixed(1)).join(', ')} % (median ${cpus[Math.floor(cpus.length / 2)]?.toFixed(1)}); ` +
       `exits ${mine.map((x) => x.code).join(',')}; stop ms ${mine.map((x) => x.stopMs).join(',')}`);
   }
   await loop.stop();
   await Promise.all(servers.map((s) => s.stop()));
   iperfSrv?.kill();
-  rmSync(config, { force: true });
+  for (const a of arms) rmSync(a.config, { force: true });
   await rx.stop();
   await lab.destroy();
 }
