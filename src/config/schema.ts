@@ -201,7 +201,7 @@ export const ConfigSchema = z.object({
       maxQueue: z.number().int().min(1).max(1_000_000).default(10_000)
         .describe('Events kept while the collector is unreachable; beyond it the oldest are dropped and counted'),
       maxBatch: z.number().int().min(1).max(10_000).default(512).describe('Events per OTLP export request'),
-      maxInFlight: z.number().int().min(1).max(16).default(4)
+      maxInFlight: z.number().int().min(1).max(16).default(1)
         .describe('OTLP export requests in flight at once (each its own batch; 1 = one round trip per batch, order kept through retries)'),
     }).strict().default({}),
   }).strict().default({}),

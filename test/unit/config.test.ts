@@ -48,7 +48,7 @@ describe('defaults', () => {
         tcp: { enabled: true, ratePerCpu: 100, ringBufferBytes: 262144 },
         drainIntervalMs: 100,
         idleDrainIntervalMs: 1_000,
-        export: { enabled: true, maxQueue: 10000, maxBatch: 512, maxInFlight: 4 },
+        export: { enabled: true, maxQueue: 10000, maxBatch: 512, maxInFlight: 1 },
       },
       health: { address: '' },
       prometheus: { address: '' },
