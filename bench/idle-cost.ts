@@ -15,6 +15,7 @@
  * flags.
  */
 import { execFileSync } from 'node:child_process';
+import { ATTR, EVENT } from '../src/names.js';
 import { AGENT_NODE_FLAGS } from '../src/runtime.js';
 import type { Lab } from '../src/lab/lab.js';
 import type { OtlpReceiver } from '../src/otlp/receiver.js';
@@ -37,6 +38,28 @@ export interface IdleWindow {
   readonly mode: IdleMode;
   readonly attached: number;
   readonly window: CpuWindow;
+  /** drop events the host's own traffic made during the window (the drop probe sees the whole host) */
+  readonly dropEvents: number;
+  /**
+   * drop locations the agent saw for the first time during the window: each one it symbolised then
+   * (/proc/kallsyms read up to the name; the first one of the agent's life loads the file's addresses
+   * too) — one-off work of a fresh agent that lands in a window or not
+   */
+  readonly newDropSites: readonly string[];
+}
+
+/** Drop events with event time in [fromMs, toMs) and the locations among them not seen before fromMs. */
+export function dropsInWindow(records: ReturnType<OtlpReceiver['logRecords']>, fromMs: number, toMs: number): { dropEvents: number; newDropSites: string[] } {
+  const before = new Set<string>();
+  const during: string[] = [];
+  for (const r of records) {
+    if (r.eventName !== EVENT.drop) continue;
+    const at = Number(BigInt(r.timeUnixNano) / 1_000_000n);
+    const site = String(r.attrs[ATTR.dropLocation] ?? '');
+    if (at < fromMs) before.add(site);
+    else if (at < toMs) during.push(site);
+  }
+  return { dropEvents: during.length, newDropSites: [...new Set(during.filter((x) => !before.has(x)))] };
 }
 
 export interface IdleCostResult {
@@ -78,18 +101,24 @@ export async function runIdleCost(lab: Lab, receiver: OtlpReceiver, s: IdleCostS
       receiver.clear();
       const agent = AgentProcess.start(opts);
       track(agent);
+      let measured: { attached: number; window: CpuWindow; from: number; to: number } | undefined;
       try {
         commands[mode] = agent.argv.join(' ');
         const attached = await agent.waitAttached(receiver, s.pods, 60_000);
         await sleep(s.settleSeconds * 1000);
+        const from = Date.now();
         const { window } = await measureProcess(agent.pid, () => sleep(s.windowSeconds * 1000));
-        windows.push({ round: r, mode, attached, window });
-        progress(`i: round ${r} ${mode === 'pod' ? 'pod mode ' : 'node level'}: ${attached} veths, ${window.pctOfOneCore.toFixed(3)}% of a core over ${window.wallSeconds.toFixed(0)} s, ` +
-          `VmHWM ${(window.hwmEnd / MB).toFixed(1)} MB, VmRSS max ${(window.rssMax / MB).toFixed(1)} MB, machine ${window.machineBusyPct.toFixed(0)}% busy`);
+        measured = { attached, window, from, to: Date.now() };
       } finally {
-        await agent.stop();
+        await agent.stop(); // its last events exported: the window's drop events are all in
         track(undefined);
       }
+      const { attached, window, from, to } = measured;
+      const drops = dropsInWindow(receiver.logRecords(), from, to);
+      windows.push({ round: r, mode, attached, window, ...drops });
+      progress(`i: round ${r} ${mode === 'pod' ? 'pod mode ' : 'node level'}: ${attached} veths, ${window.pctOfOneCore.toFixed(3)}% of a core over ${window.wallSeconds.toFixed(0)} s, ` +
+        `VmHWM ${(window.hwmEnd / MB).toFixed(1)} MB, VmRSS max ${(window.rssMax / MB).toFixed(1)} MB, machine ${window.machineBusyPct.toFixed(0)}% busy, ` +
+        `${drops.dropEvents} drop events (new sites: ${drops.newDropSites.join(', ') || 'none'})`);
     }
   }
   const of = (m: IdleMode): IdleWindow[] => windows.filter((w) => w.mode === m);

@@ -643,7 +643,8 @@ function partH(h: DnsStormResult): string {
 
 function partI(p: IdleCostResult): string {
   const rows = p.windows.map((w) => [String(w.round), w.mode === 'pod' ? 'pod mode' : 'node level', String(w.attached), f(w.window.wallSeconds, 1),
-    f(w.window.pctOfOneCore, 3), mb(w.window.rssMax), mb(w.window.hwmEnd), f(w.window.machineBusyPct, 1)]);
+    f(w.window.pctOfOneCore, 3), mb(w.window.rssMax), mb(w.window.hwmEnd), f(w.window.machineBusyPct, 1),
+    `${w.dropEvents ?? 'n/a'}${w.newDropSites?.length ? ` (new: ${w.newDropSites.join(', ')})` : ''}`]);
   return [
     '## (i) idle cost in pod mode with many pods',
     '',
@@ -653,7 +654,11 @@ function partI(p: IdleCostResult): string {
     '',
     `Pod mode: \`${p.commands.pod}\`. Node level: \`${p.commands.node}\`.`,
     '',
-    table(['round', 'mode', 'veths attached', 'wall s', 'agent CPU (% of one core)', 'VmRSS max (MB)', 'VmHWM (MB)', 'machine busy (%)'], rows),
+    table(['round', 'mode', 'veths attached', 'wall s', 'agent CPU (% of one core)', 'VmRSS max (MB)', 'VmHWM (MB)', 'machine busy (%)', 'host drop events in the window (drop sites new to the agent)'], rows),
+    '',
+    'The drop probe sees the whole host: its background drops are events, and a drop location new to the agent is symbolised then ' +
+    '(/proc/kallsyms read up to its name, ~45–70 ms of CPU here; the agent\'s first one also loads the file\'s addresses, ~100–140 ms) — ' +
+    'one-off work of a fresh agent that lands in a window or not ([benchmark.md](../../docs/benchmark.md#what-lands-in-some-idle-windows-and-not-in-others-2026-12-03)).',
     '',
     `Pod mode **${ci(p.cpu.pod, 3, '% of a core')}**, node level **${ci(p.cpu.node, 3, '% of a core')}** (mean ± 95% CI half-width). ` +
     `VmHWM largest: pod mode ${mb(p.hwmMax.pod)} MB, node level ${mb(p.hwmMax.node)} MB; Node's own floor (an empty process with the agent's V8 flags) ${mb(p.nodeFloorHwm)} MB, ` +

@@ -4,7 +4,8 @@
 // /proc/<pid>/stat) and voluntary context switches over the window, idle (no traffic), 10 s exports.
 // A and B are checkouts with their own `bash scripts/build.sh` (their bin/fovea.js is run). As root:
 //   node bench/manual/agent-idle-ab.mjs <dirA> <dirB> [pods=50] [seconds=60] [pairs=2] [agent flags…]
-// env LAB=<name> (default 'iab'); NODE_LEVEL=1: without --netns; SETTLE=<s> (default 20).
+// env LAB=<name> (default 'iab'); NODE_LEVEL=1: without --netns; SETTLE=<s> (default 20); NODE_FLAGS_A, NODE_FLAGS_B:
+// each arm's Node flags (default the image's, '--max-semi-space-size=64'), e.g. the same build twice with a V8 flag in B.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -39,7 +40,8 @@ try {
   for (let p = 0; p < pairs; p++) {
     for (const which of p % 2 ? ['B', 'A'] : ['A', 'B']) {
       const dir = which === 'A' ? dirA : dirB;
-      const agent = spawn(process.execPath, ['--max-semi-space-size=64', `${dir}/bin/fovea.js`, 'agent', '--endpoint', rx.endpoint,
+      const flags = (process.env[`NODE_FLAGS_${which}`] ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
+      const agent = spawn(process.execPath, [...flags, `${dir}/bin/fovea.js`, 'agent', '--endpoint', rx.endpoint,
         '--interfaces', `fv${name}-*`, ...(process.env.NODE_LEVEL ? [] : ['--netns', `fovea-${name}-*`]), '--export-interval', '10s', '--log-level', 'warn', ...extra],
       { stdio: ['ignore', 'ignore', 'inherit'] });
       const n0 = rx.requestCount;
@@ -50,7 +52,7 @@ try {
       const wall = (b.at - a.at) / 1000;
       const r = { cpu: (b.ticks - a.ticks) / HZ / wall * 100, vol: (b.vol - a.vol) / wall, exports: rx.requestCount - n0 };
       results[which].push(r);
-      console.log(`pair ${p + 1} ${which} (${dir}): CPU ${r.cpu.toFixed(3)} % of a core, ${r.vol.toFixed(2)} voluntary switches/s, ${r.exports} requests since start`);
+      console.log(`pair ${p + 1} ${which} (${dir}${flags.length ? ` ${flags.join(' ')}` : ''}): CPU ${r.cpu.toFixed(3)} % of a core, ${r.vol.toFixed(2)} voluntary switches/s, ${r.exports} requests since start`);
       agent.kill('SIGTERM');
       await new Promise((r) => agent.on('exit', r));
     }

@@ -81,11 +81,29 @@ function netnsError(path: string, what: string, code: string): NetnsError {
   return new NetnsError(path, code, `${what} ${path}: ${code}${hint ? ` — ${hint}` : ''}`);
 }
 
+/** Reads the file at `fd` whole from offset 0 into `scratch` (grown when full, kept for the next read); its length. */
+function readWhole(fd: number, scratch: { buf: Buffer }): number {
+  let n = 0;
+  for (;;) {
+    if (n === scratch.buf.length) {
+      const bigger = Buffer.allocUnsafe(scratch.buf.length * 2);
+      scratch.buf.copy(bigger);
+      scratch.buf = bigger;
+    }
+    const got = readSync(fd, scratch.buf, n, scratch.buf.length - n, n);
+    if (got === 0) return n;
+    n += got;
+  }
+}
+
 /**
  * Files opened once and read whole from offset 0 at every read: one fd per file, undefined for a
  * file that did not exist when opened (e.g. /proc/net/snmp6 without IPv6).
  */
 export class KeptFiles {
+  /** each file's bytes at the last read (readChanged compares with them); undefined before the first read */
+  private last: Array<Buffer | undefined> | undefined;
+
   private constructor(readonly fds: ReadonlyArray<number | undefined>) {}
 
   /** Opens each of `files` in the calling thread's current namespace; ENOENT → undefined, any other error closes what was opened and throws. */
@@ -113,20 +131,34 @@ export class KeptFiles {
    * read at offset 0 prints the file afresh.
    */
   read(scratch: { buf: Buffer }): Array<string | undefined> {
-    return this.fds.map((fd) => {
-      if (fd === undefined) return undefined;
-      let n = 0;
-      for (;;) {
-        if (n === scratch.buf.length) {
-          const bigger = Buffer.allocUnsafe(scratch.buf.length * 2);
-          scratch.buf.copy(bigger);
-          scratch.buf = bigger;
-        }
-        const got = readSync(fd, scratch.buf, n, scratch.buf.length - n, n);
-        if (got === 0) return scratch.buf.toString('latin1', 0, n); // /proc/net text is ASCII
-        n += got;
-      }
-    });
+    this.readChanged(scratch);
+    return this.texts();
+  }
+
+  /**
+   * Reads every file as read() does, but returns undefined when each one's bytes are those of the
+   * previous read (byte for byte, compared, not hashed): an idle pod's counters, with no string made.
+   * The first read of these files always returns their texts.
+   */
+  readChanged(scratch: { buf: Buffer }): Array<string | undefined> | undefined {
+    const first = this.last === undefined;
+    const last = (this.last ??= this.fds.map(() => undefined));
+    let changed = first;
+    for (let i = 0; i < this.fds.length; i++) {
+      const fd = this.fds[i];
+      if (fd === undefined) continue;
+      const n = readWhole(fd, scratch);
+      const was = last[i];
+      if (was && was.length === n && scratch.buf.compare(was, 0, n, 0, n) === 0) continue;
+      last[i] = Buffer.from(scratch.buf.subarray(0, n)); // a copy: the scratch buffer is reused
+      changed = true;
+    }
+    return changed ? this.texts() : undefined;
+  }
+
+  /** The texts of the last read (/proc/net text is ASCII). */
+  private texts(): Array<string | undefined> {
+    return this.fds.map((fd, i) => (fd === undefined ? undefined : this.last![i]!.toString('latin1')));
   }
 
   /** Closes every fd; one that will not close (already gone: EBADF) leaves nothing to undo. */
@@ -179,6 +211,18 @@ export class NetnsFiles {
    * NetnsRestoreError when the thread could not return home.
    */
   read(path: string): Array<string | undefined> {
+    return this.readAs(path, false)!;
+  }
+
+  /**
+   * As read(), but undefined when the files are kept and their bytes are those of the previous
+   * reading of this namespace (KeptFiles.readChanged); a namespace entered afresh gives its texts.
+   */
+  readChanged(path: string): Array<string | undefined> | undefined {
+    return this.readAs(path, true);
+  }
+
+  private readAs(path: string, unlessSame: boolean): Array<string | undefined> | undefined {
     let st: { dev: number; ino: number };
     try {
       st = statSync(path);
@@ -189,7 +233,7 @@ export class NetnsFiles {
     const kept = this.kept.get(path);
     if (kept && kept.dev === st.dev && kept.ino === st.ino) {
       try {
-        return kept.files.read(this.scratch);
+        return unlessSame ? kept.files.readChanged(this.scratch) : kept.files.read(this.scratch);
       } catch {
         // closed below; the namespace is entered once more
       }

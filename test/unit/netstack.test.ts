@@ -196,6 +196,40 @@ describe('NetnsFiles (setns scripted; plain files stand for namespaces and their
     own.close();
   });
 
+  it('KeptFiles.readChanged: texts at the first read and whenever a byte differs (same length too); undefined when every file reads the same bytes', () => {
+    const { dir, a, b } = tmpFiles();
+    const scratch = { buf: Buffer.alloc(4) }; // smaller than the files: grown on the way
+    const kept = KeptFiles.open([a, join(dir, 'none'), b]);
+    expect(kept.readChanged(scratch)).toEqual(['A text', undefined, 'B text']); // first read
+    expect(kept.readChanged(scratch)).toBeUndefined();
+    writeFileSync(b, 'B tExt'); // same length, one byte
+    expect(kept.readChanged(scratch)).toEqual(['A text', undefined, 'B tExt']);
+    expect(kept.readChanged(scratch)).toBeUndefined();
+    writeFileSync(a, 'A text!'); // longer
+    expect(kept.readChanged(scratch)).toEqual(['A text!', undefined, 'B tExt']);
+    writeFileSync(a, 'A text'); // back, shorter
+    expect(kept.read(scratch)).toEqual(['A text', undefined, 'B tExt']); // read() counts as the previous reading too
+    expect(kept.readChanged(scratch)).toBeUndefined();
+    kept.close();
+  });
+
+  it('NetnsFiles.readChanged: texts when the namespace is entered (first, or afresh after it changed under its path), undefined while its kept files read the same bytes', () => {
+    let entered = 0;
+    const { dir, a, b } = tmpFiles();
+    const r = new NetnsFiles([a], { setns: () => { entered++; return 0; } });
+    expect(r.readChanged(b)).toEqual(['A text']);
+    expect(r.readChanged(b)).toBeUndefined();
+    writeFileSync(a, 'A moved');
+    expect(r.readChanged(b)).toEqual(['A moved']);
+    expect(entered).toBe(2); // in and back once
+    renameSync(b, join(dir, 'old-b')); // another namespace under the same path: entered afresh, its texts
+    writeFileSync(b, 'B again');
+    expect(r.readChanged(b)).toEqual(['A moved']);
+    expect(entered).toBe(4);
+    expect(r.readChanged(b)).toBeUndefined();
+    r.close();
+  });
+
   it('coming back fails: NetnsRestoreError (fatal), not a NetnsError; the files opened inside are closed', () => {
     let n = 0;
     const { a, b } = tmpFiles();
@@ -302,6 +336,36 @@ describe('NetstackProbe', () => {
     expect(p.recordFailures().find((f) => f.kind === 'malformed')?.count).toBe(2);
     p.keepOnly(new Set());
     expect(p.readNetns('/ns/a')).not.toBe(moved); // forgotten with the namespace: parsed afresh
+  });
+
+  it('with an io that compares bytes (readChangedIn): unchanged files give the kept counters with no text; the first reading and readings after a malformed one read whole texts', () => {
+    class BytesIo extends FakeIo {
+      calls: string[] = [];
+      changed = new Set<string>();
+      override readIn(path: string) { this.calls.push(`readIn ${path}`); return super.readIn(path); }
+      readChangedIn(path: string) {
+        this.calls.push(`readChangedIn ${path}`);
+        const t = super.readIn(path);
+        return this.changed.delete(path) ? t : undefined;
+      }
+    }
+    const io = new BytesIo();
+    io.inside.set('/ns/a', [SNMP, NETSTAT, SNMP6]);
+    io.inside.set('/ns/bad', [SNMP.replace('Tcp: 1 200', 'Tcp: 200'), NETSTAT, undefined]);
+    const p = new NetstackProbe(ctx(), io);
+    p.start();
+    const first = p.readNetns('/ns/a');
+    expect(first).toEqual(parseNetstackCounters([SNMP, NETSTAT, SNMP6]));
+    expect(p.readNetns('/ns/a')).toBe(first);
+    io.inside.set('/ns/a', [SNMP.replace('Tcp: 1 200', 'Tcp: 1 201'), NETSTAT, SNMP6]);
+    io.changed.add('/ns/a');
+    const moved = p.readNetns('/ns/a');
+    expect(moved).toEqual(parseNetstackCounters([SNMP.replace('Tcp: 1 200', 'Tcp: 1 201'), NETSTAT, SNMP6]));
+    expect(p.readNetns('/ns/a')).toBe(moved);
+    p.readNetns('/ns/bad');
+    p.readNetns('/ns/bad');
+    expect(p.recordFailures().find((f) => f.kind === 'malformed')?.count).toBe(2); // counted at every reading
+    expect(io.calls).toEqual(['readIn /ns/a', 'readChangedIn /ns/a', 'readChangedIn /ns/a', 'readChangedIn /ns/a', 'readIn /ns/bad', 'readIn /ns/bad']);
   });
 
   it('keepOnly goes to the io; stop closes what it keeps', () => {

@@ -31,6 +31,8 @@ export const NETSTACK_FILES = [`${THREAD_PROC_NET}/snmp`, `${THREAD_PROC_NET}/ne
 export interface NetstackIo {
   readOwn(): Array<string | undefined>;
   readIn(netnsPath: string): Array<string | undefined>;
+  /** As readIn, but undefined when the files' bytes are those of the previous reading of that namespace. */
+  readChangedIn?(netnsPath: string): Array<string | undefined> | undefined;
   /** Let go of (close the kept files of) every namespace not in `netnsPaths`. */
   keepOnly(netnsPaths: ReadonlySet<string>): void;
   close(): void;
@@ -44,6 +46,7 @@ function kernelIo(): NetstackIo {
   return {
     readOwn: () => (own ??= KeptFiles.open(NETSTACK_FILES)).read(scratch),
     readIn: (path) => pods.read(path),
+    readChangedIn: (path) => pods.readChanged(path),
     keepOnly: (paths) => pods.keepOnly(paths),
     close: () => { own?.close(); own = undefined; pods.close(); },
   };
@@ -57,8 +60,11 @@ export class NetstackProbe implements Probe {
   private netnsUnreadable = 0;
   private malformed = 0;
   private readonly nodeAttrs = new Map<string, Attributes>();
-  /** each pod namespace's last texts and what they parsed to (dropped with keepOnly) */
-  private readonly lastParsed = new Map<string, { texts: ReadonlyArray<string | undefined>; counters: NetstackCounter[] }>();
+  /**
+   * Each pod namespace's last counters (dropped with keepOnly), and the texts they were parsed from
+   * when the io cannot say itself that the files did not change (readChangedIn).
+   */
+  private readonly lastParsed = new Map<string, { texts?: ReadonlyArray<string | undefined>; counters: NetstackCounter[] }>();
   private readonly log: Logger;
   private readonly warn: RateLimitedLog;
 
@@ -95,19 +101,22 @@ export class NetstackProbe implements Probe {
    * come back (fatal: see src/kernel/netns.ts). Its files stay open until keepOnly() leaves it out.
    */
   readNetns(netnsPath: string): NetstackCounter[] {
-    let texts: Array<string | undefined>;
+    const last = this.lastParsed.get(netnsPath);
+    const byBytes = this.io.readChangedIn !== undefined;
+    let texts: Array<string | undefined> | undefined;
     try {
-      texts = this.io.readIn(netnsPath);
+      texts = last && byBytes ? this.io.readChangedIn!(netnsPath) : this.io.readIn(netnsPath);
     } catch (err) {
       if (!(err instanceof NetnsRestoreError)) this.netnsUnreadable++;
       throw err;
     }
-    // the same texts as last time (an idle pod): the same counters, without parsing them again
-    const last = this.lastParsed.get(netnsPath);
-    if (last && last.texts.length === texts.length && last.texts.every((t, i) => t === texts[i])) return last.counters;
+    // the same bytes (or texts) as last time (an idle pod): the same counters, without parsing them again
+    if (last && texts === undefined) return last.counters;
+    const now = texts!;
+    if (last?.texts && last.texts.length === now.length && last.texts.every((t, i) => t === now[i])) return last.counters;
     const problems = this.malformed;
-    const counters = this.parse(netnsPath, texts);
-    if (this.malformed === problems) this.lastParsed.set(netnsPath, { texts, counters });
+    const counters = this.parse(netnsPath, now);
+    if (this.malformed === problems) this.lastParsed.set(netnsPath, byBytes ? { counters } : { texts: now, counters });
     else this.lastParsed.delete(netnsPath); // problems are counted at every reading, as before
     return counters;
   }
