@@ -99,6 +99,16 @@ export class DropEventSource {
     return this.ready(raws.map((r) => this.toEvent(r, reasons, offsetMs)));
   }
 
+  /** `drain`, then waits for the names being read: every event read now, in order (tests). */
+  async drainAll(): Promise<NetworkEvent[]> {
+    const out = this.drain();
+    while (this.pending) {
+      await this.pending;
+      for (const ev of this.takeReady()) out.push(ev);
+    }
+    return out;
+  }
+
   /** Settles when the drop locations being read are known (the events held for them are then ready); undefined when none are being read. */
   get pending(): Promise<void> | undefined {
     return this.resolving;

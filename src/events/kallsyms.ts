@@ -170,6 +170,11 @@ export class KernelSymbols {
     return this.running;
   }
 
+  /** Settles when every `resolve` called so far has. */
+  settled(): Promise<void> {
+    return this.running;
+  }
+
   private async resolveNow(addrs: readonly bigint[]): Promise<void> {
     if (addrs.length === 0) return;
     if (!this.hi) await this.load();

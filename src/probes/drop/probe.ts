@@ -264,6 +264,11 @@ export class DropProbe implements Probe {
     return dropFamilies(mergeDropCounts(decodeDropReasonCounts(this.reasonCounts.readAll()), decodeDropCounts(this.counts.readAll())), this.reasons);
   }
 
+  /** Settles when the names of the freeing functions seen so far are read: the next collect names them (tests). */
+  locationsNamed(): Promise<void> {
+    return this.symbols?.settled() ?? Promise.resolve();
+  }
+
   /** Whether drops are counted by freeing function instead of reason (kernels < 5.17), after start. */
   get countsByLocation(): boolean {
     return this.obj !== undefined && this.byLocation;
