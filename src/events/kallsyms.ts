@@ -166,7 +166,15 @@ export class KernelSymbols {
    */
   resolve(addrs: Iterable<bigint>): Promise<void> {
     const wanted = [...new Set(addrs)];
-    this.running = this.running.then(() => this.resolveNow(wanted.filter((a) => this.known(a) === null)));
+    this.running = this.running.then(async () => {
+      const todo = wanted.filter((a) => this.known(a) === null);
+      try {
+        await this.resolveNow(todo);
+      } catch {
+        // not the file (its errors are handled where it is read): these stay nameless, never pending
+        for (const a of todo) if (this.known(a) === null) this.cache.set(a, undefined);
+      }
+    });
     return this.running;
   }
 
