@@ -252,9 +252,11 @@ export class Agent {
     }
     const tick = async (): Promise<void> => {
       await net.refresh();
+      // the traffic probe's rescans in pod mode (leaveRescansToCaller below), whatever fails after it;
+      // right after discovery: flow records are switched on for pod interfaces found since the last
+      traffic?.safeRescan();
       try {
         metrics.syncPods();
-        traffic?.rescan(); // switch flow records on for pod interfaces found since the last rescan
         const tap = traffic?.dnsTap();
         if (tap && this.opts.config.probes.dns.hostInterfaces.length > 0) {
           const failed = tap.syncPodAddresses(identity.localPods().filter((p) => !p.hostNetwork).flatMap((p) => p.ips));
@@ -267,6 +269,7 @@ export class Agent {
     void tick();
     this.podTimer = setInterval(() => void tick(), cfg.interfaceRescanIntervalMs);
     this.podTimer.unref();
+    traffic?.leaveRescansToCaller(); // the tick rescans: the probe's own timer would do it a second time
   }
 
   /** The event stage: drop events from the drop probe's ring, flow events from the flow table. */

@@ -1,10 +1,11 @@
 /** `fovea agent`: runs the node agent until SIGTERM/SIGINT. */
 import { startAllocationProfile, startCpuProfile, writeHeapFigures } from '../agent/cpu-profile.js';
 import { agentFlagsHelp } from '../config/index.js';
-import { ALLOC_PROFILE_ENV, CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV } from '../config/settings.js';
+import { ALLOC_PROFILE_ENV, CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV, MEMORY_REPORT_ENV } from '../config/settings.js';
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
 import { fixMallocThresholds } from '../agent/memory.js';
+import { installMemoryReport } from '../agent/memory-report.js';
 import { createMetricsPipeline, type MetricsPipeline } from '../export/metrics-pipeline.js';
 import { PrometheusServer } from '../export/prometheus.js';
 import { createEventOutputs } from './event-outputs.js';
@@ -57,6 +58,8 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const logger = createLogger(config.logLevel);
   for (const w of setup.warnings) logger.warn(w);
   fixMallocThresholds(logger);
+  const memoryReportFile = io.env[MEMORY_REPORT_ENV];
+  const removeMemoryReport = memoryReportFile ? installMemoryReport(memoryReportFile, logger) : undefined;
   if (!setup.otlpMetrics) {
     logger.info({ prometheusAddress: config.prometheus.address, events: otlpLogs !== undefined },
       'no OTLP endpoint configured: metrics are served on /metrics only, not sent over OTLP');
@@ -135,6 +138,7 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   if (heapFile) writeHeapFigures(heapFile, logger);
   await health?.stop();
   await prometheus?.stop();
+  removeMemoryReport?.();
   return code;
 }
 

@@ -1,6 +1,11 @@
 /**
  * Drop events: drains the drop probe's ring buffer and turns each record into a NetworkEvent with
  * the reason's kernel name, both ends' identity, the interface and the dropping kernel function.
+ *
+ * The function's name is read from /proc/kallsyms asynchronously the first time a drop site is
+ * seen (src/events/kallsyms.ts): such an event, and every event read after it, is held — built,
+ * in order — until the names are known, then given out by the next `drain` or `takeReady`
+ * (`pending` says when). Events of known drop sites go out at once.
  */
 import { statSync } from 'node:fs';
 import type { IdentitySource } from '../k8s/types.js';
@@ -57,6 +62,11 @@ export class DropEventSource {
   private readonly hostNetns: number;
   private readonly monotonicNs: () => bigint;
   private readonly nowMs: () => number;
+  /** events built but not given out yet, in the order read: from the first one waiting for its drop location on */
+  private held: NetworkEvent[] = [];
+  /** held events waiting for their drop location → its kernel address */
+  private readonly awaiting = new Map<NetworkEvent, bigint>();
+  private resolving: Promise<void> | undefined;
 
   constructor(private readonly opts: DropEventSourceOptions) {
     this.local = new LocalPods(opts.identity);
@@ -66,10 +76,13 @@ export class DropEventSource {
     this.ifnames = new InterfaceNames(opts.interfaceNames, this.nowMs);
   }
 
-  /** Reads every complete record now. */
+  /**
+   * Reads every complete record now; returns the events that are ready, in the order read (an event
+   * whose drop location is still being read holds back itself and every event after it).
+   */
   drain(): NetworkEvent[] {
     const ring = this.opts.probe.eventRing();
-    if (!ring) return [];
+    if (!ring) return this.takeReady();
     const raws: RawDropEvent[] = [];
     ring.consume((view, off, len) => {
       try {
@@ -78,12 +91,65 @@ export class DropEventSource {
         this.stats.malformed++;
       }
     }, this.opts.maxPerDrain ?? 65_536);
-    if (raws.length === 0) return [];
+    if (raws.length === 0) return this.takeReady();
     this.stats.read += raws.length;
     // monotonic → wall clock, once per drain (follows wall-clock steps)
     const offsetMs = this.nowMs() - Number(this.monotonicNs()) / 1e6;
     const reasons = this.opts.probe.reasonNames();
-    return raws.map((r) => this.toEvent(r, reasons, offsetMs));
+    return this.ready(raws.map((r) => this.toEvent(r, reasons, offsetMs)));
+  }
+
+  /** `drain`, then waits for the names being read: every event read now, in order (tests). */
+  async drainAll(): Promise<NetworkEvent[]> {
+    const out = this.drain();
+    while (this.pending) {
+      await this.pending;
+      for (const ev of this.takeReady()) out.push(ev);
+    }
+    return out;
+  }
+
+  /** Settles when the drop locations being read are known (the events held for them are then ready); undefined when none are being read. */
+  get pending(): Promise<void> | undefined {
+    return this.resolving;
+  }
+
+  /** The held events that are ready now, in order, without reading the ring. */
+  takeReady(): NetworkEvent[] {
+    return this.ready([]);
+  }
+
+  /** `fresh` after the held events, up to the first one still waiting for its location. */
+  private ready(fresh: NetworkEvent[]): NetworkEvent[] {
+    if (this.held.length === 0 && this.awaiting.size === 0) return fresh;
+    for (const ev of fresh) this.held.push(ev);
+    if (this.awaiting.size === 0) {
+      const out = this.held;
+      this.held = [];
+      return out;
+    }
+    this.resolving ??= this.resolveAwaiting();
+    let n = 0;
+    while (n < this.held.length && !this.awaiting.has(this.held[n]!)) n++;
+    return this.held.splice(0, n);
+  }
+
+  /** Reads the names of every awaited location (those that come meanwhile too), then fills them in. */
+  private async resolveAwaiting(): Promise<void> {
+    const symbols = this.opts.symbols!;
+    for (;;) {
+      const unknown = [...this.awaiting.values()].filter((addr) => symbols.known(addr) === null);
+      if (unknown.length === 0) break;
+      await symbols.resolve(unknown);
+    }
+    for (const [ev, addr] of this.awaiting) {
+      const location = symbols.known(addr);
+      const e = ev as { location?: string };
+      if (location) e.location = location;
+      else delete e.location; // no symbol there after all
+    }
+    this.awaiting.clear();
+    this.resolving = undefined;
   }
 
   counts(): Readonly<DropEventStats> {
@@ -94,7 +160,8 @@ export class DropEventSource {
     const ports = hasPorts(r.proto) && r.ipVersion !== 0;
     const identity = this.opts.identity;
     const tcpFlags = r.proto === 6 ? tcpFlagNames(r.tcpFlags) : undefined;
-    const location = this.opts.symbols?.lookup(r.location);
+    // null: not read yet (the event waits for it, with the key in its place)
+    const location = this.opts.symbols?.known(r.location);
     const ifname = r.netns === this.hostNetns ? this.ifnames.name(r.ifindex) : undefined;
     const source = eventEndpoint(identity, r.src, ports ? r.sport : undefined, this.local);
     const destination = eventEndpoint(identity, r.dst, ports ? r.dport : undefined, this.local);
@@ -119,7 +186,8 @@ export class DropEventSource {
     if (r.ifindex) ev.ifindex = r.ifindex;
     if (r.netns) ev.netns = r.netns;
     if (direction) ev.direction = direction;
-    if (location) ev.location = location;
+    if (location !== undefined) ev.location = location ?? '';
+    if (location === null) this.awaiting.set(ev, r.location);
     ev.suppressed = r.suppressed;
     ev.cpu = r.cpu;
     ev.node = this.opts.node; // last, as before: JSON output shows this key order

@@ -92,6 +92,8 @@ export class EventPipeline {
   private lossCheckedAt = -Infinity;
   /** drains in a row that read fewer than BUSY_EVENTS events */
   private quietDrains = 0;
+  /** a publish of the drop events held for their location is due once it is known */
+  private heldDropsDue = false;
   /** drains run by the timer, and how many of them at the idle interval (health, tests) */
   drains = 0;
   idleDrains = 0;
@@ -140,7 +142,19 @@ export class EventPipeline {
     if (!drops) return 0;
     const n = this.take('drain', 'reading drop events failed', () => drops.drain());
     this.checkKernelLoss();
+    this.publishHeldDrops(drops);
     return n;
+  }
+
+  /** Drop events held for their drop location go out as soon as it is known, not at the next drain. */
+  private publishHeldDrops(drops: DropEventSource): void {
+    const pending = drops.pending;
+    if (!pending || this.heldDropsDue) return;
+    this.heldDropsDue = true;
+    void pending.then(() => {
+      this.heldDropsDue = false;
+      this.take('drain', 'reading drop events failed', () => drops.takeReady());
+    });
   }
 
   /** Drains the TCP-event ring now (also the timer's work). Returns how many events it read. */
@@ -231,6 +245,12 @@ export class EventPipeline {
   /** Closes every output (each flushes what it holds) within `timeoutMs`. */
   async closeOutputs(timeoutMs: number): Promise<void> {
     this.finalDrain();
+    const drops = this.opts.drops;
+    if (drops) {
+      // the drop events still held for their location (read from a file: no kernel object needed)
+      while (drops.pending) await drops.pending;
+      this.publish(drops.takeReady());
+    }
     await Promise.all(this.opts.outputs.map(async (o) => {
       try {
         await o.close(timeoutMs);

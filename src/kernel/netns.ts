@@ -310,6 +310,29 @@ export class NetnsFiles {
   }
 }
 
+let nsfsDevice: number | undefined;
+
+/**
+ * Whether `path` verifiably names no network namespace any more: it does not exist, or it is a
+ * plain file, not on nsfs — what `ip netns del` leaves for a moment between unmounting the namespace
+ * and removing the file. Anything else (it still names a namespace, or cannot be looked at) is not
+ * proof.
+ */
+export function networkNamespaceGone(path: string): boolean {
+  let dev: number;
+  try {
+    dev = statSync(path).dev;
+  } catch (err) {
+    return errCode(err) === 'ENOENT';
+  }
+  try {
+    nsfsDevice ??= statSync(THREAD_NETNS).dev;
+  } catch {
+    return false;
+  }
+  return dev !== nsfsDevice;
+}
+
 /** An fd of the network namespace mounted at `path`; NetnsError when it cannot be opened. */
 function openNamespace(path: string): number {
   try {

@@ -10,9 +10,12 @@
  * lives. A pod that left is not read any more, so its series end at once (the series producer
  * drops series not reported); a pod re-created under the same identity starts from zero and the
  * producer resets the series' start time. A pod whose namespace cannot be entered is skipped for
- * that collection (logged at a limited rate; the probe counts it as `netns_unreadable`).
+ * that collection (logged at a limited rate; the probe counts it as `netns_unreadable`). When the
+ * namespace was deleted after discovery saw it (pod churn: the reading races the deletion), and that
+ * is verifiable — the error is one a deletion causes and the path no longer names a namespace — the
+ * skip is logged at debug: nothing is wrong.
  */
-import { NetnsRestoreError } from '../kernel/netns.js';
+import { NetnsError, NetnsRestoreError, networkNamespaceGone } from '../kernel/netns.js';
 import type { Logger } from '../log.js';
 import { ATTR, INSTRUMENTS } from '../names.js';
 import type { NetstackCounter } from '../probes/netstack/snmp.js';
@@ -38,8 +41,12 @@ export interface PodNetstackDeps {
   readonly logger: Logger;
 }
 
+/** What entering a namespace fails with once it was deleted: its file gone (ENOENT), or left unmounted (setns: EINVAL). */
+const DELETION_CODES: ReadonlySet<string> = new Set(['ENOENT', 'EINVAL']);
+
 export class PodNetstack {
   private readonly warn: RateLimitedLog;
+  private readonly log: Logger;
   /**
    * Each pod's attribute sets by counter, kept from export to export while the pod's PodInfo is the
    * same object (identity replaces it when anything about the pod changes) and frozen: their keys
@@ -48,7 +55,8 @@ export class PodNetstack {
   private attrs = new Map<string, { pod: PodInfo; byCounter: Map<string, Attributes> }>();
 
   constructor(private readonly deps: PodNetstackDeps) {
-    this.warn = new RateLimitedLog(deps.logger.child({ component: 'pod-netstack' }));
+    this.log = deps.logger.child({ component: 'pod-netstack' });
+    this.warn = new RateLimitedLog(this.log);
   }
 
   /**
@@ -66,6 +74,10 @@ export class PodNetstack {
         counters = this.deps.reader.readNetns(netns);
       } catch (err) {
         if (err instanceof NetnsRestoreError) throw err;
+        if (err instanceof NetnsError && DELETION_CODES.has(err.code) && networkNamespaceGone(netns)) {
+          this.log.debug({ pod: `${pod.namespace}/${pod.name}`, netns, err: err.message }, 'a pod\'s network namespace was deleted before its counters were read; skipped');
+          continue;
+        }
         const code = (err as { code?: unknown }).code;
         this.warn.warn(`netns:${typeof code === 'string' ? code : 'error'}`,
           { pod: `${pod.namespace}/${pod.name}`, netns, err: (err as Error).message },

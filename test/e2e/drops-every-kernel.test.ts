@@ -37,7 +37,7 @@ import { ATTR, INSTRUMENTS } from '../../src/names.js';
 import { DROP_SIDE_DESTINATION, DROP_SIDE_SOURCE } from '../../src/probes/drop/layout.js';
 import { DropProbe } from '../../src/probes/drop/probe.js';
 import { NO_KERNEL_REASON } from '../../src/probes/drop/reasons.js';
-import type { ProbeSettings } from '../../src/probes/types.js';
+import type { MetricFamily, ProbeSettings } from '../../src/probes/types.js';
 import { describeRoot } from '../helpers/root.js';
 
 const N = 200;
@@ -85,8 +85,15 @@ for (const forced of [false, true]) {
       await lab?.destroy();
     });
 
+    /** The probe's families once the freeing functions counted so far are named (their series start then). */
+    async function collectNamed(): Promise<MetricFamily[]> {
+      probe.collect();
+      await probe.locationsNamed();
+      return probe.collect();
+    }
+
     /** The node's drop packets of one cause: by reason, or (no reasons) by freeing function. */
-    function nodeDrops(reason: string, fn: string, families = probe.collect()): number {
+    function nodeDrops(reason: string, fn: string, families: MetricFamily[]): number {
       const fam = families.find((f) => f.instrument.name === INSTRUMENTS.dropPackets.name)!;
       return fam.series
         .filter((s) => (byLocation
@@ -113,9 +120,9 @@ for (const forced of [false, true]) {
 
     it(`${N} UDP datagrams to the denied port: node series, pod counters and drop events each equal the nft counter`, async () => {
       const nft0 = (await lab.denyCounters())['deny-udp']!;
-      const nodeBefore = probe.collect();
+      const nodeBefore = await collectNamed();
       const pods0 = probe.readPodDrops();
-      source.drain();
+      await source.drainAll();
       await sendUdp(lab, 0, lab.pod(1).ip, DENY_PORT, N, { sport: SPORT, size: PAYLOAD_BYTES });
       const nft1 = await denied(nft0.packets, N);
       const packets = nft1.packets - nft0.packets;
@@ -136,7 +143,7 @@ for (const forced of [false, true]) {
       expect(podDelta(1, DROP_SIDE_SOURCE), 'pod 0 as source').toEqual({ packets, bytes });
       expect(podDelta(2, DROP_SIDE_DESTINATION), 'pod 1 as destination').toEqual({ packets, bytes });
 
-      const events = source.drain().filter((e) => e.source?.ip === lab.pod(0).ip && e.source?.port === SPORT
+      const events = (await source.drainAll()).filter((e) => e.source?.ip === lab.pod(0).ip && e.source?.port === SPORT
         && e.destination?.ip === lab.pod(1).ip && e.destination?.port === DENY_PORT);
       expect(events.length, 'drop events of the lab\'s 5-tuple').toBe(packets);
       expect(events.every((e) => (e.suppressed ?? 0) === 0)).toBe(true);
@@ -155,14 +162,14 @@ for (const forced of [false, true]) {
       const fn = [...freedIn][0]!;
       expect(fn).toMatch(/^(nf_hook_slow|nft_do_chain|nf_hook_slow_list)$/);
       const node0 = nodeDrops('NETFILTER_DROP', fn, nodeBefore);
-      expect(nodeDrops('NETFILTER_DROP', fn) - node0, `node drop series Δ (${byLocation ? `freed in ${fn}` : 'NETFILTER_DROP'})`).toBe(packets);
+      expect(nodeDrops('NETFILTER_DROP', fn, await collectNamed()) - node0, `node drop series Δ (${byLocation ? `freed in ${fn}` : 'NETFILTER_DROP'})`).toBe(packets);
     });
 
     it('UDP to a closed port in a pod: the pod netns\' Udp NoPorts, as NO_SOCKET or freed in the function the events name', async () => {
       const ns = lab.pod(1).netns;
       const before = await snmpCounters(ns);
-      const nodeBefore = probe.collect();
-      source.drain();
+      const nodeBefore = await collectNamed();
+      await source.drainAll();
       await sendUdp(lab, 0, lab.pod(1).ip, CLOSED_PORT, N, { sport: SPORT + 1, size: PAYLOAD_BYTES });
       // local delivery completes before the sender returns; allow a deferred softirq a moment
       const deadline = Date.now() + 10_000;
@@ -173,14 +180,14 @@ for (const forced of [false, true]) {
         await new Promise((r) => setTimeout(r, 25));
       }
       expect(noPorts, 'Udp NoPorts of pod 1').toBe(N);
-      const events = source.drain().filter((e) => e.source?.port === SPORT + 1 && e.destination?.port === CLOSED_PORT);
+      const events = (await source.drainAll()).filter((e) => e.source?.port === SPORT + 1 && e.destination?.port === CLOSED_PORT);
       expect(events.length, 'drop events of the 5-tuple').toBe(noPorts);
       expect(new Set(events.map((e) => e.reason))).toEqual(new Set([byLocation ? NO_KERNEL_REASON : 'NO_SOCKET']));
       // __udp4_lib_rcv on 5.10 and 6.18; the events say where on this kernel
       const freedIn = new Set(events.map((x) => x.location?.split('+')[0]));
       expect(freedIn.size, [...freedIn].join(', ')).toBe(1);
       const fn = [...freedIn][0]!;
-      expect(nodeDrops('NO_SOCKET', fn) - nodeDrops('NO_SOCKET', fn, nodeBefore)).toBe(noPorts);
+      expect(nodeDrops('NO_SOCKET', fn, await collectNamed()) - nodeDrops('NO_SOCKET', fn, nodeBefore)).toBe(noPorts);
     });
 
     it('no record lost on the way', () => {

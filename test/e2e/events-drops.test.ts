@@ -93,7 +93,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       const drops0 = dropCount();
       await sendUdp(0, lab.pod(1).ip, DENY_PORT, N);
       expect(await denied('deny-udp', nft0, N), 'nft deny-udp counter').toBe(N);
-      const events = source.drain().filter((e) => e.reason === 'NETFILTER_DROP');
+      const events = (await source.drainAll()).filter((e) => e.reason === 'NETFILTER_DROP');
       const s = slot();
       const droppedByKernel = dropCount() - drops0;
       expect(droppedByKernel, 'drop_counts NETFILTER_DROP Δ').toBe(N);
@@ -134,7 +134,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       await lab.exec(0, [process.execPath, '-e', script]);
       const n = await denied('deny-tcp', nft0, 1);
       expect(n).toBeGreaterThanOrEqual(1); // SYN and its retransmits
-      const events = source.drain().filter((e: NetworkEvent) => e.reason === 'NETFILTER_DROP' && e.transport === 'tcp');
+      const events = (await source.drainAll()).filter((e: NetworkEvent) => e.reason === 'NETFILTER_DROP' && e.transport === 'tcp');
       expect(events.length).toBe(n);
       expect(events[0]).toMatchObject({
         tcpFlags: 'SYN', protocol: 6,
@@ -152,7 +152,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       const nft0 = (await lab.denyCounters())['deny-udp']!.packets;
       await sendUdp(0, lab.pod(1).ipv6!, DENY_PORT, 20);
       expect(await denied('deny-udp', nft0, 20)).toBe(20);
-      const events = source.drain().filter((e) => e.reason === 'NETFILTER_DROP' && e.ipVersion === 6);
+      const events = (await source.drainAll()).filter((e) => e.reason === 'NETFILTER_DROP' && e.ipVersion === 6);
       expect(events).toHaveLength(20);
       expect(events[0]).toMatchObject({
         ipVersion: 6, transport: 'udp', protocol: 17, length: 40 + 8 + PAYLOAD_BYTES, direction: 'egress',
@@ -172,7 +172,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       const nft0 = (await lab.denyCounters())['deny-udp']!.packets;
       await sendUdp(0, lab.pod(1).ip, DENY_PORT, N);
       expect(await denied('deny-udp', nft0, N)).toBe(N);
-      const first = source.drain().filter((e) => e.reason === 'NETFILTER_DROP');
+      const first = (await source.drainAll()).filter((e) => e.reason === 'NETFILTER_DROP');
       const s1 = slot();
       expect(Number(s1.ringFull)).toBeGreaterThan(0);
       expect(Number(s1.suppressed)).toBe(0);
@@ -181,7 +181,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       // the lost ones are pending until the next event of the slot on that CPU carries them
       await sendUdp(0, lab.pod(1).ip, DENY_PORT, 4);
       await denied('deny-udp', nft0 + N, 4);
-      const second = source.drain().filter((e) => e.reason === 'NETFILTER_DROP');
+      const second = (await source.drainAll()).filter((e) => e.reason === 'NETFILTER_DROP');
       const s2 = slot();
       const all = [...first, ...second];
       expect(Number(s2.emitted + s2.ringFull)).toBe(N + 4);
@@ -209,7 +209,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
       await run(['trafgen', '-o', a, '-i', cfg, '-n', '30', '-q']); // TX ring: zero-copy page fragments
       await run(['trafgen', '-o', a, '-i', cfg, '-n', '30', '-q', '-t', '1ms']); // sendto(): copied, linear
       await new Promise((r) => setTimeout(r, 200));
-      const events = source.drain().filter((e) => e.reason === 'NETFILTER_DROP' && e.interface === b);
+      const events = (await source.drainAll()).filter((e) => e.reason === 'NETFILTER_DROP' && e.interface === b);
       expect(events).toHaveLength(60);
       const tuples = new Map<string, number>();
       for (const e of events) {

@@ -14,7 +14,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { networkNamespaceGone } from '../../src/kernel/netns.js';
 import { Lab } from '../../src/lab/lab.js';
+import { netnsPath } from '../../src/netns/pod-interfaces.js';
 import { sendUdp, tcpConnectAttempts } from '../../src/lab/traffic.js';
 import { OtlpReceiver } from '../../src/otlp/receiver.js';
 import { NETSTACK_COUNTERS } from '../../src/probes/netstack/snmp.js';
@@ -201,5 +203,10 @@ describeRoot('netstack: each pod\'s own kernel counters (standalone, named netns
     while (existsSync(`/sys/class/net/${gone.hostIfname}`) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(`/sys/class/net/${gone.hostIfname}`), 'host end of the deleted pod\'s veth').toBe(false);
     expect(procNetFds(agent.pid)).toBe(3 * FILES_PER_NETNS);
+  });
+
+  it('the deleted pod\'s namespace is verifiably gone (a read racing the deletion is skipped at debug, not warned); a live pod\'s is not', () => {
+    expect(networkNamespaceGone(netnsPath(lab.pod(2).netns))).toBe(true);
+    expect(networkNamespaceGone(netnsPath(lab.pod(0).netns))).toBe(false);
   });
 });

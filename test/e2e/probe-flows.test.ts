@@ -498,3 +498,28 @@ describeRoot('flow records through TrafficProbe on a veth (trackFlows)', 'attach
     expect(probe.recordFailures().filter((f) => f.count > 0)).toEqual([]);
   });
 });
+
+describeRoot('TrafficProbe rescans: on its own timer until the caller takes them over', 'loading tc programs needs root', () => {
+  it('every interfaceRescanIntervalMs on its own; after leaveRescansToCaller (the agent in pod mode) only when the caller asks', async () => {
+    const settings: ProbeSettings = {
+      bpfObjectDir: 'bpf/build', interfaces: ['fvnomatch-*'], excludeInterfaces: [], interfaceRescanIntervalMs: 100,
+      trafficMaxInterfaces: 16, tcMode: 'auto', dropHook: 'auto', maxFlows: 1024,
+    };
+    const probe = new TrafficProbe({ logger: pino({ level: 'silent' }), settings });
+    let rescans = 0;
+    probe.onRescan = () => { rescans++; };
+    probe.start();
+    try {
+      await new Promise((r) => setTimeout(r, 550));
+      expect(rescans, 'at start, then every 100 ms').toBeGreaterThanOrEqual(4);
+      probe.leaveRescansToCaller();
+      const before = rescans;
+      await new Promise((r) => setTimeout(r, 350));
+      expect(rescans, 'its own timer stopped').toBe(before);
+      probe.safeRescan();
+      expect(rescans).toBe(before + 1);
+    } finally {
+      probe.stop();
+    }
+  });
+});

@@ -2,13 +2,16 @@
  * The event stage's pure parts: kernel symbols, endpoint identity and TCP flag names, flow records
  * → new/active/ended flow events (fake flow table), and the stage's health series.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { eventEndpoint, LocalPods, tcpFlagNames, transportOf } from '../../src/events/endpoints.js';
+import { DropEventSource } from '../../src/events/drop-events.js';
 import { FlowEventSource } from '../../src/events/flow-events.js';
+import { DROP_EVENT } from '../../src/probes/drop/layout.js';
+import { prng } from '../helpers/prng.js';
 import { KernelSymbols } from '../../src/events/kallsyms.js';
 import { BUSY_EVENTS, EventPipeline, type EventOutput } from '../../src/events/pipeline.js';
 import type { NetworkEvent } from '../../src/events/types.js';
@@ -27,6 +30,12 @@ function kallsyms(lines: string[]): string {
   return p;
 }
 
+/** Resolves one address and answers for it, as a drop event's first sight of a drop site does. */
+async function lookup(k: KernelSymbols, addr: bigint): Promise<string | undefined | null> {
+  await k.resolve([addr]);
+  return k.known(addr);
+}
+
 describe('KernelSymbols', () => {
   const path = kallsyms([
     'ffffffff81000000 T _stext',
@@ -34,35 +43,56 @@ describe('KernelSymbols', () => {
     'ffffffff81000200 D some_data',
     'ffffffff81000300 T nft_do_chain\t[nf_tables]',
   ]);
-  it('names the text symbol at or below an address, with the offset', () => {
+  it('names the text symbol at or below an address, with the offset', async () => {
     const k = new KernelSymbols(path);
-    expect(k.lookup(0xffffffff81000104n)).toBe('helper_a+0x4');
-    expect(k.lookup(0xffffffff81000250n)).toBe('helper_a+0x150'); // data symbols are skipped
-    expect(k.lookup(0xffffffff81000310n)).toBe('nft_do_chain+0x10');
-    expect(k.lookup(0xffffffff80000000n)).toBeUndefined();
-    expect(k.lookup(0n)).toBeUndefined();
+    expect(k.known(0xffffffff81000104n)).toBeNull(); // not read yet
+    expect(await lookup(k, 0xffffffff81000104n)).toBe('helper_a+0x4');
+    expect(await lookup(k, 0xffffffff81000250n)).toBe('helper_a+0x150'); // data symbols are skipped
+    expect(await lookup(k, 0xffffffff81000310n)).toBe('nft_do_chain+0x10');
+    expect(await lookup(k, 0xffffffff80000000n)).toBeUndefined();
+    expect(k.known(0n)).toBeUndefined();
     expect(k.unavailable).toBeUndefined();
   });
-  it('hidden addresses (kptr_restrict) or no file: off, with the reason', () => {
-    const hidden = new KernelSymbols(kallsyms(['0000000000000000 T _stext', '0000000000000000 t helper_a']));
-    expect(hidden.lookup(0xffffffff81000104n)).toBeUndefined();
+  it('hidden addresses (kptr_restrict) or no file: off, with the reason', async () => {
+    const reasons: string[] = [];
+    const hidden = new KernelSymbols(kallsyms(['0000000000000000 T _stext', '0000000000000000 t helper_a']), (r) => reasons.push(r));
+    expect(await lookup(hidden, 0xffffffff81000104n)).toBeUndefined();
     expect(hidden.unavailable).toMatch(/kptr_restrict/);
-    const none = new KernelSymbols('/nonexistent/kallsyms');
-    expect(none.lookup(1n)).toBeUndefined();
+    const none = new KernelSymbols('/nonexistent/kallsyms', (r) => reasons.push(r));
+    expect(await lookup(none, 1n)).toBeUndefined();
     expect(none.unavailable).toMatch(/cannot read/);
+    expect(none.known(2n)).toBeUndefined(); // known at once from then on
+    expect(reasons).toHaveLength(2); // told once each
   });
-  it('names read from the file at lookup: a file changed since the addresses were read is read again', () => {
+  it('names read from the file at lookup: a file changed since the addresses were read is read again', async () => {
     const lines = ['ffffffff81000000 T _stext', 'ffffffff81000100 t helper_a', 'ffffffff81000300 T nft_do_chain\t[nf_tables]'];
     const p = kallsyms(lines);
     const k = new KernelSymbols(p);
-    expect(k.lookup(0xffffffff81000104n)).toBe('helper_a+0x4');
+    expect(await lookup(k, 0xffffffff81000104n)).toBe('helper_a+0x4');
     // a module loaded since: its symbols come first in the file, every later symbol moves down
     writeFileSync(p, ['ffffffffc0000000 t mod_fn\t[m]', 'ffffffffc0000100 d mod_data\t[m]', ...lines].join('\n') + '\n');
-    expect(k.lookup(0xffffffff81000310n)).toBe('nft_do_chain+0x10');
-    expect(k.lookup(0xffffffffc0000010n)).toBe('mod_fn+0x10');
-    expect(k.lookup(0xffffffff81000104n)).toBe('helper_a+0x4'); // cached
+    expect(await lookup(k, 0xffffffff81000310n)).toBe('nft_do_chain+0x10');
+    expect(await lookup(k, 0xffffffffc0000010n)).toBe('mod_fn+0x10');
+    expect(k.known(0xffffffff81000104n)).toBe('helper_a+0x4'); // cached
   });
-  it('read a chunk at a time: the same names as the whole text parsed at once, wherever the chunks end', () => {
+  it('resolves many addresses in one pass; calls made meanwhile follow in turn; the event loop runs between chunks', async () => {
+    const lines = Array.from({ length: 2000 }, (_, i) => `${(0xffffffff81000000n + BigInt(i) * 0x100n).toString(16)} t fn_${i}`);
+    const k = new KernelSymbols(kallsyms(lines), undefined, 512);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    try {
+      const first = k.resolve([0xffffffff81000005n, 0xffffffff8107cf10n]);
+      const second = k.resolve([0xffffffff81000005n, 0xffffffff81012345n]);
+      await first;
+      expect([k.known(0xffffffff81000005n), k.known(0xffffffff8107cf10n)]).toEqual(['fn_0+0x5', 'fn_1999+0x10']);
+      await second;
+      expect(k.known(0xffffffff81012345n)).toBe('fn_291+0x45');
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(ticks).toBeGreaterThan(0); // 2,000 lines in 512-byte chunks: the loop ran while they were read
+  });
+  it('read a chunk at a time: the same names as the whole text parsed at once, wherever the chunks end', async () => {
     // 3,000 symbols in random order: text (t/T) and others, modules, names of 1–60 bytes, one overlong line
     let seed = 12345;
     const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
@@ -92,11 +122,38 @@ describe('KernelSymbols', () => {
     expect(want.at(-2)).toBe(`${'y'.repeat(300)}+0x1`);
     for (const chunk of [512, 1000, 4096, 64 * 1024]) {
       const k = new KernelSymbols(path, undefined, chunk);
-      expect(probes.map((a) => k.lookup(a)), `chunk ${chunk}`).toEqual(want);
+      await k.resolve(probes); // all in one pass
+      expect(probes.map((a) => k.known(a)), `chunk ${chunk}`).toEqual(want);
+      const one = new KernelSymbols(path, undefined, chunk);
+      const each: (string | undefined | null)[] = [];
+      for (const a of probes.slice(0, 40)) each.push(await lookup(one, a)); // one at a time
+      expect(each, `chunk ${chunk}, one at a time`).toEqual(want.slice(0, 40));
     }
     // a chunk smaller than the overlong line: that line is skipped, every other is read
     const small = new KernelSymbols(path, undefined, 256);
-    expect(probes.map((a) => small.lookup(a))).toEqual(probes.map(reference(lines.filter((l) => !l.includes('yyy')))));
+    await small.resolve(probes);
+    expect(probes.map((a) => small.known(a))).toEqual(probes.map(reference(lines.filter((l) => !l.includes('yyy')))));
+  });
+  it('the running kernel: random addresses in its own text named as an independent reading of /proc/kallsyms names them', async (ctx) => {
+    // the kernel's own text (no [module], no [bpf]: programs come and go while tests run), symbols
+    // with an address of their own (aliases aside), each address inside one
+    const text = readFileSync('/proc/kallsyms', 'latin1').split('\n').map((l) => l.split(/[ \t]/))
+      .filter((f) => (f[1] === 't' || f[1] === 'T') && f.length === 3).map((f) => ({ addr: BigInt(`0x${f[0]}`), name: f[2]! }));
+    if (text.length === 0 || text.every((s) => s.addr === 0n)) ctx.skip(); // addresses hidden (not root)
+    text.sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+    const unique = text.map((s, i) => ({ ...s, size: (text[i + 1]?.addr ?? 0n) - s.addr }))
+      .filter((s, i) => text[i - 1]?.addr !== s.addr && s.size > 0n && s.size < 1n << 20n);
+    const rnd = prng(20261203);
+    const want = new Map<bigint, string>();
+    while (want.size < 300) {
+      const s = unique[Math.floor(rnd() * unique.length)]!;
+      const off = BigInt(Math.floor(rnd() * Number(s.size)));
+      want.set(s.addr + off, `${s.name}+0x${off.toString(16)}`);
+    }
+    const k = new KernelSymbols();
+    await k.resolve(want.keys());
+    expect(k.unavailable).toBeUndefined();
+    expect(new Map([...want.keys()].map((a) => [a, k.known(a)]))).toEqual(want);
   });
 });
 
@@ -211,6 +268,70 @@ describe('FlowEventSource', () => {
   });
 });
 
+describe('DropEventSource: drop locations named without blocking the drain', () => {
+  const path = kallsyms(['ffffffff81000000 T _stext', 'ffffffff81000100 t nf_hook_slow', 'ffffffff81000300 T tcp_v4_rcv']);
+  /** a drop record; its `len` numbers it */
+  const record = (n: number, location: bigint): Buffer => {
+    const b = Buffer.alloc(DROP_EVENT.size);
+    b.writeBigUInt64LE(BigInt(n) * 1_000_000n, DROP_EVENT.timestampNs);
+    b.writeBigUInt64LE(location, DROP_EVENT.location);
+    b.writeUInt32LE(n, DROP_EVENT.len);
+    return b;
+  };
+  function source(): { src: DropEventSource; ring: Buffer[] } {
+    const ring: Buffer[] = [];
+    const reader = {
+      consume: (onRecord: (v: DataView, off: number, len: number) => void) => {
+        for (const b of ring.splice(0)) onRecord(new DataView(b.buffer, b.byteOffset, b.length), 0, b.length);
+      },
+    };
+    const src = new DropEventSource({
+      probe: { eventRing: () => reader as never, readEventLimits: () => [], reasonNames: () => undefined },
+      node: 'node-a', symbols: new KernelSymbols(path), hostNetns: 1, interfaceNames: () => new Map(), monotonicNs: () => 0n, nowMs: () => 0,
+    });
+    return { src, ring };
+  }
+  const seen = (evs: readonly NetworkEvent[]) => evs.map((e) => [e.length, e.location]);
+
+  it('an event of a new drop site waits for its name, and every event after it; then all go out in order, each with its own location', async () => {
+    const { src, ring } = source();
+    ring.push(record(1, 0n), record(2, 0xffffffff81000144n), record(3, 0n));
+    expect(seen(src.drain())).toEqual([[1, undefined]]); // 1 has no location; 2 waits for its name, 3 behind it
+    expect(src.pending).toBeDefined();
+    ring.push(record(4, 0xffffffff81000310n), record(5, 0xffffffff81000144n), record(6, 0xffffffff80000000n));
+    expect(src.drain()).toEqual([]);
+    await src.pending;
+    const out = src.takeReady();
+    expect(seen(out)).toEqual([
+      [2, 'nf_hook_slow+0x44'], [3, undefined], [4, 'tcp_v4_rcv+0x10'], [5, 'nf_hook_slow+0x44'], [6, undefined],
+    ]);
+    expect('location' in out[4]!).toBe(false); // below every symbol: no location at all
+    expect(Object.keys(out[0]!).slice(-4)).toEqual(['location', 'suppressed', 'cpu', 'node']); // the key order as always
+    expect(src.counts().read).toBe(6);
+    // a drop site named before: its events go out at once
+    ring.push(record(7, 0xffffffff81000310n), record(8, 0xffffffff81000144n));
+    expect(seen(src.drain())).toEqual([[7, 'tcp_v4_rcv+0x10'], [8, 'nf_hook_slow+0x44']]);
+    expect(src.pending).toBeUndefined();
+  });
+
+  it('the pipeline publishes held events once named, without waiting for the next drain; closing publishes what is still held', async () => {
+    const got: number[] = [];
+    const out: EventOutput = { name: 'otlp', publish: (e) => { for (const ev of e) got.push(ev.length!); }, close: async () => {} };
+    const { src, ring } = source();
+    const p = new EventPipeline({ logger: silent, outputs: [out], drainIntervalMs: 1_000_000, flowIntervalMs: 1_000_000, drops: src });
+    ring.push(record(1, 0n), record(2, 0xffffffff81000144n), record(3, 0n));
+    p.drainDrops();
+    expect(got).toEqual([1]);
+    await src.pending;
+    await Promise.resolve();
+    expect(got).toEqual([1, 2, 3]);
+    ring.push(record(4, 0xffffffff81000200n));
+    p.drainDrops();
+    await p.closeOutputs(100); // the final drain holds 4 for its name: published before the outputs close
+    expect(got).toEqual([1, 2, 3, 4]);
+  });
+});
+
 describe('EventPipeline', () => {
   it('publishes to every output (one failing output does not stop the others), and reports health', async () => {
     const got: NetworkEvent[][] = [];
@@ -223,7 +344,7 @@ describe('EventPipeline', () => {
     const observe: EventOutput = { name: 'observe', publish: () => {}, close: async () => { closed++; }, stats: () => ({ clients: 3 }) };
     const ev = { name: 'fovea.network.packet.drop', reason: 'NO_SOCKET' } as unknown as NetworkEvent;
     let batches = [[ev, ev], [] as NetworkEvent[]];
-    const drops = { drain: () => batches.shift() ?? [], counts: () => ({ read: 2, malformed: 0 }) };
+    const drops = { drain: () => batches.shift() ?? [], takeReady: () => [], counts: () => ({ read: 2, malformed: 0 }) };
     const p = new EventPipeline({
       logger: silent, outputs: [bad, good, observe], drainIntervalMs: 1_000_000, flowIntervalMs: 1_000_000,
       drops: drops as never,

@@ -425,6 +425,39 @@ describe('PodNetstack', () => {
     expect(kept.at(-1)).toEqual([]);
   });
 
+  it('a namespace deleted after discovery saw it (ENOENT; EINVAL from setns on the file left unmounted) is skipped at debug; a path still naming a namespace, or another error, warns', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fovea-gone-'));
+    const deleted = join(dir, 'deleted');
+    const unmounted = join(dir, 'unmounted');
+    writeFileSync(unmounted, ''); // what `ip netns del` leaves for a moment: the mount point, no namespace on it
+    const failures = new Map<string, NetnsError>([
+      [deleted, new NetnsError(deleted, 'ENOENT', `cannot open network namespace ${deleted}: ENOENT`)],
+      [unmounted, new NetnsError(unmounted, 'EINVAL', `setns(2) into ${unmounted}: EINVAL`)],
+      // still a namespace (nsfs): a real failure, whatever the code
+      ['/proc/self/ns/net', new NetnsError('/proc/self/ns/net', 'EINVAL', 'setns(2) into /proc/self/ns/net: EINVAL')],
+      // not an error a deletion causes, even where nothing is at the path
+      [join(dir, 'denied'), new NetnsError(join(dir, 'denied'), 'EPERM', 'setns(2): EPERM — needs CAP_SYS_ADMIN')],
+    ]);
+    const reader: NetnsCounterReader = {
+      readNetns: (p) => { throw failures.get(p)!; },
+      keepOnly: () => undefined,
+    };
+    const { logger, lines } = capture();
+    const pods = [...failures.keys()].map((netns, i) => ({ pod: pod(`p-${i}`, `10.0.0.${i + 1}`), netns }));
+    const s = new PodNetstack({ reader, pods: () => pods, logger });
+    expect(s.collect()[0]!.series).toEqual([]);
+    const at = (level: number) => lines.filter((l) => l['level'] === level).map((l) => [l['netns'], l['msg']]);
+    expect(at(20)).toEqual([ // debug
+      [deleted, 'a pod\'s network namespace was deleted before its counters were read; skipped'],
+      [unmounted, 'a pod\'s network namespace was deleted before its counters were read; skipped'],
+    ]);
+    expect(at(40)).toEqual([ // warn
+      ['/proc/self/ns/net', 'cannot read a pod\'s network counters in its namespace; skipped'],
+      [join(dir, 'denied'), 'cannot read a pod\'s network counters in its namespace; skipped'],
+    ]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a pod\'s attribute sets are the same frozen objects export after export, new ones when its PodInfo changes', () => {
     const web = pod('web-1', '10.0.0.10');
     let pods = [{ pod: web, netns: '/ns/web' }];
@@ -522,7 +555,9 @@ describe('Agent wiring of the netstack probe', () => {
     expect(points(h.pipeline().exports[0], INSTRUMENTS.netstackCounter.name)).toHaveLength(19);
     const failures = points(h.pipeline().exports[0], INSTRUMENTS.recordFailures.name);
     expect(failures.find((f) => f.attrs[ATTR.probe] === 'netstack' && f.attrs[ATTR.failureKind] === 'netns_unreadable')?.value).toBe(1);
-    expect(h.lines.some((l) => l['msg'] === 'cannot read a pod\'s network counters in its namespace; skipped' && l['pod'] === 'shop/db-1')).toBe(true);
+    // /var/run/netns/db does not exist here: verifiably gone (a pod deleted since discovery), so debug, not warn
+    expect(h.lines.filter((l) => l['pod'] === 'shop/db-1').map((l) => [l['level'], l['msg']]))
+      .toEqual([[20, 'a pod\'s network namespace was deleted before its counters were read; skipped']]);
     interfaces = interfaces.filter((i) => i.ifindex !== 21);
     await h.agent.refreshPods();
     await h.agent.flush();

@@ -60,21 +60,29 @@ export function kfreeSkbHasReason(btf: Pick<Btf, 'tracepointArity' | 'enumValues
 /**
  * The function name of a kernel address (`nf_hook_slow+0x44` → `nf_hook_slow`), or the address
  * in hex when symbols are not available (kptr_restrict): `fovea.drop.location` of drop counters.
+ * null while the name has not been read yet (KernelSymbols.resolve).
  */
-export function locationName(addr: bigint, symbols: Pick<KernelSymbols, 'lookup'>): string {
-  const sym = symbols.lookup(addr);
+export function locationName(addr: bigint, symbols: Pick<KernelSymbols, 'known'>): string | null {
+  const sym = symbols.known(addr);
+  if (sym === null) return null;
   if (!sym) return `0x${addr.toString(16)}`;
   const plus = sym.lastIndexOf('+0x');
   return plus > 0 ? sym.slice(0, plus) : sym;
 }
 
-/** drop_location_counts entries → the two metric families, one series per function (summed over call sites). Pure. */
-export function dropLocationFamilies(counts: readonly DropLocationCount[], symbols: Pick<KernelSymbols, 'lookup'>): MetricFamily[] {
+/**
+ * drop_location_counts entries → the two metric families, one series per function (summed over call
+ * sites). A function whose name is not read yet is left out until it is: its series starts at a
+ * later collection with everything counted so far (they are cumulative). Pure.
+ */
+export function dropLocationFamilies(counts: readonly DropLocationCount[], symbols: Pick<KernelSymbols, 'known'>): MetricFamily[] {
   const sums = new Map<string, { attributes: Attributes; packets: bigint; bytes: bigint }>();
   for (const c of counts) {
     if (c.packets === 0n) continue;
+    const name = locationName(c.location, symbols);
+    if (name === null) continue;
     const attributes = dropAttributes({ reason: DROP_REASON_NONE_GIVEN, ipVersion: c.ipVersion, transport: c.transport }, NO_REASONS);
-    attributes[ATTR.dropLocation] = locationName(c.location, symbols);
+    attributes[ATTR.dropLocation] = name;
     const key = `${attributes[ATTR.dropLocation]}|${c.ipVersion}|${c.transport}`;
     const s = sums.get(key);
     if (s) {
@@ -246,10 +254,19 @@ export class DropProbe implements Probe {
   collect(): MetricFamily[] {
     if (this.byLocation) {
       if (!this.locationCounts || !this.symbols) return [];
-      return dropLocationFamilies(decodeDropLocationCounts(this.locationCounts.readAll()), this.symbols);
+      const counts = decodeDropLocationCounts(this.locationCounts.readAll());
+      const symbols = this.symbols;
+      const unread = counts.filter((c) => c.packets !== 0n && symbols.known(c.location) === null).map((c) => c.location);
+      if (unread.length > 0) void symbols.resolve(unread); // named from a later collection on, without blocking this one
+      return dropLocationFamilies(counts, symbols);
     }
     if (!this.counts || !this.reasonCounts || !this.reasons) return [];
     return dropFamilies(mergeDropCounts(decodeDropReasonCounts(this.reasonCounts.readAll()), decodeDropCounts(this.counts.readAll())), this.reasons);
+  }
+
+  /** Settles when the names of the freeing functions seen so far are read: the next collect names them (tests). */
+  locationsNamed(): Promise<void> {
+    return this.symbols?.settled() ?? Promise.resolve();
   }
 
   /** Whether drops are counted by freeing function instead of reason (kernels < 5.17), after start. */

@@ -3,7 +3,9 @@
  * and bytes per interface and direction → `fovea.network.packets` / `fovea.network.io`.
  *
  * Interfaces come and go (veths appear and vanish as pods churn): a rescan every
- * interfaceRescanIntervalMs attaches to new ones and forgets removed ones. At start, filters of
+ * interfaceRescanIntervalMs attaches to new ones and forgets removed ones — on the probe's own timer,
+ * or, once the caller takes them over (the agent in pod mode, right after each pod discovery, at the
+ * same interval), on the caller's. At start, filters of
  * ours left by a previous run that was killed (clsact only; tcx links die with their process) on
  * interfaces we no longer select are removed.
  */
@@ -128,6 +130,16 @@ export class TrafficProbe implements Probe {
     this.timer.unref();
   }
 
+  /**
+   * The caller rescans from now on, every interfaceRescanIntervalMs (the agent's pod tick does, right
+   * after each pod discovery): the probe's own timer stops, so the interfaces are not scanned twice
+   * an interval.
+   */
+  leaveRescansToCaller(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
   /** Interfaces attached now: name by ifindex. */
   attachedInterfaces(): ReadonlyMap<number, string> {
     return new Map([...this.attached].map(([i, a]) => [i, a.iface.name]));
@@ -150,7 +162,8 @@ export class TrafficProbe implements Probe {
     }
   }
 
-  private safeRescan(): void {
+  /** `rescan`, a failure logged instead of thrown. */
+  safeRescan(): void {
     try {
       this.rescan();
     } catch (err) {
