@@ -5,7 +5,6 @@ import { ALLOC_PROFILE_ENV, CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV } from '../config
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
 import { fixMallocThresholds } from '../agent/memory.js';
-import { releaseYoungGenerationUnderPressure } from '../agent/young-generation.js';
 import { createMetricsPipeline, type MetricsPipeline } from '../export/metrics-pipeline.js';
 import { PrometheusServer } from '../export/prometheus.js';
 import { createEventOutputs } from './event-outputs.js';
@@ -129,10 +128,7 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const profile = profileFile ? await startCpuProfile(profileFile, logger) : undefined;
   const allocFile = io.env[ALLOC_PROFILE_ENV];
   const allocations = allocFile ? await startAllocationProfile(allocFile, logger) : undefined;
-  // started after start-up, whose own scavenges (BPF objects, the first discovery) are no storm
-  const stopWatchingScavenges = releaseYoungGenerationUnderPressure(logger);
   const code = await waitForSignal(agent, config.shutdownTimeoutMs, logger);
-  stopWatchingScavenges();
   await profile?.stop();
   await allocations?.stop();
   const heapFile = io.env[HEAP_SNAPSHOT_ENV];
