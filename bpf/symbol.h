@@ -9,8 +9,9 @@
 
 /* slots per run */
 #define SYMBOL_BATCH 16
-/* "function+0xoff/0xsize [module]", NUL-terminated, cut at this size */
-#define SYMBOL_TEXT 120
+/* "function+0xoff/0xsize [module]", NUL-terminated: the kernel's KSYM_SYMBOL_LEN (names up to
+ * KSYM_NAME_LEN, 512 since 6.1 for Rust's mangled names) fits; a longer text would be cut here */
+#define SYMBOL_TEXT 672
 
 struct symbol_query {
 	__u64 addr; /* 0: an empty slot */

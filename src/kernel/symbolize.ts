@@ -13,7 +13,7 @@ export const SYMBOL_OBJECT = 'symbol.bpf.o';
 
 /** bpf/symbol.h: slots per run, and struct symbol_query */
 export const SYMBOL_BATCH = 16;
-export const SYMBOL_QUERY = { size: 128, addr: 0, text: 8, textSize: 120 } as const;
+export const SYMBOL_QUERY = { size: 680, addr: 0, text: 8, textSize: 672 } as const;
 
 /** `%pS`'s "name+0xoff/0xsize" with " [module]" after it for a module's symbol; a bare address when there is no symbol. */
 const PS_TEXT = /^([^\s+/]+)\+0x([0-9a-f]+)\/0x[0-9a-f]+(?: \[[^\]]+\])?$/;
