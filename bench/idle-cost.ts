@@ -41,9 +41,9 @@ export interface IdleWindow {
   /** drop events the host's own traffic made during the window (the drop probe sees the whole host) */
   readonly dropEvents: number;
   /**
-   * drop locations the agent saw for the first time during the window: each one it symbolised then
-   * (/proc/kallsyms read up to the name; the first one of the agent's life loads the file's addresses
-   * too) — one-off work of a fresh agent that lands in a window or not
+   * drop locations the agent saw for the first time during the window: each one it named then (the
+   * kernel's `%pS` on 5.13+; before, /proc/kallsyms read up to the name, the first one of the agent's
+   * life loading the file's addresses too) — one-off work of a fresh agent that lands in a window or not
    */
   readonly newDropSites: readonly string[];
 }

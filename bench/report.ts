@@ -656,9 +656,10 @@ function partI(p: IdleCostResult): string {
     '',
     table(['round', 'mode', 'veths attached', 'wall s', 'agent CPU (% of one core)', 'VmRSS max (MB)', 'VmHWM (MB)', 'machine busy (%)', 'host drop events in the window (drop sites new to the agent)'], rows),
     '',
-    'The drop probe sees the whole host: its background drops are events, and a drop location new to the agent is symbolised then ' +
-    '(/proc/kallsyms read up to its name, ~45–70 ms of CPU here; the agent\'s first one also loads the file\'s addresses, ~100–140 ms) — ' +
-    'one-off work of a fresh agent that lands in a window or not ([benchmark.md](../../docs/benchmark.md#what-lands-in-some-idle-windows-and-not-in-others-2026-12-03)).',
+    'The drop probe sees the whole host: its background drops are events, and a drop location new to the agent is named then ' +
+    '(by the kernel, `%pS` through bpf/symbol.bpf.c, on 5.13+: well under a millisecond; before 5.13 /proc/kallsyms read up to its name, ~30–70 ms of CPU, ' +
+    'the agent\'s first one also loading the file\'s addresses) — one-off work of a fresh agent that lands in a window or not ' +
+    '([benchmark.md](../../docs/benchmark.md#what-lands-in-some-idle-windows-and-not-in-others-2026-12-03)).',
     '',
     `Pod mode **${ci(p.cpu.pod, 3, '% of a core')}**, node level **${ci(p.cpu.node, 3, '% of a core')}** (mean ± 95% CI half-width). ` +
     `VmHWM largest: pod mode ${mb(p.hwmMax.pod)} MB, node level ${mb(p.hwmMax.node)} MB; Node's own floor (an empty process with the agent's V8 flags) ${mb(p.nodeFloorHwm)} MB, ` +

@@ -24,6 +24,7 @@ import { TrafficProbe } from '../probes/traffic/probe.js';
 import { TcpProbe } from '../probes/tcp/probe.js';
 import { TcpSeries } from '../pods/tcp-series.js';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { DropEventSource } from '../events/drop-events.js';
 import { FlowEventSource } from '../events/flow-events.js';
 import { TcpEventSource } from '../events/tcp-events.js';
@@ -32,6 +33,7 @@ import { makeInterfaceFilter } from '../kernel/netdev.js';
 import { DnsNameSeries } from '../pods/dns-names.js';
 import { DnsSeries } from '../pods/dns-series.js';
 import { KernelSymbols } from '../events/kallsyms.js';
+import { SYMBOL_OBJECT } from '../kernel/symbolize.js';
 import { EventPipeline, type EventOutput } from '../events/pipeline.js';
 import { AgentHealth } from './health.js';
 import type { HealthState } from './health-server.js';
@@ -133,6 +135,7 @@ export class Agent {
   private dnsEvents: DnsEventSource | undefined;
   private podTimer: NodeJS.Timeout | undefined;
   private events: EventPipeline | undefined;
+  private symbols: KernelSymbols | undefined;
   private finalEvents: MetricFamily[] | undefined;
   private lastCollectAt: number | undefined;
 
@@ -299,10 +302,16 @@ export class Agent {
     const dnsOn = tap?.eventsEnabled === true;
     if (!dropsOn && !flowsOn && !tcpOn && !dnsOn) return;
     if (dnsOn) this.dnsEvents = new DnsEventSource({ tap, identity, node });
-    // read on the first drop event (not at start: the symbol table costs a few MB)
+    // used from the first drop event on (the kernel's symboliser program, or /proc/kallsyms read
+    // where it does not load: a few MB, not taken at start)
     const symbols = dropsOn && cfg.drops.symbolize
-      ? new KernelSymbols(undefined, (reason) => this.log.warn({ reason }, 'drop events will not name the kernel function that dropped'))
+      ? new KernelSymbols({
+        bpfObject: join(this.opts.bpfObjectDir, SYMBOL_OBJECT),
+        onUnavailable: (reason) => this.log.warn({ reason }, 'drop events will not name the kernel function that dropped'),
+        onFileFallback: (reason) => this.log.info({ reason }, 'drop sites named from /proc/kallsyms: the kernel does not run the symboliser program'),
+      })
       : undefined;
+    this.symbols = symbols;
     const events = new EventPipeline({
       logger: this.opts.logger,
       ...(dropsOn ? {
@@ -472,6 +481,7 @@ export class Agent {
       else this.log.info({ ms: Date.now() - t0 }, 'final export done');
     }
     await eventsClosed;
+    this.symbols?.close(); // the final events are out: no name is asked for any more
   }
 
   /** Flushes and closes the event outputs within what is left of the shutdown deadline. */

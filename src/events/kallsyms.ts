@@ -1,20 +1,25 @@
 /**
- * Kernel addresses → `function+0xoffset`, from /proc/kallsyms (text symbols only), without blocking
- * the event loop: `resolve` reads the file a chunk at a time, the event loop running between
- * chunks, and `known` answers
- * from what it found. Where addresses are hidden (kptr_restrict, no CAP_SYSLOG: every address reads
- * as zero) the symboliser turns itself off and says why.
+ * Kernel addresses → `function+0xoffset`, without blocking the event loop: `resolve` finds the
+ * names, `known` answers from what it found.
  *
- * Only the addresses are kept (sorted typed arrays, loaded on the first `resolve`): kept, the names
- * (3 MB here, 122k symbols, with their offsets 0.5 MB) would stay resident for the agent's life. A
- * name is read from the file again when an address needs it — one pass over the file for every
- * address a `resolve` is given — and cached (drop sites are few). Reading the file costs the kernel
- * up to ~60 ms (printing it); read synchronously, that was the event loop's time (24.5 ms on average
- * per new drop site, 99 ms at worst); now it is read a chunk (64 KiB) at a time, the event loop
- * running between chunks (docs/benchmark.md, "kallsyms lookups").
+ * Where the kernel runs bpf/symbol.bpf.c (Linux >= 5.13; `bpfObject` given), the kernel names each
+ * address itself (`%pS`, src/kernel/symbolize.ts): tens of microseconds for a new drop site, nothing
+ * kept but the names found. Elsewhere, or when told to, from /proc/kallsyms (text symbols only),
+ * read a chunk at a time, the event loop running between chunks. Where addresses are hidden there
+ * (kptr_restrict, no CAP_SYSLOG: every address reads as zero) the symboliser turns itself off and
+ * says why.
+ *
+ * From the file, only the addresses are kept (sorted typed arrays, loaded on the first `resolve`):
+ * kept, the names (3 MB here, 122k symbols, with their offsets 0.5 MB) would stay resident for the
+ * agent's life. A name is read from the file again when an address needs it — one pass over the
+ * file for every address a `resolve` is given — and cached (drop sites are few). Reading the file
+ * costs the kernel up to ~60 ms (printing it); read synchronously, that was the event loop's time
+ * (24.5 ms on average per new drop site, 99 ms at worst); now it is read a chunk (64 KiB) at a time,
+ * the event loop running between chunks (docs/benchmark.md, "kallsyms lookups").
  */
 import { readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { BpfSymbolizer } from '../kernel/symbolize.js';
 
 /** One text symbol's line: its address (high and low 32 bits) and where its name is in the line's buffer; true stops the read. */
 type SymbolSink = (hi: number, lo: number, buf: Buffer, nameStart: number, nameEnd: number) => boolean | void;
@@ -143,6 +148,19 @@ async function sortByAddress(his: Uint32Array, los: Uint32Array, n: number): Pro
   return { hi, lo, fileIndex };
 }
 
+export interface KernelSymbolsOptions {
+  /** the symbol file (default /proc/kallsyms) */
+  readonly path?: string;
+  /** told once, on the first `resolve`, when symbols cannot be had */
+  readonly onUnavailable?: (reason: string) => void;
+  /** how much of the file is read at a time (a longer line is skipped) */
+  readonly chunkBytes?: number;
+  /** bpf/build/symbol.bpf.o: the kernel names the addresses (falls back to the file where it does not load) */
+  readonly bpfObject?: string;
+  /** told once when `bpfObject` does not load, and the file is read instead */
+  readonly onFileFallback?: (reason: string) => void;
+}
+
 export class KernelSymbols {
   /** text symbols sorted by address: high and low 32 bits */
   private hi: Uint32Array | undefined;
@@ -153,15 +171,27 @@ export class KernelSymbols {
   private readonly cache = new Map<bigint, string | undefined>();
   /** the pass over the file under way (passes run one after the other) */
   private running: Promise<void> = Promise.resolve();
+  private readonly path: string;
+  private readonly chunkBytes: number;
+  /** the kernel's own names: not tried yet (undefined), loaded, or refused (null: the file is read) */
+  private bpf: BpfSymbolizer | null | undefined;
 
-  /**
-   * `onUnavailable` is told once, on the first `resolve`, when symbols cannot be had; `chunkBytes`:
-   * how much of the file is read at a time (a longer line is skipped).
-   */
-  constructor(
-    private readonly path = '/proc/kallsyms', private readonly onUnavailable?: (reason: string) => void,
-    private readonly chunkBytes = 64 * 1024,
-  ) {}
+  constructor(private readonly opts: KernelSymbolsOptions = {}) {
+    this.path = opts.path ?? '/proc/kallsyms';
+    this.chunkBytes = opts.chunkBytes ?? 64 * 1024;
+    if (opts.bpfObject === undefined) this.bpf = null;
+  }
+
+  /** Where the names come from: the kernel's `%pS` (bpf), the symbol file, or not decided before the first `resolve`. */
+  get source(): 'bpf' | 'file' | undefined {
+    return this.bpf === undefined ? undefined : this.bpf === null ? 'file' : 'bpf';
+  }
+
+  /** Frees the symboliser program (the file needs nothing freed). */
+  close(): void {
+    this.bpf?.close();
+    if (this.bpf) this.bpf = null;
+  }
 
   /** Why addresses have no names (known after the first `resolve`), or undefined. */
   get unavailable(): string | undefined {
@@ -205,6 +235,11 @@ export class KernelSymbols {
 
   private async resolveNow(addrs: readonly bigint[]): Promise<void> {
     if (addrs.length === 0) return;
+    const bpf = this.symbolizer();
+    if (bpf) {
+      this.remember(addrs, bpf.names(addrs));
+      return;
+    }
     if (!this.hi) await this.load();
     const found = await this.names(addrs);
     // a name the file no longer has at its place (a module loaded or unloaded since the addresses
@@ -215,8 +250,25 @@ export class KernelSymbols {
       const again = await this.names(moved);
       for (const a of moved) found.set(a, again.get(a) ?? undefined);
     }
+    this.remember(addrs, found);
+  }
+
+  private remember(addrs: readonly bigint[], found: ReadonlyMap<bigint, string | undefined | null>): void {
     if (this.cache.size + addrs.length > 4096) this.cache.clear(); // drop sites are few; keep this bounded anyway
     for (const a of addrs) this.cache.set(a, found.get(a) ?? undefined);
+  }
+
+  /** The kernel's symboliser, loaded on first use; null where it does not load (then the file). */
+  private symbolizer(): BpfSymbolizer | null {
+    if (this.bpf === undefined) {
+      try {
+        this.bpf = BpfSymbolizer.load(this.opts.bpfObject!);
+      } catch (err) {
+        this.bpf = null;
+        this.opts.onFileFallback?.((err as Error).message);
+      }
+    }
+    return this.bpf;
   }
 
   /** The sorted symbol at or below `addr`, or -1. */
@@ -320,6 +372,6 @@ export class KernelSymbols {
   private fail(problem: string): void {
     this.problem = problem;
     this.hi = new Uint32Array(0);
-    this.onUnavailable?.(problem);
+    this.opts.onUnavailable?.(problem);
   }
 }

@@ -25,6 +25,7 @@ import { Btf, type BtfEnumValue, type StructLayout } from '../../src/kernel/btf.
 import { libbpf } from '../../src/kernel/libbpf.js';
 import type { MapSnapshot } from '../../src/kernel/map.js';
 import { BpfObject } from '../../src/kernel/object.js';
+import { SYMBOL_BATCH, SYMBOL_OBJECT, SYMBOL_QUERY } from '../../src/kernel/symbolize.js';
 import {
   DROP_ARRAY_REASONS, DROP_ERRORS, DROP_FLOW_KEY, DROP_IP, DROP_KEY, DROP_KEY_SLOTS, DROP_TRANSPORTS, decodeDropReasonCounts, dropReasonIndex, DROP_LOCATION_KEY, DROP_REASON_NONE_GIVEN, DROP_POD_KEY, DROP_TRANSPORT, DROP_VALUE, decodeDropCounts, decodeDropKey, encodeDropKey,
   DROP_EVENT, DROP_EVENT_CONFIG, DROP_EVENT_LIMIT, DROP_EVENT_SLOTS, decodeDropEvent, encodeDropEventConfig,
@@ -51,9 +52,10 @@ const DROP_O = join(BUILD, DROP_OBJECT);
 const DROP_NOEV_O = join(BUILD, DROP_OBJECT_NO_EVENTS);
 const TRAFFIC_O = join(BUILD, TRAFFIC_OBJECT);
 const TCP_O = join(BUILD, TCP_OBJECT);
+const SYMBOL_O = join(BUILD, SYMBOL_OBJECT);
 
 /** Which objects are missing; in CI a missing object fails instead of skipping. */
-const missing = [DROP_O, DROP_NOEV_O, TRAFFIC_O, TCP_O].filter((p) => !existsSync(p));
+const missing = [DROP_O, DROP_NOEV_O, TRAFFIC_O, TCP_O, SYMBOL_O].filter((p) => !existsSync(p));
 if (missing.length && process.env['CI'] === 'true') {
   throw new Error(`ABI test needs ${missing.join(', ')}: run \`bash scripts/build-bpf.sh\``);
 }
@@ -1095,5 +1097,35 @@ describe('golden bytes: struct dns_event (a NOERROR response, IPv4, UDP)', () =>
       ifindex: 7, msgLen: 300, view: 0, proto: 17, ipVersion: 4, direction: 1, data: Buffer.from([1, 2, 3, 4, 5]),
     });
     expect(() => decodeDnsEvent(new DataView(b.buffer, b.byteOffset, b.length), 0, b.length - 1)).toThrow(RangeError);
+  });
+});
+
+// ---- the symboliser (bpf/symbol.h, symbol.bpf.o) ----
+
+describeObjects('symbol.bpf.o: struct symbol_query and its map == src/kernel/symbolize.ts', () => {
+  it('struct symbol_query', () => {
+    const btf = Btf.parse(SYMBOL_O);
+    try {
+      const l = layout(btf, 'symbol_query');
+      expect(l.size).toBe(SYMBOL_QUERY.size);
+      expect(offsets(l)).toEqual({ addr: SYMBOL_QUERY.addr, text: SYMBOL_QUERY.text });
+      expect(sizes(l)).toEqual({ addr: 8, text: SYMBOL_QUERY.textSize });
+    } finally {
+      btf.close();
+    }
+  });
+  it('the header\'s SYMBOL_BATCH and SYMBOL_TEXT, and the map\'s size', () => {
+    const h = readFileSync('bpf/symbol.h', 'utf8');
+    expect(Number(/#define SYMBOL_BATCH (\d+)/.exec(h)?.[1])).toBe(SYMBOL_BATCH);
+    expect(Number(/#define SYMBOL_TEXT (\d+)/.exec(h)?.[1])).toBe(SYMBOL_QUERY.textSize);
+    const obj = BpfObject.open(SYMBOL_O);
+    try {
+      const m = obj.map('symbol_queries');
+      expect({ entries: m.maxEntries, key: m.keySize, value: m.valueSize, perCpu: m.perCpu })
+        .toEqual({ entries: SYMBOL_BATCH, key: 4, value: SYMBOL_QUERY.size, perCpu: false });
+      expect(obj.program('symbolize').name).toBe('symbolize');
+    } finally {
+      obj.close();
+    }
   });
 });

@@ -76,7 +76,7 @@ for (const forced of [false, true]) {
       probe.start();
       byLocation = probe.countsByLocation;
       const identity = new StaticIdentity({ nodeName: 'node-a', pods: [podInfo(lab, 0, 'client'), podInfo(lab, 1, 'server')] });
-      source = new DropEventSource({ probe, identity, node: 'node-a', symbols: new KernelSymbols() });
+      source = new DropEventSource({ probe, identity, node: 'node-a', symbols: new KernelSymbols({ bpfObject: 'bpf/build/symbol.bpf.o' }) });
       probe.setPodAddresses(new Map([[lab.pod(0).ip, 1], [lab.pod(1).ip, 2]]));
     });
 

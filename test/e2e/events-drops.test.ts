@@ -78,7 +78,7 @@ describeRoot('drop events: ring buffer, in-kernel rate limit, exact reconciliati
     const probe = new DropProbe({ logger: pino({ level: 'silent' }), settings: settings(ratePerCpu, ringBytes) });
     probe.start();
     netfilterDrop = probe.reasonNames()!.entries().find((e) => e.name === 'NETFILTER_DROP')!.value;
-    const source = new DropEventSource({ probe, identity, node: 'node-a', symbols: new KernelSymbols() });
+    const source = new DropEventSource({ probe, identity, node: 'node-a', symbols: new KernelSymbols({ bpfObject: 'bpf/build/symbol.bpf.o' }) });
     const slot = () => probe.readEventLimits().find((l) => l.slot === netfilterDrop) ?? { emitted: 0n, suppressed: 0n, ringFull: 0n, pending: 0n };
     const dropCount = () => probe.collect()[0]!.series
       .filter((s) => s.attributes['fovea.drop.reason'] === 'NETFILTER_DROP').reduce((a, s) => a + s.value, 0);

@@ -44,7 +44,7 @@ describe('KernelSymbols', () => {
     'ffffffff81000300 T nft_do_chain\t[nf_tables]',
   ]);
   it('names the text symbol at or below an address, with the offset', async () => {
-    const k = new KernelSymbols(path);
+    const k = new KernelSymbols({ path });
     expect(k.known(0xffffffff81000104n)).toBeNull(); // not read yet
     expect(await lookup(k, 0xffffffff81000104n)).toBe('helper_a+0x4');
     expect(await lookup(k, 0xffffffff81000250n)).toBe('helper_a+0x150'); // data symbols are skipped
@@ -55,10 +55,10 @@ describe('KernelSymbols', () => {
   });
   it('hidden addresses (kptr_restrict) or no file: off, with the reason', async () => {
     const reasons: string[] = [];
-    const hidden = new KernelSymbols(kallsyms(['0000000000000000 T _stext', '0000000000000000 t helper_a']), (r) => reasons.push(r));
+    const hidden = new KernelSymbols({ path: kallsyms(['0000000000000000 T _stext', '0000000000000000 t helper_a']), onUnavailable: (r) => reasons.push(r) });
     expect(await lookup(hidden, 0xffffffff81000104n)).toBeUndefined();
     expect(hidden.unavailable).toMatch(/kptr_restrict/);
-    const none = new KernelSymbols('/nonexistent/kallsyms', (r) => reasons.push(r));
+    const none = new KernelSymbols({ path: '/nonexistent/kallsyms', onUnavailable: (r) => reasons.push(r) });
     expect(await lookup(none, 1n)).toBeUndefined();
     expect(none.unavailable).toMatch(/cannot read/);
     expect(none.known(2n)).toBeUndefined(); // known at once from then on
@@ -67,7 +67,7 @@ describe('KernelSymbols', () => {
   it('names read from the file at lookup: a file changed since the addresses were read is read again', async () => {
     const lines = ['ffffffff81000000 T _stext', 'ffffffff81000100 t helper_a', 'ffffffff81000300 T nft_do_chain\t[nf_tables]'];
     const p = kallsyms(lines);
-    const k = new KernelSymbols(p);
+    const k = new KernelSymbols({ path: p });
     expect(await lookup(k, 0xffffffff81000104n)).toBe('helper_a+0x4');
     // a module loaded since: its symbols come first in the file, every later symbol moves down
     writeFileSync(p, ['ffffffffc0000000 t mod_fn\t[m]', 'ffffffffc0000100 d mod_data\t[m]', ...lines].join('\n') + '\n');
@@ -77,7 +77,7 @@ describe('KernelSymbols', () => {
   });
   it('resolves many addresses in one pass; calls made meanwhile follow in turn; the event loop runs between chunks', async () => {
     const lines = Array.from({ length: 2000 }, (_, i) => `${(0xffffffff81000000n + BigInt(i) * 0x100n).toString(16)} t fn_${i}`);
-    const k = new KernelSymbols(kallsyms(lines), undefined, 512);
+    const k = new KernelSymbols({ path: kallsyms(lines), chunkBytes: 512 });
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 0);
     try {
@@ -121,16 +121,16 @@ describe('KernelSymbols', () => {
     expect(want.filter((w) => w === undefined).length).toBe(1); // the address below every symbol
     expect(want.at(-2)).toBe(`${'y'.repeat(300)}+0x1`);
     for (const chunk of [512, 1000, 4096, 64 * 1024]) {
-      const k = new KernelSymbols(path, undefined, chunk);
+      const k = new KernelSymbols({ path, chunkBytes: chunk });
       await k.resolve(probes); // all in one pass
       expect(probes.map((a) => k.known(a)), `chunk ${chunk}`).toEqual(want);
-      const one = new KernelSymbols(path, undefined, chunk);
+      const one = new KernelSymbols({ path, chunkBytes: chunk });
       const each: (string | undefined | null)[] = [];
       for (const a of probes.slice(0, 40)) each.push(await lookup(one, a)); // one at a time
       expect(each, `chunk ${chunk}, one at a time`).toEqual(want.slice(0, 40));
     }
     // a chunk smaller than the overlong line: that line is skipped, every other is read
-    const small = new KernelSymbols(path, undefined, 256);
+    const small = new KernelSymbols({ path, chunkBytes: 256 });
     await small.resolve(probes);
     expect(probes.map((a) => small.known(a))).toEqual(probes.map(reference(lines.filter((l) => !l.includes('yyy')))));
   });
@@ -287,7 +287,7 @@ describe('DropEventSource: drop locations named without blocking the drain', () 
     };
     const src = new DropEventSource({
       probe: { eventRing: () => reader as never, readEventLimits: () => [], reasonNames: () => undefined },
-      node: 'node-a', symbols: new KernelSymbols(path), hostNetns: 1, interfaceNames: () => new Map(), monotonicNs: () => 0n, nowMs: () => 0,
+      node: 'node-a', symbols: new KernelSymbols({ path }), hostNetns: 1, interfaceNames: () => new Map(), monotonicNs: () => 0n, nowMs: () => 0,
     });
     return { src, ring };
   }

@@ -14,6 +14,7 @@ import { Btf } from '../../kernel/btf.js';
 import { KernelSymbols } from '../../events/kallsyms.js';
 import { BPF_MAP_TYPE_RINGBUF, mapTypeSupported } from '../../kernel/features.js';
 import { BpfObject } from '../../kernel/object.js';
+import { SYMBOL_OBJECT } from '../../kernel/symbolize.js';
 import type { BpfMap, ReadableMap } from '../../kernel/map.js';
 import type { RingReader } from '../../kernel/ringbuf.js';
 import { EventRing } from '../event-ring.js';
@@ -196,8 +197,11 @@ export class DropProbe implements Probe {
     this.byLocation = this.ctx.settings.dropByLocation === true || !kernelReasons;
     this.reasons = given ?? NO_REASONS;
     if (this.byLocation) {
-      this.symbols = new KernelSymbols(undefined, (why) =>
-        log.warn({ reason: why }, 'drop counters will name the freeing kernel address in hex, not its function'));
+      this.symbols = new KernelSymbols({
+        bpfObject: join(this.ctx.settings.bpfObjectDir, SYMBOL_OBJECT),
+        onUnavailable: (why) => log.warn({ reason: why }, 'drop counters will name the freeing kernel address in hex, not its function'),
+        onFileFallback: (why) => log.info({ reason: why }, 'freeing functions named from /proc/kallsyms: the kernel does not run the symboliser program'),
+      });
       if (!kernelReasons) {
         log.warn('this kernel gives no drop reasons (skb:kfree_skb without a reason: kernel < 5.17): drops are counted '
           + `by the kernel function that freed the packet, with ${ATTR.dropReason}=${this.reasons.name(DROP_REASON_NONE_GIVEN)}`);
@@ -369,6 +373,7 @@ export class DropProbe implements Probe {
     this.counts = undefined;
     this.reasonCounts = undefined;
     this.locationCounts = undefined;
+    this.symbols?.close();
     this.symbols = undefined;
     this.errors = undefined;
     this.podIps = undefined;
