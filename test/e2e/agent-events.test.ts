@@ -106,6 +106,20 @@ describeRoot('events through the real agent: OTLP logs, event metrics and `fovea
       'k8s.pod.name': p0.netns,
     });
     expect(e.body).toContain('NETFILTER_DROP');
+
+    // where it dropped, named by the kernel (5.13+: no /proc/kallsyms read): every event's location is
+    // `function+0xoffset` of a function the kernel's own symbol table (read here as root) has, in
+    // netfilter (nft_do_chain, or nf_hook_slow on older kernels)
+    const textSymbols = new Set(readFileSync('/proc/kallsyms', 'latin1').split('\n')
+      .map((l) => /^[0-9a-f]{16} [tT] (\S+)/.exec(l)?.[1]).filter((n): n is string => n !== undefined));
+    const locations = new Set(events.map((r) => String(r.attrs['fovea.drop.location'])));
+    for (const loc of locations) {
+      const m = /^(\S+)\+0x[0-9a-f]+$/.exec(loc);
+      expect(m, loc).not.toBeNull();
+      expect(textSymbols.has(m![1]!), loc).toBe(true);
+      expect(m![1], loc).toMatch(/^(nft_do_chain|nf_hook_slow)$/);
+    }
+    expect(agent.logs.filter((l) => /kallsyms|will not name/.test(String(l['msg']))), 'names from the kernel, not the file').toEqual([]);
   });
 
   it('`fovea observe` shows the same drop events as the OTLP receiver; filters apply', async () => {
