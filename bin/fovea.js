@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // Entry point for `npx fovea` / the package's bin: runs the compiled CLI (npm run build).
-import { main } from '../dist/src/cli.js';
+import { holdYoungGeneration } from '../dist/src/agent/young-generation.js';
+
+// The agent starts with V8's young generation held small, before the CLI's modules load
+// (src/agent/young-generation.ts); other commands keep V8's defaults.
+if (process.argv[2] === 'agent') holdYoungGeneration();
+const { main } = await import('../dist/src/cli.js');
 
 // `fovea reasons | head` closes our stdout early: that is not an error.
 process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(0); throw err; });

@@ -6,6 +6,8 @@
 // ArrayBuffer memory. The sampling allocates a little itself.
 import v8 from 'node:v8';
 import { readFileSync, appendFileSync } from 'node:fs';
+import { holdYoungGeneration } from '../../dist/src/agent/young-generation.js';
+if (process.argv[2] === 'agent') holdYoungGeneration(); // as bin/fovea.js does
 const { main } = await import('../../dist/src/cli.js');
 const out = process.env.MEM_LOG ?? '/tmp/fovea-memory-entry.log';
 const t0 = performance.now();

@@ -9,7 +9,9 @@ const cases = {
   'empty node process': '',
   '@kubernetes/client-node': "await import('@kubernetes/client-node');",
   'dist/src/commands/agent.js': `await import('${dist}commands/agent.js');`,
-  'kallsyms loaded': `const { KernelSymbols } = await import('${dist}events/kallsyms.js'); new KernelSymbols().lookup(0xffffffff81000000n);`,
+  // the addresses loaded and one name read, as at the agent's first drop event (src/events/kallsyms.ts)
+  'kallsyms loaded': `const { KernelSymbols } = await import('${dist}events/kallsyms.js'); const k = new KernelSymbols();
+const a = 0xffffffff81000000n; await k.resolve([a]); if (k.known(a) === null) throw new Error('kallsyms: not resolved');`,
 };
 for (const [name, code] of Object.entries(cases)) {
   const script = `const { readFileSync } = await import('node:fs');

@@ -6,6 +6,7 @@ import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
 import { fixMallocThresholds } from '../agent/memory.js';
 import { installMemoryReport } from '../agent/memory-report.js';
+import { releaseYoungGenerationUnderPressure } from '../agent/young-generation.js';
 import { createMetricsPipeline, type MetricsPipeline } from '../export/metrics-pipeline.js';
 import { PrometheusServer } from '../export/prometheus.js';
 import { createEventOutputs } from './event-outputs.js';
@@ -131,7 +132,10 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const profile = profileFile ? await startCpuProfile(profileFile, logger) : undefined;
   const allocFile = io.env[ALLOC_PROFILE_ENV];
   const allocations = allocFile ? await startAllocationProfile(allocFile, logger) : undefined;
+  // started after start-up, whose own scavenges (BPF objects, the first discovery) are no storm
+  const stopWatchingScavenges = releaseYoungGenerationUnderPressure(logger);
   const code = await waitForSignal(agent, config.shutdownTimeoutMs, logger);
+  stopWatchingScavenges();
   await profile?.stop();
   await allocations?.stop();
   const heapFile = io.env[HEAP_SNAPSHOT_ENV];

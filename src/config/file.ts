@@ -1,6 +1,10 @@
 /** Config file text → raw value, with line:column for syntax errors and for later value errors. */
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { Document } from 'yaml';
+import { loadOnUse } from '../load-on-use.js';
 import type { ConfigIssue } from './issues.js';
+
+/** the YAML parser, loaded with the first config file (src/load-on-use.ts): most agents run without one */
+const yaml = loadOnUse<typeof import('yaml')>('yaml');
 
 export type FileFormat = 'yaml' | 'json';
 
@@ -45,6 +49,7 @@ function fileIssue(origin: string, message: string, path = ''): ConfigIssue {
 /** Parse a config file's contents. `name` is used for format detection and in messages. */
 export function parseConfigText(text: string, name: string): ParsedFile {
   const format = detectFormat(name, text);
+  const { LineCounter, parseDocument, isNode } = yaml();
   const lineCounter = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
 

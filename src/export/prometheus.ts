@@ -22,10 +22,11 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Attributes } from '@opentelemetry/api';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import {
   DataPointType, type DataPoint, type Histogram, type MetricData, type MetricProducer, type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { loadOnUse } from '../load-on-use.js';
 import type { Logger } from '../log.js';
 import { RESOURCE } from '../names.js';
 import { parseHostPort } from '../net/address.js';
@@ -43,6 +44,9 @@ const UNIT_WORDS: Readonly<Record<string, string>> = {
 };
 /** The denominator of a `x/y` unit. */
 const PER_UNIT_WORDS: Readonly<Record<string, string>> = { s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' };
+
+/** collection and the text format, loaded with the first Prometheus reader (src/load-on-use.ts): only agents with `prometheus.address` have one */
+const exporterPrometheus = loadOnUse<typeof import('@opentelemetry/exporter-prometheus')>('@opentelemetry/exporter-prometheus');
 
 export type InstrumentKind = 'counter' | 'gauge' | 'histogram';
 
@@ -217,7 +221,7 @@ export function prometheusText(rm: ResourceMetrics): string {
     resource: rm.resource,
     scopeMetrics: rm.scopeMetrics.map((sm) => ({ scope: sm.scope, metrics: sm.metrics.map((m) => ({ ...m, descriptor: { ...m.descriptor, unit: '' } })) })),
   };
-  return new PrometheusSerializer(undefined, false).serialize(unitless);
+  return new (exporterPrometheus().PrometheusSerializer)(undefined, false).serialize(unitless);
 }
 
 // ---- the reader ----------------------------------------------------------------------------------
@@ -236,7 +240,7 @@ export class PrometheusMetrics {
   readonly reader: PrometheusExporter;
 
   constructor(opts: { readonly metricProducers?: MetricProducer[] }) {
-    this.reader = new PrometheusExporter({ preventServerStart: true, ...(opts.metricProducers ? { metricProducers: opts.metricProducers } : {}) });
+    this.reader = new (exporterPrometheus().PrometheusExporter)({ preventServerStart: true, ...(opts.metricProducers ? { metricProducers: opts.metricProducers } : {}) });
   }
 
   async render(accept: string | undefined): Promise<Exposition> {
