@@ -4,6 +4,7 @@
  * over fake /proc texts, the pod stage over a fake reader, and the agent's wiring (the pod source,
  * the auxiliary rule at start, exit on a lost namespace). No root, no namespaces entered.
  */
+import type { Attributes } from '@opentelemetry/api';
 import { closeSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -473,6 +474,34 @@ describe('PodNetstack', () => {
     const c = s.collect()[0]!.series;
     expect(c[0]!.attributes).not.toBe(a[0]!.attributes);
     expect(c[0]!.attributes).toMatchObject({ 'fovea.workload.name': 'web2' });
+  });
+
+  it('an unchanged reading (the same counters object) gives the last series again; a changed one or a replaced pod, new series with the new values', () => {
+    const web = pod('web-1', '10.0.0.10');
+    const db = pod('db-1', '10.0.0.11');
+    const readings = new Map<string, NetstackCounter[]>([['/ns/web', counters(3)], ['/ns/db', counters(7)]]);
+    let pods = [{ pod: web, netns: '/ns/web' }, { pod: db, netns: '/ns/db' }];
+    const s = new PodNetstack({ reader: { readNetns: (p) => readings.get(p)!, keepOnly: () => undefined }, pods: () => pods, logger: pino({ level: 'silent' }) });
+    const values = (series: readonly { attributes: Attributes; value: number }[]) => series.map((x) => [x.attributes['k8s.pod.name'], x.attributes[ATTR.counterName], x.value]);
+    const a = s.collect()[0]!.series;
+    expect(values(a)).toEqual([['web-1', 'Udp.NoPorts', 3], ['web-1', 'Tcp.AttemptFails', 4], ['db-1', 'Udp.NoPorts', 7], ['db-1', 'Tcp.AttemptFails', 8]]);
+    const b = s.collect()[0]!.series;
+    b.forEach((x, i) => expect(x).toBe(a[i]));
+    // web's counters moved (the reader gives a new object): its series carry the new values, db's stay
+    readings.set('/ns/web', counters(10));
+    const c = s.collect()[0]!.series;
+    expect(values(c)).toEqual([['web-1', 'Udp.NoPorts', 10], ['web-1', 'Tcp.AttemptFails', 11], ['db-1', 'Udp.NoPorts', 7], ['db-1', 'Tcp.AttemptFails', 8]]);
+    expect(c[0]!.attributes).toBe(a[0]!.attributes);
+    expect(c[2]).toBe(a[2]);
+    // db replaced by identity (same counters object): series rebuilt from the new PodInfo
+    const db2 = { ...db, name: 'db-2' };
+    pods = [{ pod: web, netns: '/ns/web' }, { pod: db2, netns: '/ns/db' }];
+    expect(values(s.collect()[0]!.series)).toEqual([['web-1', 'Udp.NoPorts', 10], ['web-1', 'Tcp.AttemptFails', 11], ['db-2', 'Udp.NoPorts', 7], ['db-2', 'Tcp.AttemptFails', 8]]);
+    // a pod gone for one collection and back: built afresh, right values
+    pods = [{ pod: web, netns: '/ns/web' }];
+    s.collect();
+    pods = [{ pod: web, netns: '/ns/web' }, { pod: db2, netns: '/ns/db' }];
+    expect(values(s.collect()[0]!.series).slice(2)).toEqual([['db-2', 'Udp.NoPorts', 7], ['db-2', 'Tcp.AttemptFails', 8]]);
   });
 
   it('a lost namespace (NetnsRestoreError) is rethrown at once: no other pod is read', () => {
