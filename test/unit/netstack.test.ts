@@ -214,6 +214,44 @@ describe('NetnsFiles (setns scripted; plain files stand for namespaces and their
     kept.close();
   });
 
+  it('KeptFiles.readChanged with a dependent file: read when one of its files changed at this reading or the one before, or after maxSkipped readings; read() reads it always', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fovea-dep-'));
+    const [g, d, h] = ['guard', 'dependent', 'other guard'].map((n) => { writeFileSync(join(dir, n), `${n} 0`); return join(dir, n); }) as [string, string, string];
+    const scratch = { buf: Buffer.alloc(64) };
+    const kept = KeptFiles.open([g, d, h], { index: 1, on: [0, 2], maxSkipped: 2 });
+    expect(kept.readChanged(scratch)).toEqual(['guard 0', 'dependent 0', 'other guard 0']); // first: all read (and all changed)
+    writeFileSync(d, 'dependent 0b');
+    expect(kept.readChanged(scratch)).toEqual(['guard 0', 'dependent 0b', 'other guard 0']); // the reading after a change
+    writeFileSync(d, 'dependent 1'); // moved alone: not seen while its guards stay still…
+    expect(kept.readChanged(scratch)).toBeUndefined(); // skipped 1
+    expect(kept.readChanged(scratch)).toBeUndefined(); // skipped 2
+    expect(kept.readChanged(scratch)).toEqual(['guard 0', 'dependent 1', 'other guard 0']); // …until maxSkipped readings without it
+    expect(kept.readChanged(scratch)).toBeUndefined();
+    writeFileSync(g, 'guard 1'); // a guard moves: the dependent is read now…
+    writeFileSync(d, 'dependent 2');
+    expect(kept.readChanged(scratch)).toEqual(['guard 1', 'dependent 2', 'other guard 0']);
+    writeFileSync(d, 'dependent 3'); // …and at the next reading too (moved after this one's read)
+    expect(kept.readChanged(scratch)).toEqual(['guard 1', 'dependent 3', 'other guard 0']);
+    writeFileSync(d, 'dependent 4'); // two readings without a guard change: skipped again
+    expect(kept.readChanged(scratch)).toBeUndefined();
+    writeFileSync(h, 'other guard 1'); // the other guard moves
+    expect(kept.readChanged(scratch)).toEqual(['guard 1', 'dependent 4', 'other guard 1']);
+    writeFileSync(d, 'dependent 5');
+    expect(kept.read(scratch)).toEqual(['guard 1', 'dependent 5', 'other guard 1']); // read(): everything, always
+    kept.close();
+    // through NetnsFiles: its kept namespaces' files take the option
+    const r = new NetnsFiles([g, d, h], { setns: () => 0, dependent: { index: 1, on: [0], maxSkipped: 1 } });
+    const ns = join(dir, 'ns');
+    writeFileSync(ns, '');
+    expect(r.readChanged(ns)).toEqual(['guard 1', 'dependent 5', 'other guard 1']); // entered: all read
+    expect(r.readChanged(ns)).toBeUndefined(); // the reading after the first: all read again, nothing moved
+    writeFileSync(d, 'dependent 6');
+    expect(r.readChanged(ns)).toBeUndefined();
+    expect(r.readChanged(ns)).toEqual(['guard 1', 'dependent 6', 'other guard 1']);
+    r.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('NetnsFiles.readChanged: texts when the namespace is entered (first, or afresh after it changed under its path), undefined while its kept files read the same bytes', () => {
     let entered = 0;
     const { dir, a, b } = tmpFiles();
