@@ -330,10 +330,11 @@ export interface AttributePlan {
   /** the whole repeated field's bytes */
   readonly total: number;
   /** the whole repeated field, written once (plans of frozen sets): writing it is one copy */
-  readonly bytes?: Buffer;
+  readonly bytes: Buffer | undefined;
 }
 
-const NO_ATTRIBUTES: AttributePlan = { keys: [], values: [], sizes: [], cached: [], total: 0 };
+// every plan has the same fields (one object shape where plans are read)
+const NO_ATTRIBUTES: AttributePlan = { keys: [], values: [], sizes: [], cached: [], total: 0, bytes: undefined };
 
 /**
  * Plans of frozen attribute sets, by field number: a frozen object cannot change, so neither can its
@@ -373,7 +374,7 @@ function makePlan(attrs: Record<string, unknown>, field: number): AttributePlan 
     sizes[i] = size;
     total += lenDelimited(field, size);
   }
-  return { keys, values, sizes, cached, total };
+  return { keys, values, sizes, cached, total, bytes: undefined };
 }
 
 export function writeAttributes(w: Writer, p: AttributePlan, field: number): void {
