@@ -4,18 +4,19 @@
 // bash scripts/build.sh (env NODE_LEVEL=1: without --netns):  node bench/manual/agent-idle-profile.mjs [pods=50] [seconds=60] [out.cpuprofile] [agent flags…]
 // then: node bench/manual/cpuprofile-top.mjs out.cpuprofile. out '-': no profile (the profiler's own sampling
 // signals cost CPU: measure the figure without it). Also printed: what each source's collection took per
-// export in the window, from the agent's own fovea.agent.map.read.duration (by fovea.probe).
+// export in the window, from the agent's own fovea.agent.map.read.duration (by fovea.probe). env LAB=<name> (default 'prof').
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Lab } from '../../dist/src/lab/lab.js';
 import { OtlpReceiver } from '../../dist/src/otlp/receiver.js';
 const pods = Number(process.argv[2] ?? 50), secs = Number(process.argv[3] ?? 60), out = process.argv[4] ?? '/tmp/prof/idle.cpuprofile';
 const extra = process.argv.slice(5);
-const lab = await Lab.create({ name: 'prof', pods });
+const name = process.env.LAB ?? 'prof';
+const lab = await Lab.create({ name, pods });
 const rx = await OtlpReceiver.start({});
 const nodeFlags = process.env.NODE_FLAGS !== undefined ? process.env.NODE_FLAGS.split(' ').filter(Boolean) : ['--max-semi-space-size=64']; // the image's (src/runtime.ts)
 const agent = spawn(process.execPath, [...nodeFlags, new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
-  '--interfaces', 'fvprof-*', ...(process.env.NODE_LEVEL ? [] : ['--netns', 'fovea-prof-*']), '--export-interval', '10s', '--log-level', 'info', ...extra],
+  '--interfaces', `fv${name}-*`, ...(process.env.NODE_LEVEL ? [] : ['--netns', `fovea-${name}-*`]), '--export-interval', '10s', '--log-level', 'info', ...extra],
   { env: out === '-' ? process.env : { ...process.env, FOVEA_CPU_PROFILE: out, FOVEA_HEAP_SNAPSHOT: out.replace('.cpuprofile', '.heapsnapshot') }, stdio: ['ignore', 'inherit', 'inherit'] });
 const stat = () => { const f = readFileSync(`/proc/${agent.pid}/stat`, 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
 const hwm = () => /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))[1];

@@ -8,6 +8,8 @@
 // As root, after bash scripts/build.sh:
 //   node bench/manual/metric-encode.mjs [pods=50] [--save file.pb[.gz]]   (runs the lab and the agent)
 //   node bench/manual/metric-encode.mjs --from file.pb[.gz]                (a saved export, no root)
+//   --frozen: every data point's attribute set frozen after decoding, as the agent's sources keep most of theirs
+//   (the encoder then plans and writes each set once: otlp-protobuf.ts planAttributes)
 // test/fixtures/agent-50-pods.metrics.pb.gz was saved this way (metric-encoder.test.ts reads it).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { toResourceMetrics } from '../../dist/src/otlp/resource-metrics.js';
 
 const args = process.argv.slice(2);
 const flag = (name) => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : undefined; };
+const frozen = (() => { const i = args.indexOf('--frozen'); return i >= 0 ? (args.splice(i, 1), true) : false; })();
 const from = flag('--from');
 const save = flag('--save');
 const coldMode = flag('--cold');
@@ -52,6 +55,7 @@ async function capture() {
 const body = from ? (from.endsWith('.gz') ? gunzipSync(readFileSync(from)) : readFileSync(from)) : await capture();
 if (save) writeFileSync(save, save.endsWith('.gz') ? gzipSync(body, { level: 9 }) : body);
 const rm = toResourceMetrics(decodeMetricsRequest(body));
+if (frozen) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) for (const dp of m.dataPoints) Object.freeze(dp.attributes);
 const metrics = rm.scopeMetrics.flatMap((s) => s.metrics);
 const points = metrics.reduce((n, m) => n + m.dataPoints.length, 0);
 const upstream = (x) => ProtobufMetricsSerializer.serializeRequest(x);
@@ -86,7 +90,7 @@ if (coldMode) {
 const cold = (which) => {
   const runs = [];
   for (let i = 0; i < 5; i++) {
-    const r = spawnSync(process.execPath, ['--expose-gc', new URL(import.meta.url).pathname, '--from', from ?? save ?? '', '--cold', which], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--expose-gc', new URL(import.meta.url).pathname, '--from', from ?? save ?? '', '--cold', which, ...(frozen ? ['--frozen'] : [])], { encoding: 'utf8' });
     runs.push(r.stdout.trim().split(' ').map(Number));
   }
   return runs[0].map((_, k) => runs.map((t) => t[k]).sort((a, b) => a - b)[2].toFixed(0)).join(', ');

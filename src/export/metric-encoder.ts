@@ -86,11 +86,9 @@ function measureAttributes(attrs: DataPoint<unknown>['attributes'] | undefined, 
   return p.total;
 }
 
+/** A number point's size follows from its attribute plan: no slot of its own (writeNumberPoint computes it again). */
 function measureNumberPoint(dp: DataPoint<number>): number {
-  const slot = reserve();
-  const n = 27 + measureAttributes(dp.attributes, 7); // start, time and value: tag + 8 bytes each
-  sizes[slot] = n;
-  return n;
+  return 27 + measureAttributes(dp.attributes, 7); // start, time and value: tag + 8 bytes each
 }
 
 function measureHistogramPoint(dp: DataPoint<Histogram>): number {
@@ -215,10 +213,12 @@ function writeTimesCountSum(w: Writer, dp: DataPoint<Histogram | ExponentialHist
 }
 
 function writeNumberPoint(w: Writer, dp: DataPoint<number>, valueType: ValueType | undefined): void {
-  open(w, 1);
+  const plan = plans[planAt++]!;
+  w.tag(1, 2);
+  w.varint(27 + plan.total);
   writeTimes(w, dp);
   if (valueType === ValueType.INT) { w.tag(6, 1); w.sfixed64(dp.value); } else { w.tag(4, 1); w.double(dp.value); }
-  writeAttributes(w, plans[planAt++]!, 7);
+  writeAttributes(w, plan, 7);
 }
 
 function writeHistogramPoint(w: Writer, dp: DataPoint<Histogram>): void {

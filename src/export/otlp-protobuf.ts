@@ -124,17 +124,20 @@ export class Writer {
   hrTime(t: HrTime): void {
     const seconds = t[0];
     const nanos = t[1];
-    // the times of one export repeat (every point's end, most points' start): the last one is kept
-    if (seconds !== lastSeconds || nanos !== lastNanos) {
-      const lower = (seconds & 0xffff) * 1e9;
-      const upper = ((seconds / 0x10000) >>> 0) * 1e9;
-      const low = (lower >>> 0) + ((((upper & 0xffff) * 0x10000) >>> 0)) + nanos;
-      lastHigh = (Math.floor(lower / 0x100000000) + ((upper / 0x10000) >>> 0) + Math.floor(low / 0x100000000)) >>> 0;
-      lastLow = low >>> 0;
-      lastSeconds = seconds;
-      lastNanos = nanos;
-    }
-    this.fixed64(lastLow, lastHigh);
+    // the times of one export repeat (every point's end, most points' start): the last two are kept
+    if (seconds === times.seconds[0] && nanos === times.nanos[0]) { this.fixed64(times.low[0]!, times.high[0]!); return; }
+    if (seconds === times.seconds[1] && nanos === times.nanos[1]) { this.fixed64(times.low[1]!, times.high[1]!); return; }
+    const lower = (seconds & 0xffff) * 1e9;
+    const upper = ((seconds / 0x10000) >>> 0) * 1e9;
+    const low = (lower >>> 0) + ((((upper & 0xffff) * 0x10000) >>> 0)) + nanos;
+    const high = (Math.floor(lower / 0x100000000) + ((upper / 0x10000) >>> 0) + Math.floor(low / 0x100000000)) >>> 0;
+    const slot = times.next;
+    times.next ^= 1;
+    times.seconds[slot] = seconds;
+    times.nanos[slot] = nanos;
+    times.low[slot] = low >>> 0;
+    times.high[slot] = high;
+    this.fixed64(low >>> 0, high);
   }
 
   double(v: number): void {
@@ -143,11 +146,10 @@ export class Writer {
   }
 }
 
-/** Writer.hrTime's last time and its words. */
-let lastSeconds = Number.NaN;
-let lastNanos = Number.NaN;
-let lastLow = 0;
-let lastHigh = 0;
+/** Writer.hrTime's last two times and their words (the slot written next alternates). */
+const times = {
+  seconds: [Number.NaN, Number.NaN], nanos: [Number.NaN, Number.NaN], low: [0, 0], high: [0, 0], next: 0,
+};
 
 /** A key's KeyValue.key field (tag, length, bytes), encoded once. */
 const keyCache = new Map<string, Buffer>();
@@ -196,19 +198,26 @@ export function anyValueSize(v: unknown): number {
 /**
  * Whole KeyValue messages with a string value, encoded once: most event attributes repeat from
  * small sets (verdicts, reasons, pod, namespace and workload names, interfaces), so writing one is
- * a copy. At most KV_PER_KEY values per key are kept (addresses and such stop being cached there).
+ * a copy. Per key, two generations of at most KV_PER_KEY values each: a value is looked up in the
+ * current one, then in the previous one (and moved into the current one); when the current one is
+ * full it becomes the previous one and the old previous one is dropped. Values still in use (a live
+ * pod's name) are carried forward, values no longer used (a deleted pod's) go after two turns, so
+ * a churning cluster's new names keep being cached; at most 2 × KV_PER_KEY values per key are held.
  */
-const KV_PER_KEY = 1024;
-const kvCache = new Map<string, Map<string, Buffer>>();
+export const KV_PER_KEY = 1024;
+interface KeyValueGenerations { current: Map<string, Buffer>; previous: Map<string, Buffer> }
+const kvCache = new Map<string, KeyValueGenerations>();
 
 function cachedKeyValue(key: string, value: string): Buffer | undefined {
-  let byValue = kvCache.get(key);
-  if (!byValue) {
+  let gens = kvCache.get(key);
+  if (!gens) {
     if (kvCache.size >= 4096) return undefined;
-    kvCache.set(key, (byValue = new Map()));
+    kvCache.set(key, (gens = { current: new Map(), previous: new Map() }));
   }
-  let b = byValue.get(value);
-  if (!b && byValue.size < KV_PER_KEY) {
+  let b = gens.current.get(value);
+  if (b) return b;
+  b = gens.previous.get(value);
+  if (!b) {
     const k = keyField(key);
     const len = Buffer.byteLength(value, 'utf8');
     const any = lenDelimited(1, len);
@@ -219,9 +228,25 @@ function cachedKeyValue(key: string, value: string): Buffer | undefined {
     w.tag(1, 2);
     w.string(value, len);
     b = w.buf.subarray(0, w.pos);
-    byValue.set(value, b);
   }
+  if (gens.current.size >= KV_PER_KEY) {
+    gens.previous = gens.current;
+    gens.current = new Map();
+  }
+  gens.current.set(value, b);
   return b;
+}
+
+/** How many values of `key` the KeyValue cache holds now (tests). */
+export function cachedValueCount(key: string): number {
+  const gens = kvCache.get(key);
+  return gens ? gens.current.size + gens.previous.size : 0;
+}
+
+/** Whether the KeyValue of `key` = `value` is cached now, without touching the cache (tests). */
+export function isKeyValueCached(key: string, value: string): boolean {
+  const gens = kvCache.get(key);
+  return gens !== undefined && (gens.current.has(value) || gens.previous.has(value));
 }
 
 function keyValueSize(key: string, value: unknown): number {
@@ -304,11 +329,17 @@ export interface AttributePlan {
   readonly cached: (Buffer | undefined)[];
   /** the whole repeated field's bytes */
   readonly total: number;
+  /** the whole repeated field, written once (plans of frozen sets): writing it is one copy */
+  readonly bytes: Buffer | undefined;
 }
 
-const NO_ATTRIBUTES: AttributePlan = { keys: [], values: [], sizes: [], cached: [], total: 0 };
+// every plan has the same fields (one object shape where plans are read)
+const NO_ATTRIBUTES: AttributePlan = { keys: [], values: [], sizes: [], cached: [], total: 0, bytes: undefined };
 
-/** Plans of frozen attribute sets, by field number: a frozen object cannot change, so neither can its plan. */
+/**
+ * Plans of frozen attribute sets, by field number: a frozen object cannot change, so neither can its
+ * plan, and its repeated field is written once into `bytes` (the plan keeps nothing else).
+ */
 const frozenPlans = new WeakMap<object, AttributePlan[]>();
 
 export function planAttributes(attrs: Record<string, unknown> | undefined, field: number): AttributePlan {
@@ -316,7 +347,16 @@ export function planAttributes(attrs: Record<string, unknown> | undefined, field
   if (!Object.isFrozen(attrs)) return makePlan(attrs, field);
   let byField = frozenPlans.get(attrs);
   if (!byField) frozenPlans.set(attrs, (byField = []));
-  return (byField[field] ??= makePlan(attrs, field));
+  return (byField[field] ??= writtenPlan(makePlan(attrs, field), field));
+}
+
+/** `p` written out once: its bytes and total, nothing else kept. */
+function writtenPlan(p: AttributePlan, field: number): AttributePlan {
+  if (p.total === 0) return NO_ATTRIBUTES;
+  const w = new Writer(p.total);
+  writeAttributes(w, p, field);
+  if (w.pos !== p.total) throw new Error(`attribute plan: wrote ${w.pos} bytes, planned ${p.total}`);
+  return { keys: [], values: [], sizes: [], cached: [], total: p.total, bytes: w.buf };
 }
 
 function makePlan(attrs: Record<string, unknown>, field: number): AttributePlan {
@@ -334,10 +374,11 @@ function makePlan(attrs: Record<string, unknown>, field: number): AttributePlan 
     sizes[i] = size;
     total += lenDelimited(field, size);
   }
-  return { keys, values, sizes, cached, total };
+  return { keys, values, sizes, cached, total, bytes: undefined };
 }
 
 export function writeAttributes(w: Writer, p: AttributePlan, field: number): void {
+  if (p.bytes) { w.bytes(p.bytes); return; }
   for (let i = 0; i < p.keys.length; i++) {
     w.tag(field, 2);
     w.varint(p.sizes[i]!);

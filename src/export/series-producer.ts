@@ -152,17 +152,26 @@ export class SeriesProducer implements MetricProducer {
       ? { buckets: { boundaries: [...h.boundaries], counts: [...h.counts] }, count: h.count, sum: h.sum }
       : v);
     // Series already known keep their place; new ones are admitted while there is room.
-    // each series' key once (building keys is most of a collection's cost with many series)
-    const known: Array<[ProducedSeries, string]> = [];
-    const fresh: Array<[ProducedSeries, string]> = [];
-    for (const s of series) {
-      const key = attributesKey(s.attributes);
-      (states.has(key) ? known : fresh).push([s, key]);
+    // each series' key once (building keys is most of a collection's cost with many series);
+    // known series first, in their order, then new ones (indices into `series`, no pairs made)
+    const keys = new Array<string>(series.length);
+    const order = new Array<number>(series.length);
+    let knownCount = 0;
+    for (let i = 0; i < series.length; i++) {
+      const key = attributesKey(series[i]!.attributes);
+      keys[i] = key;
+      if (states.has(key)) order[knownCount++] = i;
+    }
+    if (knownCount < series.length) {
+      let at = knownCount;
+      for (let i = 0; i < series.length; i++) if (!states.has(keys[i]!)) order[at++] = i;
     }
     // All fit: no overflow series. Otherwise limit-1 regular series plus the overflow series.
     const room = series.length <= limit ? limit : limit - 1;
     let admitted = 0;
-    for (const [s, key] of known.length ? known.concat(fresh) : fresh) {
+    for (let j = 0; j < order.length; j++) {
+      const s = series[order[j]!]!;
+      const key = keys[order[j]!]!;
       let st = states.get(key);
       if (admitted >= room) {
         overflowValue += s.value;

@@ -97,6 +97,20 @@ function readWhole(fd: number, scratch: { buf: Buffer }): number {
 }
 
 /**
+ * A file whose bytes change only when some other files' bytes change (or are taken to: see
+ * NETSTACK_DEPENDENT in src/probes/netstack/probe.ts), re-read by readChanged only then: when one
+ * of `on` changed at this reading or the one before, or after `maxSkipped` readings without it.
+ */
+export interface DependentFile {
+  /** its index in the files */
+  readonly index: number;
+  /** the indices of the files whose change makes it be read */
+  readonly on: readonly number[];
+  /** readings in a row it may be left unread */
+  readonly maxSkipped: number;
+}
+
+/**
  * Files opened once and read whole from offset 0 at every read: one fd per file, undefined for a
  * file that did not exist when opened (e.g. /proc/net/snmp6 without IPv6).
  */
@@ -104,10 +118,17 @@ export class KeptFiles {
   /** each file's bytes at the last read (readChanged compares with them); undefined before the first read */
   private last: Array<Buffer | undefined> | undefined;
 
-  private constructor(readonly fds: ReadonlyArray<number | undefined>) {}
+  /** readChanged: whether one of the dependent file's `on` changed at the reading before, and its readings skipped since it was read */
+  private onChangedBefore = false;
+  private skipped = 0;
 
-  /** Opens each of `files` in the calling thread's current namespace; ENOENT → undefined, any other error closes what was opened and throws. */
-  static open(files: readonly string[]): KeptFiles {
+  private constructor(readonly fds: ReadonlyArray<number | undefined>, private readonly dependent: DependentFile | undefined) {}
+
+  /**
+   * Opens each of `files` in the calling thread's current namespace; ENOENT → undefined, any other
+   * error closes what was opened and throws. `dependent`: a file readChanged reads only when others changed.
+   */
+  static open(files: readonly string[], dependent?: DependentFile): KeptFiles {
     const fds: Array<number | undefined> = [];
     try {
       for (const f of files) {
@@ -122,7 +143,7 @@ export class KeptFiles {
       for (const fd of fds) if (fd !== undefined) closeSync(fd);
       throw err;
     }
-    return new KeptFiles(fds);
+    return new KeptFiles(fds, dependent);
   }
 
   /**
@@ -131,29 +152,56 @@ export class KeptFiles {
    * read at offset 0 prints the file afresh.
    */
   read(scratch: { buf: Buffer }): Array<string | undefined> {
-    this.readChanged(scratch);
+    this.readFiles(scratch, true);
     return this.texts();
   }
 
   /**
    * Reads every file as read() does, but returns undefined when each one's bytes are those of the
    * previous read (byte for byte, compared, not hashed): an idle pod's counters, with no string made.
-   * The first read of these files always returns their texts.
+   * The first read of these files always returns their texts. The dependent file (if any) is read
+   * last, and only when one of its `on` files changed at this reading or the one before, or after
+   * `maxSkipped` readings without it; otherwise its last bytes stand.
    */
   readChanged(scratch: { buf: Buffer }): Array<string | undefined> | undefined {
+    return this.readFiles(scratch, false) ? this.texts() : undefined;
+  }
+
+  /** Reads the files (all of them, or as readChanged says); whether any file's bytes changed (always at the first read). */
+  private readFiles(scratch: { buf: Buffer }, all: boolean): boolean {
     const first = this.last === undefined;
     const last = (this.last ??= this.fds.map(() => undefined));
+    const dep = this.dependent;
     let changed = first;
+    let onChanged = false;
     for (let i = 0; i < this.fds.length; i++) {
-      const fd = this.fds[i];
-      if (fd === undefined) continue;
-      const n = readWhole(fd, scratch);
-      const was = last[i];
-      if (was && was.length === n && scratch.buf.compare(was, 0, n, 0, n) === 0) continue;
-      last[i] = Buffer.from(scratch.buf.subarray(0, n)); // a copy: the scratch buffer is reused
-      changed = true;
+      if (dep && i === dep.index) continue;
+      if (this.readOne(i, scratch, last)) {
+        changed = true;
+        if (dep?.on.includes(i)) onChanged = true;
+      }
     }
-    return changed ? this.texts() : undefined;
+    if (dep) {
+      if (all || first || onChanged || this.onChangedBefore || this.skipped >= dep.maxSkipped) {
+        if (this.readOne(dep.index, scratch, last)) changed = true;
+        this.skipped = 0;
+      } else {
+        this.skipped++;
+      }
+      this.onChangedBefore = onChanged;
+    }
+    return changed;
+  }
+
+  /** Reads file `i` (if it exists) into last[i] when its bytes differ from last[i]'s; whether they did. */
+  private readOne(i: number, scratch: { buf: Buffer }, last: Array<Buffer | undefined>): boolean {
+    const fd = this.fds[i];
+    if (fd === undefined) return false;
+    const n = readWhole(fd, scratch);
+    const was = last[i];
+    if (was && was.length === n && scratch.buf.compare(was, 0, n, 0, n) === 0) return false;
+    last[i] = Buffer.from(scratch.buf.subarray(0, n)); // a copy: the scratch buffer is reused
+    return true;
   }
 
   /** The texts of the last read (/proc/net text is ASCII). */
@@ -186,6 +234,8 @@ export interface NetnsFilesOptions {
   readonly setns?: SetnsFn;
   /** namespaces whose files stay open; default MAX_KEPT_NAMESPACES */
   readonly maxKept?: number;
+  /** a file readChanged reads only when others changed (KeptFiles); default none */
+  readonly dependent?: DependentFile;
 }
 
 /**
@@ -198,10 +248,12 @@ export class NetnsFiles {
   private readonly scratch = { buf: Buffer.allocUnsafe(16_384) };
   private readonly setns: SetnsFn;
   private readonly maxKept: number;
+  private readonly dependent: DependentFile | undefined;
 
   constructor(readonly files: readonly string[], opts: NetnsFilesOptions = {}) {
     this.setns = opts.setns ?? libcSetns;
     this.maxKept = opts.maxKept ?? MAX_KEPT_NAMESPACES;
+    this.dependent = opts.dependent;
   }
 
   /**
@@ -287,7 +339,7 @@ export class NetnsFiles {
       let files: KeptFiles | undefined;
       let openErr: unknown;
       try {
-        files = KeptFiles.open(this.files);
+        files = KeptFiles.open(this.files, this.dependent);
       } catch (err) {
         openErr = err;
       }

@@ -41,6 +41,14 @@ export interface PodNetstackDeps {
   readonly logger: Logger;
 }
 
+/** A pod's attribute sets by counter, and its last series with the counters they were made of. */
+interface KeptPod {
+  readonly pod: PodInfo;
+  readonly byCounter: Map<string, Attributes>;
+  counters?: readonly NetstackCounter[];
+  series?: readonly CounterSeries[];
+}
+
 /** What entering a namespace fails with once it was deleted: its file gone (ENOENT), or left unmounted (setns: EINVAL). */
 const DELETION_CODES: ReadonlySet<string> = new Set(['ENOENT', 'EINVAL']);
 
@@ -52,7 +60,7 @@ export class PodNetstack {
    * same object (identity replaces it when anything about the pod changes) and frozen: their keys
    * and encodings are then built once (src/export/series-producer.ts, attributesKey).
    */
-  private attrs = new Map<string, { pod: PodInfo; byCounter: Map<string, Attributes> }>();
+  private attrs = new Map<string, KeptPod>();
 
   constructor(private readonly deps: PodNetstackDeps) {
     this.log = deps.logger.child({ component: 'pod-netstack' });
@@ -66,7 +74,7 @@ export class PodNetstack {
   collect(): MetricFamily[] {
     const series: CounterSeries[] = [];
     const read = new Set<string>();
-    const attrs = new Map<string, { pod: PodInfo; byCounter: Map<string, Attributes> }>();
+    const attrs = new Map<string, KeptPod>();
     for (const { pod, netns } of this.deps.pods()) {
       read.add(netns);
       let counters: readonly NetstackCounter[];
@@ -87,12 +95,20 @@ export class PodNetstack {
       let kept = this.attrs.get(pod.uid);
       if (kept?.pod !== pod) kept = { pod, byCounter: new Map() };
       attrs.set(pod.uid, kept);
-      let base: Attributes | undefined;
-      for (const c of counters) {
-        let a = kept.byCounter.get(c.counter);
-        if (!a) kept.byCounter.set(c.counter, (a = Object.freeze({ ...(base ??= podAttributes(pod)), [ATTR.counterName]: c.counter })));
-        series.push({ attributes: a, value: c.value });
+      // the reader gives the same counters object back while the pod's files are unchanged (an idle
+      // pod): its series are those of the last collection, the same objects
+      if (kept.counters !== counters || !kept.series) {
+        let base: Attributes | undefined;
+        const own: CounterSeries[] = [];
+        for (const c of counters) {
+          let a = kept.byCounter.get(c.counter);
+          if (!a) kept.byCounter.set(c.counter, (a = Object.freeze({ ...(base ??= podAttributes(pod)), [ATTR.counterName]: c.counter })));
+          own.push(Object.freeze({ attributes: a, value: c.value }));
+        }
+        kept.counters = counters;
+        kept.series = own;
       }
+      for (const s of kept.series) series.push(s);
     }
     this.attrs = attrs; // pods not read this time are forgotten
     this.deps.reader.keepOnly(read);

@@ -101,7 +101,8 @@ export class TcpSeries {
       if (remote) towards.push({ recordKey: r.recordKey, seriesKey: remote.uid, attributes: podAttributes(remote), values: [r.retransSegs] });
 
       const out = pair(r.local, r.remote, r.serverPort);
-      sent.push({ recordKey: `${r.recordKey}/s`, seriesKey: seriesKey(out), attributes: out, values: [r.retransSegs, r.resetsSent] });
+      const outKey = seriesKey(out);
+      sent.push({ recordKey: `${r.recordKey}/s`, seriesKey: outKey, attributes: out, values: [r.retransSegs, r.resetsSent] });
       // the peer's own socket is counted where it runs: on this node, or (a pod) on its node
       const remoteOnNode = onNode(r.remote) || isClusterPod(this.deps.identity, r.remote);
       if (!remoteOnNode && r.resetsReceived > 0) {
@@ -110,7 +111,7 @@ export class TcpSeries {
       }
       // the client's side; a socket the probe did not see open (side unknown) is taken for one
       if (r.side !== TCP_SIDE.server) {
-        connsRead.push({ recordKey: r.recordKey, seriesKey: seriesKey(out), attributes: out, values: v });
+        connsRead.push({ recordKey: r.recordKey, seriesKey: outKey, attributes: out, values: v });
       } else if (!remoteOnNode) {
         const a = pair(r.remote, r.local, r.serverPort);
         connsRead.push({ recordKey: r.recordKey, seriesKey: seriesKey(a), attributes: a, values: v });

@@ -158,6 +158,33 @@ describe('encodeMetricsExportRequest', () => {
     }
   });
 
+  it('frozen attribute sets across exports (their field written once, kept): new values and times, upstream\'s bytes', () => {
+    const r = prng(20261204);
+    const resources = [resourceFromAttributes({ 'service.name': 'fovea' })];
+    const scopes = [{ name: 'fovea', version: '0.1.0' }];
+    for (let i = 0; i < 100; i++) {
+      const rm = randomResourceMetrics(r, resources, scopes);
+      for (const sm of rm.scopeMetrics) for (const m of sm.metrics) for (const dp of m.dataPoints as Array<{ attributes: object }>) Object.freeze(dp.attributes);
+      // as the series producer does: the same attribute objects export after export, values and times new
+      for (let e = 0; e < 5; e++) {
+        const next: ResourceMetrics = {
+          resource: rm.resource,
+          scopeMetrics: rm.scopeMetrics.map((sm) => ({
+            scope: sm.scope,
+            metrics: sm.metrics.map((m) => ({
+              ...m,
+              dataPoints: m.dataPoints.map((dp) => {
+                const fresh = randomPoint(r, m.dataPointType, m.descriptor.valueType) as { value: unknown; startTime: unknown; endTime: unknown };
+                return { ...dp, startTime: fresh.startTime, endTime: fresh.endTime, value: fresh.value };
+              }),
+            })) as MetricData[],
+          })),
+        };
+        expectSameBytes(next, `ResourceMetrics ${i}, export ${e + 1}`);
+      }
+    }
+  });
+
   it('writes the upstream bytes for what the SDK\'s instruments collect, exponential histograms and delta included', async () => {
     for (const temporality of [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA]) {
       const reader = new TestReader({

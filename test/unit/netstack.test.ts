@@ -4,6 +4,7 @@
  * over fake /proc texts, the pod stage over a fake reader, and the agent's wiring (the pod source,
  * the auxiliary rule at start, exit on a lost namespace). No root, no namespaces entered.
  */
+import type { Attributes } from '@opentelemetry/api';
 import { closeSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,6 +212,44 @@ describe('NetnsFiles (setns scripted; plain files stand for namespaces and their
     expect(kept.read(scratch)).toEqual(['A text', undefined, 'B tExt']); // read() counts as the previous reading too
     expect(kept.readChanged(scratch)).toBeUndefined();
     kept.close();
+  });
+
+  it('KeptFiles.readChanged with a dependent file: read when one of its files changed at this reading or the one before, or after maxSkipped readings; read() reads it always', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fovea-dep-'));
+    const [g, d, h] = ['guard', 'dependent', 'other guard'].map((n) => { writeFileSync(join(dir, n), `${n} 0`); return join(dir, n); }) as [string, string, string];
+    const scratch = { buf: Buffer.alloc(64) };
+    const kept = KeptFiles.open([g, d, h], { index: 1, on: [0, 2], maxSkipped: 2 });
+    expect(kept.readChanged(scratch)).toEqual(['guard 0', 'dependent 0', 'other guard 0']); // first: all read (and all changed)
+    writeFileSync(d, 'dependent 0b');
+    expect(kept.readChanged(scratch)).toEqual(['guard 0', 'dependent 0b', 'other guard 0']); // the reading after a change
+    writeFileSync(d, 'dependent 1'); // moved alone: not seen while its guards stay still…
+    expect(kept.readChanged(scratch)).toBeUndefined(); // skipped 1
+    expect(kept.readChanged(scratch)).toBeUndefined(); // skipped 2
+    expect(kept.readChanged(scratch)).toEqual(['guard 0', 'dependent 1', 'other guard 0']); // …until maxSkipped readings without it
+    expect(kept.readChanged(scratch)).toBeUndefined();
+    writeFileSync(g, 'guard 1'); // a guard moves: the dependent is read now…
+    writeFileSync(d, 'dependent 2');
+    expect(kept.readChanged(scratch)).toEqual(['guard 1', 'dependent 2', 'other guard 0']);
+    writeFileSync(d, 'dependent 3'); // …and at the next reading too (moved after this one's read)
+    expect(kept.readChanged(scratch)).toEqual(['guard 1', 'dependent 3', 'other guard 0']);
+    writeFileSync(d, 'dependent 4'); // two readings without a guard change: skipped again
+    expect(kept.readChanged(scratch)).toBeUndefined();
+    writeFileSync(h, 'other guard 1'); // the other guard moves
+    expect(kept.readChanged(scratch)).toEqual(['guard 1', 'dependent 4', 'other guard 1']);
+    writeFileSync(d, 'dependent 5');
+    expect(kept.read(scratch)).toEqual(['guard 1', 'dependent 5', 'other guard 1']); // read(): everything, always
+    kept.close();
+    // through NetnsFiles: its kept namespaces' files take the option
+    const r = new NetnsFiles([g, d, h], { setns: () => 0, dependent: { index: 1, on: [0], maxSkipped: 1 } });
+    const ns = join(dir, 'ns');
+    writeFileSync(ns, '');
+    expect(r.readChanged(ns)).toEqual(['guard 1', 'dependent 5', 'other guard 1']); // entered: all read
+    expect(r.readChanged(ns)).toBeUndefined(); // the reading after the first: all read again, nothing moved
+    writeFileSync(d, 'dependent 6');
+    expect(r.readChanged(ns)).toBeUndefined();
+    expect(r.readChanged(ns)).toEqual(['guard 1', 'dependent 6', 'other guard 1']);
+    r.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('NetnsFiles.readChanged: texts when the namespace is entered (first, or afresh after it changed under its path), undefined while its kept files read the same bytes', () => {
@@ -473,6 +512,34 @@ describe('PodNetstack', () => {
     const c = s.collect()[0]!.series;
     expect(c[0]!.attributes).not.toBe(a[0]!.attributes);
     expect(c[0]!.attributes).toMatchObject({ 'fovea.workload.name': 'web2' });
+  });
+
+  it('an unchanged reading (the same counters object) gives the last series again; a changed one or a replaced pod, new series with the new values', () => {
+    const web = pod('web-1', '10.0.0.10');
+    const db = pod('db-1', '10.0.0.11');
+    const readings = new Map<string, NetstackCounter[]>([['/ns/web', counters(3)], ['/ns/db', counters(7)]]);
+    let pods = [{ pod: web, netns: '/ns/web' }, { pod: db, netns: '/ns/db' }];
+    const s = new PodNetstack({ reader: { readNetns: (p) => readings.get(p)!, keepOnly: () => undefined }, pods: () => pods, logger: pino({ level: 'silent' }) });
+    const values = (series: readonly { attributes: Attributes; value: number }[]) => series.map((x) => [x.attributes['k8s.pod.name'], x.attributes[ATTR.counterName], x.value]);
+    const a = s.collect()[0]!.series;
+    expect(values(a)).toEqual([['web-1', 'Udp.NoPorts', 3], ['web-1', 'Tcp.AttemptFails', 4], ['db-1', 'Udp.NoPorts', 7], ['db-1', 'Tcp.AttemptFails', 8]]);
+    const b = s.collect()[0]!.series;
+    b.forEach((x, i) => expect(x).toBe(a[i]));
+    // web's counters moved (the reader gives a new object): its series carry the new values, db's stay
+    readings.set('/ns/web', counters(10));
+    const c = s.collect()[0]!.series;
+    expect(values(c)).toEqual([['web-1', 'Udp.NoPorts', 10], ['web-1', 'Tcp.AttemptFails', 11], ['db-1', 'Udp.NoPorts', 7], ['db-1', 'Tcp.AttemptFails', 8]]);
+    expect(c[0]!.attributes).toBe(a[0]!.attributes);
+    expect(c[2]).toBe(a[2]);
+    // db replaced by identity (same counters object): series rebuilt from the new PodInfo
+    const db2 = { ...db, name: 'db-2' };
+    pods = [{ pod: web, netns: '/ns/web' }, { pod: db2, netns: '/ns/db' }];
+    expect(values(s.collect()[0]!.series)).toEqual([['web-1', 'Udp.NoPorts', 10], ['web-1', 'Tcp.AttemptFails', 11], ['db-2', 'Udp.NoPorts', 7], ['db-2', 'Tcp.AttemptFails', 8]]);
+    // a pod gone for one collection and back: built afresh, right values
+    pods = [{ pod: web, netns: '/ns/web' }];
+    s.collect();
+    pods = [{ pod: web, netns: '/ns/web' }, { pod: db2, netns: '/ns/db' }];
+    expect(values(s.collect()[0]!.series).slice(2)).toEqual([['db-2', 'Udp.NoPorts', 7], ['db-2', 'Tcp.AttemptFails', 8]]);
   });
 
   it('a lost namespace (NetnsRestoreError) is rethrown at once: no other pod is read', () => {

@@ -1,0 +1,58 @@
+/**
+ * The OTLP encoders' cache of whole string KeyValues (src/export/otlp-protobuf.ts) under churn: a
+ * cluster whose pods come and go sends ever new names under the same keys. The cache must keep
+ * caching new names (the old one stopped at 1,024 values per key and kept the first names for the
+ * agent's life), forget names no longer used, keep those in use, stay bounded — and the bytes must
+ * stay upstream's all along.
+ */
+import { ValueType } from '@opentelemetry/api';
+import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationTemporality, DataPointType, InstrumentType, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { describe, expect, it } from 'vitest';
+import { encodeMetricsExportRequest } from '../../src/export/metric-encoder.js';
+import { cachedValueCount, isKeyValueCached, KV_PER_KEY } from '../../src/export/otlp-protobuf.js';
+
+const resource = resourceFromAttributes({ 'service.name': 'fovea' });
+const KEY = 'test.churn.pod.name';
+
+/** One export: the pods alive now, each one series; half the sets frozen, as the agent's sources keep theirs. */
+function exportOf(pods: readonly string[], at: number): ResourceMetrics {
+  return {
+    resource,
+    scopeMetrics: [{
+      scope: { name: 'fovea', version: '0.1.0' },
+      metrics: [{
+        descriptor: { name: 'fovea.pod.netstack.counter', description: '', unit: '', valueType: ValueType.DOUBLE, type: InstrumentType.COUNTER },
+        dataPointType: DataPointType.SUM, aggregationTemporality: AggregationTemporality.CUMULATIVE, isMonotonic: true,
+        dataPoints: pods.map((p, i) => {
+          const attributes = { [KEY]: p, 'k8s.namespace.name': 'default', n: i };
+          return { startTime: [at, 0], endTime: [at + 10, 5], attributes: i % 2 ? Object.freeze(attributes) : attributes, value: i * 1.5 };
+        }),
+      }],
+    }],
+  } as unknown as ResourceMetrics;
+}
+
+describe('the KeyValue cache under pod churn', () => {
+  it('keeps caching new names, forgets gone ones, keeps live ones, bounded, bytes as upstream', () => {
+    const live = ['always-there-0', 'always-there-1'];
+    let next = 0;
+    let alive: string[] = [];
+    // 50 pods alive, 5 replaced per export, 1,000 exports: 5,000 names, far more than one generation holds
+    for (let e = 0; e < 1000; e++) {
+      while (alive.length < 50) alive.push(`pod-${next++}`);
+      const rm = exportOf([...live, ...alive], 1_700_000_000 + e * 10);
+      const ours = Buffer.from(encodeMetricsExportRequest(rm));
+      const theirs = Buffer.from(ProtobufMetricsSerializer.serializeRequest(rm)!);
+      if (!ours.equals(theirs)) throw new Error(`export ${e}: ${ours.length} bytes vs upstream ${theirs.length}`);
+      // every name sent is cached, the newest included
+      for (const p of [...live, ...alive]) expect(isKeyValueCached(KEY, p), `export ${e}: ${p}`).toBe(true);
+      expect(cachedValueCount(KEY)).toBeLessThanOrEqual(2 * KV_PER_KEY);
+      alive = alive.slice(5);
+    }
+    expect(next).toBeGreaterThan(4 * KV_PER_KEY);
+    // the first names, gone for thousands of exports, are forgotten
+    for (let i = 0; i < 100; i++) expect(isKeyValueCached(KEY, `pod-${i}`)).toBe(false);
+  });
+});
