@@ -18,22 +18,12 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KernelSymbols } from '../../src/events/kallsyms.js';
 import { BpfSymbolizer, SYMBOL_BATCH } from '../../src/kernel/symbolize.js';
+import { prng } from '../helpers/prng.js';
 import { describeRoot } from '../helpers/root.js';
 
 const OBJECT = 'bpf/build/symbol.bpf.o';
 const [major = 0, minor = 0] = release().split(/[.-]/).map(Number);
 const hasSnprintf = major > 5 || (major === 5 && minor >= 13);
-
-/** xorshift32: the same addresses on every run */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 interface TextSymbol { addr: bigint; name: string; module: string | undefined; size: bigint }
 
