@@ -9,7 +9,8 @@
 // Node flags (default the image's, src/runtime.ts), e.g. '--max-semi-space-size=64 --trace-gc' with
 // OUT=<file> (the agent's stdout, otherwise discarded); PROFILE=<file.cpuprofile>: FOVEA_CPU_PROFILE (the
 // profiler's sampling costs ~3 % of a core itself: read such a run for shares, not for its CPU figure);
-// ALLOC=<file.heapprofile>: FOVEA_ALLOC_PROFILE (what the agent allocates, garbage included).
+// ALLOC=<file.heapprofile>: FOVEA_ALLOC_PROFILE (what the agent allocates, garbage included); PROMOTED=<file.heapprofile>:
+// FOVEA_PROMOTED_PROFILE (what it allocated that outlived a scavenge: what fills the old generation).
 import { spawn, spawnSync } from 'node:child_process';
 import { openSync, readFileSync, readdirSync } from 'node:fs';
 import { Lab } from '../../dist/src/lab/lab.js';
@@ -22,7 +23,8 @@ const rx = await OtlpReceiver.start({});
 const nodeFlags = process.env.NODE_FLAGS !== undefined ? process.env.NODE_FLAGS.split(' ').filter(Boolean) : ['--max-semi-space-size=64'];
 const agent = spawn(process.execPath, [...nodeFlags, new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
   '--interfaces', `fv${name}-*`, ...(process.env.NODE_LEVEL ? [] : ['--netns', `fovea-${name}-*`]), '--export-interval', '10s', '--log-level', 'info', ...extra],
-  { env: { ...process.env, ...(process.env.PROFILE ? { FOVEA_CPU_PROFILE: process.env.PROFILE } : {}), ...(process.env.ALLOC ? { FOVEA_ALLOC_PROFILE: process.env.ALLOC } : {}) }, stdio: ['ignore', process.env.OUT ? openSync(process.env.OUT, 'w') : 'ignore', 'inherit'] });
+  { env: { ...process.env, ...(process.env.PROFILE ? { FOVEA_CPU_PROFILE: process.env.PROFILE } : {}), ...(process.env.ALLOC ? { FOVEA_ALLOC_PROFILE: process.env.ALLOC } : {}),
+    ...(process.env.PROMOTED ? { FOVEA_PROMOTED_PROFILE: process.env.PROMOTED } : {}) }, stdio: ['ignore', process.env.OUT ? openSync(process.env.OUT, 'w') : 'ignore', 'inherit'] });
 const HZ = 100;
 /** per thread: name, cpu ticks, voluntary and involuntary switches */
 const threads = () => {

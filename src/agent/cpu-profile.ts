@@ -42,15 +42,18 @@ export async function startCpuProfile(file: string, logger: Logger, samplingInte
  * `samplingIntervalBytes` allocated on average, keeping the samples of objects the GC already freed —
  * the garbage an idle agent makes is what its collections cost. Started once the probes are loaded,
  * written (Chrome DevTools `.heapprofile` JSON, sizes per allocating function) when the agent stops.
+ * `kept` 'promoted' (FOVEA_PROMOTED_PROFILE=<file>) drops the samples of objects a scavenge freed and
+ * keeps those a full collection freed: what outlived the young generation and filled the old one,
+ * which is what brings on the full collections (and their concurrent marking) of an idle agent.
  */
-export async function startAllocationProfile(file: string, logger: Logger, samplingIntervalBytes = 16_384): Promise<CpuProfile> {
+export async function startAllocationProfile(file: string, logger: Logger, kept: 'all' | 'promoted', samplingIntervalBytes = 16_384): Promise<CpuProfile> {
   const session = new Session();
   session.connect();
   await post(session, 'HeapProfiler.enable');
   await post(session, 'HeapProfiler.startSampling', {
-    samplingInterval: samplingIntervalBytes, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true,
+    samplingInterval: samplingIntervalBytes, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: kept === 'all',
   });
-  logger.info({ file, samplingIntervalBytes }, 'allocation profile started (FOVEA_ALLOC_PROFILE)');
+  logger.info({ file, samplingIntervalBytes, kept }, kept === 'all' ? 'allocation profile started (FOVEA_ALLOC_PROFILE)' : 'promoted-allocation profile started (FOVEA_PROMOTED_PROFILE)');
   return {
     async stop() {
       const { profile } = await post<{ profile: unknown }>(session, 'HeapProfiler.stopSampling');

@@ -1,7 +1,7 @@
 /** `fovea agent`: runs the node agent until SIGTERM/SIGINT. */
 import { startAllocationProfile, startCpuProfile, writeHeapFigures } from '../agent/cpu-profile.js';
 import { agentFlagsHelp } from '../config/index.js';
-import { ALLOC_PROFILE_ENV, CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV, MEMORY_REPORT_ENV } from '../config/settings.js';
+import { ALLOC_PROFILE_ENV, CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV, MEMORY_REPORT_ENV, PROMOTED_PROFILE_ENV } from '../config/settings.js';
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
 import { fixMallocThresholds } from '../agent/memory.js';
@@ -131,7 +131,9 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const profileFile = io.env[CPU_PROFILE_ENV];
   const profile = profileFile ? await startCpuProfile(profileFile, logger) : undefined;
   const allocFile = io.env[ALLOC_PROFILE_ENV];
-  const allocations = allocFile ? await startAllocationProfile(allocFile, logger) : undefined;
+  const promotedFile = io.env[PROMOTED_PROFILE_ENV];
+  const allocations = allocFile ? await startAllocationProfile(allocFile, logger, 'all')
+    : promotedFile ? await startAllocationProfile(promotedFile, logger, 'promoted') : undefined;
   // started after start-up, whose own scavenges (BPF objects, the first discovery) are no storm
   const stopWatchingScavenges = releaseYoungGenerationUnderPressure(logger);
   const code = await waitForSignal(agent, config.shutdownTimeoutMs, logger);

@@ -85,6 +85,8 @@ export const CPU_PROFILE_ENV = 'FOVEA_CPU_PROFILE';
 export const HEAP_SNAPSHOT_ENV = 'FOVEA_HEAP_SNAPSHOT';
 /** Writes a sampling profile of what the agent allocates, garbage included, when it stops (src/agent/cpu-profile.ts). Not a setting. */
 export const ALLOC_PROFILE_ENV = 'FOVEA_ALLOC_PROFILE';
+/** Writes a sampling profile of what the agent allocated that outlived a scavenge (promoted), when it stops (src/agent/cpu-profile.ts). Not a setting. */
+export const PROMOTED_PROFILE_ENV = 'FOVEA_PROMOTED_PROFILE';
 /** On SIGUSR2, writes the agent's memory after a full collection to this file (src/agent/memory-report.ts). Not a setting. */
 export const MEMORY_REPORT_ENV = 'FOVEA_MEMORY_REPORT';
 
@@ -94,6 +96,7 @@ export const KNOWN_ENV: readonly string[] = [
   CPU_PROFILE_ENV,
   HEAP_SNAPSHOT_ENV,
   ALLOC_PROFILE_ENV,
+  PROMOTED_PROFILE_ENV,
   MEMORY_REPORT_ENV,
   ...SETTINGS.flatMap((s) => s.env ?? []).filter((e) => e.startsWith('FOVEA_')),
 ];
