@@ -302,8 +302,8 @@ export class Agent {
     const dnsOn = tap?.eventsEnabled === true;
     if (!dropsOn && !flowsOn && !tcpOn && !dnsOn) return;
     if (dnsOn) this.dnsEvents = new DnsEventSource({ tap, identity, node });
-    // used from the first drop event on (the kernel's symboliser program, or /proc/kallsyms read
-    // where it does not load: a few MB, not taken at start)
+    // names drop sites: the kernel's symboliser program, loaded now (src/events/kallsyms.ts prepare),
+    // or /proc/kallsyms read from the first drop event on where it does not load (a few MB, not taken at start)
     const symbols = dropsOn && cfg.drops.symbolize
       ? new KernelSymbols({
         bpfObject: join(this.opts.bpfObjectDir, SYMBOL_OBJECT),
@@ -311,6 +311,7 @@ export class Agent {
         onFileFallback: (reason) => this.log.info({ reason }, 'drop sites named from /proc/kallsyms: the kernel does not run the symboliser program'),
       })
       : undefined;
+    symbols?.prepare();
     this.symbols = symbols;
     const events = new EventPipeline({
       logger: this.opts.logger,

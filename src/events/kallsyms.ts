@@ -187,6 +187,15 @@ export class KernelSymbols {
     return this.bpf === undefined ? undefined : this.bpf === null ? 'file' : 'bpf';
   }
 
+  /**
+   * Loads the kernel's symboliser now rather than at the first drop: at start, where its load (a few
+   * ms) is not paid inside an idle window and no profiler's SIGPROF can interrupt the verifier (its
+   * EAGAIN would leave the agent on the file for good). Where it does not load, the file is used.
+   */
+  prepare(): void {
+    this.symbolizer();
+  }
+
   /** Frees the symboliser program (the file needs nothing freed). */
   close(): void {
     this.bpf?.close();

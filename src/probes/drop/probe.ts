@@ -202,6 +202,7 @@ export class DropProbe implements Probe {
         onUnavailable: (why) => log.warn({ reason: why }, 'drop counters will name the freeing kernel address in hex, not its function'),
         onFileFallback: (why) => log.info({ reason: why }, 'freeing functions named from /proc/kallsyms: the kernel does not run the symboliser program'),
       });
+      this.symbols.prepare();
       if (!kernelReasons) {
         log.warn('this kernel gives no drop reasons (skb:kfree_skb without a reason: kernel < 5.17): drops are counted '
           + `by the kernel function that freed the packet, with ${ATTR.dropReason}=${this.reasons.name(DROP_REASON_NONE_GIVEN)}`);
