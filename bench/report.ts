@@ -642,26 +642,37 @@ function partH(h: DnsStormResult): string {
 }
 
 function partI(p: IdleCostResult): string {
+  const drops = (d: { dropEvents?: number; newDropSites?: readonly string[] }): string => `${d.dropEvents ?? 'n/a'}${d.newDropSites?.length ? ` (new: ${d.newDropSites.join(', ')})` : ''}`;
+  const steadyOn = p.steadyCpu !== undefined;
   const rows = p.windows.map((w) => [String(w.round), w.mode === 'pod' ? 'pod mode' : 'node level', String(w.attached), f(w.window.wallSeconds, 1),
-    f(w.window.pctOfOneCore, 3), mb(w.window.rssMax), mb(w.window.hwmEnd), f(w.window.machineBusyPct, 1),
-    `${w.dropEvents ?? 'n/a'}${w.newDropSites?.length ? ` (new: ${w.newDropSites.join(', ')})` : ''}`]);
+    f(w.window.pctOfOneCore, 3), ...(steadyOn ? [w.steady ? f(w.steady.window.pctOfOneCore, 3) : 'n/a'] : []),
+    mb(Math.max(w.window.rssMax, w.steady?.window.rssMax ?? 0)), mb((w.steady ?? w).window.hwmEnd), f(w.window.machineBusyPct, 1),
+    drops(w), ...(steadyOn ? [w.steady ? drops(w.steady) : 'n/a'] : [])]);
   return [
     '## (i) idle cost in pod mode with many pods',
     '',
     `Lab \`${p.lab}\`: ${p.settings.pods} pods (named network namespaces behind host-side veths). ${p.settings.rounds} round(s); in each, the agent in pod mode and at node level, ` +
     `one after the other (order flipped every round), export interval ${p.settings.exportIntervalMs / 1000} s; after it attached to every veth, ${p.settings.settleSeconds} s to settle, ` +
-    `then CPU (utime+stime of all threads ÷ wall) over ${p.settings.windowSeconds} s with no traffic, and VmHWM (peak RSS since start) at the window's end.`,
+    `then CPU (utime+stime of all threads ÷ wall) over ${p.settings.windowSeconds} s with no traffic` +
+    (steadyOn ? ` (the first minute), and again over ${p.settings.windowSeconds} s from ${p.settings.steadyStartSeconds} s after it attached (steady state: ` +
+      'V8 compiles the code an export runs once per interval only after minutes of exports; the targets are judged on this window)' : '') +
+    ', and VmHWM (peak RSS since start) at the end.',
     '',
     `Pod mode: \`${p.commands.pod}\`. Node level: \`${p.commands.node}\`.`,
     '',
-    table(['round', 'mode', 'veths attached', 'wall s', 'agent CPU (% of one core)', 'VmRSS max (MB)', 'VmHWM (MB)', 'machine busy (%)', 'host drop events in the window (drop sites new to the agent)'], rows),
+    table(['round', 'mode', 'veths attached', 'wall s', steadyOn ? 'agent CPU, first minute (% of one core)' : 'agent CPU (% of one core)',
+      ...(steadyOn ? ['agent CPU, steady state (% of one core)'] : []), 'VmRSS max (MB)', 'VmHWM (MB)', 'machine busy (%)',
+      steadyOn ? 'host drop events in the first minute (drop sites new to the agent)' : 'host drop events in the window (drop sites new to the agent)',
+      ...(steadyOn ? ['host drop events in the steady-state window'] : [])], rows),
     '',
     'The drop probe sees the whole host: its background drops are events, and a drop location new to the agent is named then ' +
     '(by the kernel, `%pS` through bpf/symbol.bpf.c, on 5.13+: well under a millisecond; before 5.13 /proc/kallsyms read up to its name, ~30–70 ms of CPU, ' +
     'the agent\'s first one also loading the file\'s addresses) — one-off work of a fresh agent that lands in a window or not ' +
     '([benchmark.md](../../docs/benchmark.md#what-lands-in-some-idle-windows-and-not-in-others-2026-12-03)).',
     '',
-    `Pod mode **${ci(p.cpu.pod, 3, '% of a core')}**, node level **${ci(p.cpu.node, 3, '% of a core')}** (mean ± 95% CI half-width). ` +
+    (p.steadyCpu ? `Steady state: pod mode **${ci(p.steadyCpu.pod, 3, '% of a core')}**, node level **${ci(p.steadyCpu.node, 3, '% of a core')}**; first minute: ` +
+      `pod mode ${ci(p.cpu.pod, 3, '% of a core')}, node level ${ci(p.cpu.node, 3, '% of a core')} (mean ± 95% CI half-width). `
+      : `Pod mode **${ci(p.cpu.pod, 3, '% of a core')}**, node level **${ci(p.cpu.node, 3, '% of a core')}** (mean ± 95% CI half-width). `) +
     `VmHWM largest: pod mode ${mb(p.hwmMax.pod)} MB, node level ${mb(p.hwmMax.node)} MB; Node's own floor (an empty process with the agent's V8 flags) ${mb(p.nodeFloorHwm)} MB, ` +
     `so the agent's own share is ${mb(p.hwmMax.pod - p.nodeFloorHwm)} MB in pod mode.`,
   ].join('\n');

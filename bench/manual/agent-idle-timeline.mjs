@@ -137,7 +137,8 @@ try {
       for (const l of ls) console.log(`           ${l}`);
     }
     const tail = (from) => { const xs = rows.filter((r) => r.s > from); return xs.reduce((s, r) => s + r.main + r.other, 0) / xs.length / 10; };
-    console.log(`agent ${a}: mean CPU after 30 s ${tail(30).toFixed(3)} %, after 60 s ${tail(60).toFixed(3)} %, after 90 s ${tail(90).toFixed(3)} % of a core`);
+    const win = (from, to) => { const xs = rows.filter((r) => r.s > from && r.s <= to); return xs.length ? (xs.reduce((s, r) => s + r.main + r.other, 0) / xs.length / 10).toFixed(3) : '-'; };
+    console.log(`agent ${a}: mean CPU after 30 s ${tail(30).toFixed(3)} %, after 60 s ${tail(60).toFixed(3)} %, after 90 s ${tail(90).toFixed(3)} % of a core; by 60 s window from 15 s: ${[15, 75, 135, 195, 255, 315].filter((f) => f < secs).map((f) => `${f}–${f + 60} s ${win(f, f + 60)}`).join(', ')}`);
     console.log(`hot seconds (≥ ${hot} ms) after 30 s: ${rows.filter((r) => r.s > 30 && r.main + r.other >= hot).map((r) => `${r.s}:${(r.main + r.other).toFixed(0)}`).join(' ')}`);
   }
 } finally {
