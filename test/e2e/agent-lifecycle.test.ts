@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Lab, DENY_PORT } from '../../src/lab/lab.js';
@@ -31,6 +31,10 @@ function lastExportAttrs(rx: OtlpReceiver, metric: string): Array<Record<string,
   return out;
 }
 
+/** the drop-site symboliser, loaded at start with drop events (on by default) where bpf_snprintf exists (5.13+) */
+const [major = 0, minor = 0] = release().split(/[.-]/).map(Number);
+const SYMBOLIZER = major > 5 || (major === 5 && minor >= 13) ? ['symbolize'] : [];
+
 describeRoot('agent lifecycle', 'loads eBPF programs and builds network namespaces', () => {
   let lab: Lab;
   beforeAll(async () => {
@@ -46,7 +50,7 @@ describeRoot('agent lifecycle', 'loads eBPF programs and builds network namespac
     // a long interval: only the final export on shutdown can carry the drops below
     const agent = AgentProcess.start(['--endpoint', rx.endpoint, '--interfaces', 'fvlife-*', '--export-interval', '60s']);
     await agent.waitStarted();
-    expect(loadedFoveaPrograms().sort()).toEqual(['drop_tp_btf', 'traffic_egress', 'traffic_ingress']);
+    expect(loadedFoveaPrograms().sort()).toEqual(['drop_tp_btf', ...SYMBOLIZER, 'traffic_egress', 'traffic_ingress']);
     const nft0 = await nftRuleCounters(lab.nftTable);
     await sendUdp(lab, 0, lab.pod(1).ip, DENY_PORT, 250);
     const nft1 = await nftRuleCounters(lab.nftTable);
@@ -177,7 +181,7 @@ describeRoot('agent lifecycle', 'loads eBPF programs and builds network namespac
     const agent = AgentProcess.start(['--endpoint', rx.endpoint, '--no-traffic', '--drop-hook', 'raw_tp', '--export-interval', '300ms']);
     try {
       await agent.waitStarted();
-      expect(loadedFoveaPrograms()).toEqual(['drop_raw_tp']);
+      expect(loadedFoveaPrograms().sort()).toEqual(['drop_raw_tp', ...SYMBOLIZER]);
       await rx.waitFor((r) => r.requestCount >= 1, 5_000);
       const base = rx.latest('fovea.network.drop.packets', NF_UDP) ?? 0;
       const nft0 = await nftRuleCounters(lab.nftTable);

@@ -1,7 +1,8 @@
 /** What Fovea left in the kernel: loaded programs by name, tc filters on an interface. */
 import { execFileSync } from 'node:child_process';
 
-const FOVEA_PROGRAMS = new Set(['drop_tp_btf', 'drop_raw_tp', 'traffic_ingress', 'traffic_egress']);
+// symbolize: the drop-site symboliser (bpf/symbol.bpf.c), loaded at start where drop events are on (5.13+)
+const FOVEA_PROGRAMS = new Set(['drop_tp_btf', 'drop_raw_tp', 'traffic_ingress', 'traffic_egress', 'symbolize']);
 
 /** Fovea's programs currently loaded in the kernel (any process). */
 export function loadedFoveaPrograms(): string[] {
