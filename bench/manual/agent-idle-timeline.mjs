@@ -123,6 +123,8 @@ try {
       records = rx.logRecords().length;
       rows.push({ s, main, other, by, n });
     }
+    const status = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
+    const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
     agent.kill('SIGTERM');
     monitor.kill('SIGTERM');
     await new Promise((r) => agent.on('exit', r));
@@ -139,6 +141,7 @@ try {
     const tail = (from) => { const xs = rows.filter((r) => r.s > from); return xs.reduce((s, r) => s + r.main + r.other, 0) / xs.length / 10; };
     const win = (from, to) => { const xs = rows.filter((r) => r.s > from && r.s <= to); return xs.length ? (xs.reduce((s, r) => s + r.main + r.other, 0) / xs.length / 10).toFixed(3) : '-'; };
     console.log(`agent ${a}: mean CPU after 30 s ${tail(30).toFixed(3)} %, after 60 s ${tail(60).toFixed(3)} %, after 90 s ${tail(90).toFixed(3)} % of a core; by 60 s window from 15 s: ${[15, 75, 135, 195, 255, 315].filter((f) => f < secs).map((f) => `${f}–${f + 60} s ${win(f, f + 60)}`).join(', ')}`);
+    console.log(`agent ${a}: at the end VmHWM ${(kb('VmHWM') / 1024).toFixed(1)} MiB, VmRSS ${(kb('VmRSS') / 1024).toFixed(1)} MiB`);
     console.log(`hot seconds (≥ ${hot} ms) after 30 s: ${rows.filter((r) => r.s > 30 && r.main + r.other >= hot).map((r) => `${r.s}:${(r.main + r.other).toFixed(0)}`).join(' ')}`);
   }
 } finally {
