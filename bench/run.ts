@@ -147,7 +147,7 @@ function settingsFor(quick: boolean): Settings {
       programRounds: quick ? 1 : 2, programSeconds: quick ? 3 : 10,
       settleSeconds: quick ? 1 : 3, exportIntervalMs: EXPORT_INTERVAL_MS, eventRatePerCpu: 100,
     },
-    // BENCH_I='{"rounds":3}' overrides these settings (~7 min a round with the steady-state window at 180 s, ~3 min with
+    // BENCH_I='{"rounds":3}' overrides these settings (~8.5 min a round with the steady-state window at 180 s, ~3 min with
     // "steadyStartSeconds":0; 5 rounds by default: with 3, the 95% CI's t is 4.30 and no idle figure can show a target met)
     i: {
       ...(quick
