@@ -12,8 +12,8 @@
  * it attached to all N veths and settled, its CPU (utime+stime ÷ wall) is measured over a window
  * with no traffic (the first minute), and again over a window of the same length from
  * `steadyStartSeconds` after it attached (steady state: V8 compiles the code an export runs once per
- * interval only after minutes, 0.2–0.35 % of a core in the first minute — docs/benchmark.md), and
- * its VmHWM (peak RSS since start: start-up included) at the end.
+ * interval only after minutes of exports — docs/benchmark.md, "The first minutes"), and its VmHWM
+ * (peak RSS since start: start-up included) at the end of the last window.
  * Node's own floor is measured beside it: the VmHWM of an empty Node process with the agent's V8
  * flags.
  */
@@ -54,6 +54,9 @@ export interface IdleWindow {
   /** the steady-state window (settings.steadyStartSeconds), with its own drop account */
   readonly steady?: { readonly window: CpuWindow; readonly dropEvents: number; readonly newDropSites: readonly string[] };
 }
+
+/** The agent's last window: the steady-state one where measured (its VmHWM covers the agent's whole run). */
+export const lastWindow = (w: IdleWindow): CpuWindow => (w.steady ?? w).window;
 
 /** Drop events with event time in [fromMs, toMs) and the locations among them not seen before fromMs. */
 export function dropsInWindow(records: ReturnType<OtlpReceiver['logRecords']>, fromMs: number, toMs: number): { dropEvents: number; newDropSites: string[] } {
@@ -136,11 +139,10 @@ export async function runIdleCost(lab: Lab, receiver: OtlpReceiver, s: IdleCostS
       const drops = dropsInWindow(receiver.logRecords(), from, to);
       const steadyDrops = steady ? { window: steady.window, ...dropsInWindow(receiver.logRecords(), steady.from, steady.to) } : undefined;
       windows.push({ round: r, mode, attached, window, ...drops, ...(steadyDrops ? { steady: steadyDrops } : {}) });
-      const last = steady?.window ?? window;
       progress(`i: round ${r} ${mode === 'pod' ? 'pod mode ' : 'node level'}: ${attached} veths, ${window.pctOfOneCore.toFixed(3)}% of a core over ${window.wallSeconds.toFixed(0)} s, ` +
         `${drops.dropEvents} drop events (new sites: ${drops.newDropSites.join(', ') || 'none'})` +
         (steadyDrops ? `; steady state ${steadyDrops.window.pctOfOneCore.toFixed(3)}%, ${steadyDrops.dropEvents} drop events (new sites: ${steadyDrops.newDropSites.join(', ') || 'none'})` : '') +
-        `; VmHWM ${(last.hwmEnd / MB).toFixed(1)} MB, VmRSS max ${(Math.max(window.rssMax, last.rssMax) / MB).toFixed(1)} MB, machine ${window.machineBusyPct.toFixed(0)}% busy`);
+        `; VmHWM ${(lastWindow(windows.at(-1)!).hwmEnd / MB).toFixed(1)} MB, VmRSS max ${(Math.max(window.rssMax, steady?.window.rssMax ?? 0) / MB).toFixed(1)} MB, machine ${window.machineBusyPct.toFixed(0)}% busy`);
     }
   }
   const of = (m: IdleMode): IdleWindow[] => windows.filter((w) => w.mode === m);
@@ -149,8 +151,7 @@ export async function runIdleCost(lab: Lab, receiver: OtlpReceiver, s: IdleCostS
   const steadyOf = (m: IdleMode): MeanCi => meanCi(of(m).map((w) => w.steady!.window.pctOfOneCore));
   const steadyCpu = s.steadyStartSeconds > 0 ? { pod: steadyOf('pod'), node: steadyOf('node') } : undefined;
   const judged = steadyCpu ?? cpu;
-  const hwmOf = (w: IdleWindow): number => (w.steady ?? w).window.hwmEnd;
-  const hwmMax = { pod: Math.max(...of('pod').map(hwmOf)), node: Math.max(...of('node').map(hwmOf)) };
+  const hwmMax = { pod: Math.max(...of('pod').map((w) => lastWindow(w).hwmEnd)), node: Math.max(...of('node').map((w) => lastWindow(w).hwmEnd)) };
   const which = steadyCpu
     ? `the steady-state windows (${s.windowSeconds} s from ${s.steadyStartSeconds} s after attach; first minute, from ${s.settleSeconds} s: pod mode ${ciText(cpu.pod)}, node level ${ciText(cpu.node)})`
     : `${s.windowSeconds} s windows from ${s.settleSeconds} s after attach`;

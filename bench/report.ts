@@ -8,7 +8,7 @@ import type { MachineInfo } from './machine.js';
 import type { TcCostResult } from './tc-cost.js';
 import type { ProgramRuns } from './bpf-stats.js';
 import type { TcpCostResult } from './tcp-cost.js';
-import type { IdleCostResult } from './idle-cost.js';
+import { lastWindow, type IdleCostResult } from './idle-cost.js';
 import type { ThroughputResult } from './throughput.js';
 import type { ToggleResult } from './throughput-toggle.js';
 import type { ManyFlowsResult } from './many-flows.js';
@@ -646,7 +646,7 @@ function partI(p: IdleCostResult): string {
   const steadyOn = p.steadyCpu !== undefined;
   const rows = p.windows.map((w) => [String(w.round), w.mode === 'pod' ? 'pod mode' : 'node level', String(w.attached), f(w.window.wallSeconds, 1),
     f(w.window.pctOfOneCore, 3), ...(steadyOn ? [w.steady ? f(w.steady.window.pctOfOneCore, 3) : 'n/a'] : []),
-    mb(Math.max(w.window.rssMax, w.steady?.window.rssMax ?? 0)), mb((w.steady ?? w).window.hwmEnd), f(w.window.machineBusyPct, 1),
+    mb(Math.max(w.window.rssMax, w.steady?.window.rssMax ?? 0)), mb(lastWindow(w).hwmEnd), f(w.window.machineBusyPct, 1),
     drops(w), ...(steadyOn ? [w.steady ? drops(w.steady) : 'n/a'] : [])]);
   return [
     '## (i) idle cost in pod mode with many pods',
