@@ -22,16 +22,57 @@ export const MAX_METRICS_REQUEST_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 const encoded = new WeakMap<ResourceMetrics, Uint8Array>();
 
 /**
- * The request for `rm`, encoded once: the size check and the transport's serializer (and its
- * retries) share the bytes while `rm` lives.
+ * The request for `rm`, encoded once (into `buffer(size)` when given: encodeMetricsExportRequest):
+ * the size check and the transport's serializer (and its retries) share the bytes while `rm` lives.
  */
-export function encodedMetricsRequest(rm: ResourceMetrics): Uint8Array {
+export function encodedMetricsRequest(rm: ResourceMetrics, buffer?: (size: number) => Buffer): Uint8Array {
   let bytes = encoded.get(rm);
   if (!bytes) {
-    bytes = encodeMetricsExportRequest(rm);
+    bytes = encodeMetricsExportRequest(rm, buffer);
     encoded.set(rm, bytes);
   }
   return bytes;
+}
+
+/**
+ * The buffer requests are written into, kept from one export to the next.
+ *
+ * Why: a request is a few hundred KB (348,731 bytes for 50 lab pods) written every export interval.
+ * A new buffer each time outlives the young-generation collections the export itself causes, so V8
+ * promotes it and frees its memory only at the next full collection, minutes of exports later; V8
+ * does not count such ArrayBuffer memory towards starting one (docs/benchmark.md, "Peak memory").
+ * Kept, it is one buffer, however many exports.
+ *
+ * It is lent to one export at a time, from its encoding to its result: the transport and its
+ * retries read the bytes until then. Another export meanwhile, the second and later parts of a
+ * split request, and a request larger than `maxKept` get buffers of their own.
+ */
+export class RequestBuffer {
+  private kept: Buffer | undefined;
+  private holder: ResourceMetrics | undefined;
+
+  constructor(private readonly maxKept: number) {}
+
+  /** `size` bytes for `rm`'s request: the kept buffer (grown if needed) when no one holds it and `size` ≤ maxKept, else a new one */
+  take(size: number, rm: ResourceMetrics): Buffer {
+    if (this.holder !== undefined || size > this.maxKept) return Buffer.allocUnsafe(size);
+    // room for the next exports' small growth (values take more varint bytes, a pod appears)
+    if (!this.kept || this.kept.length < size) this.kept = Buffer.allocUnsafe(Math.min(this.maxKept, Math.ceil(size * 1.125)));
+    this.holder = rm;
+    return this.kept;
+  }
+
+  /** Ends the loan of the export whose requests were `parts` (when one of them holds the buffer): its bytes will be overwritten. */
+  giveBack(parts: readonly ResourceMetrics[]): void {
+    if (this.holder === undefined || !parts.includes(this.holder)) return;
+    encoded.delete(this.holder);
+    this.holder = undefined;
+  }
+
+  /** bytes of the kept buffer (0 before the first export) */
+  get keptBytes(): number {
+    return this.kept?.length ?? 0;
+  }
 }
 
 function pointCount(rm: ResourceMetrics): number {
@@ -73,31 +114,44 @@ export function splitResourceMetrics(rm: ResourceMetrics, maxBytes: number,
   return [...splitResourceMetrics(a, maxBytes, encode), ...splitResourceMetrics(b, maxBytes, encode)];
 }
 
-/** Decorator: every export within `maxBytes` per request (see the file comment). */
+/** Decorator: every export within `maxBytes` per request (see the file comment), written into a kept buffer (RequestBuffer). */
 export class BoundedRequestExporter implements PushMetricExporter {
   /** exports that needed more than one request, and the requests of the last one */
   private splitExports = 0;
   private lastRequests = 1;
+  readonly requestBuffer: RequestBuffer;
 
   constructor(private readonly inner: PushMetricExporter, private readonly maxBytes = MAX_METRICS_REQUEST_BYTES,
-    private readonly encode: (rm: ResourceMetrics) => Uint8Array = encodedMetricsRequest) {}
+    private readonly encode: (rm: ResourceMetrics, buffer?: (size: number) => Buffer) => Uint8Array = encodedMetricsRequest) {
+    this.requestBuffer = new RequestBuffer(maxBytes);
+  }
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    const parts = splitResourceMetrics(metrics, this.maxBytes, this.encode);
+    let parts: ResourceMetrics[];
+    try {
+      parts = splitResourceMetrics(metrics, this.maxBytes, (rm) => this.encode(rm, (size) => this.requestBuffer.take(size, rm)));
+    } catch (err) {
+      this.requestBuffer.giveBack([metrics]);
+      throw err;
+    }
     this.lastRequests = parts.length;
+    const done = (result: ExportResult): void => {
+      this.requestBuffer.giveBack([metrics, ...parts]);
+      resultCallback(result);
+    };
     if (parts.length === 1) {
-      this.inner.export(parts[0]!, resultCallback);
+      this.inner.export(parts[0]!, done);
       return;
     }
     this.splitExports++;
     const next = (i: number): void => {
       if (i === parts.length) {
-        resultCallback({ code: ExportResultCode.SUCCESS });
+        done({ code: ExportResultCode.SUCCESS });
         return;
       }
       this.inner.export(parts[i]!, (result) => {
         if (result.code !== ExportResultCode.SUCCESS) {
-          resultCallback(result); // the rest is not sent: cumulative values, the next export carries them
+          done(result); // the rest is not sent: cumulative values, the next export carries them
           return;
         }
         next(i + 1);

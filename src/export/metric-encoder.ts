@@ -299,8 +299,12 @@ function writeGroup<T>(w: Writer, field: number, head: Buffer, items: readonly T
 
 const writeScopeMetrics = (w: Writer, sm: ScopeMetrics): void => writeGroup(w, 2, encodeScope(sm.scope), sm.metrics, writeMetric, sm.scope.schemaUrl);
 
-/** ExportMetricsServiceRequest with `rm` as its one ResourceMetrics, as ProtobufMetricsSerializer writes it. */
-export function encodeMetricsExportRequest(rm: ResourceMetrics): Uint8Array {
+/**
+ * ExportMetricsServiceRequest with `rm` as its one ResourceMetrics, as ProtobufMetricsSerializer
+ * writes it: into a new buffer, or into the one `buffer(size)` gives (at least `size` bytes; the
+ * request is its first `size`).
+ */
+export function encodeMetricsExportRequest(rm: ResourceMetrics, buffer?: (size: number) => Buffer): Uint8Array {
   sizes.length = 0;
   plans.length = 0;
   sizeAt = 0;
@@ -308,12 +312,12 @@ export function encodeMetricsExportRequest(rm: ResourceMetrics): Uint8Array {
   try {
     const resource = encodeResource(rm.resource);
     const total = lenDelimited(1, measureGroup(resource, rm.scopeMetrics, measureScopeMetrics, rm.resource.schemaUrl));
-    const w = new Writer(total);
+    const w = new Writer(total, buffer?.(total));
     writeGroup(w, 1, resource, rm.scopeMetrics, writeScopeMetrics, rm.resource.schemaUrl);
     if (w.pos !== total || sizeAt !== sizes.length || planAt !== plans.length) {
       throw new Error(`metric encoder: wrote ${w.pos} bytes, planned ${total}`);
     }
-    return w.buf;
+    return w.buf.length === total ? w.buf : w.buf.subarray(0, total);
   } finally {
     // the plans hold the last export's attribute values: let them go
     sizes.length = 0;

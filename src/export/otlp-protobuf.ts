@@ -40,8 +40,9 @@ export class Writer {
   buf: Buffer;
   pos = 0;
 
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  /** `size` bytes to write, into `into` (which must hold at least that many) or a new buffer */
+  constructor(size: number, into?: Buffer) {
+    this.buf = into ?? Buffer.allocUnsafe(size);
   }
 
   varint(v: number): void {

@@ -95,6 +95,66 @@ describe('metrics requests within a size bound', () => {
     for (const p of parts) expect(points(p)).toHaveLength(1);
   });
 
+  /** Takes what the transport would send (the serializer's bytes, copied at export) and answers when told. */
+  class HeldExporter extends Recorder {
+    readonly bytes: Buffer[] = [];
+    readonly views: Uint8Array[] = [];
+    readonly answers: Array<(r: ExportResult) => void> = [];
+    override export(rm: ResourceMetrics, cb: (r: ExportResult) => void): void {
+      this.sent.push(rm);
+      const v = encodedMetricsRequest(rm);
+      this.views.push(v);
+      this.bytes.push(Buffer.from(v));
+      this.answers.push(cb);
+    }
+  }
+
+  it('requests are written into one kept buffer, lent to one export at a time from encoding to result', () => {
+    const inner = new HeldExporter();
+    const e = new BoundedRequestExporter(inner);
+    const [a, b, c, d] = [fixture(), fixture(), fixture(), fixture()];
+    const results: ExportResult[] = [];
+    e.export(a, (r) => results.push(r));
+    const kept = inner.views[0]!.buffer;
+    expect(e.requestBuffer.keptBytes).toBeGreaterThanOrEqual(whole);
+    // a second export while the first is out: a buffer of its own, the first one's bytes untouched
+    e.export(b, (r) => results.push(r));
+    expect(inner.views[1]!.buffer).not.toBe(kept);
+    // its result does not end the first export's loan
+    inner.answers[1]!({ code: ExportResultCode.SUCCESS });
+    e.export(c, (r) => results.push(r));
+    expect(inner.views[2]!.buffer).not.toBe(kept);
+    expect(Buffer.from(inner.views[0]!).equals(inner.bytes[0]!)).toBe(true);
+    // the first export's result (here a failure) gives the buffer back: the next export is written into it
+    inner.answers[0]!({ code: ExportResultCode.FAILED, error: new Error('refused') });
+    e.export(d, (r) => results.push(r));
+    expect(inner.views[3]!.buffer).toBe(kept);
+    expect(results.map((r) => r.code)).toEqual([ExportResultCode.SUCCESS, ExportResultCode.FAILED]);
+    // every request is what a new buffer would have held
+    const expected = encodeMetricsExportRequest(fixture());
+    for (const sent of inner.bytes) expect(sent.equals(Buffer.from(expected))).toBe(true);
+    // a given-back request's bytes are not served again from the reused buffer
+    expect(Buffer.from(encodedMetricsRequest(a)).equals(Buffer.from(expected))).toBe(true);
+    expect(encodedMetricsRequest(a).buffer).not.toBe(kept);
+  });
+
+  it('a split export: one part in the kept buffer, every part sent as encoded', () => {
+    const inner = new HeldExporter();
+    const e = new BoundedRequestExporter(inner, 100_000);
+    e.export(rm, () => undefined);
+    // the parts go one after the other: answer each to send the next
+    for (let i = 0; i < inner.answers.length; i++) inner.answers[i]!({ code: ExportResultCode.SUCCESS });
+    const parts = splitResourceMetrics(rm, 100_000, (p) => encodeMetricsExportRequest(p));
+    expect(inner.bytes).toHaveLength(parts.length);
+    parts.forEach((p, i) => expect(inner.bytes[i]!.equals(Buffer.from(encodeMetricsExportRequest(p)))).toBe(true));
+    expect(e.requestBuffer.keptBytes).toBeGreaterThan(0);
+    expect(e.requestBuffer.keptBytes).toBeLessThanOrEqual(100_000);
+    // the export over, the next one (a part-sized request) is written where exactly one of the parts was
+    const [small] = splitResourceMetrics(fixture(), 100_000, (p) => encodeMetricsExportRequest(p));
+    e.export(small!, () => undefined);
+    expect(inner.views.slice(0, parts.length).filter((v) => v.buffer === inner.views.at(-1)!.buffer)).toHaveLength(1);
+  });
+
   it('the transport serializes the bytes the size check encoded', () => {
     const fresh = fixture();
     expect(encodedMetricsRequest(fresh)).toBe(encodedMetricsRequest(fresh));
