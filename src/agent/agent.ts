@@ -61,7 +61,10 @@ export interface AgentOptions {
     readonly discover: () => Promise<DiscoveryResult>;
     readonly standalone?: { readonly identity: StaticIdentity; readonly netns: readonly string[] };
   };
-  /** Where drop and flow events go (OTLP log exporter, observe server); the agent closes them at stop. */
+  /**
+   * Where drop and flow events go (OTLP log exporter, observe server); the agent closes them at
+   * stop. Or given to start(), when they are created after loadProbes().
+   */
   readonly eventOutputs?: readonly EventOutput[];
   /**
    * Called after a fatal error is logged (NetnsRestoreError: this thread could not return to the
@@ -124,6 +127,8 @@ export class Agent {
   private finalSnapshot: Map<string, MetricFamily[]> | undefined;
   private stopping: Promise<void> | undefined;
   private started = false;
+  private probesLoaded = false;
+  private eventOutputs: readonly EventOutput[];
   private readonly log: Logger;
   private podNetwork: PodNetwork | undefined;
   private podMetrics: PodMetrics | undefined;
@@ -141,6 +146,7 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger.child({ component: 'agent' });
+    this.eventOutputs = opts.eventOutputs ?? [];
     this.readLog = new RateLimitedLog(this.log);
     this.producer = new SeriesProducer({
       scope: { name: METER_NAME, version: opts.version },
@@ -156,10 +162,14 @@ export class Agent {
     });
   }
 
-  /** Loads and attaches the enabled probes; starts exporting. Throws when no probe could start. */
-  start(): void {
-    if (this.started) throw new Error('agent already started');
-    this.started = true;
+  /**
+   * Loads and attaches the enabled probes (their BPF objects). Throws when no probe could start.
+   * start() does it when it was not done before; `fovea agent` does it first, before it loads the
+   * export modules (src/commands/agent.ts).
+   */
+  loadProbes(): void {
+    if (this.probesLoaded) throw new Error('probes already loaded');
+    this.probesLoaded = true;
     routeLibbpfLog(this.opts.logger);
     const { config } = this.opts;
     const pods = this.opts.pods;
@@ -193,6 +203,19 @@ export class Agent {
       const why = [...this.failed].map(([n, m]) => `${n}: ${m}`).join('; ') || 'every probe is disabled';
       throw new AgentStartError(`no probe could start (${why}). Run \`fovea doctor\` to see what this host supports.`);
     }
+  }
+
+  /**
+   * Loads the probes (unless loadProbes() did), starts pod attribution, events and exporting.
+   * Throws when no probe could start. `eventOutputs`: the event outputs, when not given at construction.
+   */
+  start(eventOutputs?: readonly EventOutput[]): void {
+    if (this.started) throw new Error('agent already started');
+    this.started = true;
+    if (eventOutputs) this.eventOutputs = eventOutputs;
+    if (!this.probesLoaded) this.loadProbes();
+    const pods = this.opts.pods;
+    const net = this.podNetwork;
     if (pods && net) this.startPods(pods.identity, net);
     this.startEvents();
     this.producer.addSource({
@@ -324,7 +347,7 @@ export class Agent {
       } : {}),
       ...(tcpOn ? { tcp: new TcpEventSource({ probe: tcp, identity, node }), tcpLimits: tcp } : {}),
       ...(this.dnsEvents && tap ? { dns: this.dnsEvents, dnsLimits: tap } : {}),
-      outputs: this.opts.eventOutputs ?? [],
+      outputs: this.eventOutputs,
       drainIntervalMs: cfg.drainIntervalMs,
       idleDrainIntervalMs: cfg.idleDrainIntervalMs,
       flowIntervalMs: cfg.flows.intervalMs,
@@ -487,7 +510,7 @@ export class Agent {
 
   /** Flushes and closes the event outputs within what is left of the shutdown deadline. */
   private async closeEventOutputs(t0: number): Promise<void> {
-    const outputs = this.opts.eventOutputs ?? [];
+    const outputs = this.eventOutputs;
     const left = Math.max(100, this.opts.config.shutdownTimeoutMs - (Date.now() - t0));
     if (this.events) await this.events.closeOutputs(left);
     else await Promise.all(outputs.map((o) => o.close(left).catch(() => undefined)));

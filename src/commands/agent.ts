@@ -5,11 +5,11 @@ import { ALLOC_PROFILE_ENV, CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV, MEMORY_REPORT_EN
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
 import { fixMallocThresholds } from '../agent/memory.js';
+import { EXPORT_GC_BUDGET_BYTES, EXPORT_GC_MIN_INTERVAL_MS, ExportGarbageCollector, fullCollection } from '../agent/export-gc.js';
 import { installMemoryReport } from '../agent/memory-report.js';
 import { releaseYoungGenerationUnderPressure } from '../agent/young-generation.js';
-import { createMetricsPipeline, type MetricsPipeline } from '../export/metrics-pipeline.js';
+import type { MetricsPipeline } from '../export/metrics-pipeline.js';
 import { PrometheusServer } from '../export/prometheus.js';
-import { createEventOutputs } from './event-outputs.js';
 import { packageVersion } from '../export/resource.js';
 import { createLogger } from '../log.js';
 import { defaultBpfObjectDir } from '../paths.js';
@@ -73,39 +73,58 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
-  let eventOutputs;
-  try {
-    const identity = pods?.identity;
-    eventOutputs = await createEventOutputs(config, otlpLogs, resource, logger, {
-      ...(identity ? { identity } : {}),
-      ...(identity && isNodeSource(identity) ? { nodes: identity } : {}),
-    });
-  } catch (err) {
-    pods?.identity.stop();
-    logger.error({ err: (err as Error).message }, 'event outputs failed to start');
-    io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
-    return EXIT.failure;
-  }
+  const gc = fullCollection();
+  const exportGc = gc ? new ExportGarbageCollector({ budgetBytes: EXPORT_GC_BUDGET_BYTES, minIntervalMs: EXPORT_GC_MIN_INTERVAL_MS, collect: gc }) : undefined;
+  if (!gc) logger.debug('no full collections after exports: V8 did not give gc()');
   let pipeline: MetricsPipeline | undefined;
+  let createMetricsPipeline: typeof import('../export/metrics-pipeline.js').createMetricsPipeline | undefined;
   const agent = new Agent({
-    config, logger, version: packageVersion(), pods, eventOutputs,
+    config, logger, version: packageVersion(), pods,
     bpfObjectDir: config.bpfObjectDir || defaultBpfObjectDir(),
-    createPipeline: (producer) => (pipeline = createMetricsPipeline({
+    createPipeline: (producer) => (pipeline = createMetricsPipeline!({
       settings: otlp, otlp: setup.otlpMetrics, prometheus: config.prometheus.address !== '',
       resource, logger, cardinalityLimit: config.export.cardinalityLimit,
       metricProducers: [producer], shutdownTimeoutMs: config.shutdownTimeoutMs,
+      ...(exportGc ? { afterExport: () => { exportGc.afterExport(); } } : {}),
     })),
   });
-  try {
-    agent.start();
-  } catch (err) {
-    await agent.stop();
+  const startFailed = async (err: unknown, what: string): Promise<number> => {
+    await agent.stop(); // unloads what was loaded, stops the identity source
     if (err instanceof AgentStartError) {
       logger.error(err.message);
       io.stderr.write(`fovea agent: ${err.message}\n`);
       return EXIT.failure;
     }
-    throw err;
+    if (what === 'agent') throw err;
+    logger.error({ err: (err as Error).message }, `${what} failed to start`);
+    io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
+    return EXIT.failure;
+  };
+  // The BPF objects load first, before the export modules (the OpenTelemetry SDK, gRPC): libbpf
+  // parses the kernel's BTF for each object, two copies of it for a moment (~11 MB here), and that
+  // moment is the agent's highest memory unless it comes while the process is still small
+  // (docs/benchmark.md, "Peak memory").
+  try {
+    agent.loadProbes();
+  } catch (err) {
+    return startFailed(err, 'agent');
+  }
+  let eventOutputs;
+  try {
+    const [outputs, metrics] = await Promise.all([import('./event-outputs.js'), import('../export/metrics-pipeline.js')]);
+    createMetricsPipeline = metrics.createMetricsPipeline;
+    const identity = pods?.identity;
+    eventOutputs = await outputs.createEventOutputs(config, otlpLogs, resource, logger, {
+      ...(identity ? { identity } : {}),
+      ...(identity && isNodeSource(identity) ? { nodes: identity } : {}),
+    });
+  } catch (err) {
+    return startFailed(err, 'event outputs');
+  }
+  try {
+    agent.start(eventOutputs);
+  } catch (err) {
+    return startFailed(err, 'agent');
   }
   // Listeners that exist only when configured; a port that cannot be served stops the agent.
   let health: HealthServer | undefined;

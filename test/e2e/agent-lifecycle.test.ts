@@ -116,6 +116,20 @@ describeRoot('agent lifecycle', 'loads eBPF programs and builds network namespac
     expect(loadedFoveaPrograms()).toEqual([]);
   });
 
+  it('event outputs that cannot start after the probes loaded (observe socket under a file): exits 1, nothing left loaded', async () => {
+    // the BPF objects load before the export modules (src/commands/agent.ts): a later failure unloads them
+    const agent = AgentProcess.start(['--endpoint', 'http://127.0.0.1:1'], { FOVEA_OBSERVE_SOCKET: '/etc/hostname/fovea.sock' });
+    const exit = await agent.wait();
+    expect(exit.code).toBe(1);
+    expect(agent.stderrText).toMatch(/fovea agent: .*(ENOTDIR|not a directory)/);
+    const msgs = agent.logs.map((l) => l['msg']);
+    expect(msgs).toContain('drop probe attached');
+    expect(msgs).toContain('event outputs failed to start');
+    expect(msgs.indexOf('drop probe attached')).toBeLessThan(msgs.indexOf('event outputs failed to start'));
+    expect(msgs).toContain('probes detached');
+    await until(() => loadedFoveaPrograms().length === 0, 5_000);
+  });
+
   it('a bad config file exits 2 and lists every problem', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fovea-cfg-'));
     const file = join(dir, 'fovea.yaml');

@@ -118,6 +118,29 @@ describe('Agent start', () => {
     for (const p of h.probes.values()) expect(p.held).toBe(0);
   });
 
+  it('probes loaded first (loadProbes), started later with event outputs made in between; stop after loading alone frees them', async () => {
+    const h = harness({ drop: {}, traffic: { families: packets(5, 'eth0') } });
+    h.agent.loadProbes();
+    expect([...h.probes.keys()]).toEqual(['drop', 'traffic']);
+    expect(h.pipeline()).toBeUndefined(); // no export side yet
+    expect(() => h.agent.loadProbes()).toThrow(/already loaded/);
+    const closed: string[] = [];
+    const output = { name: 'test', write: () => undefined, flush: async () => undefined, close: async () => { closed.push('closed'); } };
+    h.agent.start([output] as never);
+    expect([...h.probes.keys()]).toEqual(['drop', 'traffic']); // not loaded twice
+    await h.pipeline().forceFlush();
+    expect(valueOf(h.pipeline().exports.at(-1), INSTRUMENTS.packets.name, { [ATTR.interfaceName]: 'eth0' })).toBe(5);
+    await h.agent.stop();
+    for (const p of h.probes.values()) expect(p.held).toBe(0);
+    expect(closed).toEqual(['closed']); // the outputs given to start() are the ones closed at stop
+
+    const loadedOnly = harness({ drop: {} });
+    loadedOnly.agent.loadProbes();
+    await loadedOnly.agent.stop();
+    expect(loadedOnly.probe('drop').stops).toBe(1);
+    expect(loadedOnly.probe('drop').held).toBe(0);
+  });
+
   it('stop without start resolves and touches nothing', async () => {
     const h = harness({ drop: {} });
     await h.agent.stop();
