@@ -118,7 +118,9 @@ describeRoot('agent lifecycle', 'loads eBPF programs and builds network namespac
 
   it('event outputs that cannot start after the probes loaded (observe socket under a file): exits 1, nothing left loaded', async () => {
     // the BPF objects load before the export modules (src/commands/agent.ts): a later failure unloads them
-    const agent = AgentProcess.start(['--endpoint', 'http://127.0.0.1:1'], { FOVEA_OBSERVE_SOCKET: '/etc/hostname/fovea.sock' });
+    const dir = mkdtempSync(join(tmpdir(), 'fovea-sock-'));
+    writeFileSync(join(dir, 'file'), '');
+    const agent = AgentProcess.start(['--endpoint', 'http://127.0.0.1:1'], { FOVEA_OBSERVE_SOCKET: join(dir, 'file', 'fovea.sock') });
     const exit = await agent.wait();
     expect(exit.code).toBe(1);
     expect(agent.stderrText).toMatch(/fovea agent: .*(ENOTDIR|not a directory)/);
