@@ -12,9 +12,11 @@
  * agent's heap takes a few ms, so one every few exports keeps that growth to the budget.
  *
  * The collection runs on the event loop right after an export's result (never during one), at
- * most once per `minIntervalMs` whatever the load, and not at all where V8 does not give the
- * function (then nothing changes but memory).
+ * most once per `minIntervalMs`, not after an interval in which V8 ran a full collection of its own
+ * (under load it does, often: a forced one would only add a pause while events pour in), and not at
+ * all where V8 does not give the function (then nothing changes but memory).
  */
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -61,6 +63,9 @@ export class ExportGarbageCollector {
   /** usage() after the last full collection: ours, or lower readings (V8's own collections) */
   private floor = Infinity;
   private lastAt = -Infinity;
+  /** when our last collection ran (performance.now() ms), to tell V8's own from it */
+  private ours = { from: -Infinity, to: -Infinity };
+  private v8Collected = false;
   private collections = 0;
   private totalMs = 0;
   private readonly usage: () => number;
@@ -71,9 +76,23 @@ export class ExportGarbageCollector {
     this.now = opts.now ?? (() => performance.now());
   }
 
+  /**
+   * V8 ran a full collection that started at `startTime` (performance.now() ms): unless it was ours,
+   * the next export only takes its reading as the floor.
+   */
+  fullCollectionSeen(startTime: number): void {
+    if (startTime >= this.ours.from - 1 && startTime <= this.ours.to + 1) return;
+    this.v8Collected = true;
+  }
+
   /** Call once an export's result is in. Returns true when it ran a collection. */
   afterExport(): boolean {
     const used = this.usage();
+    if (this.v8Collected) {
+      this.v8Collected = false;
+      this.floor = used;
+      return false;
+    }
     if (used < this.floor) {
       this.floor = used;
       return false;
@@ -82,6 +101,7 @@ export class ExportGarbageCollector {
     if (used - this.floor < this.opts.budgetBytes || t0 - this.lastAt < this.opts.minIntervalMs) return false;
     this.opts.collect();
     const t1 = this.now();
+    this.ours = { from: t0, to: t1 };
     this.lastAt = t1;
     this.collections++;
     this.totalMs += t1 - t0;
@@ -92,4 +112,17 @@ export class ExportGarbageCollector {
   stats(): ExportGcStats {
     return { collections: this.collections, totalMs: this.totalMs };
   }
+}
+
+/** Tells `collector` of V8's full collections (gc performance entries) until the returned function is called. */
+export function watchFullCollections(collector: ExportGarbageCollector): () => void {
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (isFullCollection(e)) collector.fullCollectionSeen(e.startTime);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return () => observer.disconnect();
+}
+
+function isFullCollection(e: PerformanceEntry): boolean {
+  return (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
 }

@@ -4,7 +4,7 @@
  * export leaves behind.
  */
 import { describe, expect, it } from 'vitest';
-import { ExportGarbageCollector, fullCollection, heapAndBuffers } from '../../src/agent/export-gc.js';
+import { ExportGarbageCollector, fullCollection, heapAndBuffers, watchFullCollections } from '../../src/agent/export-gc.js';
 
 const MB = 1024 * 1024;
 
@@ -49,6 +49,21 @@ describe('full collections after exports', () => {
     expect(gc.afterExport()).toBe(true);
   });
 
+  it("none after an interval in which V8 collected on its own (load); its own collections are not taken for V8's", () => {
+    const { s, gc } = scripted();
+    gc.afterExport();
+    s.t += 10_000; s.used += 3 * MB;
+    gc.fullCollectionSeen(s.t - 5_000); // V8's, between the exports
+    expect(gc.afterExport()).toBe(false);
+    s.t += 10_000; s.used += 1 * MB; // the reading after V8's collection is the floor: 1 MB above it
+    expect(gc.afterExport()).toBe(false);
+    s.t += 10_000; s.used += 1.5 * MB;
+    expect(gc.afterExport()).toBe(true);
+    gc.fullCollectionSeen(s.t - 5); // the entry of the collection just run: ours, not V8's
+    s.t += 30_000; s.used += 2.5 * MB;
+    expect(gc.afterExport()).toBe(true);
+  });
+
   it('at most one collection per interval, however fast memory grows (a storm)', () => {
     const { s, gc } = scripted(2 * MB, 20_000);
     gc.afterExport();
@@ -78,6 +93,27 @@ describe('full collections after exports', () => {
     expect(gc.afterExport()).toBe(true);
     // most of it freed (the test runner allocates a little meanwhile)
     expect(heapAndBuffers() - before).toBeLessThan(grown - 2 * MB);
+    expect(gc.stats().collections).toBe(1);
     expect(garbage).toBeUndefined();
+  });
+
+  it("watchFullCollections: V8's gc performance entries reach the collector (a full collection not its own)", async () => {
+    const collect = fullCollection()!;
+    const gc = new ExportGarbageCollector({ budgetBytes: 1, minIntervalMs: 0, collect });
+    const stop = watchFullCollections(gc);
+    try {
+      collect();
+      await new Promise((r) => setTimeout(r, 50));
+      gc.afterExport(); // the floor: the heap after a full collection
+      // growth no collection frees: over the budget, so only V8's own collection stops ours
+      const live = Array.from({ length: 4 }, () => Buffer.alloc(348_731, 1));
+      collect(); // someone else's full collection
+      await new Promise((r) => setTimeout(r, 50)); // entries are delivered asynchronously
+      expect(gc.afterExport()).toBe(false); // skipped: V8 collected in this interval
+      expect(gc.stats().collections).toBe(0);
+      expect(live).toHaveLength(4);
+    } finally {
+      stop();
+    }
   });
 });
