@@ -5,7 +5,6 @@ import { ALLOC_PROFILE_ENV, CPU_PROFILE_ENV, HEAP_SNAPSHOT_ENV, MEMORY_REPORT_EN
 import { Agent, AgentStartError } from '../agent/agent.js';
 import { HealthServer } from '../agent/health-server.js';
 import { fixMallocThresholds } from '../agent/memory.js';
-import { EXPORT_GC_BUDGET_BYTES, EXPORT_GC_MIN_INTERVAL_MS, ExportGarbageCollector, fullCollection, watchFullCollections } from '../agent/export-gc.js';
 import { installMemoryReport } from '../agent/memory-report.js';
 import { releaseYoungGenerationUnderPressure } from '../agent/young-generation.js';
 import type { MetricsPipeline } from '../export/metrics-pipeline.js';
@@ -73,10 +72,6 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
-  const gc = fullCollection();
-  const exportGc = gc ? new ExportGarbageCollector({ budgetBytes: EXPORT_GC_BUDGET_BYTES, minIntervalMs: EXPORT_GC_MIN_INTERVAL_MS, collect: gc }) : undefined;
-  if (!gc) logger.debug('no full collections after exports: V8 did not give gc()');
-  const stopWatchingCollections = exportGc ? watchFullCollections(exportGc) : undefined;
   let pipeline: MetricsPipeline | undefined;
   let createMetricsPipeline: typeof import('../export/metrics-pipeline.js').createMetricsPipeline | undefined;
   const agent = new Agent({
@@ -86,12 +81,10 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
       settings: otlp, otlp: setup.otlpMetrics, prometheus: config.prometheus.address !== '',
       resource, logger, cardinalityLimit: config.export.cardinalityLimit,
       metricProducers: [producer], shutdownTimeoutMs: config.shutdownTimeoutMs,
-      ...(exportGc ? { afterExport: () => { exportGc.afterExport(); } } : {}),
     })),
   });
   const startFailed = async (err: unknown, what: string): Promise<number> => {
     await agent.stop(); // unloads what was loaded, stops the identity source
-    stopWatchingCollections?.();
     if (err instanceof AgentStartError) {
       logger.error(err.message);
       io.stderr.write(`fovea agent: ${err.message}\n`);
@@ -144,7 +137,6 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     }
   } catch (err) {
     await agent.stop();
-    stopWatchingCollections?.();
     await prometheus?.stop();
     logger.error({ err: (err as Error).message }, 'an endpoint failed to start');
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
@@ -160,7 +152,6 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   const stopWatchingScavenges = releaseYoungGenerationUnderPressure(logger);
   const code = await waitForSignal(agent, config.shutdownTimeoutMs, logger);
   stopWatchingScavenges();
-  stopWatchingCollections?.();
   await profile?.stop();
   await allocations?.stop();
   const heapFile = io.env[HEAP_SNAPSHOT_ENV];

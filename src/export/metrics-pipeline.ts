@@ -84,11 +84,6 @@ export interface MetricsPipelineOptions {
   exporter?: PushMetricExporter;
   /** Extra sources of metric data (e.g. the agent's SeriesProducer of kernel counters). */
   metricProducers?: MetricProducer[];
-  /**
-   * Called after each OTLP export's result (or, without OTLP, after each interval's collection):
-   * the agent's paced full collection (src/agent/export-gc.ts).
-   */
-  afterExport?: () => void;
 }
 
 export function createMetricsPipeline(opts: MetricsPipelineOptions): MetricsPipeline {
@@ -103,7 +98,7 @@ export function createMetricsPipeline(opts: MetricsPipelineOptions): MetricsPipe
   const readers: MetricReader[] = [];
   let exporter: CountingExporter | undefined;
   if (otlp) {
-    exporter = new CountingExporter(opts.exporter ?? createOtlpExporter(settings), logger, opts.failureLogIntervalMs ?? 60_000, Date.now, opts.afterExport);
+    exporter = new CountingExporter(opts.exporter ?? createOtlpExporter(settings), logger, opts.failureLogIntervalMs ?? 60_000);
     readers.push(new PeriodicExportingMetricReader({
       exporter,
       exportIntervalMillis: settings.intervalMs,
@@ -123,7 +118,7 @@ export function createMetricsPipeline(opts: MetricsPipelineOptions): MetricsPipe
       compression: settings.compression, tls: settings.tls !== undefined, cardinalityLimit, prometheus: prometheus !== undefined }, 'OTLP metrics pipeline ready');
   } else {
     // no periodic reader: the pipeline's own timer reads the producers on the export interval
-    timer = setInterval(() => void collectAll().catch(() => undefined).then(() => opts.afterExport?.()), settings.intervalMs);
+    timer = setInterval(() => void collectAll().catch(() => undefined), settings.intervalMs);
     timer.unref();
     logger.info({ intervalMs: settings.intervalMs, cardinalityLimit }, 'metrics pipeline ready for Prometheus only (no OTLP export)');
   }
@@ -256,8 +251,6 @@ export class CountingExporter implements PushMetricExporter {
     private readonly logger: Logger,
     private readonly logIntervalMs: number,
     private readonly now: () => number = Date.now,
-    /** called after each export's result has been passed on */
-    private readonly afterResult?: () => void,
   ) {}
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
@@ -267,8 +260,6 @@ export class CountingExporter implements PushMetricExporter {
       settled = true;
       this.count(result);
       resultCallback(result);
-      // on a later turn: the reader's own work on the result, and the export's objects, are done by then
-      if (this.afterResult) setImmediate(this.afterResult);
     };
     try {
       this.inner.export(metrics, done);

@@ -93,26 +93,6 @@ describe('createMetricsPipeline (in-memory exporter)', () => {
     expect(inner.shutdowns).toBe(1);
   });
 
-  it('afterExport runs once after each export result, on a later turn (the full collection of src/agent/export-gc.ts)', async () => {
-    const inner = new FakeExporter();
-    const seen: string[] = [];
-    const real = inner.export.bind(inner);
-    inner.export = (m, cb) => real(m, (r) => { seen.push('result'); cb(r); });
-    const p = createMetricsPipeline({ settings, resource: resourceFromAttributes({}), logger: capture().logger, cardinalityLimit: 10,
-      exporter: inner, afterExport: () => { seen.push('after'); } });
-    p.meter.createCounter('s').add(1);
-    inner.results = [fail('down')]; // after a failed export too
-    await p.forceFlush();
-    await new Promise((r) => setImmediate(r));
-    const n = inner.exported.length;
-    expect(n).toBeGreaterThanOrEqual(1);
-    expect(seen.filter((x) => x === 'result')).toHaveLength(n);
-    expect(seen.filter((x) => x === 'after')).toHaveLength(n);
-    // never before its export's result
-    seen.forEach((x, i) => { if (x === 'after') expect(seen.slice(0, i).filter((y) => y === 'result').length).toBeGreaterThan(seen.slice(0, i).filter((y) => y === 'after').length); });
-    await p.shutdown();
-  });
-
   it('bounds shutdown by its timeout when the exporter hangs', async () => {
     const inner = new FakeExporter();
     inner.export = () => undefined; // never calls back
