@@ -96,7 +96,7 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     return EXIT.failure;
   };
   // The BPF objects load first, before the export modules (the OpenTelemetry SDK, gRPC): libbpf
-  // parses the kernel's BTF for each object, two copies of it for a moment (~11 MB here), and that
+  // parses the kernel's BTF for each object, two copies of it for a moment (5.5 MB each here), and that
   // moment is the agent's highest memory unless it comes while the process is still small
   // (docs/benchmark.md, "Peak memory").
   try {

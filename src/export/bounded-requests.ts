@@ -38,10 +38,9 @@ export function encodedMetricsRequest(rm: ResourceMetrics, buffer?: (size: numbe
  * The buffer requests are written into, kept from one export to the next.
  *
  * Why: a request is a few hundred KB (348,731 bytes for 50 lab pods) written every export interval.
- * A new buffer each time outlives the young-generation collections the export itself causes, so V8
- * promotes it and frees its memory only at the next full collection, minutes of exports later; V8
- * does not count such ArrayBuffer memory towards starting one (docs/benchmark.md, "Peak memory").
- * Kept, it is one buffer, however many exports.
+ * A new buffer each time stayed until V8's next full collection (every 60-90 s of idle exports
+ * there), and V8 does not count such ArrayBuffer memory towards starting one (docs/benchmark.md,
+ * "Peak memory"). Kept, it is one buffer, however many exports.
  *
  * It is lent to one export at a time, from its encoding to its result: the transport and its
  * retries read the bytes until then. Another export meanwhile, the second and later parts of a
@@ -128,10 +127,14 @@ export class BoundedRequestExporter implements PushMetricExporter {
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     let parts: ResourceMetrics[];
+    const encodedHere: ResourceMetrics[] = [];
     try {
-      parts = splitResourceMetrics(metrics, this.maxBytes, (rm) => this.encode(rm, (size) => this.requestBuffer.take(size, rm)));
+      parts = splitResourceMetrics(metrics, this.maxBytes, (rm) => {
+        encodedHere.push(rm);
+        return this.encode(rm, (size) => this.requestBuffer.take(size, rm));
+      });
     } catch (err) {
-      this.requestBuffer.giveBack([metrics]);
+      this.requestBuffer.giveBack(encodedHere); // whichever of them took the kept buffer
       throw err;
     }
     this.lastRequests = parts.length;

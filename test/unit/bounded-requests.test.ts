@@ -155,6 +155,21 @@ describe('metrics requests within a size bound', () => {
     expect(inner.views.slice(0, parts.length).filter((v) => v.buffer === inner.views.at(-1)!.buffer)).toHaveLength(1);
   });
 
+  it('an encoding that throws part-way gives the kept buffer back', () => {
+    let calls = 0;
+    const inner = new HeldExporter();
+    // the whole request and its first half (too large), that half's first half (into the kept buffer), then the next: throws
+    const e = new BoundedRequestExporter(inner, 100_000, (rm, buffer) => {
+      if (++calls === 4) throw new Error('encoder bug');
+      return encodedMetricsRequest(rm, buffer);
+    });
+    expect(() => e.export(fixture(), () => undefined)).toThrow('encoder bug');
+    expect(e.requestBuffer.keptBytes).toBeGreaterThan(0);
+    const [small] = splitResourceMetrics(fixture(), 100_000, (p) => encodeMetricsExportRequest(p));
+    e.export(small!, () => undefined);
+    expect(inner.views[0]!.buffer.byteLength).toBe(e.requestBuffer.keptBytes); // written into the kept buffer
+  });
+
   it('the transport serializes the bytes the size check encoded', () => {
     const fresh = fixture();
     expect(encodedMetricsRequest(fresh)).toBe(encodedMetricsRequest(fresh));
