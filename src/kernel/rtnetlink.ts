@@ -173,15 +173,14 @@ export function decodeAddr(buf: Buffer, off: number, len: number): RtnlAddr | un
 /** A test seam: the socket calls. */
 export type RtnetlinkSyscalls = Sys;
 
-/** A rtnetlink socket of one namespace (the one the thread was in when it was opened). */
 /**
  * The receive buffer of every Rtnetlink socket: a request is sent and its replies read and decoded
  * within one synchronous call, so one buffer serves them all. A buffer per socket was 64 KB of
- * garbage per pod namespace at each discovery (3.2 MB with 50 pods, promoted to V8's old generation
- * before it died).
+ * garbage per pod namespace at each discovery (3.2 MB with 50 pods).
  */
 let receiveBuffer: Buffer | undefined;
 
+/** A rtnetlink socket of one namespace (the one the thread was in when it was opened). */
 export class Rtnetlink {
   private readonly buf = (receiveBuffer ??= Buffer.allocUnsafe(64 * 1024));
   private seq = 0;
