@@ -83,26 +83,27 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
       metricProducers: [producer], shutdownTimeoutMs: config.shutdownTimeoutMs,
     })),
   });
-  const startFailed = async (err: unknown, what: string): Promise<number> => {
+  /** After a failed start step: AgentStartError and `what`'s errors end in EXIT.failure, other errors of the agent are rethrown. */
+  const startFailed = async (err: unknown, what?: string): Promise<number> => {
     await agent.stop(); // unloads what was loaded, stops the identity source
     if (err instanceof AgentStartError) {
       logger.error(err.message);
       io.stderr.write(`fovea agent: ${err.message}\n`);
       return EXIT.failure;
     }
-    if (what === 'agent') throw err;
+    if (what === undefined) throw err;
     logger.error({ err: (err as Error).message }, `${what} failed to start`);
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
     return EXIT.failure;
   };
   // The BPF objects load first, before the export modules (the OpenTelemetry SDK, gRPC): libbpf
-  // parses the kernel's BTF for each object, two copies of it for a moment (5.5 MB each here), and that
-  // moment is the agent's highest memory unless it comes while the process is still small
+  // parses the kernel's BTF for each object, two copies of it for a moment (5.5 MB each here); with
+  // the whole module graph loaded before, that moment was the agent's start-up peak
   // (docs/benchmark.md, "Peak memory").
   try {
     agent.loadProbes();
   } catch (err) {
-    return startFailed(err, 'agent');
+    return startFailed(err);
   }
   let eventOutputs;
   try {
@@ -119,7 +120,7 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
   try {
     agent.start(eventOutputs);
   } catch (err) {
-    return startFailed(err, 'agent');
+    return startFailed(err);
   }
   // Listeners that exist only when configured; a port that cannot be served stops the agent.
   let health: HealthServer | undefined;
