@@ -30,7 +30,6 @@ import { RateLimitedLog } from '../agent/rate-limited.js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
-import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
 import { LogsExporterMetricsHelper, ProtobufLogsSerializer, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
@@ -39,7 +38,8 @@ import type { Logger } from '../log.js';
 import { EVENT_LOSS_STAGE } from '../names.js';
 import { encodeLogsExportRequest } from './log-encoder.js';
 import { eventToLogRecord } from './log-records.js';
-import { grpcExporterOptions, httpExporterOptions } from './otlp-exporter-options.js';
+import { LOGS_EXPORT_PATH, createGrpcExportDelegate } from './grpc-transport.js';
+import { httpExporterOptions } from './otlp-exporter-options.js';
 import type { OtlpSettings } from './otlp-settings.js';
 
 export const EVENT_EXPORT_DEFAULTS = {
@@ -106,14 +106,14 @@ export interface EventExportStats {
 /** What an export failure means for its batch. */
 export type ExportErrorClass = 'retry' | 'reject' | 'too_large';
 
-// gRPC status codes (grpc-js `status`), as the upstream gRPC transport reports them in `error.code`.
+// gRPC status codes, as grpc-transport.ts reports them in `error.code`.
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_RESOURCE_EXHAUSTED = 8;
 
 /**
  * Classifies the error of a failed export, as the 0.2xx OTLP exporters report it:
- * - gRPC: the grpc-js ServiceError of the call (`code`: a gRPC status number 0–16, `details`);
- *   no retry upstream. INVALID_ARGUMENT → reject; RESOURCE_EXHAUSTED because the message is over
+ * - gRPC: the GrpcStatusError of the call (grpc-transport.ts; `code`: a gRPC status number 0–16,
+ *   `details`, as grpc-js's ServiceError has them); no retry in the transport. INVALID_ARGUMENT → reject; RESOURCE_EXHAUSTED because the message is over
  *   the server's size limit → too_large; everything else (UNAVAILABLE, DEADLINE_EXCEEDED,
  *   UNAUTHENTICATED ...) → retry.
  * - http/protobuf: the upstream transport already retried 429/502/503/504 and network errors
@@ -139,24 +139,23 @@ export function classifyExportError(err: unknown): ExportErrorClass {
 }
 
 /**
- * Builds the OTLP log exporter for `settings` (gRPC with metadata, TLS credentials and compression,
- * or http/protobuf with headers and TLS agent options; see otlp-exporter-options.ts). Resolve the
- * settings with `resolveOtlpSettings(env, overrides, 'logs')`.
- */
-/**
- * The upstream OTLP log exporters (gRPC, http/protobuf), built as their own constructors build
- * them but with log-encoder.ts writing the request: the same bytes, at a fraction of the CPU.
+ * The upstream OTLP log exporters' base (OTLPExporterBase over an export delegate), with
+ * log-encoder.ts writing the request: the same bytes, at a fraction of the CPU.
  */
 const LOGS_SERIALIZER: ISerializer<ReadableLogRecord[], ReturnType<typeof ProtobufLogsSerializer.deserializeResponse>> = {
   serializeRequest: (records) => encodeLogsExportRequest(records),
   deserializeResponse: (bytes) => ProtobufLogsSerializer.deserializeResponse(bytes),
 };
 
+/**
+ * Builds the OTLP log exporter for `settings`: gRPC over grpc-transport.ts (metadata, TLS,
+ * compression), or the upstream http/protobuf transport (headers and TLS agent options; see
+ * otlp-exporter-options.ts). Resolve the settings with `resolveOtlpSettings(env, overrides, 'logs')`.
+ */
 export function createOtlpLogExporter(settings: OtlpSettings): LogRecordExporter {
   if (settings.protocol === 'grpc') {
-    return new OTLPExporterBase(createOtlpGrpcExportDelegate(
-      convertLegacyOtlpGrpcOptions(grpcExporterOptions(settings), 'LOGS'), LOGS_SERIALIZER, 'otlp_grpc_log_exporter',
-      LogsExporterMetricsHelper, undefined, 'LogsExportService', '/opentelemetry.proto.collector.logs.v1.LogsService/Export'));
+    return new OTLPExporterBase(createGrpcExportDelegate(settings, LOGS_SERIALIZER,
+      { path: LOGS_EXPORT_PATH, componentType: 'otlp_grpc_log_exporter', metricsHelper: LogsExporterMetricsHelper }));
   }
   return new OTLPExporterBase(createOtlpHttpExportDelegate(
     convertLegacyHttpOptions(httpExporterOptions(settings), 'LOGS', 'v1/logs', { 'Content-Type': 'application/x-protobuf' }),

@@ -21,7 +21,6 @@ import type { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/ex
 // the module itself, not the package's index, which loads its http exporter too
 import { OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http/build/src/OTLPMetricExporterBase.js';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
-import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
 import { MetricsExporterMetricsHelper, ProtobufMetricsSerializer, type ISerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import {
@@ -39,7 +38,8 @@ import {
 import type { Logger } from '../log.js';
 import { METER_NAME } from '../names.js';
 import { BoundedRequestExporter, encodedMetricsRequest } from './bounded-requests.js';
-import { grpcExporterOptions, httpExporterOptions } from './otlp-exporter-options.js';
+import { METRICS_EXPORT_PATH, createGrpcExportDelegate } from './grpc-transport.js';
+import { httpExporterOptions } from './otlp-exporter-options.js';
 import type { OtlpSettings } from './otlp-settings.js';
 import { PrometheusMetrics } from './prometheus.js';
 import { packageVersion } from './resource.js';
@@ -200,10 +200,10 @@ export class SharedCollection {
 type MetricExporterConfig = NonNullable<ConstructorParameters<typeof GrpcMetricExporter>[0]>;
 
 /**
- * The upstream OTLP metric exporters (gRPC, http/protobuf), built as their own constructors build
- * them (OTLPMetricExporterBase over the transport's export delegate: temporality selection,
- * timeouts, retries, compression, headers, TLS) but with metric-encoder.ts writing the request: the
- * same bytes, at a fraction of the CPU.
+ * The upstream OTLP metric exporters' base (OTLPMetricExporterBase over an export delegate:
+ * temporality selection, timeouts, the concurrency limit, partial success), with metric-encoder.ts
+ * writing the request (the same bytes, at a fraction of the CPU) and, for gRPC, grpc-transport.ts
+ * carrying it (no copies of the request; http/protobuf: the upstream transport, with its retries).
  */
 const METRICS_SERIALIZER: ISerializer<ResourceMetrics, ReturnType<typeof ProtobufMetricsSerializer.deserializeResponse>> = {
   serializeRequest: (metrics) => encodedMetricsRequest(metrics),
@@ -211,8 +211,8 @@ const METRICS_SERIALIZER: ISerializer<ResourceMetrics, ReturnType<typeof Protobu
 };
 
 /**
- * Builds the OTLP metrics exporter for `settings` (transport options shared with the event log
- * exporter: see otlp-exporter-options.ts), its requests within MAX_METRICS_REQUEST_BYTES
+ * Builds the OTLP metrics exporter for `settings` (the transports shared with the event log
+ * exporter: grpc-transport.ts, otlp-exporter-options.ts), its requests within MAX_METRICS_REQUEST_BYTES
  * (bounded-requests.ts).
  */
 export function createOtlpExporter(settings: OtlpSettings): PushMetricExporter {
@@ -222,10 +222,8 @@ export function createOtlpExporter(settings: OtlpSettings): PushMetricExporter {
 function createTransportExporter(settings: OtlpSettings): PushMetricExporter {
   const temporality: Pick<MetricExporterConfig, 'temporalityPreference'> = { temporalityPreference: AggregationTemporality.CUMULATIVE };
   if (settings.protocol === 'grpc') {
-    return new OTLPMetricExporterBase(createOtlpGrpcExportDelegate(
-      convertLegacyOtlpGrpcOptions(grpcExporterOptions(settings), 'METRICS'), METRICS_SERIALIZER, 'otlp_grpc_metric_exporter',
-      MetricsExporterMetricsHelper, undefined, 'MetricsExportService', '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export'),
-    temporality);
+    return new OTLPMetricExporterBase(createGrpcExportDelegate(settings, METRICS_SERIALIZER,
+      { path: METRICS_EXPORT_PATH, componentType: 'otlp_grpc_metric_exporter', metricsHelper: MetricsExporterMetricsHelper }), temporality);
   }
   return new OTLPMetricExporterBase(createOtlpHttpExportDelegate(
     convertLegacyHttpOptions(httpExporterOptions(settings), 'METRICS', 'v1/metrics', { 'Content-Type': 'application/x-protobuf' }),
