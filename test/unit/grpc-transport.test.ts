@@ -7,6 +7,7 @@
 import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import type { ExportResponse } from '@opentelemetry/otlp-exporter-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcStatusError, GrpcTransport, METRICS_EXPORT_PATH, statusOfHttp } from '../../src/export/grpc-transport.js';
 import { otlpProtoDir } from '../../src/otlp/paths.js';
@@ -33,6 +34,13 @@ function varint(n: number): Buffer {
   }
   out.push(n);
   return Buffer.from(out);
+}
+
+/** The error of a failed call (fails the test when the call did not fail). */
+function errorOf(r: ExportResponse): GrpcStatusError {
+  if (r.status !== 'failure') throw new Error(`expected a failure, got ${r.status}`);
+  expect(r.error).toBeInstanceOf(GrpcStatusError);
+  return r.error as GrpcStatusError;
 }
 
 type Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: Buffer) => void;
@@ -116,7 +124,7 @@ describe.skipIf(missing !== undefined)(`GrpcTransport → OTLP receiver (grpc-js
     rx.failRequests(true, 'Received message larger than max (5000000 vs. 4194304) — ünïcode', { grpc: 8 });
     const r = await t.send(request(10), 5_000);
     expect(r.status).toBe('failure');
-    const err = (r as { error: GrpcStatusError }).error;
+    const err = errorOf(r);
     expect(err).toBeInstanceOf(GrpcStatusError);
     expect(err.code).toBe(8);
     expect(err.details).toBe('Received message larger than max (5000000 vs. 4194304) — ünïcode');
@@ -133,7 +141,7 @@ describe.skipIf(missing !== undefined)(`GrpcTransport → OTLP receiver (grpc-js
     transports.push(t);
     const r = await t.send(request(10), 5_000);
     expect(r.status).toBe('failure');
-    const err = (r as { error: GrpcStatusError }).error;
+    const err = errorOf(r);
     expect(err.code).toBe(14);
     expect(err.message).toMatch(/ECONNREFUSED/);
     const port = Number(new URL(endpoint).port);

@@ -23,6 +23,23 @@ describe('packages the default configuration does not use', () => {
     expect(loaded).not.toContain('@opentelemetry/exporter-prometheus');
   });
 
+  it('the OTLP exporters (gRPC and http/protobuf, metrics and events) do not load grpc-js; the Hubble server does', () => {
+    // what `fovea agent` imports after loading its probes (src/commands/agent.ts)
+    const exporters = `
+      const { createOtlpExporter } = await import('./dist/src/export/metrics-pipeline.js');
+      const { createOtlpLogExporter } = await import('./dist/src/export/log-queue.js');
+      await import('./dist/src/commands/event-outputs.js');
+      for (const protocol of ['grpc', 'http/protobuf']) {
+        const s = { protocol, endpoint: 'http://127.0.0.1:1', headers: {}, compression: 'none', timeoutMs: 1000, tls: undefined, intervalMs: 1000, exportTimeoutMs: 1000 };
+        await createOtlpExporter(s).shutdown();
+        await createOtlpLogExporter(s).shutdown();
+      }`;
+    const loaded = loadedPackages(exporters);
+    expect(loaded).toContain('@opentelemetry/otlp-exporter-base');
+    expect(loaded).not.toContain('@grpc/grpc-js');
+    expect(loadedPackages(`${exporters}\n      await import('./dist/src/hubble/server.js');`)).toContain('@grpc/grpc-js');
+  });
+
   it('a config file loads the YAML parser, a Prometheus reader the exporter', () => {
     const loaded = loadedPackages(`
       const { parseConfigText } = await import('./dist/src/config/file.js');
