@@ -23,6 +23,7 @@
  * One HTTP/2 session per exporter, opened on first use and replaced when it closes, errs or is sent
  * GOAWAY, and after five deadlines in a row (a connection that no longer answers), as upstream does.
  */
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { gunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -99,8 +100,14 @@ export class GrpcTransport implements IExporterTransport {
     const url = new URL(opts.endpoint);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`gRPC endpoint ${opts.endpoint}: use http:// or https://`);
     this.origin = `${url.protocol}//${url.host}`;
-    for (const k of Object.keys(opts.headers ?? {})) {
+    for (const [k, v] of Object.entries(opts.headers ?? {})) {
       if (CONNECTION_HEADERS.has(k.toLowerCase()) || k.startsWith(':')) throw new Error(`header '${k}' cannot be sent over HTTP/2 (gRPC)`);
+      try {
+        validateHeaderName(k);
+        validateHeaderValue(k, v);
+      } catch (err) {
+        throw new Error(`header '${k}': ${(err as Error).message}`);
+      }
     }
     this.fixedHeaders = {
       ...opts.headers,

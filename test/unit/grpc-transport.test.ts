@@ -297,10 +297,12 @@ describe('GrpcTransport: what each answer is reported as', () => {
     expect(r).toMatchObject({ status: 'failure', error: { code: 8 } });
   });
 
-  it('refuses headers HTTP/2 cannot carry, and endpoints that are not http(s)', () => {
+  it('refuses headers HTTP/2 cannot carry or that are malformed, and endpoints that are not http(s)', () => {
     expect(() => new GrpcTransport({ endpoint: 'http://127.0.0.1:1', path: '/p', headers: { connection: 'close' } }))
       .toThrow("header 'connection' cannot be sent over HTTP/2 (gRPC)");
     expect(() => new GrpcTransport({ endpoint: 'unix:///tmp/x', path: '/p' })).toThrow(/use http:\/\/ or https:\/\//);
+    expect(() => new GrpcTransport({ endpoint: 'http://127.0.0.1:1', path: '/p', headers: { authorization: 'Bearer a\nb' } }))
+      .toThrow(/header 'authorization': .*[Ii]nvalid character/);
   });
 
   it("writes the request's own bytes: no buffer of the request's size is allocated per call", async () => {
