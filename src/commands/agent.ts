@@ -96,7 +96,7 @@ async function runAgent(args: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`fovea agent: ${(err as Error).message}\n`);
     return EXIT.failure;
   };
-  // The BPF objects load first, before the export modules (the OpenTelemetry SDK, gRPC): libbpf
+  // The BPF objects load first, before the export modules (the OpenTelemetry SDK and its exporters): libbpf
   // parses the kernel's BTF for each object, two copies of it for a moment (5.5 MB each here); with
   // the whole module graph loaded before, that moment was the agent's start-up peak
   // (docs/benchmark.md, "Peak memory").

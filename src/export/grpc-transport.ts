@@ -38,13 +38,10 @@ export const GRPC_STATUS_NAMES = [
   'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
   'UNAUTHENTICATED',
 ] as const;
-const OK = 0;
-const UNKNOWN = 2;
-const DEADLINE_EXCEEDED = 4;
-const RESOURCE_EXHAUSTED = 8;
-const UNIMPLEMENTED = 12;
-const INTERNAL = 13;
-const UNAVAILABLE = 14;
+/** The same codes by name: `GRPC_STATUS.UNAVAILABLE` is 14. */
+export const GRPC_STATUS = Object.fromEntries(GRPC_STATUS_NAMES.map((name, code) => [name, code])) as
+  Readonly<Record<(typeof GRPC_STATUS_NAMES)[number], number>>;
+const { OK, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE } = GRPC_STATUS;
 
 /** Consecutive deadlines after which the session is replaced (the upstream transport's number). */
 const MAX_DEADLINES_IN_A_ROW = 5;
@@ -65,8 +62,8 @@ export class GrpcStatusError extends Error {
 export function statusOfHttp(httpStatus: number): number {
   switch (httpStatus) {
     case 400: return INTERNAL;
-    case 401: return 16;
-    case 403: return 7;
+    case 401: return GRPC_STATUS.UNAUTHENTICATED;
+    case 403: return GRPC_STATUS.PERMISSION_DENIED;
     case 404: return UNIMPLEMENTED;
     case 429: case 502: case 503: case 504: return UNAVAILABLE;
     default: return UNKNOWN;

@@ -38,7 +38,7 @@ import type { Logger } from '../log.js';
 import { EVENT_LOSS_STAGE } from '../names.js';
 import { encodeLogsExportRequest } from './log-encoder.js';
 import { eventToLogRecord } from './log-records.js';
-import { LOGS_EXPORT_PATH, createGrpcExportDelegate } from './grpc-transport.js';
+import { GRPC_STATUS, LOGS_EXPORT_PATH, createGrpcExportDelegate } from './grpc-transport.js';
 import { httpExporterOptions } from './otlp-exporter-options.js';
 import type { OtlpSettings } from './otlp-settings.js';
 
@@ -106,10 +106,6 @@ export interface EventExportStats {
 /** What an export failure means for its batch. */
 export type ExportErrorClass = 'retry' | 'reject' | 'too_large';
 
-// gRPC status codes, as grpc-transport.ts reports them in `error.code`.
-const GRPC_INVALID_ARGUMENT = 3;
-const GRPC_RESOURCE_EXHAUSTED = 8;
-
 /**
  * Classifies the error of a failed export, as the 0.2xx OTLP exporters report it:
  * - gRPC: the GrpcStatusError of the call (grpc-transport.ts; `code`: a gRPC status number 0–16,
@@ -133,8 +129,8 @@ export function classifyExportError(err: unknown): ExportErrorClass {
     if (code === 413) return 'too_large';
     return 'retry';
   }
-  if (code === GRPC_INVALID_ARGUMENT) return 'reject';
-  if (code === GRPC_RESOURCE_EXHAUSTED && /larger than max|too large/i.test(errorText(err))) return 'too_large';
+  if (code === GRPC_STATUS.INVALID_ARGUMENT) return 'reject';
+  if (code === GRPC_STATUS.RESOURCE_EXHAUSTED && /larger than max|too large/i.test(errorText(err))) return 'too_large';
   return 'retry';
 }
 
