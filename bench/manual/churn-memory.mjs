@@ -11,13 +11,23 @@
 // At the end it deletes every pod and checks that the attached interfaces and the exported pod series go
 // to 0 (as pods-churn.test.ts does; pod series outlive their pod by --pod-series-ttl, default 5 min),
 // then removes everything it made (netns, veths, processes).
+// Every REPORT_MIN minutes (default 5; 0 = never) it also asks the agent for its memory after a full collection
+// (FOVEA_MEMORY_REPORT, src/agent/memory-report.ts: SIGUSR2 → full, memory-reducing GC → JSON), three reports 0.5 s
+// apart and the least of each figure, as test/e2e/pods-churn.test.ts does: V8 heap objects (no compiled code), external
+// memory, malloc in use, RSS right after the collection. These do not move with the saw-tooth of V8's collections that
+// a VmRSS sample rides on; their slopes after the warm-up are in the summary. (With the report on, V8 keeps bytecode it
+// would otherwise flush, and the agent runs one full collection per report: the RSS samples are the agent's, a little
+// lower than without.)
+// PREFIX (default chm) names the pods (fovea-<PREFIX>-<i>, veths fv<PREFIX>-<i>), so that two runs with different
+// PREFIX and SUBNET can go side by side (e.g. one with FOVEA_CONFIG=<file> setting observe.historySize).
 // If /tmp/fovea-quiet.lock exists (another helper benchmarking), churn steps pause until it is gone
 // (pods are kept, sampling goes on); the pause is counted and reported. QUIET_LOCK=<path> names another lock file.
 //
 // As root, after bash scripts/build.sh (or build-bpf.sh + npm run build:ts):
 //   node bench/manual/churn-memory.mjs [minutes=60] [pods=50] [period=20] [agent flags…]
 //   env WARMUP_MIN (default 10, at most half the run), CSV=<file> (every sample), AGENT_LOG=<file> (agent stderr,
-//   default /tmp/churn-memory-agent.log), SUBNET (default 198.19.250: pods are SUBNET.10–209/32, svc SUBNET.5)
+//   default /tmp/churn-memory-agent.log), SUBNET (default 198.19.250: pods are SUBNET.10–209/32, svc SUBNET.5),
+//   REPORT_MIN (default 5), PREFIX (default chm); FOVEA_CONFIG=<file> reaches the agent
 // Output: one row per 5 minutes (last sample of the window: RSS, HWM, fds, attached interfaces, pods with
 // series, pods created/deleted so far, min/max RSS in the window), then a summary: RSS at the first sample,
 // after the warm-up and at the end; the least-squares slope of RSS over the post-warm-up samples in MB/hour
@@ -25,10 +35,11 @@
 // CI as a lower bound of the uncertainty; a slope whose CI spans 0, or whose size is a few MB/h, is flat);
 // fds first/last; pods churned; pause time; and the end check.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync, appendFileSync, createWriteStream } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, appendFileSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtlpReceiver } from '../../dist/src/otlp/receiver.js';
+import { readMemoryReport } from '../../dist/src/agent/memory-report.js';
 
 const minutes = Number(process.argv[2] ?? 60), podsAlive = Number(process.argv[3] ?? 50), period = Number(process.argv[4] ?? 20);
 const extra = process.argv.slice(5);
@@ -38,8 +49,11 @@ const SUBNET = process.env.SUBNET ?? '198.19.250';
 const LOCK = process.env.QUIET_LOCK ?? '/tmp/fovea-quiet.lock'; // QUIET_LOCK=/nonexistent: never pause
 const csvPath = process.env.CSV;
 const agentLog = process.env.AGENT_LOG ?? '/tmp/churn-memory-agent.log';
-const NS = (i) => `fovea-chm-${i}`, HOST = (i) => `fvchm-${i}`, IP = (i) => `${SUBNET}.${10 + (i % 200)}`;
-const SVC = { ns: 'fovea-chm-svc', host: 'fvchm-svc', ip: `${SUBNET}.5` };
+const PREFIX = process.env.PREFIX ?? 'chm';
+if (!/^[a-z]{2,4}$/.test(PREFIX)) throw new Error('PREFIX: 2 to 4 lower-case letters');
+const REPORT_MIN = Number(process.env.REPORT_MIN ?? 5);
+const NS = (i) => `fovea-${PREFIX}-${i}`, HOST = (i) => `fv${PREFIX}-${i}`, IP = (i) => `${SUBNET}.${10 + (i % 200)}`;
+const SVC = { ns: `fovea-${PREFIX}-svc`, host: `fv${PREFIX}-svc`, ip: `${SUBNET}.5` };
 const GW = '169.254.1.1';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (s) => console.log(`${new Date().toISOString().slice(11, 19)} ${s}`);
@@ -66,7 +80,7 @@ function createPods(list) { // list of {ns, host, ip}
   ipBatch(list.flatMap((p) => [`link set ${p.host} up`, `route add ${p.ip}/32 dev ${p.host} scope link`, `neigh replace ${p.ip} lladdr ${podMac(p)} dev ${p.host} nud permanent`]));
 }
 function listOurNetns() {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith('fovea-chm-'));
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`fovea-${PREFIX}-`));
 }
 function killNetnsPids(ns) {
   const out = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -78,7 +92,7 @@ function deleteNetns(names) {
 }
 function cleanupAll() {
   deleteNetns(listOurNetns());
-  const links = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })).map((l) => l.ifname).filter((n) => n.startsWith('fvchm-'));
+  const links = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })).map((l) => l.ifname).filter((n) => n.startsWith(`fv${PREFIX}-`));
   for (const l of links) try { execFileSync('ip', ['link', 'del', l], { stdio: 'ignore' }); } catch { /* gone with its netns */ }
 }
 
@@ -100,6 +114,41 @@ const kb = (re) => Number(re.exec(status())?.[1] ?? NaN) / 1024;
 const fds = () => readdirSync(`/proc/${agentPid()}/fd`).length;
 let lastAttached, lastPodSeries, exportsSeen = 0, pausedMs = 0, created = 0, deleted = 0, stepsDone = 0, stepsPaused = 0, trafficFail = 0;
 const samples = [];
+const reportDir = mkdtempSync(join(tmpdir(), 'fovea-churn-mem-')), reportFile = join(reportDir, 'memory.json');
+const reports = []; let reportSeq = 0;
+/** One memory report (SIGUSR2), waited for. */
+async function memoryReport() {
+  const seq = ++reportSeq;
+  process.kill(agentPid(), 'SIGUSR2');
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const r = readMemoryReport(reportFile);
+    if (r?.seq === seq) return r;
+    await sleep(20);
+  }
+  throw new Error(`no memory report ${seq} within 15 s (see ${agentLog})`);
+}
+/** The least of each figure over 3 reports 0.5 s apart (what is on its way out is gone in one of them), in MB. */
+async function settledMemory(t) {
+  const rs = [];
+  for (let k = 0; k < 3; k++) { if (k) await sleep(500); rs.push(await memoryReport()); }
+  const least = (f) => Math.min(...rs.map((r) => r[f] ?? NaN)) / 1e6;
+  const r = { t, heapObjects: least('heapObjectBytes'), heapUsed: least('heapUsedBytes'), external: least('externalBytes'), malloc: least('mallocInUseBytes'), rss: least('rssBytes'), fds: Math.min(...rs.map((x) => x.openFds)) };
+  reports.push(r);
+  if (csvPath) appendFileSync(`${csvPath}.gc.csv`, `${t.toFixed(0)},${r.heapObjects.toFixed(3)},${r.heapUsed.toFixed(3)},${r.external.toFixed(3)},${r.malloc.toFixed(3)},${r.rss.toFixed(2)},${r.fds}\n`);
+  log(`after full GC (${(t / 60).toFixed(1)} min): heap objects ${r.heapObjects.toFixed(2)} MB, heap used ${r.heapUsed.toFixed(2)}, external ${r.external.toFixed(2)}, malloc in use ${r.malloc.toFixed(2)}, RSS ${r.rss.toFixed(1)}, fds ${r.fds}`);
+  return r;
+}
+/** Least-squares slope per hour with its 95% CI (Student t by Cornish–Fisher) of ys over ts (seconds). */
+function slopePerHour(ts, ys) {
+  const n = ts.length; if (n < 3) return undefined;
+  const mx = ts.reduce((a, x) => a + x, 0) / n, my = ys.reduce((a, y) => a + y, 0) / n;
+  const sxx = ts.reduce((a, x) => a + (x - mx) ** 2, 0), sxy = ts.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0);
+  const b = sxy / sxx, ssr = ts.reduce((a, x, i) => a + (ys[i] - my - b * (x - mx)) ** 2, 0);
+  const se = Math.sqrt(ssr / (n - 2) / sxx), df = n - 2, z = 1.959964;
+  const tq = z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2);
+  return { n, mean: my, perH: b * 3600, lo: (b - tq * se) * 3600, hi: (b + tq * se) * 3600 };
+}
 
 function podsWithSeries(req) {
   const names = new Set();
@@ -176,9 +225,10 @@ try {
   for (let k = 0; k < first.length; k += 10) createPods(first.slice(k, k + 10));
   alive.push(...first); created += first.length;
   const agentArgs = ['--max-semi-space-size=64', new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
-    '--interfaces', 'fvchm-*', '--netns', 'fovea-chm-*', '--export-interval', '10s', '--log-level', 'warn', ...extra];
+    '--interfaces', `fv${PREFIX}-*`, '--netns', `fovea-${PREFIX}-*`, '--export-interval', '10s', '--log-level', 'warn', ...extra];
   const agentOut = createWriteStream(agentLog);
-  agent = spawn(process.execPath, agentArgs, { env: { ...process.env, FOVEA_OBSERVE_SOCKET: join(tmpdir(), `fovea-churn-${process.pid}.sock`) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  agent = spawn(process.execPath, agentArgs, { env: { ...process.env, FOVEA_OBSERVE_SOCKET: join(tmpdir(), `fovea-churn-${process.pid}.sock`),
+    ...(REPORT_MIN > 0 ? { FOVEA_MEMORY_REPORT: reportFile } : {}) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let agentLines = 0; agent.stderr.on('data', (d) => { agentLines += String(d).split('\n').length - 1; agentOut.write(d); });
   agent.on('exit', (code, sig) => { if (!stopping) log(`AGENT EXITED code ${code} signal ${sig} (see ${agentLog})`); });
   await rx.waitFor(() => exportsSeen >= 1 && lastAttached === podsAlive + 1, 60_000);
@@ -206,10 +256,13 @@ try {
   sample();
   console.log(`${'0.0'.padStart(4)} | ${samples[0].rss.toFixed(1).padStart(6)} | ${samples[0].hwm.toFixed(1).padStart(6)} | ${String(samples[0].fds).padStart(3)} | ${String(samples[0].attached).padStart(8)} | ${String(samples[0].podSeries).padStart(14)} | ${String(created).padStart(7)} | ${String(deleted).padStart(7)} | ${'0'.padStart(8)} |`);
   windowRows = [];
-  let nextSample = T0 + SAMPLE_S * 1000, nextStep = T0 + period * 1000;
+  if (csvPath && REPORT_MIN > 0) writeFileSync(`${csvPath}.gc.csv`, 't_s,heap_objects_mb,heap_used_mb,external_mb,malloc_mb,rss_after_gc_mb,fds\n');
+  if (REPORT_MIN > 0) await settledMemory(0);
+  let nextSample = T0 + SAMPLE_S * 1000, nextStep = T0 + period * 1000, nextReport = T0 + REPORT_MIN * 60_000;
   while (Date.now() < END) {
     const now = Date.now();
     if (now >= nextSample) { sample(); nextSample += SAMPLE_S * 1000; }
+    if (REPORT_MIN > 0 && now >= nextReport) { await settledMemory((now - T0) / 1000); nextReport += REPORT_MIN * 60_000; }
     if (now >= nextStep) {
       if (existsSync(LOCK)) {
         const p0 = Date.now(); stepsPaused++;
@@ -230,9 +283,10 @@ try {
       nextStep += period * 1000;
       if (nextStep < Date.now()) nextStep = Date.now() + period * 1000;
     }
-    await sleep(Math.max(50, Math.min(nextSample, nextStep, END) - Date.now()));
+    await sleep(Math.max(50, Math.min(nextSample, nextStep, END, REPORT_MIN > 0 ? nextReport : END) - Date.now()));
   }
   if (samples[samples.length - 1].t < minutes * 60 - 5) sample();
+  if (REPORT_MIN > 0 && (reports.at(-1)?.t ?? 0) < minutes * 60 - 60) await settledMemory((Date.now() - T0) / 1000);
 
   // ---- end check: every pod deleted → attached 0 and no pod series (after --pod-series-ttl) ----
   const endStats = { rss: samples[samples.length - 1].rss, fds: samples[samples.length - 1].fds };
@@ -246,6 +300,7 @@ try {
   } catch { goneOk = false; }
   const goneS = (Date.now() - tDel) / 1000;
   const afterRss = kb(/VmRSS:\s+(\d+) kB/), afterFds = fds();
+  const afterGc = REPORT_MIN > 0 ? await settledMemory((Date.now() - T0) / 1000) : undefined;
 
   // ---- summary ----
   const post = samples.filter((s) => s.t >= warmupMin * 60);
@@ -265,9 +320,20 @@ try {
   console.log(`  pods the agent saw with: ${Object.entries(SEEN).map(([k, v]) => `${k.replace('fovea.pod.', '')} ${v.size}`).join(', ')}`);
   console.log(`  paused for ${LOCK}: ${(pausedMs / 1000).toFixed(0)} s in ${stepsPaused} pauses`);
   console.log(`  end check: all pods deleted → attached interfaces ${lastAttached}, pods with series ${lastPodSeries} after ${goneS.toFixed(0)} s (${ttlArg ?? 'default --pod-series-ttl 5 min'}): ${goneOk ? 'OK, gone' : 'NOT GONE within 420 s'}; RSS then ${afterRss.toFixed(1)} MB`);
+  if (reports.length) {
+    const postR = reports.filter((r) => r.t >= warmupMin * 60 && r !== afterGc);
+    const fmt = (name, f) => {
+      const sl = slopePerHour(postR.map((r) => r.t), postR.map(f));
+      return sl ? `${name} ${f(postR[0]).toFixed(2)} → ${f(postR.at(-1)).toFixed(2)} MB, slope ${sl.perH.toFixed(2)} MB/h [${sl.lo.toFixed(2)}, ${sl.hi.toFixed(2)}]` : `${name}: too few reports`;
+    };
+    console.log(`  after full collections (least of 3 reports every ${REPORT_MIN} min; ${postR.length} after the warm-up, OLS with 95% CI):`);
+    for (const [name, f] of [['heap objects', (r) => r.heapObjects], ['external', (r) => r.external], ['malloc in use', (r) => r.malloc], ['RSS after GC', (r) => r.rss]]) console.log(`    ${fmt(name, f)}`);
+    console.log(`    at the first report: heap objects ${reports[0].heapObjects.toFixed(2)}, malloc ${reports[0].malloc.toFixed(2)}, RSS ${reports[0].rss.toFixed(1)} MB; after all pods deleted: heap objects ${afterGc.heapObjects.toFixed(2)}, malloc ${afterGc.malloc.toFixed(2)}, RSS ${afterGc.rss.toFixed(1)} MB, fds ${afterGc.fds}`);
+  }
   console.log(`  agent stderr: ${agentLines} lines (log level warn) in ${agentLog}; agent ${agent.exitCode === null ? 'still running (stopped now)' : 'EXITED'}`);
 } finally {
   await teardown();
+  rmSync(reportDir, { recursive: true, force: true });
   const left = listOurNetns().length;
   if (left) log(`cleanup left ${left} netns`);
 }
