@@ -6,6 +6,8 @@
 //   node bench/manual/agent-memory-timeline.mjs [pods=50] [seconds=40] [agent flags…]
 // env PEAK_SMAPS=1: the RSS by kind of mapping at each new maximum (0.5 MB above the last), read from outside.
 // env ENTRY=<script>: run it instead of bin/fovea.js (it must run dist/src/cli.js's main); NODE_FLAGS='…' replaces the V8 flags (default: src/runtime.ts's); NODE_LEVEL=1: without --netns.
+// env LAB=<name> (default memt; 1–4 of [a-z0-9], a letter first): the lab's name, so two timelines can run side by side
+// (pods fovea-<LAB>-<i>, veths fv<LAB>-<i>, the /24 derived from the name).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -16,14 +18,15 @@ import { rssByKind } from './smaps-kinds.mjs';
 
 const pods = Number(process.argv[2] ?? 50), secs = Number(process.argv[3] ?? 40);
 const extra = process.argv.slice(4);
-const lab = await Lab.create({ name: 'memt', pods });
+const LAB = process.env.LAB ?? 'memt';
+const lab = await Lab.create({ name: LAB, pods });
 const rx = await OtlpReceiver.start({});
 const nodeFlags = process.env.NODE_FLAGS !== undefined ? process.env.NODE_FLAGS.split(' ').filter(Boolean) : [...AGENT_NODE_FLAGS];
 const t0 = performance.now();
 const events = [];
 const agent = spawn(process.execPath, [...nodeFlags, process.env.ENTRY ?? new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
-  '--interfaces', 'fvmemt-*', ...(process.env.NODE_LEVEL ? [] : ['--netns', 'fovea-memt-*']), '--export-interval', '10s', '--log-level', 'info',
-  '--observe-socket', `/tmp/fovea-memt-${process.pid}.sock`, ...extra],
+  '--interfaces', `fv${LAB}-*`, ...(process.env.NODE_LEVEL ? [] : ['--netns', `fovea-${LAB}-*`]), '--export-interval', '10s', '--log-level', 'info',
+  '--observe-socket', `/tmp/fovea-${LAB}-${process.pid}.sock`, ...extra],
   { stdio: ['ignore', 'pipe', 'pipe'] });
 const status = () => {
   try {
