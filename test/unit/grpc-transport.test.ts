@@ -49,7 +49,7 @@ type Handler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: B
  * A plaintext HTTP/2 server; `handler` answers each stream once its request body has arrived
  * (`keepBodies: false`: the body is read and dropped, `handler` gets an empty one).
  */
-async function rawServer(handler: Handler, keepBodies = true): Promise<{ server: Http2Server; endpoint: string; sessions: () => number; close: () => Promise<void> }> {
+async function rawServer(handler: Handler, keepBodies = true, at = { host: '127.0.0.1', port: 0 }): Promise<{ server: Http2Server; endpoint: string; sessions: () => number; close: () => Promise<void> }> {
   const server = createServer();
   const open = new Set<ServerHttp2Session>();
   let sessions = 0;
@@ -65,10 +65,13 @@ async function rawServer(handler: Handler, keepBodies = true): Promise<{ server:
     stream.on('data', (c: Buffer) => { if (keepBodies) chunks.push(c); });
     stream.on('end', () => handler(stream, headers, Buffer.concat(chunks)));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`test server cannot listen on ${at.host}:${at.port}: ${err.message}`)));
+    server.listen(at.port, at.host, resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
-    server, endpoint: `http://127.0.0.1:${port}`, sessions: () => sessions,
+    server, endpoint: `http://${at.host}:${port}`, sessions: () => sessions,
     close: () => new Promise((resolve) => { server.close(() => resolve()); for (const s of open) s.destroy(); }),
   };
 }
@@ -303,6 +306,22 @@ describe('GrpcTransport: what each answer is reported as', () => {
     expect(() => new GrpcTransport({ endpoint: 'unix:///tmp/x', path: '/p' })).toThrow(/use http:\/\/ or https:\/\//);
     expect(() => new GrpcTransport({ endpoint: 'http://127.0.0.1:1', path: '/p', headers: { authorization: 'Bearer a\nb' } }))
       .toThrow(/header 'authorization': .*[Ii]nvalid character/);
+  });
+
+  it("an endpoint without a port connects to its scheme's: http → 80, https → 443", async () => {
+    // 127.0.0.9 (loopback, and not an address a local service is likely to hold): port 80 needs root, as the suite runs
+    const s = await rawServer((stream) => answer(stream, Buffer.alloc(0)), true, { host: '127.0.0.9', port: 80 });
+    servers.push(s);
+    const plain = new GrpcTransport({ endpoint: 'http://127.0.0.9', path: '/p.S/M' });
+    const r = await plain.send(request(10), 5_000);
+    plain.shutdown();
+    expect(r.status).toBe('success');
+    expect(s.sessions()).toBe(1);
+    const tls = new GrpcTransport({ endpoint: 'https://127.0.0.9', path: '/p.S/M' });
+    const e = errorOf(await tls.send(request(10), 5_000));
+    tls.shutdown();
+    expect(e.code).toBe(14);
+    expect(e.message).toMatch(/ECONNREFUSED 127\.0\.0\.9:443/);
   });
 
   it("writes the request's own bytes: no buffer of the request's size is allocated per call", async () => {
