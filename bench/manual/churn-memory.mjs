@@ -150,13 +150,35 @@ function slopePerHour(ts, ys) {
   return { n, mean: my, perH: b * 3600, lo: (b - tq * se) * 3600, hi: (b + tq * se) * 3600 };
 }
 
-function podsWithSeries(req) {
-  const names = new Set();
+/**
+ * One collection may reach the receiver as several requests (the agent splits a request over 4 MiB less 64 KiB:
+ * src/export/bounded-requests.ts), so pods with series and request bytes are summed over every request whose data
+ * points carry the same time (one collection), not read from the last request alone; a collection's figures are
+ * final when the next one's first request arrives (lastPodSeries is one export behind).
+ */
+function collectionTime(req) {
+  for (const rm of req.resourceMetrics ?? []) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
+    const dp = (m.sum ?? m.gauge ?? m.histogram)?.dataPoints?.[0];
+    if (dp?.timeUnixNano !== undefined) return String(dp.timeUnixNano);
+  }
+  return undefined;
+}
+let current = { time: undefined, pods: new Set(), bytes: 0, requests: 0 };
+const bytesPerCollection = []; // { t: s since T0 (set later), bytes, requests } of every finished collection
+function noteCollection(req, body) {
+  const time = collectionTime(req);
+  if (time !== current.time) {
+    if (current.time !== undefined) {
+      bytesPerCollection.push({ at: Date.now(), bytes: current.bytes, requests: current.requests });
+      lastPodSeries = current.pods.size; // the collection before is complete now
+    }
+    current = { time, pods: new Set(), bytes: 0, requests: 0 };
+  }
+  current.bytes += body.length; current.requests++;
   for (const rm of req.resourceMetrics ?? []) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) {
     if (m.name !== 'fovea.pod.network.packets' || !m.sum) continue;
-    for (const dp of m.sum.dataPoints) names.add(String(dp.attributes?.find((a) => a.key === 'k8s.pod.name')?.value?.stringValue));
+    for (const dp of m.sum.dataPoints) current.pods.add(String(dp.attributes?.find((a) => a.key === 'k8s.pod.name')?.value?.stringValue));
   }
-  return names.size;
 }
 /** Pods the agent saw doing each kind of traffic (a series of that metric with a non-zero value): proof the traffic was observed. */
 const SEEN = { 'fovea.pod.dns.queries': new Set(), 'fovea.pod.dns.responses': new Set(), 'fovea.pod.tcp.connections.opened': new Set(),
@@ -185,7 +207,7 @@ rx.on('export', (e) => {
   exportsSeen++;
   const a = attachedOf(e.request);
   if (a !== undefined) lastAttached = a;
-  lastPodSeries = podsWithSeries(e.request);
+  noteCollection(e.request, e.body);
   noteSeen(e.request);
   // keep the receiver's memory bounded: only the last few requests are kept
   const reqs = rx.requests; if (reqs.length > 3) reqs.splice(0, reqs.length - 3);
@@ -316,6 +338,11 @@ try {
   console.log(`  RSS first sample ${samples[0].rss.toFixed(1)} MB; after ${warmupMin} min warm-up ${warm.rss.toFixed(1)} MB (post-warm-up mean ${my.toFixed(1)} MB, min ${Math.min(...post.map((s) => s.rss)).toFixed(1)}, max ${Math.max(...post.map((s) => s.rss)).toFixed(1)}); end ${last.rss.toFixed(1)} MB; VmHWM ${hwmMax.toFixed(1)} MB`);
   console.log(`  RSS slope after warm-up: ${(b * perH).toFixed(2)} MB/hour, 95% CI [${((b - tq * se) * perH).toFixed(2)}, ${((b + tq * se) * perH).toFixed(2)}] (OLS over ${n} samples; autocorrelated, so the CI is optimistic)`);
   console.log(`  open fds: first ${samples[0].fds}, after warm-up ${warm.fds}, end ${endStats.fds} (max ${Math.max(...samples.map((s) => s.fds))}); after all pods deleted ${afterFds}`);
+  const reqs = bytesPerCollection.filter((c) => c.at >= T0 + warmupMin * 60_000 && c.at <= T0 + minutes * 60_000);
+  if (reqs.length) {
+    const mb = reqs.map((c) => c.bytes / 1e6).sort((a, b) => a - b);
+    console.log(`  metrics request bytes per collection after warm-up (${reqs.length} collections): median ${mb[Math.floor(mb.length / 2)].toFixed(2)} MB, max ${mb.at(-1).toFixed(2)} MB; collections sent as more than one request: ${reqs.filter((c) => c.requests > 1).length}`);
+  }
   console.log(`  pods: created ${created}, deleted ${deleted} (${stepsDone} churn steps; traffic commands that failed: ${trafficFail}); exports received ${exportsSeen}`);
   console.log(`  pods the agent saw with: ${Object.entries(SEEN).map(([k, v]) => `${k.replace('fovea.pod.', '')} ${v.size}`).join(', ')}`);
   console.log(`  paused for ${LOCK}: ${(pausedMs / 1000).toFixed(0)} s in ${stepsPaused} pauses`);
