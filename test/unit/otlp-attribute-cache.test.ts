@@ -9,6 +9,7 @@ import { ValueType } from '@opentelemetry/api';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, InstrumentType, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { encodeMetricsExportRequest } from '../../src/export/metric-encoder.js';
 import { cachedValueCount, isKeyValueCached, KV_PER_KEY } from '../../src/export/otlp-protobuf.js';
@@ -54,5 +55,35 @@ describe('the KeyValue cache under pod churn', () => {
     expect(next).toBeGreaterThan(4 * KV_PER_KEY);
     // the first names, gone for thousands of exports, are forgotten
     for (let i = 0; i < 100; i++) expect(isKeyValueCached(KEY, `pod-${i}`)).toBe(false);
+  });
+
+  it("holds what its values are, not Node's Buffer pool blocks: 1,000 new pods' names cost well under 1 MB", () => {
+    // A small Buffer from Node's pool is a slice of an 8 KiB block, and one long-lived slice keeps the whole
+    // block alive. The agent allocates small transient Buffers all the time (exports, decoders), so cached
+    // values written into the pool between them pinned a block each: +5.35 MB here before the cache had its
+    // own chunks. Measured in a fresh Node (dist/, built by test/global-setup.ts): this worker's own traffic
+    // with vitest moves its ArrayBuffer memory by megabytes.
+    const script = `
+      const { planAttributes, cachedValueCount, cachedChunkBytes } = await import('./dist/src/export/otlp-protobuf.js');
+      const keys = ['k8s.pod.name', 'k8s.pod.uid', 'network.interface.name'];
+      // full collections until ArrayBuffers freed on V8's threads are counted out
+      const settle = async () => { for (let k = 0; k < 3; k++) { gc(); await new Promise((r) => setTimeout(r, 20)); } };
+      await settle();
+      const before = process.memoryUsage().arrayBuffers;
+      let transient = [];
+      for (let i = 0; i < 1000; i++) {
+        planAttributes({ [keys[0]]: 'pod-' + i + '-abcdefgh', [keys[1]]: 'uid-' + i + '-0000-1111-2222-333344445555', [keys[2]]: 'fvchm-' + i }, 1);
+        for (let j = 0; j < 50; j++) transient.push(Buffer.allocUnsafe(100)); // from the pool, garbage soon
+        if (transient.length > 500) transient = [];
+      }
+      transient = [];
+      await settle();
+      const held = process.memoryUsage().arrayBuffers - before;
+      console.log(JSON.stringify({ held, values: keys.reduce((a, k) => a + cachedValueCount(k), 0), chunks: keys.reduce((a, k) => a + cachedChunkBytes(k), 0) }));`;
+    const r = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' })) as { held: number; values: number; chunks: number };
+    expect(r.values).toBe(3000);
+    // the values are ~30-70 bytes each (~0.15 MB); their chunks a little more (each a power of 2 up to 16 KiB)
+    expect(r.chunks).toBeLessThan(300_000);
+    expect(r.held).toBeLessThan(r.chunks + 100_000);
   });
 });
