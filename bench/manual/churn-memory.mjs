@@ -27,7 +27,9 @@
 //   node bench/manual/churn-memory.mjs [minutes=60] [pods=50] [period=20] [agent flags…]
 //   env WARMUP_MIN (default 10, at most half the run), CSV=<file> (every sample), AGENT_LOG=<file> (agent stderr,
 //   default /tmp/churn-memory-agent.log), SUBNET (default 198.19.250: pods are SUBNET.10–209/32, svc SUBNET.5),
-//   REPORT_MIN (default 5), PREFIX (default chm); FOVEA_CONFIG=<file> reaches the agent
+//   REPORT_MIN (default 5), PREFIX (default chm); FOVEA_CONFIG=<file> reaches the agent;
+//   SNAPSHOT_MIN=<m,m,…>: a V8 heap snapshot of the agent at those minutes (Node's --heapsnapshot-signal=SIGUSR1, written
+//   into SNAPSHOT_DIR, default /tmp/fovea-churn-snapshots); compare two with bench/manual/heapsnapshot-diff.mjs
 // Output: one row per 5 minutes (last sample of the window: RSS, HWM, fds, attached interfaces, pods with
 // series, pods created/deleted so far, min/max RSS in the window), then a summary: RSS at the first sample,
 // after the warm-up and at the end; the least-squares slope of RSS over the post-warm-up samples in MB/hour
@@ -35,7 +37,7 @@
 // CI as a lower bound of the uncertainty; a slope whose CI spans 0, or whose size is a few MB/h, is flat);
 // fds first/last; pods churned; pause time; and the end check.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync, appendFileSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, appendFileSync, createWriteStream, mkdtempSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtlpReceiver } from '../../dist/src/otlp/receiver.js';
@@ -52,6 +54,9 @@ const agentLog = process.env.AGENT_LOG ?? '/tmp/churn-memory-agent.log';
 const PREFIX = process.env.PREFIX ?? 'chm';
 if (!/^[a-z]{2,4}$/.test(PREFIX)) throw new Error('PREFIX: 2 to 4 lower-case letters');
 const REPORT_MIN = Number(process.env.REPORT_MIN ?? 5);
+const SNAPSHOT_MIN = (process.env.SNAPSHOT_MIN ?? '').split(',').filter(Boolean).map(Number).sort((a, b) => a - b);
+const SNAPSHOT_DIR = process.env.SNAPSHOT_DIR ?? '/tmp/fovea-churn-snapshots';
+if (SNAPSHOT_MIN.some((m) => !(m >= 0))) throw new Error('SNAPSHOT_MIN: minutes, comma-separated');
 const NS = (i) => `fovea-${PREFIX}-${i}`, HOST = (i) => `fv${PREFIX}-${i}`, IP = (i) => `${SUBNET}.${10 + (i % 200)}`;
 const SVC = { ns: `fovea-${PREFIX}-svc`, host: `fv${PREFIX}-svc`, ip: `${SUBNET}.5` };
 const GW = '169.254.1.1';
@@ -246,7 +251,8 @@ try {
   const first = Array.from({ length: podsAlive }, () => ({ i: next, ns: NS(next), host: HOST(next), ip: IP(next++) }));
   for (let k = 0; k < first.length; k += 10) createPods(first.slice(k, k + 10));
   alive.push(...first); created += first.length;
-  const agentArgs = ['--max-semi-space-size=64', new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
+  if (SNAPSHOT_MIN.length) mkdirSync(SNAPSHOT_DIR, { recursive: true });
+  const agentArgs = ['--max-semi-space-size=64', ...(SNAPSHOT_MIN.length ? ['--heapsnapshot-signal=SIGUSR1', `--diagnostic-dir=${SNAPSHOT_DIR}`] : []), new URL('../../bin/fovea.js', import.meta.url).pathname, 'agent', '--endpoint', rx.endpoint,
     '--interfaces', `fv${PREFIX}-*`, '--netns', `fovea-${PREFIX}-*`, '--export-interval', '10s', '--log-level', 'warn', ...extra];
   const agentOut = createWriteStream(agentLog);
   agent = spawn(process.execPath, agentArgs, { env: { ...process.env, FOVEA_OBSERVE_SOCKET: join(tmpdir(), `fovea-churn-${process.pid}.sock`),
@@ -285,6 +291,18 @@ try {
     const now = Date.now();
     if (now >= nextSample) { sample(); nextSample += SAMPLE_S * 1000; }
     if (REPORT_MIN > 0 && now >= nextReport) { await settledMemory((now - T0) / 1000); nextReport += REPORT_MIN * 60_000; }
+    if (SNAPSHOT_MIN.length && now >= T0 + SNAPSHOT_MIN[0] * 60_000) {
+      const m = SNAPSHOT_MIN.shift(), before = new Set(readdirSync(SNAPSHOT_DIR));
+      process.kill(agentPid(), 'SIGUSR1');
+      const deadline = Date.now() + 120_000;
+      let file;
+      while (!file && Date.now() < deadline) { // written when it is whole: Node renames nothing, so wait for the size to settle
+        await sleep(1000);
+        const fresh = readdirSync(SNAPSHOT_DIR).filter((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+        if (fresh.length) { const f = join(SNAPSHOT_DIR, fresh[0]); const a = statSync(f).size; await sleep(1000); if (statSync(f).size === a && a > 0) file = f; }
+      }
+      log(`heap snapshot at ${m} min: ${file ?? 'NOT WRITTEN within 120 s'}`);
+    }
     if (now >= nextStep) {
       if (existsSync(LOCK)) {
         const p0 = Date.now(); stepsPaused++;
@@ -305,7 +323,7 @@ try {
       nextStep += period * 1000;
       if (nextStep < Date.now()) nextStep = Date.now() + period * 1000;
     }
-    await sleep(Math.max(50, Math.min(nextSample, nextStep, END, REPORT_MIN > 0 ? nextReport : END) - Date.now()));
+    await sleep(Math.max(50, Math.min(nextSample, nextStep, END, REPORT_MIN > 0 ? nextReport : END, SNAPSHOT_MIN.length ? T0 + SNAPSHOT_MIN[0] * 60_000 : END) - Date.now()));
   }
   if (samples[samples.length - 1].t < minutes * 60 - 5) sample();
   if (REPORT_MIN > 0 && (reports.at(-1)?.t ?? 0) < minutes * 60 - 60) await settledMemory((Date.now() - T0) / 1000);
