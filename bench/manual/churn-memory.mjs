@@ -276,13 +276,13 @@ try {
     const prev = samples[samples.length - 2];
     if (prev && (Math.floor(s.t / 60 / TABLE_MIN) > Math.floor(prev.t / 60 / TABLE_MIN) || s.t >= minutes * 60 - 5)) {
       const rs = windowRows.map((w) => w.rss);
-      console.log(`${(s.t / 60).toFixed(1).padStart(4)} | ${s.rss.toFixed(1).padStart(6)} | ${s.hwm.toFixed(1).padStart(6)} | ${String(s.fds).padStart(3)} | ${String(s.attached).padStart(8)} | ${String(s.podSeries).padStart(14)} | ${String(s.created).padStart(7)} | ${String(s.deleted).padStart(7)} | ${s.paused.toFixed(0).padStart(8)} | ${Math.min(...rs).toFixed(1)}–${Math.max(...rs).toFixed(1)}`);
+      console.log(`${(s.t / 60).toFixed(1).padStart(4)} | ${s.rss.toFixed(1).padStart(6)} | ${s.hwm.toFixed(1).padStart(6)} | ${String(s.fds).padStart(3)} | ${String(s.attached).padStart(8)} | ${String(s.podSeries ?? "-").padStart(14)} | ${String(s.created).padStart(7)} | ${String(s.deleted).padStart(7)} | ${s.paused.toFixed(0).padStart(8)} | ${Math.min(...rs).toFixed(1)}–${Math.max(...rs).toFixed(1)}`);
       windowRows = [];
     }
   };
   console.log(header);
   sample();
-  console.log(`${'0.0'.padStart(4)} | ${samples[0].rss.toFixed(1).padStart(6)} | ${samples[0].hwm.toFixed(1).padStart(6)} | ${String(samples[0].fds).padStart(3)} | ${String(samples[0].attached).padStart(8)} | ${String(samples[0].podSeries).padStart(14)} | ${String(created).padStart(7)} | ${String(deleted).padStart(7)} | ${'0'.padStart(8)} |`);
+  console.log(`${'0.0'.padStart(4)} | ${samples[0].rss.toFixed(1).padStart(6)} | ${samples[0].hwm.toFixed(1).padStart(6)} | ${String(samples[0].fds).padStart(3)} | ${String(samples[0].attached).padStart(8)} | ${String(samples[0].podSeries ?? "-").padStart(14)} | ${String(created).padStart(7)} | ${String(deleted).padStart(7)} | ${'0'.padStart(8)} |`);
   windowRows = [];
   if (csvPath && REPORT_MIN > 0) writeFileSync(`${csvPath}.gc.csv`, 't_s,heap_objects_mb,heap_used_mb,external_mb,malloc_mb,rss_after_gc_mb,fds\n');
   if (REPORT_MIN > 0) await settledMemory(0);
