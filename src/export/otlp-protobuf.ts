@@ -211,8 +211,16 @@ export function anyValueSize(v: unknown): number {
  * 1,000 pods' values of 3 keys, against the ~0.2 MB the values are; test/unit/otlp-attribute-cache).
  * A value carried forward is copied into the current generation's chunks, so a dropped generation
  * frees all of its memory.
+ *
+ * A generation also ends when it is older than KV_GENERATION_MS and a value is missing: under
+ * steady pod churn the cache then holds the values used in the last one or two such spans (about
+ * what the pods with series use), not 2 × KV_PER_KEY per key — which at 15 new pods a minute took
+ * over two hours to fill, every new name a few hundred bytes of heap more (an hour of churn read
+ * as growth). The clock is read on a miss only.
  */
 export const KV_PER_KEY = 1024;
+/** A generation older than this ends at the next value missing from the cache (`--pod-series-ttl`'s default). */
+export const KV_GENERATION_MS = 5 * 60_000;
 /** A generation's first chunk; each next one is twice the last, up to KV_CHUNK_MAX. */
 const KV_CHUNK_MIN = 256;
 const KV_CHUNK_MAX = 16_384;
@@ -237,23 +245,25 @@ class KeyValueArena {
     return b;
   }
 }
-interface KeyValueGeneration { readonly values: Map<string, Buffer>; readonly arena: KeyValueArena }
+interface KeyValueGeneration { readonly values: Map<string, Buffer>; readonly arena: KeyValueArena; readonly born: number }
 interface KeyValueGenerations { current: KeyValueGeneration; previous: KeyValueGeneration }
 const kvCache = new Map<string, KeyValueGenerations>();
-const newGeneration = (): KeyValueGeneration => ({ values: new Map(), arena: new KeyValueArena() });
+const newGeneration = (born: number): KeyValueGeneration => ({ values: new Map(), arena: new KeyValueArena(), born });
 
 function cachedKeyValue(key: string, value: string): Buffer | undefined {
   let gens = kvCache.get(key);
   if (!gens) {
     if (kvCache.size >= 4096) return undefined;
-    kvCache.set(key, (gens = { current: newGeneration(), previous: newGeneration() }));
+    const now = Date.now();
+    kvCache.set(key, (gens = { current: newGeneration(now), previous: newGeneration(now) }));
   }
   const hit = gens.current.values.get(value);
   if (hit) return hit;
   const carried = gens.previous.values.get(value);
-  if (gens.current.values.size >= KV_PER_KEY) {
+  const now = Date.now();
+  if (gens.current.values.size >= KV_PER_KEY || now - gens.current.born > KV_GENERATION_MS) {
     gens.previous = gens.current;
-    gens.current = newGeneration();
+    gens.current = newGeneration(now);
   }
   let b: Buffer;
   if (carried) {

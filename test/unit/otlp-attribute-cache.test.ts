@@ -10,9 +10,9 @@ import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, InstrumentType, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeMetricsExportRequest } from '../../src/export/metric-encoder.js';
-import { cachedValueCount, isKeyValueCached, KV_PER_KEY } from '../../src/export/otlp-protobuf.js';
+import { cachedValueCount, isKeyValueCached, KV_GENERATION_MS, KV_PER_KEY, planAttributes } from '../../src/export/otlp-protobuf.js';
 
 const resource = resourceFromAttributes({ 'service.name': 'fovea' });
 const KEY = 'test.churn.pod.name';
@@ -36,6 +36,36 @@ function exportOf(pods: readonly string[], at: number): ResourceMetrics {
 }
 
 describe('the KeyValue cache under pod churn', () => {
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('holds the values used in the last one or two generation spans, not 2 × KV_PER_KEY: deleted pods are forgotten in time', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_800_000_000_000);
+    const key = 'test.time.pod.name';
+    const plan = (pod: string): void => { planAttributes({ [key]: pod }, 1); };
+    // 15 new pods a minute (the churn bench's rate), 50 alive, each alive pod's name used every 10 s export;
+    // 3 hours: 2,700 names, more than 2 × KV_PER_KEY
+    let next = 0;
+    let alive: string[] = [];
+    const counts: number[] = [];
+    for (let t = 0; t < 3 * 3600; t += 10) {
+      vi.setSystemTime(1_800_000_000_000 + t * 1000);
+      if (t % 20 === 0) alive = alive.slice(alive.length >= 50 ? 5 : 0);
+      while (alive.length < 50) alive.push(`pod-${next++}`);
+      for (const p of alive) plan(p);
+      for (const p of alive) expect(isKeyValueCached(key, p)).toBe(true);
+      if (t % 600 === 0) counts.push(cachedValueCount(key));
+    }
+    expect(next).toBeGreaterThan(2 * KV_PER_KEY);
+    // two spans of 5 min hold at most the names alive in 10+ min: 50 + 15/min × 10 min ≈ 200, +1 span's worth
+    const bound = 50 + Math.ceil((15 * 3 * KV_GENERATION_MS) / 60_000);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(bound);
+    // and it is steady: the last hour's counts no larger than the first hour's after 20 min
+    expect(Math.max(...counts.slice(-6))).toBeLessThanOrEqual(Math.max(...counts.slice(2, 6)) + 20);
+    // a name gone for two spans is forgotten
+    expect(isKeyValueCached(key, 'pod-0')).toBe(false);
+  });
+
   it('keeps caching new names, forgets gone ones, keeps live ones, bounded, bytes as upstream', () => {
     const live = ['always-there-0', 'always-there-1'];
     let next = 0;
