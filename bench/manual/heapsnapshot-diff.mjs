@@ -3,6 +3,9 @@
 // strings, arrays, code and the like by type alone — and the kinds whose self size grew or shrank most, with counts.
 // A snapshot holds only what was reachable after the full collection V8 runs before writing it.
 //   node bench/manual/heapsnapshot-diff.mjs <before.heapsnapshot> <after.heapsnapshot> [top=25]
+// OWNERS=1: also the self size of every live object summed by its owner — the first object up its chain of first
+// retainers (weak edges skipped) whose constructor is a named class (not Object, Array, Map, Set or V8's own) —
+// and the owners whose share grew most: where the growth is held.
 // With SAMPLES=<n> (default 0): for each of the top kinds that grew, up to n of the objects present only in the
 // second snapshot (by V8's object id) and the chain of retainers from each towards a root (first retainer at each
 // step, weak edges skipped), to see what holds them.
@@ -51,6 +54,50 @@ const grew = rows.filter((r) => r.ds > 0).sort((x, y) => y.ds - x.ds).slice(0, t
 for (const r of grew) console.log(`  ${('+' + mb(r.ds)).padStart(9)}  ${(r.dc >= 0 ? '+' : '') + r.dc}`.padEnd(24) + ` ${r.a.count} → ${r.b.count}  ${r.k}`);
 console.log(`\nshrank most:`);
 for (const r of rows.filter((r) => r.ds < 0).sort((x, y) => x.ds - y.ds).slice(0, Math.ceil(top / 3))) console.log(`  ${mb(r.ds).padStart(9)}  ${r.dc}`.padEnd(24) + ` ${r.a.count} → ${r.b.count}  ${r.k}`);
+
+/** For each node of `h`, its first non-weak retainer (node index) and that edge (index into edges), or -1. */
+function retainers(h) {
+  const nodes = h.s.nodes, edges = h.s.edges, nodeCount = nodes.length / h.N;
+  const retainer = new Int32Array(nodeCount).fill(-1), retEdge = new Int32Array(nodeCount).fill(-1);
+  for (let n = 0, e = 0; n < nodeCount; n++) {
+    const ec = nodes[n * h.N + h.iEdges];
+    for (let j = 0; j < ec; j++, e += h.E) {
+      if (h.etypes[edges[e + h.eType]] === 'weak') continue;
+      const to = edges[e + h.eTo] / h.N;
+      if (retainer[to] === -1) { retainer[to] = n; retEdge[to] = e; }
+    }
+  }
+  return { retainer, retEdge };
+}
+const GENERIC = new Set(['Object', 'Array', 'Map', 'Set', 'WeakMap', 'Buffer', 'Uint8Array', 'ArrayBuffer', 'Float64Array', 'Function', 'Promise']);
+function byOwner(h) {
+  const { retainer } = retainers(h);
+  const nodes = h.s.nodes, nodeCount = nodes.length / h.N;
+  const owner = new Int32Array(nodeCount).fill(-2); // -2 unknown yet, -1 none
+  const named = (n) => { const k = h.kindOf(n * h.N); if (!k.startsWith('object ')) return undefined; const c = k.slice(7); return /^[A-Z]/.test(c) && !GENERIC.has(c) && !c.startsWith('system') ? c : undefined; };
+  const out = new Map();
+  for (let n = 0; n < nodeCount; n++) {
+    let cur = n, name, path = [];
+    for (let d = 0; d < 40 && cur !== -1; d++) {
+      if (owner[cur] !== -2) { name = owner[cur] === -1 ? undefined : h.s.strings[owner[cur]] ; break; }
+      path.push(cur);
+      const nm = named(cur);
+      if (nm) { name = nm; break; }
+      cur = retainer[cur];
+    }
+    const id = name === undefined ? -1 : h.s.strings.indexOf(name);
+    for (const p of path) owner[p] = id;
+    const key = name ?? '(no named owner)';
+    out.set(key, (out.get(key) ?? 0) + nodes[n * h.N + h.iSize]);
+  }
+  return out;
+}
+if (process.env.OWNERS) {
+  const oa = byOwner(A), ob = byOwner(B);
+  const keys = [...new Set([...oa.keys(), ...ob.keys()])].map((k) => ({ k, a: oa.get(k) ?? 0, b: ob.get(k) ?? 0 })).map((r) => ({ ...r, d: r.b - r.a }));
+  console.log(`\nheld by (self size of what each named owner holds, first retainers; Δ MB, before → after MB):`);
+  for (const r of keys.sort((x, y) => y.d - x.d).slice(0, top)) console.log(`  ${((r.d >= 0 ? '+' : '') + mb(r.d)).padStart(9)}  ${mb(r.a)} → ${mb(r.b)}  ${r.k}`);
+}
 
 if (samples > 0) {
   // retainers of the second snapshot: for each node, the first (non-weak) edge pointing at it
