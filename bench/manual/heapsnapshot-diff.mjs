@@ -103,15 +103,7 @@ if (samples > 0) {
   // retainers of the second snapshot: for each node, the first (non-weak) edge pointing at it
   const h = B, nodes = h.s.nodes, edges = h.s.edges;
   const nodeCount = nodes.length / h.N;
-  const retainer = new Int32Array(nodeCount).fill(-1), retEdge = new Int32Array(nodeCount).fill(-1);
-  for (let n = 0, e = 0; n < nodeCount; n++) {
-    const ec = nodes[n * h.N + h.iEdges];
-    for (let j = 0; j < ec; j++, e += h.E) {
-      if (h.etypes[edges[e + h.eType]] === 'weak') continue;
-      const to = edges[e + h.eTo] / h.N;
-      if (retainer[to] === -1) { retainer[to] = n; retEdge[to] = e; }
-    }
-  }
+  const { retainer, retEdge } = retainers(h);
   const idsA = new Set();
   for (let i = 0; i < A.s.nodes.length; i += A.N) idsA.add(A.s.nodes[i + A.iId]);
   const edgeLabel = (e) => { const t = h.etypes[edges[e + h.eType]]; const v = edges[e + h.eName]; return t === 'element' || t === 'hidden' ? `[${v}]` : String(h.s.strings[v]); };
