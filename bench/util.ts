@@ -66,6 +66,31 @@ export function meanCi(xs: readonly number[]): MeanCi {
   return { n, mean, sd, lo: mean - halfWidth, hi: mean + halfWidth, halfWidth };
 }
 
+export interface SlopeCi {
+  readonly n: number;
+  /** least-squares slope of y over x */
+  readonly slope: number;
+  /** 95% confidence interval of the slope (t-distribution, n − 2 degrees of freedom); NaN for n < 3 */
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/**
+ * Ordinary least-squares slope of ys over xs with its 95% confidence interval. The interval assumes
+ * independent residuals: for a time series whose points are autocorrelated it is optimistic.
+ */
+export function olsSlopeCi(xs: readonly number[], ys: readonly number[]): SlopeCi {
+  const n = xs.length;
+  if (n < 3 || ys.length !== n) return { n, slope: NaN, lo: NaN, hi: NaN };
+  const mx = xs.reduce((a, x) => a + x, 0) / n, my = ys.reduce((a, y) => a + y, 0) / n;
+  const sxx = xs.reduce((a, x) => a + (x - mx) ** 2, 0), sxy = xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0);
+  const slope = sxy / sxx;
+  const ssr = xs.reduce((a, x, i) => a + (ys[i]! - my - slope * (x - mx)) ** 2, 0);
+  const se = Math.sqrt(ssr / (n - 2) / sxx);
+  const t = T975[Math.min(n - 2, T975.length) - 1]!;
+  return { n, slope, lo: slope - t * se, hi: slope + t * se };
+}
+
 export const min = (xs: readonly number[]): number => Math.min(...xs);
 export const max = (xs: readonly number[]): number => Math.max(...xs);
 

@@ -1,17 +1,21 @@
-// Refits churn-memory.mjs's after-GC slopes over another window: reads the <CSV>.gc.csv it writes (one row per memory
-// report: t_s, heap objects, heap used, external, malloc in use, RSS after GC, fds) and prints each figure's OLS slope
-// in MB/hour with its 95% CI over the reports with from ≤ t ≤ to (seconds since the run's start).
-//   node bench/manual/churn-gc-slope.mjs <file.gc.csv> [from=600] [to=∞]
+// Refits churn-memory.mjs's slopes over another window: reads a CSV it writes — `CSV=<file>` (every 30 s sample:
+// t_s, rss_mb, hwm_mb, …) or `<file>.gc.csv` (every memory report after a full collection: t_s, heap objects, heap
+// used, external, malloc in use, RSS after GC, fds) — and prints each column's least-squares slope per hour with its
+// 95% CI (bench/util.ts olsSlopeCi) over the rows with from ≤ t_s ≤ to (seconds since the run's start).
+//   node bench/manual/churn-gc-slope.mjs <file.csv> [from=600] [to=∞]
 import { readFileSync } from 'node:fs';
-const [file, from = 600, to = 1e9] = process.argv.slice(2);
-const rows = readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number)).filter((r) => r[0] >= Number(from) && r[0] <= Number(to));
-const names = ['heap objects', 'heap used', 'external', 'malloc', 'RSS after GC', 'fds'];
-for (let c = 1; c <= 5; c++) {
-  const ts = rows.map((r) => r[0]), ys = rows.map((r) => r[c]); const n = ts.length;
-  const mx = ts.reduce((a, x) => a + x, 0) / n, my = ys.reduce((a, y) => a + y, 0) / n;
-  const sxx = ts.reduce((a, x) => a + (x - mx) ** 2, 0), sxy = ts.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0);
-  const b = sxy / sxx, ssr = ts.reduce((a, x, i) => a + (ys[i] - my - b * (x - mx)) ** 2, 0);
-  const se = Math.sqrt(ssr / (n - 2) / sxx), df = n - 2, z = 1.959964;
-  const tq = z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2);
-  console.log(`${names[c - 1].padEnd(13)} n=${n} ${ys[0]} → ${ys[n - 1]}  slope ${(b * 3600).toFixed(2)} MB/h [${((b - tq * se) * 3600).toFixed(2)}, ${((b + tq * se) * 3600).toFixed(2)}]`);
+import { olsSlopeCi } from '../../dist/bench/util.js';
+
+const [file, from = '600', to = 'Infinity'] = process.argv.slice(2);
+if (!file) throw new Error('usage: churn-gc-slope.mjs <file.csv> [from s] [to s]');
+const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
+const cols = header.split(',');
+const rows = lines.map((l) => l.split(',').map(Number)).filter((r) => r[0] >= Number(from) && r[0] <= Number(to));
+const ts = rows.map((r) => r[0]);
+console.log(`${file}: ${rows.length} rows with ${from} ≤ t_s ≤ ${to}; per hour, 95% CI (OLS; autocorrelated rows make it optimistic)`);
+for (let c = 1; c < cols.length; c++) {
+  const ys = rows.map((r) => r[c]);
+  if (ys.some((y) => !Number.isFinite(y))) continue; // e.g. pods with series before the first collection
+  const s = olsSlopeCi(ts, ys);
+  console.log(`  ${cols[c].padEnd(16)} ${ys[0]} → ${ys.at(-1)}  slope ${(s.slope * 3600).toFixed(2)} /h [${(s.lo * 3600).toFixed(2)}, ${(s.hi * 3600).toFixed(2)}]`);
 }

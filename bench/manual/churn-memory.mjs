@@ -42,6 +42,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtlpReceiver } from '../../dist/src/otlp/receiver.js';
 import { readMemoryReport } from '../../dist/src/agent/memory-report.js';
+import { olsSlopeCi } from '../../dist/bench/util.js';
 
 const minutes = Number(process.argv[2] ?? 60), podsAlive = Number(process.argv[3] ?? 50), period = Number(process.argv[4] ?? 20);
 const extra = process.argv.slice(5);
@@ -144,16 +145,6 @@ async function settledMemory(t) {
   log(`after full GC (${(t / 60).toFixed(1)} min): heap objects ${r.heapObjects.toFixed(2)} MB, heap used ${r.heapUsed.toFixed(2)}, external ${r.external.toFixed(2)}, malloc in use ${r.malloc.toFixed(2)}, RSS ${r.rss.toFixed(1)}, fds ${r.fds}`);
   return r;
 }
-/** Least-squares slope per hour with its 95% CI (Student t by Cornish–Fisher) of ys over ts (seconds). */
-function slopePerHour(ts, ys) {
-  const n = ts.length; if (n < 3) return undefined;
-  const mx = ts.reduce((a, x) => a + x, 0) / n, my = ys.reduce((a, y) => a + y, 0) / n;
-  const sxx = ts.reduce((a, x) => a + (x - mx) ** 2, 0), sxy = ts.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0);
-  const b = sxy / sxx, ssr = ts.reduce((a, x, i) => a + (ys[i] - my - b * (x - mx)) ** 2, 0);
-  const se = Math.sqrt(ssr / (n - 2) / sxx), df = n - 2, z = 1.959964;
-  const tq = z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2);
-  return { n, mean: my, perH: b * 3600, lo: (b - tq * se) * 3600, hi: (b + tq * se) * 3600 };
-}
 
 /**
  * One collection may reach the receiver as several requests (the agent splits a request over 4 MiB less 64 KiB:
@@ -169,7 +160,7 @@ function collectionTime(req) {
   return undefined;
 }
 let current = { time: undefined, pods: new Set(), bytes: 0, requests: 0 };
-const bytesPerCollection = []; // { t: s since T0 (set later), bytes, requests } of every finished collection
+const bytesPerCollection = []; // { at: Date.now() when it was complete, bytes, requests } of every finished collection
 function noteCollection(req, body) {
   const time = collectionTime(req);
   if (time !== current.time) {
@@ -344,17 +335,14 @@ try {
 
   // ---- summary ----
   const post = samples.filter((s) => s.t >= warmupMin * 60);
-  const n = post.length, mx = post.reduce((a, s) => a + s.t, 0) / n, my = post.reduce((a, s) => a + s.rss, 0) / n;
-  const sxx = post.reduce((a, s) => a + (s.t - mx) ** 2, 0), sxy = post.reduce((a, s) => a + (s.t - mx) * (s.rss - my), 0);
-  const b = sxy / sxx, ssr = post.reduce((a, s) => a + (s.rss - my - b * (s.t - mx)) ** 2, 0);
-  const se = Math.sqrt(ssr / (n - 2) / sxx), df = n - 2, z = 1.959964;
-  const tq = z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2); // Student t 0.975 (Cornish–Fisher)
-  const perH = 3600;
+  const n = post.length, my = post.reduce((a, s) => a + s.rss, 0) / n;
+  const perH = (x) => (x * 3600).toFixed(2); // MB/s → MB/hour
+  const rssSlope = olsSlopeCi(post.map((s) => s.t), post.map((s) => s.rss));
   const warm = post[0], last = samples[samples.length - 1];
   const hwmMax = Math.max(...samples.map((s) => s.hwm));
   console.log(`\nsummary (${minutes} min, ${podsAlive} pods alive, ${PER_STEP} replaced every ${period} s, ${samples.length} samples every ${SAMPLE_S} s):`);
   console.log(`  RSS first sample ${samples[0].rss.toFixed(1)} MB; after ${warmupMin} min warm-up ${warm.rss.toFixed(1)} MB (post-warm-up mean ${my.toFixed(1)} MB, min ${Math.min(...post.map((s) => s.rss)).toFixed(1)}, max ${Math.max(...post.map((s) => s.rss)).toFixed(1)}); end ${last.rss.toFixed(1)} MB; VmHWM ${hwmMax.toFixed(1)} MB`);
-  console.log(`  RSS slope after warm-up: ${(b * perH).toFixed(2)} MB/hour, 95% CI [${((b - tq * se) * perH).toFixed(2)}, ${((b + tq * se) * perH).toFixed(2)}] (OLS over ${n} samples; autocorrelated, so the CI is optimistic)`);
+  console.log(`  RSS slope after warm-up: ${perH(rssSlope.slope)} MB/hour, 95% CI [${perH(rssSlope.lo)}, ${perH(rssSlope.hi)}] (OLS over ${n} samples; autocorrelated, so the CI is optimistic)`);
   console.log(`  open fds: first ${samples[0].fds}, after warm-up ${warm.fds}, end ${endStats.fds} (max ${Math.max(...samples.map((s) => s.fds))}); after all pods deleted ${afterFds}`);
   const reqs = bytesPerCollection.filter((c) => c.at >= T0 + warmupMin * 60_000 && c.at <= T0 + minutes * 60_000);
   if (reqs.length) {
@@ -368,8 +356,8 @@ try {
   if (reports.length) {
     const postR = reports.filter((r) => r.t >= warmupMin * 60 && r !== afterGc);
     const fmt = (name, f) => {
-      const sl = slopePerHour(postR.map((r) => r.t), postR.map(f));
-      return sl ? `${name} ${f(postR[0]).toFixed(2)} → ${f(postR.at(-1)).toFixed(2)} MB, slope ${sl.perH.toFixed(2)} MB/h [${sl.lo.toFixed(2)}, ${sl.hi.toFixed(2)}]` : `${name}: too few reports`;
+      const sl = olsSlopeCi(postR.map((r) => r.t), postR.map(f));
+      return sl.n >= 3 ? `${name} ${f(postR[0]).toFixed(2)} → ${f(postR.at(-1)).toFixed(2)} MB, slope ${perH(sl.slope)} MB/h [${perH(sl.lo)}, ${perH(sl.hi)}]` : `${name}: too few reports`;
     };
     console.log(`  after full collections (least of 3 reports every ${REPORT_MIN} min; ${postR.length} after the warm-up, OLS with 95% CI):`);
     for (const [name, f] of [['heap objects', (r) => r.heapObjects], ['external', (r) => r.external], ['malloc in use', (r) => r.malloc], ['RSS after GC', (r) => r.rss]]) console.log(`    ${fmt(name, f)}`);

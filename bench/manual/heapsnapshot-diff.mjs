@@ -73,20 +73,20 @@ const GENERIC = new Set(['Object', 'Array', 'Map', 'Set', 'WeakMap', 'Buffer', '
 function byOwner(h) {
   const { retainer } = retainers(h);
   const nodes = h.s.nodes, nodeCount = nodes.length / h.N;
-  const owner = new Int32Array(nodeCount).fill(-2); // -2 unknown yet, -1 none
+  const owner = new Array(nodeCount); // undefined: not known yet; null: no named owner; else the owner's class
   const named = (n) => { const k = h.kindOf(n * h.N); if (!k.startsWith('object ')) return undefined; const c = k.slice(7); return /^[A-Z]/.test(c) && !GENERIC.has(c) && !c.startsWith('system') ? c : undefined; };
   const out = new Map();
   for (let n = 0; n < nodeCount; n++) {
-    let cur = n, name, path = [];
+    let cur = n, name = null;
+    const path = [];
     for (let d = 0; d < 40 && cur !== -1; d++) {
-      if (owner[cur] !== -2) { name = owner[cur] === -1 ? undefined : h.s.strings[owner[cur]] ; break; }
+      if (owner[cur] !== undefined) { name = owner[cur]; break; }
       path.push(cur);
       const nm = named(cur);
       if (nm) { name = nm; break; }
       cur = retainer[cur];
     }
-    const id = name === undefined ? -1 : h.s.strings.indexOf(name);
-    for (const p of path) owner[p] = id;
+    for (const p of path) owner[p] = name;
     const key = name ?? '(no named owner)';
     out.set(key, (out.get(key) ?? 0) + nodes[n * h.N + h.iSize]);
   }

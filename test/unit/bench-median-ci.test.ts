@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { medianCi } from '../../bench/util.js';
+import { medianCi, olsSlopeCi } from '../../bench/util.js';
 
 describe('medianCi (bench: distribution-free 95% CI of a median)', () => {
   it('takes the order statistics of the binomial table', () => {
@@ -30,5 +30,18 @@ describe('medianCi (bench: distribution-free 95% CI of a median)', () => {
       if (m.lo <= 100 && 100 <= m.hi) covered++;
     }
     expect(covered / trials).toBeGreaterThan(0.93);
+  });
+});
+
+describe('olsSlopeCi (bench: least-squares slope with its 95% CI)', () => {
+  it('matches a hand computation, and is exact on a line', () => {
+    // x 1..5, y 2 4 5 4 5: slope 0.6, residual sum of squares 2.4, Sxx 10 → se √(2.4/3/10) = 0.2828; t(3) = 3.182
+    const r = olsSlopeCi([1, 2, 3, 4, 5], [2, 4, 5, 4, 5]);
+    expect(r.n).toBe(5);
+    expect(r.slope).toBeCloseTo(0.6, 10);
+    expect(r.lo).toBeCloseTo(0.6 - 3.182 * Math.sqrt(0.08), 6);
+    expect(r.hi).toBeCloseTo(0.6 + 3.182 * Math.sqrt(0.08), 6);
+    expect(olsSlopeCi([0, 10, 20, 30], [5, 6, 7, 8])).toMatchObject({ slope: 0.1, lo: 0.1, hi: 0.1 });
+    expect(olsSlopeCi([1, 2], [1, 2]).slope).toBeNaN();
   });
 });
