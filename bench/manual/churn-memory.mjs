@@ -30,6 +30,10 @@
 //   REPORT_MIN (default 5), PREFIX (default chm); FOVEA_CONFIG=<file> reaches the agent;
 //   SNAPSHOT_MIN=<m,m,…>: a V8 heap snapshot of the agent at those minutes (Node's --heapsnapshot-signal=SIGUSR1, written
 //   into SNAPSHOT_DIR, default /tmp/fovea-churn-snapshots); compare two with bench/manual/heapsnapshot-diff.mjs
+//   (a snapshot changes what it measures: V8's heap profiler keeps its map of object ids from the first snapshot on, and
+//   glibc keeps the snapshot writer's freed memory — seen 2026-12-05: malloc in use 13.5 → 38.8 MB and RSS after a
+//   collection 104 → 233–256 MB from the first snapshot to the end; heap objects and external memory are unaffected and are
+//   the figures to read in such a run)
 // Output: one row per 5 minutes (last sample of the window: RSS, HWM, fds, attached interfaces, pods with
 // series, pods created/deleted so far, min/max RSS in the window), then a summary: RSS at the first sample,
 // after the warm-up and at the end; the least-squares slope of RSS over the post-warm-up samples in MB/hour

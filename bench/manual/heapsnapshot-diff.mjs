@@ -5,7 +5,8 @@
 //   node bench/manual/heapsnapshot-diff.mjs <before.heapsnapshot> <after.heapsnapshot> [top=25]
 // OWNERS=1: also the self size of every live object summed by its owner — the first object up its chain of first
 // retainers (weak edges skipped) whose constructor is a named class (not Object, Array, Map, Set or V8's own) —
-// and the owners whose share grew most: where the growth is held.
+// and the owners whose share grew most: where the growth is held. FIELDS=1 (with OWNERS=1): the same split further by
+// the owner's field (its edge) each object is held through, e.g. `PodNetstack.attrs`.
 // With SAMPLES=<n> (default 0): for each of the top kinds that grew, up to n of the objects present only in the
 // second snapshot (by V8's object id) and the chain of retainers from each towards a root (first retainer at each
 // step, weak edges skipped), to see what holds them.
@@ -71,32 +72,41 @@ function retainers(h) {
 }
 const GENERIC = new Set(['Object', 'Array', 'Map', 'Set', 'WeakMap', 'Buffer', 'Uint8Array', 'ArrayBuffer', 'Float64Array', 'Function', 'Promise']);
 function byOwner(h) {
-  const { retainer } = retainers(h);
-  const nodes = h.s.nodes, nodeCount = nodes.length / h.N;
+  const { retainer, retEdge } = retainers(h);
+  const nodes = h.s.nodes, edges = h.s.edges, nodeCount = nodes.length / h.N;
   const owner = new Array(nodeCount); // undefined: not known yet; null: no named owner; else the owner's class
+  const field = new Array(nodeCount); // the owner's edge (field) the node is held through
   const named = (n) => { const k = h.kindOf(n * h.N); if (!k.startsWith('object ')) return undefined; const c = k.slice(7); return /^[A-Z]/.test(c) && !GENERIC.has(c) && !c.startsWith('system') ? c : undefined; };
-  const out = new Map();
+  const label = (e) => { const t = h.etypes[edges[e + h.eType]]; const v = edges[e + h.eName]; return t === 'element' || t === 'hidden' ? `[${v}]` : String(h.s.strings[v]); };
+  const out = new Map(), fields = new Map();
   for (let n = 0; n < nodeCount; n++) {
-    let cur = n, name = null;
+    let cur = n, name = null, via = '(itself)';
     const path = [];
     for (let d = 0; d < 40 && cur !== -1; d++) {
-      if (owner[cur] !== undefined) { name = owner[cur]; break; }
+      const nm = named(cur); // checked first: a named owner's own entry says '(itself)'
+      if (nm) { name = nm; via = path.length ? label(retEdge[path[path.length - 1]]) : '(itself)'; break; }
+      if (owner[cur] !== undefined) { name = owner[cur]; via = field[cur]; break; }
       path.push(cur);
-      const nm = named(cur);
-      if (nm) { name = nm; break; }
       cur = retainer[cur];
     }
-    for (const p of path) owner[p] = name;
-    const key = name ?? '(no named owner)';
-    out.set(key, (out.get(key) ?? 0) + nodes[n * h.N + h.iSize]);
+    for (const p of path) { owner[p] = name; field[p] = via; }
+    const key = name ?? '(no named owner)', size = nodes[n * h.N + h.iSize];
+    out.set(key, (out.get(key) ?? 0) + size);
+    const fk = `${key}.${via}`;
+    fields.set(fk, (fields.get(fk) ?? 0) + size);
   }
-  return out;
+  return { owners: out, fields };
 }
 if (process.env.OWNERS) {
   const oa = byOwner(A), ob = byOwner(B);
-  const keys = [...new Set([...oa.keys(), ...ob.keys()])].map((k) => ({ k, a: oa.get(k) ?? 0, b: ob.get(k) ?? 0 })).map((r) => ({ ...r, d: r.b - r.a }));
+  const diff = (a, b) => [...new Set([...a.keys(), ...b.keys()])].map((k) => ({ k, a: a.get(k) ?? 0, b: b.get(k) ?? 0 })).map((r) => ({ ...r, d: r.b - r.a }));
+  const keys = diff(oa.owners, ob.owners);
   console.log(`\nheld by (self size of what each named owner holds, first retainers; Δ MB, before → after MB):`);
   for (const r of keys.sort((x, y) => y.d - x.d).slice(0, top)) console.log(`  ${((r.d >= 0 ? '+' : '') + mb(r.d)).padStart(9)}  ${mb(r.a)} → ${mb(r.b)}  ${r.k}`);
+  if (process.env.FIELDS) {
+    console.log(`\nby the owner's field it is held through (the ${top} that grew most; <owner>.(itself): the owner object's own size):`);
+    for (const r of diff(oa.fields, ob.fields).sort((x, y) => y.d - x.d).slice(0, top)) console.log(`  ${((r.d >= 0 ? '+' : '') + mb(r.d)).padStart(9)}  ${mb(r.a)} → ${mb(r.b)}  ${r.k}`);
+  }
 }
 
 if (samples > 0) {
