@@ -48,6 +48,7 @@ function bind(l: koffi.IKoffiLib) {
     bpf_map_lookup_elem: l.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
     bpf_map_update_elem: l.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
     bpf_map_delete_elem: l.func('int bpf_map_delete_elem(int fd, void *key)'),
+    bpf_map_lookup_and_delete_elem: l.func('int bpf_map_lookup_and_delete_elem(int fd, void *key, void *value)'),
 
     bpf_link_create: l.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
     bpf_tc_hook_create: l.func('int bpf_tc_hook_create(void *hook)'),

@@ -11,6 +11,7 @@ import type { BpfObject } from './object.js';
 
 const PERCPU_TYPES = new Set([5 /* PERCPU_HASH */, 6 /* PERCPU_ARRAY */, 10 /* LRU_PERCPU_HASH */]);
 const ENOENT = 2;
+const EEXIST = 17;
 const ENOSPC = 28;
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
@@ -50,6 +51,7 @@ const round8 = (n: number): number => (n + 7) & ~7;
 
 export class BpfMap implements ReadableMap {
   private batchSupported = true;
+  private takeAtomic = true;
   private chunk = 256;
   /** read buffers kept between reads: a big map is read at every export */
   private keysBuf: Buffer = Buffer.alloc(0);
@@ -101,12 +103,45 @@ export class BpfMap implements ReadableMap {
     check(`update map ${this.name}`, libbpf().bpf_map_update_elem(this.fd, key, value, flags));
   }
 
+  /** Adds a key that is not there (BPF_NOEXIST); returns false when it is. Value must be valueStride bytes. */
+  insert(key: Buffer, value: Buffer): boolean {
+    const rc = libbpf().bpf_map_update_elem(this.fd, key, value, 1 /* BPF_NOEXIST */);
+    if (rc === -EEXIST) return false;
+    check(`insert into map ${this.name}`, rc);
+    return true;
+  }
+
   /** Deletes a key; returns false when it was not there. */
   delete(key: Buffer): boolean {
     const rc = libbpf().bpf_map_delete_elem(this.fd, key);
     if (rc === -ENOENT) return false;
     check(`delete from map ${this.name}`, rc);
     return true;
+  }
+
+  /**
+   * Deletes a key and returns the value it held at that moment, or undefined when it was not there:
+   * BPF_MAP_LOOKUP_AND_DELETE_ELEM (hash maps from Linux 5.14), one step under the bucket's lock, so
+   * a program's update is either in the value returned or after the delete. Older kernels: a lookup,
+   * then a delete — an update between the two is lost (`takeIsAtomic` says which this map uses).
+   */
+  take(key: Buffer): Buffer | undefined {
+    const value = Buffer.alloc(this.valueStride);
+    if (this.takeAtomic) {
+      const rc = libbpf().bpf_map_lookup_and_delete_elem(this.fd, key, value);
+      if (rc === -ENOENT) return undefined;
+      if (rc >= 0) return value;
+      if (![EINVAL, EOPNOTSUPP, ENOTSUPP].includes(-rc)) check(`take from map ${this.name}`, rc);
+      this.takeAtomic = false; // kernel without lookup-and-delete for this map type
+    }
+    const v = this.lookup(key);
+    if (v === undefined) return undefined;
+    return this.delete(key) ? v : undefined;
+  }
+
+  /** Whether take() is one atomic step on this kernel (known after its first call). */
+  get takeIsAtomic(): boolean {
+    return this.takeAtomic;
   }
 
   readAll(): MapSnapshot {

@@ -904,8 +904,8 @@ describe('golden bytes: tcp_state_counts entries (struct tcp_state_key → __s64
   it('decodes address, netns, state and a signed count', () => {
     expect(keys.length).toBe(2 * 24);
     expect(decodeTcpStates(snap)).toEqual([
-      { local: '10.0.0.10', netns: 0xf0000001, state: 1, ipVersion: 4, sockets: 3 },
-      { local: '::1', netns: 0xf0000000, state: 10, ipVersion: 6, sockets: -2 },
+      { local: '10.0.0.10', netns: 0xf0000001, state: 1, ipVersion: 4, sockets: 3, recordKey: keys.toString('hex', 0, 24) },
+      { local: '::1', netns: 0xf0000000, state: 10, ipVersion: 6, sockets: -2, recordKey: keys.toString('hex', 24, 48) },
     ]);
   });
 });

@@ -18,6 +18,8 @@
  *   whose timers run late on a loaded machine: the bucket leaves room above the true value).
  * - L connections held open: the state gauge's established sockets of each pod == what
  *   `ss state established` lists in that pod.
+ * - State entries read as 0 for the idle timeout (a fake clock) are deleted from the kernel map;
+ *   entries in use are not, and the gauge equals `ss` before and after, also for entries inserted again.
  *
  * The probe sees the whole host; every assertion is on records of the lab pods' own addresses.
  * Root only; skips with the reason elsewhere, fails in CI.
@@ -252,6 +254,59 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
     } finally {
       await hold.stop();
       await server.stop();
+    }
+  }, 60_000);
+  it('state entries at 0 for the idle timeout are deleted from the kernel map; entries in use are kept, and the gauge still equals ss after', async () => {
+    let clock = 1_000_000;
+    const idleMs = 60_000;
+    const p = new TcpProbe({ logger: pino({ level: 'silent' }), settings: { ...settings, tcp: { ...settings.tcp!, idleTimeoutMs: idleMs } } }, () => clock);
+    p.start();
+    const [c, s] = [lab.pod(0).ip, lab.pod(1).ip];
+    const port = SERVER_PORT + 3;
+    const server = await startTcpServer(lab, 1, port);
+    const ss = async (pod: number): Promise<number> => {
+      const { stdout } = await lab.exec(pod, ['ss', '-Htn', 'state', 'established']);
+      return stdout.trim() ? stdout.trim().split('\n').length : 0;
+    };
+    const states = () => { p.collect(); return p.connections().states.filter((x) => x.local === c || x.local === s); };
+    const established = (local: string): number => states().filter((x) => x.local === local && x.state === 1).reduce((a, x) => a + x.sockets, 0);
+    let held: Awaited<ReturnType<typeof holdTcpConnections>> | undefined;
+    try {
+      // 5 connections opened and closed: SYN_SENT, ESTABLISHED, FIN_WAIT*, CLOSE_WAIT, LAST_ACK… back at 0
+      const gone = await holdTcpConnections(lab, 0, s, port, 5);
+      await gone.stop();
+      // 3 held open through the idle timeout: their ESTABLISHED entries are never 0
+      held = await holdTcpConnections(lab, 0, s, port, 3);
+      const zeroBefore = states().filter((x) => x.sockets === 0);
+      // the states the closed ones went through and left: SYN_SENT, FIN_WAIT1/2 (client), CLOSE_WAIT, LAST_ACK (server)
+      expect(zeroBefore.length, JSON.stringify(zeroBefore)).toBeGreaterThanOrEqual(2);
+      const before = p.stateEntriesReclaimed();
+      clock += idleMs; // the next reading is the timeout after the first that read them at 0
+      const after = states();
+      expect(after.filter((x) => zeroBefore.some((z) => z.recordKey === x.recordKey))).toEqual([]);
+      const deleted = p.stateEntriesReclaimed().deleted - before.deleted;
+      expect(deleted).toBeGreaterThanOrEqual(zeroBefore.length);
+      // the kernel map itself (read again): none of those entries left, unless a socket took the state again
+      const keys = new Set(states().map((x) => x.recordKey));
+      expect(zeroBefore.filter((x) => keys.has(x.recordKey))).toEqual([]);
+      // entries in use untouched: still equal to ss in each pod
+      expect(await ss(0)).toBe(3);
+      expect(established(c)).toBe(await ss(0));
+      expect(established(s)).toBe(await ss(1));
+      // and counting goes on in entries the programs insert again: 4 more held, then all closed
+      const more = await holdTcpConnections(lab, 0, s, port, 4);
+      expect(established(c)).toBe(7);
+      expect(established(c)).toBe(await ss(0));
+      await more.stop();
+      await held.stop();
+      held = undefined;
+      expect(established(c)).toBe(await ss(0));
+      expect(established(s)).toBe(await ss(1));
+      expect(established(c)).toBe(0);
+    } finally {
+      await held?.stop();
+      await server.stop();
+      p.stop();
     }
   }, 60_000);
 });

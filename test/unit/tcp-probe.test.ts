@@ -199,14 +199,14 @@ describe('nodeTcpFamilies: the node\'s series from hand-made records', () => {
   });
 
   it('state gauge: network.connection.state names summed over addresses; CLOSE and unknown numbers left out', () => {
-    const st = (local: string, state: number, sockets: number, netns = 1): TcpStateCount => ({ local, netns, state, ipVersion: 4, sockets });
+    const st = (local: string, state: number, sockets: number, netns = 1): TcpStateCount => ({ local, netns, state, ipVersion: 4, sockets, recordKey: `${local}/${netns}/${state}` });
     const states = [
       st(web, 1, 3), st(db, 1, 2, 2), // established, two addresses
       st(web, 10, 1),                 // listen
       st(web, 7, 4),                  // close: a socket leaves the gauge there
       st(web, 12, 9),                 // TCP_NEW_SYN_RECV: not a socket state of a connection
       st(web, 0, 1),                  // no such state
-      { local: '::1', netns: 1, state: 6, ipVersion: 6, sockets: 2 }, // time_wait, IPv6
+      { local: '::1', netns: 1, state: 6, ipVersion: 6, sockets: 2, recordKey: '::1/1/6' }, // time_wait, IPv6
       st(db, 8, 1), st(db, 2, 1), st(db, 3, 1), st(db, 4, 1), st(db, 5, 1), st(db, 9, 1), st(db, 11, 1),
     ];
     const fams = nodeTcpFamilies(new VectorAccumulator(Number.POSITIVE_INFINITY), [], states, 1_000);
@@ -223,6 +223,27 @@ describe('nodeTcpFamilies: the node\'s series from hand-made records', () => {
       { attributes: { 'network.connection.state': 'fin_wait_2' }, value: 1 },
       { attributes: { 'network.connection.state': 'last_ack' }, value: 1 },
       { attributes: { 'network.connection.state': 'closing' }, value: 1 },
+    ]);
+  });
+
+  it('state gauge: a state whose entries were deleted at 0 is reported at 0 while the probe runs (the names it has reported)', () => {
+    const st = (local: string, state: number, sockets: number): TcpStateCount => ({ local, netns: 1, state, ipVersion: 4, sockets, recordKey: `${local}/${state}` });
+    const acc = new VectorAccumulator(Number.POSITIVE_INFINITY);
+    const names = new Set<string>();
+    const gauge = (states: TcpStateCount[]) => series(nodeTcpFamilies(acc, [], states, 1_000, names), 'fovea.tcp.connections');
+    expect(gauge([st(web, 1, 2), st(web, 2, 0)])).toEqual([
+      { attributes: { 'network.connection.state': 'established' }, value: 2 },
+      { attributes: { 'network.connection.state': 'syn_sent' }, value: 0 },
+    ]);
+    // syn_sent's entry deleted (0 for the idle timeout); time_wait new
+    expect(gauge([st(web, 1, 1), st(web, 6, 1)])).toEqual([
+      { attributes: { 'network.connection.state': 'established' }, value: 1 },
+      { attributes: { 'network.connection.state': 'time_wait' }, value: 1 },
+      { attributes: { 'network.connection.state': 'syn_sent' }, value: 0 },
+    ]);
+    // without the set (pure use): only what the entries say
+    expect(series(nodeTcpFamilies(acc, [], [st(web, 1, 1)], 2_000), 'fovea.tcp.connections')).toEqual([
+      { attributes: { 'network.connection.state': 'established' }, value: 1 },
     ]);
   });
 

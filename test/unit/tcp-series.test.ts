@@ -146,7 +146,7 @@ describe('TcpSeries: pod series', () => {
 
   it('state gauge per pod: summed over its network namespaces; CLOSE, unknown states and non-pod addresses left out', () => {
     const { s, tcp } = setup();
-    const st = (local: string, state: number, sockets: number, netns = 1): TcpStateCount => ({ local, netns, state, ipVersion: 4, sockets });
+    const st = (local: string, state: number, sockets: number, netns = 1): TcpStateCount => ({ local, netns, state, ipVersion: 4, sockets, recordKey: `${local}/${netns}/${state}` });
     tcp.states = [
       st(WEB, 1, 2), st(WEB, 1, 1, 2), st(WEB, 10, 1), st(DB, 1, 5),
       st(DB, 7, 3),     // close

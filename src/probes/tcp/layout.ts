@@ -152,6 +152,8 @@ export interface TcpStateCount {
   readonly state: number;
   readonly ipVersion: number;
   readonly sockets: number;
+  /** the raw key, hex */
+  readonly recordKey: string;
 }
 
 export function decodeTcpStates(s: MapSnapshot): TcpStateCount[] {
@@ -165,6 +167,7 @@ export function decodeTcpStates(s: MapSnapshot): TcpStateCount[] {
       state: s.keys[k + TCP_STATE_KEY.state]!,
       ipVersion,
       sockets: Number(s.values.readBigInt64LE(i * s.valueStride)),
+      recordKey: s.keys.toString('hex', k, k + s.keySize),
     });
   }
   return out;

@@ -19,6 +19,7 @@ import { ATTR, DIRECTION, INSTRUMENTS, TCP_LATENCY_BOUNDS_S, TCP_OPEN, type Inst
 import { VectorAccumulator } from '../../pods/accumulator.js';
 import type { HistogramPoint } from '../../export/series-producer.js';
 import { readFailureCounters } from '../counters.js';
+import { reclaimZeroGauge, type GaugeMap } from './state-reclaim.js';
 import type { CounterSeries, MetricFamily, Probe, ProbeContext, ProbeStatus, RecordFailure } from '../types.js';
 import type { EventLimitCount } from '../drop/layout.js';
 import {
@@ -188,15 +189,32 @@ export function statesByName<K>(states: readonly TcpStateCount[], group: (s: Tcp
   return out;
 }
 
-/** The node's families from the records (accumulated) and the state counts. Pure, for unit tests. */
-export function nodeTcpFamilies(acc: VectorAccumulator, records: readonly TcpConnRecord[], states: readonly TcpStateCount[], now: number): MetricFamily[] {
+/**
+ * The node's families from the records (accumulated) and the state counts. Pure, for unit tests.
+ * `stateNames`, when given, keeps the state names reported so far: a state whose entries are all gone
+ * (deleted at 0) is reported at 0, as it was before they were deleted.
+ */
+export function nodeTcpFamilies(
+  acc: VectorAccumulator, records: readonly TcpConnRecord[], states: readonly TcpStateCount[], now: number, stateNames?: Set<string>,
+): MetricFamily[] {
   const out = new FamilyBuilder();
   const node = acc.update(records.map((r) => ({ recordKey: r.recordKey, seriesKey: 'node', attributes: {}, values: tcpVector(r) })), now);
   for (const s of node) addTcpSeries(out, NODE_TCP_INSTRUMENTS, {}, s.values);
-  for (const byName of statesByName(states, () => 'node').values()) {
-    for (const [state, n] of byName) out.add(INSTRUMENTS.tcpConnections, { attributes: { [ATTR.connectionState]: state }, value: n });
+  const byName = statesByName(states, () => 'node').get('node') ?? new Map<string, number>();
+  if (stateNames) {
+    for (const state of byName.keys()) stateNames.add(state);
+    for (const state of stateNames) if (!byName.has(state)) byName.set(state, 0);
   }
+  for (const [state, n] of byName) out.add(INSTRUMENTS.tcpConnections, { attributes: { [ATTR.connectionState]: state }, value: n });
   return out.build();
+}
+
+/** tcp_state_counts (s64 values) as state-reclaim.ts sees it. */
+function gaugeMap(map: BpfMap): GaugeMap {
+  return {
+    take: (key) => map.take(key)?.readBigInt64LE(0),
+    insert: (key, value) => { const v = Buffer.alloc(map.valueStride); v.writeBigInt64LE(value); return map.insert(key, v); },
+  };
 }
 
 export class TcpProbe implements Probe {
@@ -204,7 +222,7 @@ export class TcpProbe implements Probe {
   private obj: BpfObject | undefined;
   private links: Attachment[] = [];
   private stats: BpfMap | undefined;
-  private stateCounts: ReadableMap | undefined;
+  private stateCounts: BpfMap | undefined;
   private errors: ReadableMap | undefined;
   private ring: EventRing | undefined;
   private events = false;
@@ -214,6 +232,13 @@ export class TcpProbe implements Probe {
   private latest: { conns: TcpConnRecord[]; states: TcpStateCount[] } = { conns: [], states: [] };
   /** per kernel record: total of its values and when it last changed (idle records are deleted) */
   private readonly lastChange = new Map<string, { total: number; at: number }>();
+  /** per tcp_state_counts key read as 0: since when (deleted after the idle timeout; state-reclaim.ts) */
+  private zeroStatesSince = new Map<string, number>();
+  /** state names the node's gauge has reported: reported on at 0 once their entries are deleted */
+  private readonly nodeStateNames = new Set<string>();
+  /** tcp_state_counts entries deleted at 0, and those found changed when taken (put back) */
+  private statesReclaimed = 0;
+  private statesPutBack = 0;
   private readonly node = new VectorAccumulator(Number.POSITIVE_INFINITY);
   private readonly now: () => number;
 
@@ -284,10 +309,46 @@ export class TcpProbe implements Probe {
     if (!this.stats || !this.stateCounts) return [];
     const now = this.now();
     const conns = decodeTcpConns(this.stats.readAll());
-    const states = decodeTcpStates(this.stateCounts.readAll());
+    const states = this.reclaimIdleStates(decodeTcpStates(this.stateCounts.readAll()), now);
     this.deleteIdle(conns, now);
     this.latest = { conns, states };
-    return nodeTcpFamilies(this.node, conns, states, now);
+    return nodeTcpFamilies(this.node, conns, states, now, this.nodeStateNames);
+  }
+
+  /**
+   * Deletes tcp_state_counts entries read as 0 for idleTimeoutMs (nothing else deletes them: every
+   * address and namespace that had a socket would keep its entries; see state-reclaim.ts). Returns the
+   * reading without the entries deleted.
+   */
+  private reclaimIdleStates(states: TcpStateCount[], now: number): TcpStateCount[] {
+    const idleMs = this.ctx.settings.tcp?.idleTimeoutMs ?? 120_000;
+    const map = this.stateCounts!;
+    const zero = new Map<string, number>();
+    let deleted = false;
+    const kept = states.filter((s) => {
+      if (s.sockets !== 0) return true;
+      const since = this.zeroStatesSince.get(s.recordKey) ?? now;
+      if (now - since < idleMs) { zero.set(s.recordKey, since); return true; }
+      let back: bigint;
+      try {
+        back = reclaimZeroGauge(gaugeMap(map), Buffer.from(s.recordKey, 'hex'));
+      } catch (err) {
+        this.ctx.logger.warn({ probe: this.name, local: s.local, netns: s.netns, state: s.state, err: (err as Error).message },
+          'could not delete an idle tcp_state_counts entry');
+        return true;
+      }
+      if (back !== 0n) { this.statesPutBack++; return true; } // changed meanwhile: put back, read next time
+      this.statesReclaimed++;
+      deleted = true;
+      return false;
+    });
+    this.zeroStatesSince = zero;
+    return deleted ? kept : states;
+  }
+
+  /** tcp_state_counts entries deleted after reading 0 for the idle timeout, and those put back (changed when taken). */
+  stateEntriesReclaimed(): { readonly deleted: number; readonly putBack: number } {
+    return { deleted: this.statesReclaimed, putBack: this.statesPutBack };
   }
 
   /** Deletes kernel records unchanged for idleTimeoutMs; this reading still carries their values. */
