@@ -122,8 +122,10 @@ export class BpfMap implements ReadableMap {
   /**
    * Deletes a key and returns the value it held at that moment, or undefined when it was not there:
    * BPF_MAP_LOOKUP_AND_DELETE_ELEM (hash maps from Linux 5.14), one step under the bucket's lock, so
-   * a program's update is either in the value returned or after the delete. Older kernels: a lookup,
-   * then a delete — an update between the two is lost (`takeIsAtomic` says which this map uses).
+   * a program's insert or update is in the value returned or comes after the delete — except an atomic
+   * add by a program that looked the entry up just before (nanoseconds), which lands on the deleted entry
+   * and is lost. Older kernels: a lookup, then a delete — an update between the two is lost too
+   * (`takeIsAtomic` says which this map uses).
    */
   take(key: Buffer): Buffer | undefined {
     const value = Buffer.alloc(this.valueStride);

@@ -10,7 +10,9 @@
  *
  * The delete must not lose a socket that enters the state just then: the entry is taken (deleted and
  * its value returned in one step) and, if the value is no longer 0, put back — added to the entry a
- * program may have inserted meanwhile, by taking that too and trying again.
+ * program may have inserted meanwhile, by taking that too and trying again. What this cannot catch: a
+ * program that looked the entry up just before the take and adds after it (nanoseconds, on an entry idle
+ * for the whole timeout) — the same window the deletion of idle tcp_stats records has.
  */
 
 /** What reclaiming needs from the map (BpfMap, or a fake in unit tests); values are the s64 count. */
