@@ -124,8 +124,7 @@ export class BpfMap implements ReadableMap {
    * BPF_MAP_LOOKUP_AND_DELETE_ELEM (hash maps from Linux 5.14), one step under the bucket's lock, so
    * a program's insert or update is in the value returned or comes after the delete — except an atomic
    * add by a program that looked the entry up just before (nanoseconds), which lands on the deleted entry
-   * and is lost. Older kernels: a lookup, then a delete — an update between the two is lost too
-   * (`takeIsAtomic` says which this map uses).
+   * and is lost. Older kernels: a lookup, then a delete — an update between the two is lost too.
    */
   take(key: Buffer): Buffer | undefined {
     const value = Buffer.alloc(this.valueStride);
@@ -139,11 +138,6 @@ export class BpfMap implements ReadableMap {
     const v = this.lookup(key);
     if (v === undefined) return undefined;
     return this.delete(key) ? v : undefined;
-  }
-
-  /** Whether take() is one atomic step on this kernel (known after its first call). */
-  get takeIsAtomic(): boolean {
-    return this.takeAtomic;
   }
 
   readAll(): MapSnapshot {

@@ -256,6 +256,7 @@ describeRoot('tcp probe (real kernel)', 'loads eBPF programs and creates network
       await server.stop();
     }
   }, 60_000);
+
   it('state entries at 0 for the idle timeout are deleted from the kernel map; entries in use are kept, and the gauge still equals ss after', async () => {
     let clock = 1_000_000;
     const idleMs = 60_000;

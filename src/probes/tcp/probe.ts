@@ -322,16 +322,15 @@ export class TcpProbe implements Probe {
    */
   private reclaimIdleStates(states: TcpStateCount[], now: number): TcpStateCount[] {
     const idleMs = this.ctx.settings.tcp?.idleTimeoutMs ?? 120_000;
-    const map = this.stateCounts!;
+    const map = gaugeMap(this.stateCounts!);
     const zero = new Map<string, number>();
-    let deleted = false;
     const kept = states.filter((s) => {
       if (s.sockets !== 0) return true;
       const since = this.zeroStatesSince.get(s.recordKey) ?? now;
       if (now - since < idleMs) { zero.set(s.recordKey, since); return true; }
       let back: bigint;
       try {
-        back = reclaimZeroGauge(gaugeMap(map), Buffer.from(s.recordKey, 'hex'));
+        back = reclaimZeroGauge(map, Buffer.from(s.recordKey, 'hex'));
       } catch (err) {
         this.ctx.logger.warn({ probe: this.name, local: s.local, netns: s.netns, state: s.state, err: (err as Error).message },
           'could not delete an idle tcp_state_counts entry');
@@ -339,11 +338,10 @@ export class TcpProbe implements Probe {
       }
       if (back !== 0n) { this.statesPutBack++; return true; } // changed meanwhile: put back, read next time
       this.statesReclaimed++;
-      deleted = true;
       return false;
     });
     this.zeroStatesSince = zero;
-    return deleted ? kept : states;
+    return kept;
   }
 
   /** tcp_state_counts entries deleted after reading 0 for the idle timeout, and those put back (changed when taken). */
