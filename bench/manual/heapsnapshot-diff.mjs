@@ -10,38 +10,24 @@
 // With SAMPLES=<n> (default 0): for each of the top kinds that grew, up to n of the objects present only in the
 // second snapshot (by V8's object id) and the chain of retainers from each towards a root (first retainer at each
 // step, weak edges skipped), to see what holds them.
-import { readFileSync } from 'node:fs';
+import { loadSnapshot } from './heapsnapshot-graph.mjs';
 
 const [fa, fb] = process.argv.slice(2);
 const top = Number(process.argv[4] ?? 25), samples = Number(process.env.SAMPLES ?? 0);
 if (!fa || !fb) throw new Error('usage: heapsnapshot-diff.mjs <before.heapsnapshot> <after.heapsnapshot> [top]');
 
-function load(file) {
-  const s = JSON.parse(readFileSync(file, 'utf8'));
-  const nf = s.snapshot.meta.node_fields, types = s.snapshot.meta.node_types[0];
-  const ef = s.snapshot.meta.edge_fields, etypes = s.snapshot.meta.edge_types[0];
-  const N = nf.length, E = ef.length;
-  const iType = nf.indexOf('type'), iName = nf.indexOf('name'), iId = nf.indexOf('id'), iSize = nf.indexOf('self_size'), iEdges = nf.indexOf('edge_count');
-  const eType = ef.indexOf('type'), eName = ef.indexOf('name_or_index'), eTo = ef.indexOf('to_node');
-  const kindOf = (i) => {
-    const t = types[s.nodes[i + iType]];
-    return t === 'object' || t === 'closure' || t === 'native' ? `${t} ${s.strings[s.nodes[i + iName]]}` : t;
-  };
-  return { s, N, E, types, etypes, iId, iSize, iEdges, iName, eType, eName, eTo, kindOf };
-}
-
 function totals(h) {
   const by = new Map();
-  for (let i = 0; i < h.s.nodes.length; i += h.N) {
-    const k = h.kindOf(i);
+  for (let n = 0; n < h.nodeCount; n++) {
+    const k = h.kindOf(n);
     const e = by.get(k) ?? { size: 0, count: 0 };
-    e.size += h.s.nodes[i + h.iSize]; e.count++;
+    e.size += h.selfSize(n); e.count++;
     by.set(k, e);
   }
   return by;
 }
 
-const A = load(fa), B = load(fb);
+const A = loadSnapshot(fa), B = loadSnapshot(fb);
 const ta = totals(A), tb = totals(B);
 const sum = (t) => [...t.values()].reduce((a, e) => a + e.size, 0);
 const rows = [...new Set([...ta.keys(), ...tb.keys()])].map((k) => {
@@ -56,41 +42,35 @@ for (const r of grew) console.log(`  ${('+' + mb(r.ds)).padStart(9)}  ${(r.dc >=
 console.log(`\nshrank most:`);
 for (const r of rows.filter((r) => r.ds < 0).sort((x, y) => x.ds - y.ds).slice(0, Math.ceil(top / 3))) console.log(`  ${mb(r.ds).padStart(9)}  ${r.dc}`.padEnd(24) + ` ${r.a.count} → ${r.b.count}  ${r.k}`);
 
-/** For each node of `h`, its first non-weak retainer (node index) and that edge (index into edges), or -1. */
+/** For each node of `h`, its first non-weak retainer (node index) and that edge, or -1. */
 function retainers(h) {
-  const nodes = h.s.nodes, edges = h.s.edges, nodeCount = nodes.length / h.N;
-  const retainer = new Int32Array(nodeCount).fill(-1), retEdge = new Int32Array(nodeCount).fill(-1);
-  for (let n = 0, e = 0; n < nodeCount; n++) {
-    const ec = nodes[n * h.N + h.iEdges];
-    for (let j = 0; j < ec; j++, e += h.E) {
-      if (h.etypes[edges[e + h.eType]] === 'weak') continue;
-      const to = edges[e + h.eTo] / h.N;
+  const retainer = new Int32Array(h.nodeCount).fill(-1), retEdge = new Int32Array(h.nodeCount).fill(-1);
+  for (let n = 0; n < h.nodeCount; n++) {
+    for (let e = h.first[n]; e < h.first[n + 1]; e += h.E) {
+      if (h.etype(e) === 'weak') continue;
+      const to = h.eto(e);
       if (retainer[to] === -1) { retainer[to] = n; retEdge[to] = e; }
     }
   }
   return { retainer, retEdge };
 }
-const GENERIC = new Set(['Object', 'Array', 'Map', 'Set', 'WeakMap', 'Buffer', 'Uint8Array', 'ArrayBuffer', 'Float64Array', 'Function', 'Promise']);
 function byOwner(h) {
   const { retainer, retEdge } = retainers(h);
-  const nodes = h.s.nodes, edges = h.s.edges, nodeCount = nodes.length / h.N;
-  const owner = new Array(nodeCount); // undefined: not known yet; null: no named owner; else the owner's class
-  const field = new Array(nodeCount); // the owner's edge (field) the node is held through
-  const named = (n) => { const k = h.kindOf(n * h.N); if (!k.startsWith('object ')) return undefined; const c = k.slice(7); return /^[A-Z]/.test(c) && !GENERIC.has(c) && !c.startsWith('system') ? c : undefined; };
-  const label = (e) => { const t = h.etypes[edges[e + h.eType]]; const v = edges[e + h.eName]; return t === 'element' || t === 'hidden' ? `[${v}]` : String(h.s.strings[v]); };
+  const owner = new Array(h.nodeCount); // undefined: not known yet; null: no named owner; else the owner's class
+  const field = new Array(h.nodeCount); // the owner's edge (field) the node is held through
   const out = new Map(), fields = new Map();
-  for (let n = 0; n < nodeCount; n++) {
+  for (let n = 0; n < h.nodeCount; n++) {
     let cur = n, name = null, via = '(itself)';
     const path = [];
     for (let d = 0; d < 40 && cur !== -1; d++) {
-      const nm = named(cur); // checked first: a named owner's own entry says '(itself)'
-      if (nm) { name = nm; via = path.length ? label(retEdge[path[path.length - 1]]) : '(itself)'; break; }
+      const nm = h.namedClass(cur); // checked first: a named owner's own entry says '(itself)'
+      if (nm) { name = nm; via = path.length ? h.edgeLabel(retEdge[path[path.length - 1]]) : '(itself)'; break; }
       if (owner[cur] !== undefined) { name = owner[cur]; via = field[cur]; break; }
       path.push(cur);
       cur = retainer[cur];
     }
     for (const p of path) { owner[p] = name; field[p] = via; }
-    const key = name ?? '(no named owner)', size = nodes[n * h.N + h.iSize];
+    const key = name ?? '(no named owner)', size = h.selfSize(n);
     out.set(key, (out.get(key) ?? 0) + size);
     const fk = `${key}.${via}`;
     fields.set(fk, (fields.get(fk) ?? 0) + size);
@@ -111,26 +91,23 @@ if (process.env.OWNERS) {
 
 if (samples > 0) {
   // retainers of the second snapshot: for each node, the first (non-weak) edge pointing at it
-  const h = B, nodes = h.s.nodes, edges = h.s.edges;
-  const nodeCount = nodes.length / h.N;
+  const h = B;
   const { retainer, retEdge } = retainers(h);
   const idsA = new Set();
-  for (let i = 0; i < A.s.nodes.length; i += A.N) idsA.add(A.s.nodes[i + A.iId]);
-  const edgeLabel = (e) => { const t = h.etypes[edges[e + h.eType]]; const v = edges[e + h.eName]; return t === 'element' || t === 'hidden' ? `[${v}]` : String(h.s.strings[v]); };
+  for (let n = 0; n < A.nodeCount; n++) idsA.add(A.id(n));
   for (const r of grew.slice(0, 8)) {
     console.log(`\n${r.k}: up to ${samples} objects new in the second snapshot, and what retains them`);
     let shown = 0;
-    for (let n = 0; n < nodeCount && shown < samples; n++) {
-      const i = n * h.N;
-      if (h.kindOf(i) !== r.k || idsA.has(nodes[i + h.iId])) continue;
+    for (let n = 0; n < h.nodeCount && shown < samples; n++) {
+      if (h.kindOf(n) !== r.k || idsA.has(h.id(n))) continue;
       shown++;
       const chain = [];
       let cur = n;
       for (let d = 0; d < 12 && retainer[cur] !== -1; d++) {
-        chain.push(`${edgeLabel(retEdge[cur])} ← ${h.kindOf(retainer[cur] * h.N)}`);
+        chain.push(`${h.edgeLabel(retEdge[cur])} ← ${h.kindOf(retainer[cur])}`);
         cur = retainer[cur];
       }
-      console.log(`  @${nodes[i + h.iId]} (${nodes[i + h.iSize]} B): ${chain.join(' · ')}`);
+      console.log(`  @${h.id(n)} (${h.selfSize(n)} B): ${chain.join(' · ')}`);
     }
   }
 }

@@ -10,7 +10,7 @@
 // to the first in ROOTS, the same in every snapshot: a difference between snapshots is growth, not a change of owner.
 //   node --max-old-space-size=8000 bench/manual/heapsnapshot-parts.mjs <a.heapsnapshot> [b.heapsnapshot …]
 //   env ROOTS=<comma-separated> (default: the agent's structures that grow with pods, series and events)
-import { readFileSync } from 'node:fs';
+import { loadSnapshot } from './heapsnapshot-graph.mjs';
 
 const files = process.argv.slice(2);
 if (!files.length) throw new Error('usage: heapsnapshot-parts.mjs <a.heapsnapshot> [b.heapsnapshot …]');
@@ -19,21 +19,11 @@ const ROOTS = (process.env.ROOTS ?? [
   'DropFlowSeries.records', 'PodNetstack.attrs', 'TcpProbe.latest', 'TcpProbe.lastChange', 'TcpProbe.zeroStatesSince',
   'SharedCollection.*', 'PodMetrics.*', 'Agent.*', '*.*',
 ].join(',')).split(',');
-const GENERIC = new Set(['Object', 'Array', 'Map', 'Set', 'Buffer', 'Uint8Array', 'ArrayBuffer', 'Float64Array', 'Promise']);
 
 function analyse(file) {
-  const s = JSON.parse(readFileSync(file, 'utf8'));
-  const nf = s.snapshot.meta.node_fields, ef = s.snapshot.meta.edge_fields;
-  const types = s.snapshot.meta.node_types[0], etypes = s.snapshot.meta.edge_types[0];
-  const N = nf.length, E = ef.length, iT = nf.indexOf('type'), iN = nf.indexOf('name'), iS = nf.indexOf('self_size'), iEc = nf.indexOf('edge_count');
-  const eT = ef.indexOf('type'), eN = ef.indexOf('name_or_index'), eTo = ef.indexOf('to_node');
-  const nodeCount = s.nodes.length / N, first = new Int32Array(nodeCount + 1);
-  for (let n = 0, e = 0; n < nodeCount; n++) { first[n] = e; e += s.nodes[n * N + iEc] * E; }
-  first[nodeCount] = s.edges.length;
-  const name = (n) => s.strings[s.nodes[n * N + iN]], type = (n) => types[s.nodes[n * N + iT]];
-  const etype = (e) => etypes[s.edges[e + eT]], ename = (e) => s.strings[s.edges[e + eN]], eto = (e) => s.edges[e + eTo] / N;
-  const isClass = (n) => type(n) === 'object' && /^[A-Z]/.test(name(n)) && !GENERIC.has(name(n)) && !name(n).startsWith('system');
-  const stop = (n) => { const k = type(n); return k === 'closure' || k === 'code' || k === 'synthetic' || k === 'object shape' || (k === 'object' && name(n).startsWith('system / Context')) || isClass(n); };
+  const g = loadSnapshot(file);
+  const { E, nodeCount, first, name, type, etype, ename, eto } = g;
+  const stop = (n) => { const k = type(n); return k === 'closure' || k === 'code' || k === 'synthetic' || k === 'object shape' || (k === 'object' && name(n).startsWith('system / Context')) || g.namedClass(n) !== undefined; };
   // a Map's values that are objects (its table holds keys and values); an Array's elements
   const mapValues = (m) => { for (let e = first[m]; e < first[m + 1]; e += E) if (ename(e) === 'table' && etype(e) !== 'element') { const t = eto(e), out = []; for (let f = first[t]; f < first[t + 1]; f += E) if ((etype(f) === 'element' || etype(f) === 'internal') && type(eto(f)) === 'object') out.push(eto(f)); return out; } return []; };
   const entries = (n, depth = 0) => {
@@ -49,7 +39,7 @@ function analyse(file) {
   ROOTS.forEach((root, r) => {
     const [cls, field] = root.split('.');
     for (let n = 0; n < nodeCount; n++) {
-      if (type(n) !== 'object' || !(cls === '*' ? isClass(n) : name(n) === cls)) continue;
+      if (type(n) !== 'object' || !(cls === '*' ? g.namedClass(n) !== undefined : name(n) === cls)) continue;
       for (let e = first[n]; e < first[n + 1]; e += E) {
         const t = etype(e);
         if (t === 'weak' || t === 'shortcut') continue;
@@ -62,7 +52,7 @@ function analyse(file) {
         owner[start] = r;
         while (stack.length) {
           const c = stack.pop();
-          size += s.nodes[c * N + iS]; count++;
+          size += g.selfSize(c); count++;
           for (let x = first[c]; x < first[c + 1]; x += E) {
             const xt = etype(x);
             if (xt === 'weak' || xt === 'shortcut' || (xt === 'internal' && ename(x) === 'map') || (xt === 'property' && ename(x) === '__proto__')) continue;
@@ -77,7 +67,7 @@ function analyse(file) {
   });
   let total = 0;
   for (let n = 0; n < nodeCount; n++) {
-    const size = s.nodes[n * N + iS];
+    const size = g.selfSize(n);
     total += size;
     if (owner[n] === -1) add(`(not reached) ${type(n)}`, size, 1, 0);
   }
